@@ -1,0 +1,107 @@
+//! Clinics stored with sea-orm.
+
+mod entity;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use clinicgate_core::clinics::{Clinic, ClinicRepository, ClinicStatus, NewClinic, Subdomain};
+use clinicgate_core::ids::TenantId;
+use clinicgate_core::{Error, Result};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
+};
+
+use crate::db::db_error;
+
+/// [`ClinicRepository`] over the database.
+#[derive(Debug, Clone)]
+pub struct SeaClinicRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaClinicRepository {
+    /// Uses `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn to_domain(row: entity::Model) -> Result<Clinic> {
+    let subdomain = Subdomain::parse_label(&row.subdomain)
+        .map_err(|e| Error::internal(format!("stored subdomain is invalid: {}", e.message)))?;
+    let status = ClinicStatus::parse(&row.status).ok_or_else(|| {
+        Error::internal(format!("stored clinic status {:?} is unknown", row.status))
+    })?;
+    Ok(Clinic {
+        id: TenantId::from_uuid(row.id),
+        name: row.name,
+        subdomain,
+        status,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+#[async_trait]
+impl ClinicRepository for SeaClinicRepository {
+    async fn create(&self, clinic: NewClinic) -> Result<Clinic> {
+        let now = Utc::now();
+        let row = entity::ActiveModel {
+            id: Set(TenantId::new().as_uuid()),
+            name: Set(clinic.name),
+            subdomain: Set(clinic.subdomain.as_str().to_owned()),
+            status: Set(ClinicStatus::Active.as_str().to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        match row.insert(&self.db).await {
+            Ok(model) => to_domain(model),
+            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                Err(Error::Conflict {
+                    code: "subdomain_taken",
+                    detail: format!("the subdomain \"{}\" is already taken", clinic.subdomain),
+                })
+            }
+            Err(err) => Err(db_error(err)),
+        }
+    }
+
+    async fn find_by_subdomain(&self, subdomain: &Subdomain) -> Result<Option<Clinic>> {
+        entity::Entity::find()
+            .filter(entity::Column::Subdomain.eq(subdomain.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn find_by_id(&self, id: TenantId) -> Result<Option<Clinic>> {
+        entity::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(db_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn set_status(&self, id: TenantId, status: ClinicStatus) -> Result<()> {
+        let result = entity::Entity::update_many()
+            .col_expr(
+                entity::Column::Status,
+                sea_orm::sea_query::Expr::value(status.as_str()),
+            )
+            .col_expr(
+                entity::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(entity::Column::Id.eq(id.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        if result.rows_affected == 0 {
+            return Err(Error::NotFound { resource: "clinic" });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! The in-process [`RateLimiter`]: GCRA buckets and fixed-window counters in one locked map each.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use clinicgate_core::Result;
+use clinicgate_core::ports::{Quota, RateDecision, RateLimiter};
+
+use super::{SWEEP_EVERY, lock};
+use crate::stores::at_least_1ms;
+use crate::stores::gcra::Gcra;
+
+/// In-process rate limiter.
+#[derive(Debug)]
+pub(super) struct MemoryRateLimiter {
+    /// The origin of the µs clock the GCRA arithmetic runs on (monotonic, so a wall-clock step
+    /// never refills or drains a bucket).
+    epoch: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Key → TAT in µs since `epoch`. A TAT at or before now is the same as no entry.
+    buckets: HashMap<String, i64>,
+    counters: HashMap<String, Counter>,
+    last_sweep: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Counter {
+    value: u64,
+    expires: Instant,
+}
+
+impl MemoryRateLimiter {
+    /// No buckets, no counters.
+    pub(super) fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            epoch: now,
+            state: Mutex::new(State {
+                buckets: HashMap::new(),
+                counters: HashMap::new(),
+                last_sweep: now,
+            }),
+        }
+    }
+
+    fn now_us(&self, now: Instant) -> i64 {
+        i64::try_from(now.duration_since(self.epoch).as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
+impl State {
+    /// Drops the lapsed buckets and counters every [`SWEEP_EVERY`], so keys seen once do not stay.
+    fn sweep(&mut self, now: Instant, now_us: i64) {
+        if now.duration_since(self.last_sweep) < SWEEP_EVERY {
+            return;
+        }
+        self.last_sweep = now;
+        self.buckets.retain(|_, tat| *tat > now_us);
+        self.counters.retain(|_, counter| counter.expires > now);
+    }
+
+    fn live_counter(&self, key: &str, now: Instant) -> Option<Counter> {
+        self.counters
+            .get(key)
+            .copied()
+            .filter(|counter| counter.expires > now)
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MemoryRateLimiter {
+    async fn acquire(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        reserve: u32,
+    ) -> Result<RateDecision> {
+        let gcra = Gcra::new(quota, cost, reserve)?;
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        let now_us = self.now_us(now);
+        state.sweep(now, now_us);
+        let evaluation = gcra.evaluate(now_us, state.buckets.get(key).copied());
+        if let Some(tat) = evaluation.store_tat_us {
+            state.buckets.insert(key.to_owned(), tat);
+        }
+        Ok(evaluation.decision)
+    }
+
+    async fn increment(&self, key: &str, window: Duration) -> Result<u64> {
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        let now_us = self.now_us(now);
+        state.sweep(now, now_us);
+        // The window starts at the first increment and is not extended by later ones.
+        let counter = match state.live_counter(key, now) {
+            Some(counter) => Counter {
+                value: counter.value.saturating_add(1),
+                ..counter
+            },
+            None => Counter {
+                value: 1,
+                expires: now + at_least_1ms(window),
+            },
+        };
+        state.counters.insert(key.to_owned(), counter);
+        Ok(counter.value)
+    }
+
+    async fn count(&self, key: &str) -> Result<u64> {
+        let state = lock(&self.state);
+        Ok(state
+            .live_counter(key, Instant::now())
+            .map_or(0, |counter| counter.value))
+    }
+
+    async fn reset(&self, key: &str) -> Result<()> {
+        let mut state = lock(&self.state);
+        state.buckets.remove(key);
+        state.counters.remove(key);
+        Ok(())
+    }
+}

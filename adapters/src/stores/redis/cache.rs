@@ -1,0 +1,77 @@
+//! The Redis [`Cache`]: plain strings under `{prefix}:cache:{key}` with `PX` expiry.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clinicgate_core::Result;
+use clinicgate_core::ports::Cache;
+
+use super::{RedisStore, px, run};
+
+/// Redis-backed byte cache.
+#[derive(Debug, Clone)]
+pub(super) struct RedisCache {
+    store: RedisStore,
+}
+
+impl RedisCache {
+    /// Over `store`'s connection.
+    pub(super) fn new(store: RedisStore) -> Self {
+        Self { store }
+    }
+
+    fn key(&self, key: &str) -> String {
+        self.store.key(&format!("cache:{key}"))
+    }
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut connection = self.store.connection();
+        run(
+            "cache.get",
+            redis::cmd("GET")
+                .arg(self.key(key))
+                .query_async(&mut connection),
+        )
+        .await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
+        let mut connection = self.store.connection();
+        let command = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(px(ttl))
+            .clone();
+        run("cache.set", command.exec_async(&mut connection)).await
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool> {
+        let mut connection = self.store.connection();
+        let command = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(px(ttl))
+            .clone();
+        // `SET NX` replies OK when it stored the value and nil when the key already existed.
+        let reply: redis::Value =
+            run("cache.set_if_absent", command.query_async(&mut connection)).await?;
+        Ok(!matches!(reply, redis::Value::Nil))
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let mut connection = self.store.connection();
+        run(
+            "cache.delete",
+            redis::cmd("DEL")
+                .arg(self.key(key))
+                .exec_async(&mut connection),
+        )
+        .await
+    }
+}

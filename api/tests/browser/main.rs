@@ -1,0 +1,1 @@
+//! Browser tests: headless Debian Chromium driven through chromedriver (WebDriver).

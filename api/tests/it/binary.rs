@@ -1,0 +1,169 @@
+//! The `clinicgate` binary as an operator runs it.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_clinicgate");
+
+/// A command with a clean ClinicGate environment (none of the developer's CLINICGATE_* vars).
+fn clinicgate(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CLINICGATE_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("CLINICGATE_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn an_invalid_setting_stops_the_program_naming_the_key_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = clinicgate(dir.path())
+        .env("CLINICGATE_PUBLIC_URL", "ftp://clinics.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("CLINICGATE_PUBLIC_URL"), "{stderr}");
+    assert!(stderr.contains("http:// or https://"), "{stderr}");
+}
+
+#[test]
+fn production_refuses_to_start_without_a_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = clinicgate(dir.path())
+        .env("CLINICGATE_ENV", "production")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("CLINICGATE_MASTER_KEY"), "{stderr}");
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "production must never generate a key"
+    );
+}
+
+#[test]
+fn secrets_can_be_read_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "too-short\n").unwrap();
+    let output = clinicgate(dir.path())
+        .env("CLINICGATE_MASTER_KEY_FILE", &key_file)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the file's content must be validated like the variable"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("CLINICGATE_MASTER_KEY") && !stderr.contains("too-short"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database_on_first_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = clinicgate(dir.path()).arg("migrate").status().unwrap();
+    assert!(status.success());
+    assert!(dir.path().join("clinicgate.db").exists());
+    // Running it again is a no-op, not an error.
+    assert!(
+        clinicgate(dir.path())
+            .arg("migrate")
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn the_openapi_command_prints_the_committed_document() {
+    let output = Command::new(BIN).arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let committed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../openapi/openapi.json"
+    ))
+    .unwrap();
+    assert!(
+        output.stdout == committed,
+        "run `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[test]
+fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut server = clinicgate(dir.path())
+        .env("CLINICGATE_BIND", &bind)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let started = Instant::now();
+    let healthy = loop {
+        let check = clinicgate(dir.path())
+            .env("CLINICGATE_BIND", &bind)
+            .arg("healthcheck")
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        if check.success() {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(healthy, "the healthcheck never passed");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop within 15 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+
+    let check = clinicgate(dir.path())
+        .env("CLINICGATE_BIND", &bind)
+        .arg("healthcheck")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        !check.success(),
+        "the healthcheck must fail when nothing answers"
+    );
+}

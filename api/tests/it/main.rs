@@ -1,0 +1,10 @@
+//! Integration tests through the real HTTP surface, on the backends selected by
+//! `CLINICGATE_TEST_DATABASE_URL` / `CLINICGATE_TEST_REDIS_URL` (SQLite + in-process when unset).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod binary;
+mod errors;
+mod health;
+mod openapi;

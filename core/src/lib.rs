@@ -1,0 +1,13 @@
+//! ClinicGate's domain: validated newtypes, services and the ports (traits) that adapters implement.
+//!
+//! This crate must not depend on an HTTP framework, an ORM, Redis or an HTTP client: those live in
+//! `clinicgate-adapters` (which implements the ports) and `clinicgate-api` (which wires them).
+//! Pure computation (hashing, encoding) is fine here.
+
+pub mod clinics;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod ports;
+
+pub use error::{Error, FieldError, Result};

@@ -1,0 +1,76 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// A rate: at most `limit` units per `period`, with bursts of up to `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Units allowed per period (≥ 1).
+    pub limit: u32,
+    /// The period over which `limit` applies (> 0).
+    pub period: Duration,
+}
+
+impl Quota {
+    /// `limit` per minute.
+    pub const fn per_minute(limit: u32) -> Self {
+        Self {
+            limit,
+            period: Duration::from_secs(60),
+        }
+    }
+
+    /// `limit` per second.
+    pub const fn per_second(limit: u32) -> Self {
+        Self {
+            limit,
+            period: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The outcome of [`RateLimiter::acquire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Whether the units were granted (and counted).
+    pub allowed: bool,
+    /// The quota's limit, for `RateLimit-Policy` headers.
+    pub limit: u32,
+    /// Units still available right now after this decision.
+    pub remaining: u32,
+    /// When not allowed: how long until this request could be granted. Zero when allowed.
+    pub retry_after: Duration,
+    /// How long until the bucket is full again (for `RateLimit` reset).
+    pub reset_after: Duration,
+}
+
+/// Atomic rate-limit state shared by every instance.
+///
+/// `acquire` is a GCRA token bucket (equivalent to a sliding window with no boundary bursts): a key
+/// holds one timestamp, updates are atomic (one Lua script in Redis), and refused requests change
+/// nothing, so they never count against the budget.
+#[async_trait]
+pub trait RateLimiter: Send + Sync + std::fmt::Debug {
+    /// Takes `cost` units from `key`'s bucket if, after taking them, at least `reserve` more units
+    /// would still be available. `reserve` keeps headroom for higher-priority callers sharing the
+    /// bucket (0 for none). Not granted → nothing is taken.
+    async fn acquire(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        reserve: u32,
+    ) -> Result<RateDecision>;
+
+    /// Increments a counter that lives for `window` from its first increment and returns the new
+    /// value (a fixed window, for counting failures such as bad logins).
+    async fn increment(&self, key: &str, window: Duration) -> Result<u64>;
+
+    /// The counter's current value (0 when absent or expired).
+    async fn count(&self, key: &str) -> Result<u64>;
+
+    /// Clears both the bucket and the counter stored under `key`.
+    async fn reset(&self, key: &str) -> Result<()>;
+}
