@@ -70,6 +70,14 @@ pub enum Error {
         /// Which dependency (`database`, `shared store`).
         dependency: &'static str,
     },
+    /// An upstream system (Cliniko, a partner) failed or refused us.
+    #[error("{service} failed: {failure}")]
+    Upstream {
+        /// Which upstream (`cliniko`).
+        service: &'static str,
+        /// How it failed.
+        failure: UpstreamFailure,
+    },
     /// A bug or an unexpected failure; the cause is logged, never shown.
     #[error("internal error at {location}")]
     Internal {
@@ -79,6 +87,30 @@ pub enum Error {
         /// Where the error was raised, for the log line.
         location: &'static Location<'static>,
     },
+}
+
+/// How an upstream call failed, in terms the caller can act on. Upstream 404, 422 and 429 are not
+/// here: they become [`Error::NotFound`], [`Error::Validation`] and [`Error::RateLimited`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamFailure {
+    /// Our credentials were refused (Cliniko 401: the key was revoked or points at another shard).
+    #[error("credentials rejected")]
+    Unauthorized,
+    /// The credentials' user may not do this (Cliniko 403).
+    #[error("permission denied")]
+    Forbidden,
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+    /// Could not connect.
+    #[error("unreachable")]
+    Unreachable,
+    /// A 5xx answer (the status code).
+    #[error("server error {0}")]
+    ServerError(u16),
+    /// An answer we could not understand (not JSON, wrong shape, unexpected status).
+    #[error("unexpected response: {0}")]
+    BadResponse(String),
 }
 
 impl Error {

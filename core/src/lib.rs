@@ -5,9 +5,10 @@
 //! Pure computation (hashing, encoding) is fine here.
 
 pub mod clinics;
+pub mod cliniko;
 pub mod crypto;
 pub mod error;
 pub mod ids;
 pub mod ports;
 
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, FieldError, Result, UpstreamFailure};

@@ -1,6 +1,13 @@
 //! Integration tests of the adapters, on the backends chosen by `CLINICGATE_TEST_DATABASE_URL`
 //! and `CLINICGATE_TEST_REDIS_URL` (SQLite and in-process when unset).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is exactly what a test reports"
+)]
+
 mod backends;
 mod clinics;
 mod stores;

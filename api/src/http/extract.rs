@@ -114,7 +114,7 @@ mod tests {
     ) -> (StatusCode, serde_json::Value) {
         let app = test::init_service(App::new().app_data(json_config(64)).route(
             "/echo",
-            web::post().to(|_: web::Json<Body>| async { HttpResponse::NoContent() }),
+            web::post().to(|_: web::Json<Body>| async { HttpResponse::NoContent().finish() }),
         ))
         .await;
         let req = test::TestRequest::post()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use clinicgate_core::{Error, FieldError};
+use clinicgate_core::{Error, FieldError, UpstreamFailure};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -172,6 +172,16 @@ impl From<Error> for ApiError {
                     "a service ClinicGate depends on is temporarily unavailable; retry shortly",
                 )
             },
+            Error::Upstream {
+                service,
+                ref failure,
+            } => {
+                let (status, code, detail) = upstream_problem(service, failure);
+                Self {
+                    cause: Some(err),
+                    ..Self::new(status, code, detail)
+                }
+            }
             Error::Internal { .. } => Self {
                 cause: Some(err),
                 ..Self::new(
@@ -181,6 +191,55 @@ impl From<Error> for ApiError {
                 )
             },
         }
+    }
+}
+
+/// Status, stable code and explanation for an upstream failure. Cliniko gets its own codes because
+/// partners and clinic staff act on them differently from other upstreams.
+fn upstream_problem(
+    service: &str,
+    failure: &UpstreamFailure,
+) -> (StatusCode, &'static str, String) {
+    let cliniko = service == "cliniko";
+    match failure {
+        UpstreamFailure::Unauthorized => (
+            StatusCode::BAD_GATEWAY,
+            if cliniko {
+                "cliniko_key_rejected"
+            } else {
+                "upstream_unauthorized"
+            },
+            format!("{service} rejected this clinic's credentials; the clinic must reconnect it"),
+        ),
+        UpstreamFailure::Forbidden => (
+            StatusCode::BAD_GATEWAY,
+            if cliniko {
+                "cliniko_forbidden"
+            } else {
+                "upstream_forbidden"
+            },
+            format!("the {service} user behind this clinic's credentials may not do this"),
+        ),
+        UpstreamFailure::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            if cliniko {
+                "cliniko_timeout"
+            } else {
+                "upstream_timeout"
+            },
+            format!("{service} did not answer in time; retry shortly"),
+        ),
+        UpstreamFailure::Unreachable
+        | UpstreamFailure::ServerError(_)
+        | UpstreamFailure::BadResponse(_) => (
+            StatusCode::BAD_GATEWAY,
+            if cliniko {
+                "cliniko_unavailable"
+            } else {
+                "upstream_unavailable"
+            },
+            format!("{service} is not answering correctly right now; retry shortly"),
+        ),
     }
 }
 

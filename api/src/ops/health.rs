@@ -62,12 +62,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = async {
         tokio::time::timeout(CHECK_TIMEOUT, clinicgate_adapters::db::ping(&state.db))
             .await
-            .map_or(false, |r| r.is_ok())
+            .is_ok_and(|r| r.is_ok())
     };
     let store = async {
         tokio::time::timeout(CHECK_TIMEOUT, state.store_probe.ping())
             .await
-            .map_or(false, |r| r.is_ok())
+            .is_ok_and(|r| r.is_ok())
     };
     let (database_ok, store_ok) = futures::join!(database, store);
     let status = |ok: bool| if ok { "ok" } else { "unavailable" };

@@ -1,6 +1,13 @@
 //! Integration tests through the real HTTP surface, on the backends selected by
 //! `CLINICGATE_TEST_DATABASE_URL` / `CLINICGATE_TEST_REDIS_URL` (SQLite + in-process when unset).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is exactly what a test reports"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

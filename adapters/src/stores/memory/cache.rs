@@ -15,10 +15,12 @@ use crate::stores::at_least_1ms;
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// In-process byte cache.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct MemoryCache {
     entries: moka::future::Cache<String, Timed<Arc<[u8]>>>,
 }
+
+opaque_debug!(MemoryCache);
 
 impl MemoryCache {
     /// An empty cache.

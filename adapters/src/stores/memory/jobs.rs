@@ -13,10 +13,12 @@ use clinicgate_core::ports::{Job, JobId, JobQueue};
 use super::lock;
 
 /// In-process job queue.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct MemoryJobQueue {
     queues: Mutex<HashMap<String, Queue>>,
 }
+
+opaque_debug!(MemoryJobQueue);
 
 #[derive(Debug, Default)]
 struct Queue {

@@ -6,16 +6,28 @@
 //! read-modify-write (rate limits, sessions, jobs) use a `std::sync::Mutex` over plain maps, held
 //! only for the computation (never across an `.await`) and swept of expired entries as they go.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use clinicgate_core::ports::SharedState;
+
+/// Implements `Debug` as the type name only: a store's `Debug` must not dump its entries (cache
+/// contents, job payloads, session records), which end up in logs when a handle is printed.
+macro_rules! opaque_debug {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 mod cache;
 mod jobs;
 mod rate_limit;
 mod revocation;
 mod sessions;
-
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-
-use clinicgate_core::ports::SharedState;
 
 /// A fresh set of in-process stores (sharing nothing with any other set).
 pub(super) fn shared_state() -> SharedState {

@@ -13,13 +13,14 @@ use crate::stores::at_least_1ms;
 use crate::stores::gcra::Gcra;
 
 /// In-process rate limiter.
-#[derive(Debug)]
 pub(super) struct MemoryRateLimiter {
     /// The origin of the µs clock the GCRA arithmetic runs on (monotonic, so a wall-clock step
     /// never refills or drains a bucket).
     epoch: Instant,
     state: Mutex<State>,
 }
+
+opaque_debug!(MemoryRateLimiter);
 
 #[derive(Debug)]
 struct State {

@@ -10,12 +10,14 @@ use super::{Timed, TimedExpiry};
 use crate::stores::at_least_1ms;
 
 /// In-process revocation set.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct MemoryRevocationSet {
     // Deliberately unbounded: evicting an entry early would silently un-revoke a token. Entries
     // are small and leave when their token would have expired anyway.
     revoked: moka::future::Cache<String, Timed<()>>,
 }
+
+opaque_debug!(MemoryRevocationSet);
 
 impl MemoryRevocationSet {
     /// An empty set.

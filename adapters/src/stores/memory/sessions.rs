@@ -15,10 +15,11 @@ use super::{SWEEP_EVERY, lock};
 use crate::stores::at_least_1ms;
 
 /// In-process session store.
-#[derive(Debug)]
 pub(super) struct MemorySessionStore {
     state: Mutex<State>,
 }
+
+opaque_debug!(MemorySessionStore);
 
 #[derive(Debug)]
 struct State {

@@ -14,9 +14,7 @@ mod sessions;
 mod sharing;
 
 use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
-
-/// The variable that selects Redis for these tests.
-const REDIS_ENV: &str = "CLINICGATE_TEST_REDIS_URL";
+use clinicgate_adapters::testing::TEST_REDIS_ENV as REDIS_ENV;
 
 /// The Redis URL the environment asks for, if any.
 pub fn redis_url() -> Option<String> {
@@ -51,10 +49,6 @@ pub async fn stores() -> TestStores {
 
 /// Stores on the selected backend under `prefix` (which only Redis uses). Panics when Redis was
 /// asked for and cannot be reached.
-#[expect(
-    clippy::panic,
-    reason = "a backend that was asked for and is missing fails the run"
-)]
 pub async fn stores_with_prefix(prefix: &str) -> TestStores {
     let url = redis_url();
     let config = StoreConfig {

@@ -9,10 +9,6 @@ use clinicgate_core::ports::{Quota, RateDecision};
 
 use super::{TestStores, stores};
 
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test helper: an error is the test failing"
-)]
 async fn acquire(
     stores: &TestStores,
     key: &str,

@@ -178,7 +178,7 @@ async fn removing_a_session_ends_it_and_only_it() {
             .is_some()
     );
     stores.sessions.remove(&session_key()).await.unwrap();
-    // The removed session left the user's index too: only the phone is left to end.
+    // Only the phone is left for deactivation to end.
     assert_eq!(
         stores.sessions.remove_all_for_user(user_id).await.unwrap(),
         1

@@ -108,3 +108,29 @@ async fn an_unreachable_redis_is_unavailable_quickly_and_its_url_is_never_shown(
     );
     assert!(!format!("{err:?} {err}").contains("hunter2"));
 }
+
+#[tokio::test]
+async fn printing_a_handle_shows_neither_the_redis_url_nor_anything_stored() {
+    let stores = stores().await;
+    stores
+        .cache
+        .set("k", b"cached-value-xyz", Duration::from_secs(30))
+        .await
+        .unwrap();
+    stores
+        .jobs
+        .enqueue("sync", &json!({"payload": "job-payload-xyz"}), None)
+        .await
+        .unwrap();
+
+    let printed = format!("{:?}", stores.handle);
+    assert!(printed.contains("cache"), "{printed}");
+    for hidden in [
+        "cached-value-xyz",
+        "job-payload-xyz",
+        "127.0.0.1",
+        "redis://",
+    ] {
+        assert!(!printed.contains(hidden), "{hidden} shown in {printed}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Starting chromedriver and a headless Chromium session.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A browser session and the chromedriver process behind it.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Err(err) = self.driver.kill() {
+            eprintln!("could not stop chromedriver: {err}");
+        }
+        let _ = self.driver.wait();
+    }
+}
+
+/// A fresh headless browser, or `None` (after saying so) when browsers are not installed and the
+/// run did not ask for browser tests.
+pub async fn browser() -> Option<Browser> {
+    let required = std::env::var("CLINICGATE_BROWSER_TESTS").is_ok_and(|v| v == "1");
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            !required,
+            "CLINICGATE_BROWSER_TESTS=1 but {CHROMEDRIVER} or {CHROMIUM} is missing: apt-get install chromium chromium-driver"
+        );
+        eprintln!(
+            "browser tests NOT run: install Debian's chromium and chromium-driver (CI sets CLINICGATE_BROWSER_TESTS=1)"
+        );
+        return None;
+    }
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    let client = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session starts");
+    Some(Browser {
+        client,
+        driver,
+        _profile: profile,
+    })
+}
+
+/// Saves a screenshot when `CLINICGATE_SCREENSHOT_DIR` is set (used to refresh docs/screenshots).
+pub async fn screenshot(client: &Client, name: &str) {
+    let Some(dir) = std::env::var_os("CLINICGATE_SCREENSHOT_DIR").map(PathBuf::from) else {
+        return;
+    };
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
