@@ -18,6 +18,10 @@ const MAX_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Clone)]
 pub(super) struct MemoryCache {
     entries: moka::future::Cache<String, Timed<Arc<[u8]>>>,
+    /// Serialises `set_if_absent`. moka's `entry().or_insert()` coalesces concurrent inserts of
+    /// an absent key only on a best-effort basis (two winners were seen under load), and this is
+    /// the primitive behind locks such as the booking guard, so it must be exact.
+    insert_if_absent: Arc<tokio::sync::Mutex<()>>,
 }
 
 opaque_debug!(MemoryCache);
@@ -32,7 +36,10 @@ impl MemoryCache {
             })
             .expire_after(TimedExpiry)
             .build();
-        Self { entries }
+        Self {
+            entries,
+            insert_if_absent: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 }
 
@@ -60,10 +67,12 @@ impl Cache for MemoryCache {
             value: Arc::from(value),
             ttl: at_least_1ms(ttl),
         };
-        // moka coalesces concurrent inserts of an absent (or expired) key: exactly one caller's
-        // value goes in and only that caller sees a fresh entry.
-        let stored = self.entries.entry_by_ref(key).or_insert(entry).await;
-        Ok(stored.is_fresh())
+        let _exclusive = self.insert_if_absent.lock().await;
+        if self.entries.contains_key(key) {
+            return Ok(false);
+        }
+        self.entries.insert(key.to_owned(), entry).await;
+        Ok(true)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
