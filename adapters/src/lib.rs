@@ -2,12 +2,24 @@
 //!
 //! - [`db`]: sea-orm over SQLite (the embedded default) and PostgreSQL, and the repositories.
 //! - [`stores`]: the shared-state ports over Redis, or in-process when no Redis is configured.
+//! - [`users`], [`secrets`], [`cliniko_key`]: staff accounts, clinics' wrapped data keys and their
+//!   sealed Cliniko keys.
+//! - [`api_clients`], [`service_keys`], [`revocations`]: third-party API clients, the
+//!   deployment's sealed keys (client-secret hashing, token signing) and revoked tokens.
+//! - [`cliniko`]: the Cliniko client (shared per-key budget, cache) and the Cliniko sandbox.
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
 //! api never sees a database row.
 
+pub mod api_clients;
 pub mod clinics;
+pub mod cliniko;
+pub mod cliniko_key;
 pub mod db;
+pub mod revocations;
+pub mod secrets;
+pub mod service_keys;
 pub mod stores;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod users;

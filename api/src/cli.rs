@@ -1,12 +1,19 @@
-//! The command line: `clinicgate [--config FILE] [serve|migrate|openapi|healthcheck]`.
+//! The command line: `clinicgate [--config FILE] [serve|migrate|openapi|healthcheck|rotate-master-key|rotate-signing-key|cliniko-sandbox]`.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+use clinicgate_adapters::secrets::SeaDataKeyRepository;
+use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
+use clinicgate_core::crypto::MasterKey;
+use clinicgate_core::secrets;
+use clinicgate_core::tokens::SigningKeys;
 
 use crate::config::{Settings, local_address};
 use crate::startup::{self, Application};
@@ -27,7 +34,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (the default).
-    Serve,
+    Serve {
+        /// Also run the Cliniko sandbox in-process and create a `demo` clinic connected to it, so
+        /// the whole product works with no Cliniko account (prints the demo login once).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document (as committed in openapi/openapi.json) and exit.
@@ -38,6 +50,35 @@ pub enum Command {
         #[arg(long)]
         live: bool,
     },
+    /// Run the Cliniko sandbox: a local server that behaves like Cliniko (several demo accounts on
+    /// different shards), for demos, tests and partners without a Cliniko account. Point
+    /// CLINICGATE_CLINIKO__BASE_URL at the base URL it prints.
+    ClinikoSandbox {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8090)]
+        port: u16,
+        /// Address to listen on; loopback by default because the demo keys are published.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Calls accepted per key per minute (Cliniko allows 200).
+        #[arg(long, default_value_t = 200)]
+        rate_limit: u32,
+        /// Seed of the generated data (the same seed gives the same accounts and keys).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Re-wrap every clinic's data key under a new master key, while the service keeps running
+    /// (see "Rotating the master key" in the README for the whole procedure).
+    RotateMasterKey {
+        /// A file holding the new master key: base64 of 32 random bytes (`openssl rand -base64 32`).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
+    /// Create a new token signing key now, whatever the schedule (e.g. after a suspected
+    /// compromise). Running instances load it within `tokens.key_check_secs` and sign with it
+    /// after `tokens.signing_key_activation_secs`; tokens signed by the previous key keep
+    /// validating until they expire.
+    RotateSigningKey,
 }
 
 /// Runs the command line; the exit code is 0 on success, 1 on failure, 2 for bad configuration.
@@ -49,9 +90,18 @@ pub fn run(cli: Cli) -> ExitCode {
     {
         // Already installed by an embedding test harness: nothing to do.
     }
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
     if let Command::Openapi = command {
         return print_openapi();
+    }
+    if let Command::ClinikoSandbox {
+        port,
+        bind,
+        rate_limit,
+        seed,
+    } = command
+    {
+        return cliniko_sandbox(std::net::SocketAddr::new(bind, port), rate_limit, seed);
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -73,10 +123,14 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match command {
-            Command::Serve => serve(settings).await,
+            Command::Serve { demo } => serve(settings, demo).await,
             Command::Migrate => migrate(settings).await,
             Command::Healthcheck { live } => healthcheck(&settings, live).await,
-            Command::Openapi => Ok(()),
+            Command::RotateMasterKey { new_key_file } => {
+                rotate_master_key(&settings, &new_key_file).await
+            }
+            Command::RotateSigningKey => rotate_signing_key(&settings).await,
+            Command::Openapi | Command::ClinikoSandbox { .. } => Ok(()),
         }
     });
     match outcome {
@@ -84,6 +138,50 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "clinicgate failed");
             eprintln!("clinicgate: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the Cliniko sandbox until SIGINT/SIGTERM, after printing its base URL and demo keys.
+fn cliniko_sandbox(address: std::net::SocketAddr, rate_limit: u32, seed: u64) -> ExitCode {
+    use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig};
+    crate::telemetry::init(crate::config::LogFormat::Pretty);
+    let config = SandboxConfig {
+        rate_limit,
+        seed,
+        ..SandboxConfig::default()
+    };
+    let outcome = actix_web::rt::System::new().block_on(async move {
+        let listener =
+            std::net::TcpListener::bind(address).with_context(|| format!("binding {address}"))?;
+        let (sandbox, server) = Sandbox::bind(listener, &config, true)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "Cliniko sandbox listening on http://{}",
+            sandbox.address()
+        )?;
+        writeln!(out, "CLINICGATE_CLINIKO__BASE_URL={}", sandbox.base_url())?;
+        writeln!(
+            out,
+            "Rate limit: {rate_limit} calls per minute per key; seed {seed}"
+        )?;
+        writeln!(out, "Demo keys (also at GET /__sandbox/keys):")?;
+        for key in sandbox.keys() {
+            writeln!(
+                out,
+                "  {}  {}  {} ({})",
+                key.key, key.shard, key.account, key.role
+            )?;
+        }
+        drop(out);
+        server.await.context("serving the Cliniko sandbox")
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("clinicgate cliniko-sandbox: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -107,11 +205,27 @@ fn print_openapi() -> ExitCode {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     let public_url = settings.public_url.as_str().to_owned();
+    let sandbox = if demo {
+        Some(crate::demo::start_sandbox(&mut settings)?)
+    } else {
+        None
+    };
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), public_url, "ClinicGate is listening");
-    app.run_until_stopped().await.context("serving HTTP")
+    if let Some(sandbox) = &sandbox {
+        let login = crate::demo::ensure_demo_clinic(app.state(), sandbox).await?;
+        // A closed standard output (piped to `head`, say) must not stop the service.
+        if let Err(err) = crate::demo::announce(&login, sandbox) {
+            tracing::warn!(error = %err, "could not print the demo login");
+        }
+    }
+    let served = app.run_until_stopped().await.context("serving HTTP");
+    if let Some(sandbox) = sandbox {
+        sandbox.stop().await;
+    }
+    served
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
@@ -119,6 +233,105 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     startup::migrate(&db).await?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+async fn rotate_master_key(settings: &Settings, new_key_file: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.master_key.is_some() || settings.master_key_file().exists(),
+        "no current master key: set CLINICGATE_MASTER_KEY (or _FILE) to the key the service runs with"
+    );
+    let encoded = std::fs::read_to_string(new_key_file)
+        .with_context(|| format!("reading {}", new_key_file.display()))?;
+    let new = MasterKey::from_base64(&encoded.into()).with_context(|| {
+        format!(
+            "the key in {} is invalid (generate one with `openssl rand -base64 32`)",
+            new_key_file.display()
+        )
+    })?;
+    let new_id = new.id();
+    let keyring = startup::load_keyring(settings)?;
+    let db = startup::connect_database(settings).await?;
+    // The deployment's own keys (client-secret hashing, token signing) are sealed by the master
+    // key too; they are re-wrapped first, with the same guarantees.
+    let service =
+        secrets::rotate_service_keys(&keyring, &new, &SeaServiceKeyRepository::new(db.clone()))
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}: {}", cause_chain(&err)))?;
+    let clinics = secrets::rotate_master_key(&keyring, new, &SeaDataKeyRepository::new(db))
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}: {}", cause_chain(&err)))?;
+    let report = secrets::RotationReport {
+        rewrapped: clinics.rewrapped,
+        skipped: clinics.skipped + service.skipped,
+    };
+    tracing::info!(
+        master_key_id = %new_id,
+        rewrapped = report.rewrapped,
+        service_keys_rewrapped = service.rewrapped,
+        skipped = report.skipped,
+        "master key rotation finished"
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Re-wrapped {} data key(s) under master key {new_id}.",
+        report.rewrapped
+    )?;
+    writeln!(
+        out,
+        "Re-wrapped {} service key(s) (token signing, client-secret hashing).",
+        service.rewrapped
+    )?;
+    if report.skipped > 0 {
+        writeln!(
+            out,
+            "{} data key(s) changed while rotating and were left alone: run the command again.",
+            report.skipped
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Every data key is now wrapped by {new_id}. Once every instance runs with this key as \
+             CLINICGATE_MASTER_KEY, remove CLINICGATE_PREVIOUS_MASTER_KEY and retire the old key."
+        )?;
+    }
+    Ok(())
+}
+
+async fn rotate_signing_key(settings: &Settings) -> anyhow::Result<()> {
+    let keyring = Arc::new(startup::load_keyring(settings)?);
+    let db = startup::connect_database(settings).await?;
+    let keys = SigningKeys::start(
+        keyring,
+        Arc::new(SeaServiceKeyRepository::new(db)),
+        settings.tokens.key_policy(),
+    )
+    .await
+    .map_err(|err| anyhow::anyhow!("{err}: {}", cause_chain(&err)))?;
+    let kid = keys
+        .rotate()
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}: {}", cause_chain(&err)))?;
+    tracing::info!(kid = kid.as_str(), "signing key created");
+    writeln!(
+        std::io::stdout().lock(),
+        "Created signing key {}. It is published at once and signs new tokens from {} seconds \
+         from now; tokens signed by the previous key keep validating until they expire.",
+        kid.as_str(),
+        settings.tokens.signing_key_activation_secs
+    )?;
+    Ok(())
+}
+
+/// The causes of a core error, for an operator's terminal (the message names what to fix).
+fn cause_chain(err: &clinicgate_core::Error) -> String {
+    let mut chain = Vec::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    chain.join(": ")
 }
 
 async fn healthcheck(settings: &Settings, live: bool) -> anyhow::Result<()> {

@@ -11,11 +11,14 @@ use std::time::Duration;
 
 use clinicgate_adapters::db::Backend;
 use clinicgate_core::crypto::MasterKey;
+use clinicgate_core::sessions::{SessionPolicy, ThrottlePolicy};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
+
+pub use crate::auth::config::TokenSettings;
 
 /// The embedded defaults, documented key by key.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -24,7 +27,12 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "CLINICGATE_";
 
 /// Secrets that may be given as `CLINICGATE_<KEY>_FILE` (a path whose contents are the value).
-const FILE_SECRETS: &[&str] = &["database_url", "redis_url", "master_key"];
+const FILE_SECRETS: &[&str] = &[
+    "database_url",
+    "redis_url",
+    "master_key",
+    "previous_master_key",
+];
 
 /// Development or production. Production is strict about secrets and identification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -73,6 +81,60 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// Seconds in-flight requests get after a stop signal.
     pub shutdown_timeout_secs: u64,
+    /// Take the client's IP from the last `X-Forwarded-For` entry (set it only behind a proxy
+    /// that appends it); otherwise the TCP peer address is the client.
+    pub trust_forwarded_for: bool,
+}
+
+/// Browser session settings (`[session]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    /// Seconds without a request after which a session ends.
+    pub idle_timeout_secs: u64,
+    /// Seconds after login after which a session ends, however active.
+    pub absolute_timeout_secs: u64,
+}
+
+/// Login throttling settings (`[login]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginSettings {
+    /// Failed logins allowed per account (clinic + e-mail) in one window.
+    pub max_failures_per_account: u64,
+    /// Failed logins allowed per client IP in one window.
+    pub max_failures_per_ip: u64,
+    /// Seconds failures are remembered.
+    pub failure_window_secs: u64,
+    /// Milliseconds added to each attempt per failure beyond half a limit.
+    pub delay_step_ms: u64,
+}
+
+impl SessionSettings {
+    /// As the session service's policy.
+    pub fn policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            absolute_timeout: Duration::from_secs(self.absolute_timeout_secs),
+        }
+    }
+}
+
+impl LoginSettings {
+    /// As the login throttle's policy.
+    pub fn throttle_policy(&self) -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures_per_account: self.max_failures_per_account,
+            max_failures_per_ip: self.max_failures_per_ip,
+            window: Duration::from_secs(self.failure_window_secs),
+            delay_step: Duration::from_millis(self.delay_step_ms),
+        }
+    }
+}
+
+/// Sign-up settings (`[signup]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignupSettings {
+    /// Sign-ups accepted per client IP per hour.
+    pub max_per_ip_per_hour: u32,
 }
 
 /// Logging settings (`[log]`).
@@ -91,6 +153,51 @@ pub struct ClinikoSettings {
     pub user_agent: String,
     /// Per-call timeout in seconds.
     pub timeout_secs: u64,
+    /// Sustained Cliniko calls per minute per API key, shared by every instance.
+    pub budget_per_minute: u32,
+    /// Calls that may go at once after a quiet spell (at most `budget_per_minute + budget_burst`
+    /// calls in any minute).
+    pub budget_burst: u32,
+    /// Budget units third-party API calls leave for interactive (clinician) calls.
+    pub api_reserve: u32,
+    /// Budget units background work leaves for interactive and API calls.
+    pub background_reserve: u32,
+    /// Milliseconds an interactive call may wait for budget.
+    pub interactive_wait_ms: u64,
+    /// Seconds a background call may wait for budget.
+    pub background_wait_secs: u64,
+    /// Seconds to pause a key after a Cliniko 429 that gives no reset time.
+    pub default_pause_secs: u64,
+    /// Retries of idempotent calls on connection errors, 502/503/504 and 429.
+    pub max_retries: u32,
+    /// Seconds reference data (practitioners, businesses, appointment types, settings) is cached.
+    pub cache_ttl_secs: u64,
+}
+
+impl ClinikoSettings {
+    /// The Cliniko client's configuration.
+    pub fn client_config(&self) -> clinicgate_adapters::cliniko::ClinikoClientConfig {
+        use clinicgate_adapters::cliniko::{BudgetConfig, ClinikoClientConfig, RetryConfig};
+        ClinikoClientConfig {
+            timeout: Duration::from_secs(self.timeout_secs),
+            budget: BudgetConfig {
+                limit: self.budget_per_minute,
+                period: Duration::from_secs(60),
+                burst: self.budget_burst,
+                api_reserve: self.api_reserve,
+                background_reserve: self.background_reserve,
+                interactive_wait: Duration::from_millis(self.interactive_wait_ms),
+                background_wait: Duration::from_secs(self.background_wait_secs),
+                default_pause: Duration::from_secs(self.default_pause_secs),
+            },
+            retry: RetryConfig {
+                max_retries: self.max_retries,
+                ..RetryConfig::default()
+            },
+            cache_ttl: Duration::from_secs(self.cache_ttl_secs),
+            ..ClinikoClientConfig::new(self.base_url.clone(), self.user_agent.clone())
+        }
+    }
 }
 
 /// The configuration as read, before validation.
@@ -103,11 +210,16 @@ struct RawSettings {
     database_url: Option<SecretString>,
     redis_url: Option<SecretString>,
     master_key: Option<SecretString>,
+    previous_master_key: Option<SecretString>,
     database: DatabaseSettings,
     redis: RedisSettings,
     http: HttpSettings,
     log: LogSettings,
     cliniko: ClinikoSettings,
+    session: SessionSettings,
+    login: LoginSettings,
+    signup: SignupSettings,
+    tokens: TokenSettings,
 }
 
 /// The public root URL, split into the parts tenant routing needs.
@@ -185,6 +297,8 @@ pub struct Settings {
     pub redis_url: Option<SecretString>,
     /// The configured master key; `None` = use or generate `{data_dir}/master.key`.
     pub master_key: Option<SecretString>,
+    /// The master key being rotated away from, still accepted for reading data keys.
+    pub previous_master_key: Option<SecretString>,
     /// `[database]`.
     pub database: DatabaseSettings,
     /// `[redis]`.
@@ -195,6 +309,14 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[cliniko]`.
     pub cliniko: ClinikoSettings,
+    /// `[session]`.
+    pub session: SessionSettings,
+    /// `[login]`.
+    pub login: LoginSettings,
+    /// `[signup]`.
+    pub signup: SignupSettings,
+    /// `[tokens]`.
+    pub tokens: TokenSettings,
 }
 
 /// One configuration problem: which key, what is wrong, how to fix it.
@@ -396,11 +518,59 @@ impl RawSettings {
             )),
             Some(_) => {}
         }
+        if let Some(Err(why)) = self
+            .previous_master_key
+            .as_ref()
+            .map(MasterKey::from_base64)
+        {
+            problems.push(problem(
+                "CLINICGATE_PREVIOUS_MASTER_KEY",
+                format!("{why}; it must be the master key being rotated away from, or unset"),
+            ));
+        }
+        if self.session.idle_timeout_secs == 0
+            || self.session.absolute_timeout_secs < self.session.idle_timeout_secs
+        {
+            problems.push(problem(
+                "CLINICGATE_SESSION__ABSOLUTE_TIMEOUT_SECS",
+                "session timeouts must be at least 1 second, and the absolute timeout at least the idle timeout",
+            ));
+        }
+        if self.login.max_failures_per_account == 0
+            || self.login.max_failures_per_ip == 0
+            || self.login.failure_window_secs == 0
+        {
+            problems.push(problem(
+                "CLINICGATE_LOGIN__MAX_FAILURES_PER_ACCOUNT",
+                "login limits and the failure window must each be at least 1",
+            ));
+        }
+        if self.signup.max_per_ip_per_hour == 0 {
+            problems.push(problem(
+                "CLINICGATE_SIGNUP__MAX_PER_IP_PER_HOUR",
+                "must be at least 1",
+            ));
+        }
         if self.cliniko.timeout_secs == 0 {
             problems.push(problem(
                 "CLINICGATE_CLINIKO__TIMEOUT_SECS",
                 "must be at least 1",
             ));
+        }
+        if let Err(clinicgate_core::Error::Validation(fields)) =
+            self.cliniko.client_config().validate()
+        {
+            for field in fields {
+                let key = match field.field.as_str() {
+                    "budget.limit" => "CLINICGATE_CLINIKO__BUDGET_PER_MINUTE",
+                    "budget.burst" => "CLINICGATE_CLINIKO__BUDGET_BURST",
+                    "budget.api_reserve" => "CLINICGATE_CLINIKO__API_RESERVE",
+                    "budget.background_reserve" => "CLINICGATE_CLINIKO__BACKGROUND_RESERVE",
+                    // The others are reported above with their own wording.
+                    _ => continue,
+                };
+                problems.push(problem(key, field.message));
+            }
         }
         if self.http.body_limit_bytes < 1024 {
             problems.push(problem(
@@ -408,6 +578,7 @@ impl RawSettings {
                 "must be at least 1024",
             ));
         }
+        problems.extend(self.tokens.problems());
         if self.database.max_connections == 0 {
             problems.push(problem(
                 "CLINICGATE_DATABASE__MAX_CONNECTIONS",
@@ -424,11 +595,16 @@ impl RawSettings {
                 database_url,
                 redis_url: self.redis_url,
                 master_key: self.master_key,
+                previous_master_key: self.previous_master_key,
                 database: self.database,
                 redis: self.redis,
                 http: self.http,
                 log: self.log,
                 cliniko: self.cliniko,
+                session: self.session,
+                login: self.login,
+                signup: self.signup,
+                tokens: self.tokens,
             }),
             _ => Err(ConfigError(problems)),
         }
@@ -522,14 +698,17 @@ mod tests {
     #[test]
     fn debug_output_redacts_every_secret() {
         let key = MasterKey::generate().to_base64();
+        let previous = MasterKey::generate().to_base64();
         let settings = with(&[
             ("master_key", key.expose_secret()),
+            ("previous_master_key", previous.expose_secret()),
             ("database_url", "postgres://cg:hunter2-password@db/cg"),
             ("redis_url", "redis://:redis-password@cache:6379"),
         ])
         .unwrap();
         let printed = format!("{settings:?}");
         assert!(!printed.contains(key.expose_secret()));
+        assert!(!printed.contains(previous.expose_secret()));
         assert!(!printed.contains("hunter2-password"));
         assert!(!printed.contains("redis-password"));
         assert!(printed.contains("REDACTED"));
@@ -555,6 +734,37 @@ mod tests {
                 "CLINICGATE_MASTER_KEY"
             ]
         );
+    }
+
+    #[test]
+    fn session_login_and_rotation_settings_are_checked() {
+        let figment = Settings::defaults()
+            .merge(Serialized::default("previous_master_key", "c2hvcnQ="))
+            .merge(Serialized::default("session.idle_timeout_secs", 3600))
+            .merge(Serialized::default("session.absolute_timeout_secs", 60))
+            .merge(Serialized::default("login.max_failures_per_account", 0))
+            .merge(Serialized::default("signup.max_per_ip_per_hour", 0));
+        let err = Settings::from_figment(&figment).unwrap_err();
+        assert_eq!(
+            keys(err),
+            [
+                "CLINICGATE_PREVIOUS_MASTER_KEY",
+                "CLINICGATE_SESSION__ABSOLUTE_TIMEOUT_SECS",
+                "CLINICGATE_LOGIN__MAX_FAILURES_PER_ACCOUNT",
+                "CLINICGATE_SIGNUP__MAX_PER_IP_PER_HOUR",
+            ]
+        );
+        let defaults = with(&[]).unwrap();
+        assert_eq!(
+            defaults.session.policy().idle_timeout,
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            defaults.session.policy().absolute_timeout,
+            Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(defaults.login.throttle_policy().max_failures_per_account, 5);
+        assert!(!defaults.http.trust_forwarded_for);
     }
 
     #[test]

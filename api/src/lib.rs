@@ -3,12 +3,23 @@
 //! Depends on `clinicgate-core` for domain rules and on `clinicgate-adapters` for infrastructure;
 //! [`startup`] is the only module that wires the two together.
 
+pub mod auth;
 pub mod cli;
+pub mod clients;
+pub mod clinic;
+pub mod cliniko_key;
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod openapi;
 pub mod ops;
+pub mod pages;
+pub mod public;
 pub mod routes;
+pub mod session;
+pub mod signup;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tenancy;
+pub mod users;

@@ -5,6 +5,7 @@ use actix_web::App;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt as _;
 
+use crate::auth::oauth::SecuritySchemes;
 use crate::http::problem::{FieldProblem, Problem};
 
 #[derive(OpenApi)]
@@ -14,10 +15,35 @@ use crate::http::problem::{FieldProblem, Problem};
         description = "Multi-tenant integration gateway between clinics' Cliniko accounts, third-party apps and HL7 FHIR.\n\nEvery JSON error is `application/problem+json` (RFC 9457) with a stable `code`.",
         license(name = "AGPL-3.0-only", identifier = "AGPL-3.0-only"),
     ),
-    tags((name = "operations", description = "Health, readiness and metrics for operators")),
-    components(schemas(Problem, FieldProblem))
+    tags(
+        (name = "operations", description = "Health, readiness and metrics for operators"),
+        (name = "onboarding", description = "Signing a clinic up (on the root host)"),
+        (name = "session", description = "Staff login sessions, on the clinic's own host `{subdomain}.{host}`. Writes must come from the same origin (`Origin` or `Referer`), or they are refused with 403 `csrf_origin_mismatch`."),
+        (name = "clinic", description = "The clinic's settings, staff, Cliniko key and API clients, on the clinic's own host with a staff session. Another clinic's resources are 404; clinicians get 403 on everything but `GET /api/tenant`."),
+        (name = "auth", description = "OAuth 2.0 for API clients, on the root host: client-credentials tokens (RFC 6749 §4.4), introspection (RFC 7662 shape), revocation (RFC 7009 style) and the JWKS that verifies tokens offline. Tokens are EdDSA-signed JWTs with `iss` (the public URL), `aud` (`clinicgate-api`), `sub` (client id), `tid` (clinic id), `scope`, `iat`, `nbf`, `exp` (15 minutes) and `jti`."),
+        (name = "public", description = "The public API for third parties, on the root host, with `Authorization: Bearer {access token}`. Each route needs a scope (403 `insufficient_scope` names it). Every response carries `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); beyond the client's limit, 429 with `Retry-After`."),
+    ),
+    components(schemas(Problem, FieldProblem)),
+    modifiers(&SessionCookie, &SecuritySchemes)
 )]
 struct ApiDoc;
+
+/// Declares the `session` security scheme: the session cookie set by `POST /api/session`.
+struct SessionCookie;
+
+impl utoipa::Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "cg_session",
+                "The staff session cookie of a clinic host (`__Host-cg_session` over https), set by `POST /api/session` or the login page.",
+            ))),
+        );
+    }
+}
 
 /// The full document: the base above plus every annotated route registered by
 /// [`crate::routes::configure`].

@@ -11,10 +11,27 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
+use clinicgate_adapters::api_clients::SeaApiClientRepository;
 use clinicgate_adapters::clinics::SeaClinicRepository;
+use clinicgate_adapters::cliniko::HttpClinikoClient;
+use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db};
-use clinicgate_adapters::stores::{StoreConfig, build_shared_state};
-use clinicgate_core::crypto::MasterKey;
+use clinicgate_adapters::revocations::SeaRevocationRepository;
+use clinicgate_adapters::secrets::SeaDataKeyRepository;
+use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
+use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
+use clinicgate_adapters::users::SeaUserRepository;
+use clinicgate_core::clinics::{ClinicRepository, SignupService};
+use clinicgate_core::cliniko::ClinikoClient;
+use clinicgate_core::cliniko_key::ClinikoKeyService;
+use clinicgate_core::crypto::{MasterKey, MasterKeyring};
+use clinicgate_core::secrets::Vault;
+use clinicgate_core::sessions::{LoginThrottle, SessionService};
+use clinicgate_core::tokens::{
+    AccessChecker, ApiClientRepository, ClientService, Freshness, SigningKeys, TokenAwareClinics,
+    TokenIssuer, TokenPolicy, TokenService, load_secret_hasher,
+};
+use clinicgate_core::users::{UserRepository, UserService};
 use clinicgate_migration::{Migrator, MigratorTrait as _};
 use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::Settings;
 use crate::http::{extract, fallback, observe, security};
 use crate::state::{AppState, Inner};
-use crate::{openapi, ops, routes};
+use crate::{openapi, ops, public, routes, tenancy};
 
 /// Opens the database described by `settings`.
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<Db> {
@@ -81,12 +98,52 @@ pub fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     Ok(key)
 }
 
+/// The master key plus, during a rotation, the previous one (`CLINICGATE_PREVIOUS_MASTER_KEY`).
+pub fn load_keyring(settings: &Settings) -> anyhow::Result<MasterKeyring> {
+    let keyring = MasterKeyring::new(load_master_key(settings)?);
+    Ok(match &settings.previous_master_key {
+        Some(previous) => keyring.with_previous(
+            MasterKey::from_base64(previous).context("CLINICGATE_PREVIOUS_MASTER_KEY")?,
+        ),
+        None => keyring,
+    })
+}
+
 /// A built, bound, not-yet-running ClinicGate.
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
     shutdown: CancellationToken,
+    stop_signals: StopSignals,
+}
+
+/// SIGTERM and SIGINT, registered when the application is built.
+///
+/// actix-web would install its own handlers only when the server future is first polled, yet it
+/// serves requests before that; a stop signal in between (an orchestrator stopping a container
+/// that just became ready) would kill the process without draining. Registering here closes that
+/// window: from `build` on, a stop signal always means a graceful stop.
+struct StopSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn received(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
 }
 
 impl std::fmt::Debug for Application {
@@ -101,7 +158,7 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Connects to everything, runs migrations when configured, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let master_key = load_master_key(&settings)?;
+        let keyring = Arc::new(load_keyring(&settings)?);
         let db = connect_database(&settings).await?;
         if settings.database.run_migrations {
             migrate(&db).await?;
@@ -113,25 +170,67 @@ impl Application {
         .await
         .context("connecting to the shared-state store (check CLINICGATE_REDIS_URL)")?;
 
+        let cliniko =
+            HttpClinikoClient::new(settings.cliniko.client_config(), stores.state.clone())
+                .context("building the Cliniko client (check the [cliniko] settings)")?;
+
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let (tokens, clients, clinics) = token_services(
+            &settings,
+            &db,
+            &keyring,
+            &stores,
+            Arc::new(SeaClinicRepository::new(db.clone())),
+        )
+        .await?;
+        let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
+        let cliniko: Arc<dyn ClinikoClient> = Arc::new(cliniko);
+        let vault = Vault::new(
+            keyring.clone(),
+            Arc::new(SeaDataKeyRepository::new(db.clone())),
+        );
+        let sessions = SessionService::new(
+            users.clone(),
+            stores.state.sessions.clone(),
+            LoginThrottle::new(
+                stores.state.rate_limiter.clone(),
+                settings.login.throttle_policy(),
+            ),
+            settings.session.policy(),
+        );
         let state = AppState::new(Inner {
-            clinics: Arc::new(SeaClinicRepository::new(db.clone())),
+            signup: SignupService::new(clinics.clone()),
+            staff: UserService::new(users, stores.state.sessions.clone()),
+            cliniko_keys: ClinikoKeyService::new(
+                cliniko.clone(),
+                vault.clone(),
+                Arc::new(SeaClinikoKeyRepository::new(db.clone())),
+            ),
+            sessions,
+            tokens,
+            clients,
+            vault,
+            keyring,
+            clinics,
+            cliniko,
             db,
             shared: stores.state,
             store_probe: stores.probe,
-            master_key: Arc::new(master_key),
             openapi: Arc::new(openapi::spec()),
             metrics: ops::recorder_handle(),
             settings,
         });
+        let stop_signals =
+            StopSignals::register().context("registering SIGTERM/SIGINT handlers")?;
         let server = serve(listener, state.clone())?;
         Ok(Self {
             port,
             server,
             state,
             shutdown: CancellationToken::new(),
+            stop_signals,
         })
     }
 
@@ -152,18 +251,125 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or [`ServerHandle::stop`]), then lets in-flight requests finish
     /// and stops the background tasks.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         let upkeep = tokio::spawn(metrics_upkeep(
             self.state.metrics.clone(),
             self.shutdown.clone(),
         ));
-        let result = self.server.await;
+        let token_upkeep = tokio::spawn(token_upkeep(self.state.clone(), self.shutdown.clone()));
+        let handle = self.server.handle();
+        let mut server = self.server;
+        let result = tokio::select! {
+            result = &mut server => result,
+            signal = self.stop_signals.received() => {
+                tracing::info!(signal, "stopping: finishing in-flight requests");
+                // The stop command is carried out by the server future, so both must be polled.
+                let ((), result) = tokio::join!(handle.stop(true), server);
+                result
+            }
+        };
         self.shutdown.cancel();
         if let Err(err) = upkeep.await {
             tracing::warn!(error = %err, "metrics upkeep task ended abnormally");
         }
+        if let Err(err) = token_upkeep.await {
+            tracing::warn!(error = %err, "token upkeep task ended abnormally");
+        }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// The third-party access services: the client-secret hasher and the signing keys (sealed by the
+/// master key in the database, created on first start), the access checker — over the shared
+/// stores with Redis, over the database without (so instances sharing a database still agree) —
+/// and the clinic repository everyone uses, wrapped so suspensions reach token validation at once.
+async fn token_services(
+    settings: &Settings,
+    db: &Db,
+    keyring: &Arc<MasterKeyring>,
+    stores: &SharedStateHandle,
+    clinics: Arc<dyn ClinicRepository>,
+) -> anyhow::Result<(TokenService, ClientService, Arc<dyn ClinicRepository>)> {
+    let config = &settings.tokens;
+    let service_keys = Arc::new(SeaServiceKeyRepository::new(db.clone()));
+    let hasher = Arc::new(
+        load_secret_hasher(keyring, service_keys.as_ref())
+            .await
+            .context(
+                "loading the client-secret hashing key (is the master key the one that sealed it?)",
+            )?,
+    );
+    let keys = Arc::new(
+        SigningKeys::start(keyring.clone(), service_keys, config.key_policy())
+            .await
+            .context(
+                "loading the token signing keys (is the master key the one that sealed them?)",
+            )?,
+    );
+    let api_clients: Arc<dyn ApiClientRepository> =
+        Arc::new(SeaApiClientRepository::new(db.clone()));
+    let freshness = if stores.probe.backend() == "redis" {
+        Freshness::SharedStore {
+            cache_ttl: config.client_cache_ttl(),
+        }
+    } else {
+        Freshness::Database
+    };
+    let access = AccessChecker::new(
+        api_clients.clone(),
+        Arc::new(SeaRevocationRepository::new(db.clone())),
+        stores.state.revocations.clone(),
+        stores.state.cache.clone(),
+        freshness,
+    );
+    let restored = access
+        .restore_revocations()
+        .await
+        .context("copying token revocations into the shared store")?;
+    tracing::debug!(restored, "token revocations restored");
+    let limiter = stores.state.rate_limiter.clone();
+    let tokens = TokenService::new(
+        TokenIssuer::new(
+            settings.public_url.as_str(),
+            config.audience.clone(),
+            config.ttl(),
+        )
+        .with_leeway(config.leeway()),
+        keys,
+        api_clients.clone(),
+        hasher.clone(),
+        access.clone(),
+        LoginThrottle::new(limiter.clone(), config.throttle_policy()),
+        limiter,
+        TokenPolicy {
+            default_rate_limit_per_minute: config.default_rate_limit_per_minute,
+        },
+    );
+    let clients = ClientService::new(api_clients, hasher, access.clone(), config.secret_grace());
+    Ok((
+        tokens,
+        clients,
+        Arc::new(TokenAwareClinics::new(clinics, access)),
+    ))
+}
+
+/// Runs the token upkeep (key reload, scheduled rotation, clean-up) every `key_check_secs`; a
+/// failed run is logged and retried at the next tick.
+async fn token_upkeep(state: AppState, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(state.settings.tokens.key_check_interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick fires at once; start-up has just loaded the keys.
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(err) = state.tokens.maintain().await {
+                    tracing::warn!(error = %err, "token upkeep failed; retrying at the next run");
+                }
+            }
+        }
     }
 }
 
@@ -213,6 +419,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .openapi_service(move |_| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
             .default_service(web::to(fallback::fallback))
             .into_app()
+            .wrap(from_fn(public::record_api_calls))
+            .wrap(from_fn(tenancy::route_by_host))
             .wrap(Compress::default())
             .wrap(from_fn(move |req, next| {
                 security::security_headers(req, next, hsts)
@@ -222,6 +430,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .listen(listener)?
     .workers(workers)
     .shutdown_timeout(shutdown_timeout)
+    // Stop signals are handled by `Application` (see `StopSignals`).
+    .disable_signals()
     .run();
     Ok(server)
 }

@@ -5,9 +5,15 @@ use std::sync::Arc;
 
 use clinicgate_adapters::db::Db;
 use clinicgate_adapters::stores::StoreProbe;
-use clinicgate_core::clinics::ClinicRepository;
-use clinicgate_core::crypto::MasterKey;
+use clinicgate_core::clinics::{ClinicRepository, SignupService};
+use clinicgate_core::cliniko::ClinikoClient;
+use clinicgate_core::cliniko_key::ClinikoKeyService;
+use clinicgate_core::crypto::MasterKeyring;
 use clinicgate_core::ports::SharedState;
+use clinicgate_core::secrets::Vault;
+use clinicgate_core::sessions::SessionService;
+use clinicgate_core::tokens::{ClientService, TokenService};
+use clinicgate_core::users::UserService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use utoipa::openapi::OpenApi;
 
@@ -33,8 +39,24 @@ pub struct Inner {
     pub store_probe: StoreProbe,
     /// Clinics.
     pub clinics: Arc<dyn ClinicRepository>,
-    /// The key-encryption key.
-    pub master_key: Arc<MasterKey>,
+    /// Cliniko, through one shared rate budget per key (see `clinicgate_adapters::cliniko`).
+    pub cliniko: Arc<dyn ClinikoClient>,
+    /// The master keys (current, and previous during a rotation).
+    pub keyring: Arc<MasterKeyring>,
+    /// Seals and opens clinics' secrets.
+    pub vault: Vault,
+    /// Sign-up of clinics with their owner.
+    pub signup: SignupService,
+    /// Staff sessions: login, resume, logout.
+    pub sessions: SessionService,
+    /// Staff management.
+    pub staff: UserService,
+    /// Clinics' Cliniko keys.
+    pub cliniko_keys: ClinikoKeyService,
+    /// API clients' access tokens: grant, authenticate, revoke, signing keys.
+    pub tokens: TokenService,
+    /// Clinics' API clients.
+    pub clients: ClientService,
     /// The OpenAPI document served at `/openapi.json`.
     pub openapi: Arc<OpenApi>,
     /// Renders `/metrics`.

@@ -6,9 +6,15 @@
 
 pub mod clinics;
 pub mod cliniko;
+pub mod cliniko_key;
 pub mod crypto;
 pub mod error;
 pub mod ids;
 pub mod ports;
+pub mod secrets;
+pub mod sessions;
+pub mod tenancy;
+pub mod tokens;
+pub mod users;
 
 pub use error::{Error, FieldError, Result, UpstreamFailure};

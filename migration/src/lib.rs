@@ -12,6 +12,13 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_clinics;
+mod m20261121_000002_create_users;
+mod m20261121_000003_create_clinic_data_keys;
+mod m20261121_000004_create_cliniko_keys;
+mod m20261121_000005_create_api_clients;
+mod m20261121_000006_create_service_keys;
+mod m20261121_000007_create_token_revocations;
+mod m20261121_000008_add_cliniko_key_rejected_at;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -20,6 +27,15 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_clinics::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_clinics::Migration),
+            Box::new(m20261121_000002_create_users::Migration),
+            Box::new(m20261121_000003_create_clinic_data_keys::Migration),
+            Box::new(m20261121_000004_create_cliniko_keys::Migration),
+            Box::new(m20261121_000005_create_api_clients::Migration),
+            Box::new(m20261121_000006_create_service_keys::Migration),
+            Box::new(m20261121_000007_create_token_revocations::Migration),
+            Box::new(m20261121_000008_add_cliniko_key_rejected_at::Migration),
+        ]
     }
 }

@@ -1,14 +1,18 @@
 //! Clinics stored with sea-orm.
 
-mod entity;
+pub(crate) mod entity;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use clinicgate_core::clinics::{Clinic, ClinicRepository, ClinicStatus, NewClinic, Subdomain};
+use clinicgate_core::clinics::{
+    Clinic, ClinicRepository, ClinicStatus, NewClinic, Subdomain, subdomain_taken,
+};
 use clinicgate_core::ids::TenantId;
+use clinicgate_core::users::{NewUser, User};
 use clinicgate_core::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set, SqlErr, TransactionTrait as _,
 };
 
 use crate::db::db_error;
@@ -42,28 +46,40 @@ fn to_domain(row: entity::Model) -> Result<Clinic> {
     })
 }
 
+/// Inserts a clinic on `db` (a pool or a transaction).
+async fn insert(db: &impl ConnectionTrait, clinic: NewClinic) -> Result<Clinic> {
+    let now = Utc::now();
+    let row = entity::ActiveModel {
+        id: Set(TenantId::new().as_uuid()),
+        name: Set(clinic.name),
+        subdomain: Set(clinic.subdomain.as_str().to_owned()),
+        status: Set(ClinicStatus::Active.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match row.insert(db).await {
+        Ok(model) => to_domain(model),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(subdomain_taken(&clinic.subdomain))
+        }
+        Err(err) => Err(db_error(err)),
+    }
+}
+
 #[async_trait]
 impl ClinicRepository for SeaClinicRepository {
     async fn create(&self, clinic: NewClinic) -> Result<Clinic> {
-        let now = Utc::now();
-        let row = entity::ActiveModel {
-            id: Set(TenantId::new().as_uuid()),
-            name: Set(clinic.name),
-            subdomain: Set(clinic.subdomain.as_str().to_owned()),
-            status: Set(ClinicStatus::Active.as_str().to_owned()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        match row.insert(&self.db).await {
-            Ok(model) => to_domain(model),
-            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                Err(Error::Conflict {
-                    code: "subdomain_taken",
-                    detail: format!("the subdomain \"{}\" is already taken", clinic.subdomain),
-                })
-            }
-            Err(err) => Err(db_error(err)),
-        }
+        insert(&self.db, clinic).await
+    }
+
+    async fn create_with_owner(&self, clinic: NewClinic, owner: NewUser) -> Result<(Clinic, User)> {
+        // Dropping the transaction without committing rolls it back, so every early return
+        // below leaves neither the clinic nor its owner behind.
+        let txn = self.db.begin().await.map_err(db_error)?;
+        let clinic = insert(&txn, clinic).await?;
+        let owner = crate::users::insert(&txn, clinic.id, owner).await?;
+        txn.commit().await.map_err(db_error)?;
+        Ok((clinic, owner))
     }
 
     async fn find_by_subdomain(&self, subdomain: &Subdomain) -> Result<Option<Clinic>> {

@@ -1,7 +1,9 @@
 use clinicgate_adapters::clinics::SeaClinicRepository;
+use clinicgate_adapters::users::SeaUserRepository;
 use clinicgate_core::Error;
 use clinicgate_core::clinics::{ClinicRepository as _, ClinicStatus, NewClinic, Subdomain};
-use clinicgate_core::ids::TenantId;
+use clinicgate_core::ids::{TenantId, UserId};
+use clinicgate_core::users::{Email, NewUser, PasswordHash, Role, UserRepository as _};
 
 use crate::backends::migrated_database;
 
@@ -115,4 +117,65 @@ async fn a_lost_database_is_reported_as_unavailable() {
         ),
         "{err:?}"
     );
+}
+
+fn owner(id: UserId) -> NewUser {
+    NewUser {
+        id,
+        email: Email::parse("owner@example.com").unwrap(),
+        role: Role::Owner,
+        password_hash: PasswordHash::from_stored(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_clinic_and_its_owner_are_created_together() {
+    let (_guard, db) = migrated_database().await;
+    let repo = SeaClinicRepository::new(db.clone());
+    let (clinic, user) = repo
+        .create_with_owner(new_clinic("Harbour", "harbour"), owner(UserId::new()))
+        .await
+        .unwrap();
+    assert_eq!(user.tenant_id, clinic.id);
+    assert_eq!(user.role, Role::Owner);
+    let users = SeaUserRepository::new(db);
+    assert_eq!(users.list_in_tenant(clinic.id).await.unwrap(), [user]);
+}
+
+#[tokio::test]
+async fn when_the_owner_cannot_be_stored_the_clinic_is_rolled_back_too() {
+    let (_guard, db) = migrated_database().await;
+    let repo = SeaClinicRepository::new(db);
+    let taken = UserId::new();
+    repo.create_with_owner(new_clinic("First", "first"), owner(taken))
+        .await
+        .unwrap();
+    // Reusing the first owner's id makes the second owner's insert fail after the clinic's.
+    let err = repo
+        .create_with_owner(new_clinic("Second", "second"), owner(taken))
+        .await
+        .unwrap_err();
+    assert!(
+        !matches!(
+            err,
+            Error::Conflict {
+                code: "subdomain_taken",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        repo.find_by_subdomain(&Subdomain::parse("second").unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "the clinic must not outlive its failed owner"
+    );
+    // ...and the name is free to take again.
+    repo.create_with_owner(new_clinic("Second", "second"), owner(UserId::new()))
+        .await
+        .unwrap();
 }

@@ -10,4 +10,8 @@
 
 mod backends;
 mod clinics;
+mod cliniko;
+mod secrets;
 mod stores;
+mod tokens;
+mod users;

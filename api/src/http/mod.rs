@@ -1,6 +1,7 @@
 //! The HTTP plumbing every route shares: errors as problem+json, request ids, logs and metrics,
 //! security headers, extractor limits and the 404/405 fallback.
 
+pub mod client_ip;
 pub mod extract;
 pub mod fallback;
 pub mod observe;

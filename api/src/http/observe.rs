@@ -51,8 +51,16 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    // `tenant_id` and `client_id` are filled in by authentication (API clients), so the one
+    // line logged per request says who made it.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        tenant_id = tracing::field::Empty,
+        client_id = tracing::field::Empty,
+    );
     let started = Instant::now();
 
     // Handler and extractor errors arrive here already rendered (inside this scope, so problem

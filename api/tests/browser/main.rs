@@ -16,4 +16,6 @@
 mod common;
 
 mod browser;
+mod clients;
 mod docs;
+mod onboarding;

@@ -20,6 +20,19 @@ fn clinicgate(data_dir: &std::path::Path) -> Command {
     command
 }
 
+/// A spawned server that is killed if the test ends without stopping it (a failed assertion must
+/// not leave a server running).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -114,11 +127,13 @@ fn the_openapi_command_prints_the_committed_document() {
 fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let bind = format!("127.0.0.1:{}", free_port());
-    let mut server = clinicgate(dir.path())
-        .env("CLINICGATE_BIND", &bind)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Running(
+        clinicgate(dir.path())
+            .env("CLINICGATE_BIND", &bind)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     let started = Instant::now();
     let healthy = loop {
@@ -139,13 +154,13 @@ fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
     assert!(healthy, "the healthcheck never passed");
 
     let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -166,4 +181,92 @@ fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
         !check.success(),
         "the healthcheck must fail when nothing answers"
     );
+}
+
+/// Starts `clinicgate serve --demo` and returns it with what it printed up to the sandbox line.
+fn start_demo(dir: &std::path::Path, port: u16) -> (Running, String) {
+    use std::io::BufRead as _;
+    let mut child = clinicgate(dir)
+        .env("CLINICGATE_BIND", format!("127.0.0.1:{port}"))
+        .env("CLINICGATE_PUBLIC_URL", format!("http://localhost:{port}"))
+        .args(["serve", "--demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("Cliniko sandbox:") {
+            break;
+        }
+    }
+    (Running(child), printed)
+}
+
+fn stop(mut child: Running) {
+    Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "the demo did not stop cleanly: {status}");
+}
+
+#[tokio::test]
+async fn the_demo_runs_a_clinic_connected_to_the_sandbox_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (child, printed) = start_demo(dir.path(), port);
+    let password = printed
+        .lines()
+        .find_map(|l| l.split(" / ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no demo login printed:\n{printed}"))
+        .to_owned();
+    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let host = format!("demo.localhost:{port}");
+    let client = reqwest::Client::builder()
+        .resolve("demo.localhost", address)
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!("http://{host}/api/session"))
+        .header("origin", format!("http://{host}"))
+        .json(&serde_json::json!({"email": "owner@demo-clinic.example", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let key: serde_json::Value = client
+        .get(format!("http://{host}/api/tenant/cliniko-key"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(key["connected"], true, "{key}");
+    assert_eq!(key["cliniko_user"]["role"], "receptionist");
+    stop(child);
+
+    // A second run reuses the clinic: no new password, still connected to the (restarted) sandbox.
+    let (child, printed) = start_demo(dir.path(), port);
+    assert!(
+        printed.contains("password printed when the demo clinic was created"),
+        "{printed}"
+    );
+    assert!(!printed.contains(&password));
+    stop(child);
 }

@@ -12,6 +12,16 @@
 mod common;
 
 mod binary;
+mod cliniko;
+mod cliniko_key;
 mod errors;
 mod health;
 mod openapi;
+mod pages;
+mod rotation;
+mod secrets_at_rest;
+mod sessions;
+mod signup;
+mod staff;
+mod tenancy;
+mod tokens;

@@ -1,15 +1,18 @@
 //! Clinics are ClinicGate's tenants: each has a subdomain, and every tenant-owned record hangs off
 //! its [`TenantId`].
 
+mod signup;
 mod subdomain;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use signup::{ClinicName, SignupRequest, SignupService, subdomain_taken};
 pub use subdomain::Subdomain;
 
 use crate::Result;
 use crate::ids::TenantId;
+use crate::users::{NewUser, User};
 
 /// Whether a clinic may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -71,6 +74,9 @@ pub struct NewClinic {
 pub trait ClinicRepository: Send + Sync + std::fmt::Debug {
     /// Stores a new clinic; a subdomain already in use is `Error::Conflict { code: "subdomain_taken" }`.
     async fn create(&self, clinic: NewClinic) -> Result<Clinic>;
+    /// Stores a new clinic and its first user in one transaction: on any failure neither exists.
+    /// A subdomain already in use is `Error::Conflict { code: "subdomain_taken" }`.
+    async fn create_with_owner(&self, clinic: NewClinic, owner: NewUser) -> Result<(Clinic, User)>;
     /// Finds a clinic by its subdomain (any status).
     async fn find_by_subdomain(&self, subdomain: &Subdomain) -> Result<Option<Clinic>>;
     /// Finds a clinic by id (any status).

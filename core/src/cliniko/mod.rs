@@ -1,13 +1,32 @@
 //! Cliniko, the practice-management system every clinic connects: identifiers, API keys and the
 //! port through which ClinicGate talks to it. Facts come from `shared/reference/cliniko-api.md`.
 
+mod appointments;
+mod availability;
 mod ids;
 mod key;
+mod patients;
+mod query;
+mod reference;
+mod time_zones;
+mod usage;
+pub mod wire;
 
 use async_trait::async_trait;
 
+pub use appointments::{
+    Appointment, AppointmentPatch, Cancellation, CancellationReason, NewAppointment,
+};
+pub use availability::{AvailabilityQuery, AvailableTime, Bookable, MAX_AVAILABILITY_DAYS};
 pub use ids::ClinikoId;
 pub use key::{ClinikoApiKey, Shard};
+pub use patients::{MedicalAlert, Patient, PatientFields, PhoneNumber};
+pub use query::{Direction, Filter, FilterOp, FilterValue, ListQuery};
+pub use reference::{
+    AccountSettings, AppointmentType, Business, CalendarSettings, ClinikoSettings, Practitioner,
+};
+pub use time_zones::iana_for_label;
+pub use usage::{ClinikoUsage, LaneUsage};
 
 use crate::Result;
 use crate::ids::TenantId;
@@ -25,6 +44,9 @@ pub enum Lane {
 }
 
 impl Lane {
+    /// Every lane, highest priority first.
+    pub const ALL: [Self; 3] = [Self::Interactive, Self::Api, Self::Background];
+
     /// Label for metrics and logs.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -57,19 +79,215 @@ pub struct ClinikoUser {
     pub email: Option<String>,
     /// Security role, e.g. `administrator` (absent in some accounts).
     pub role: Option<String>,
-    /// Whether the user is active.
+    /// Whether the user is active (Cliniko calls it `user_active`).
+    #[serde(alias = "user_active")]
     pub active: Option<bool>,
+}
+
+/// Which practitioners to list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PractitionerScope {
+    /// Every active practitioner.
+    All,
+    /// Those who work at a business (`/businesses/{id}/practitioners`).
+    AtBusiness(ClinikoId),
+    /// Those who offer an appointment type (`/appointment_types/{id}/practitioners`).
+    OfferingType(ClinikoId),
+}
+
+/// Which appointment types to list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AppointmentTypeScope {
+    /// Every appointment type.
+    All,
+    /// Those a practitioner offers (`/practitioners/{id}/appointment_types`).
+    OfferedBy(ClinikoId),
 }
 
 /// The Cliniko API. Implemented in `clinicgate-adapters` over HTTP, with one shared rate budget
 /// per key; every call names the [`Lane`] it runs on.
 ///
+/// Reference data (practitioners, businesses, appointment types, settings) may be served from a
+/// per-clinic cache; patient data (patients, alerts, appointments, free times) is always fetched.
+///
 /// Errors: Cliniko 401 → `Error::Upstream { failure: Unauthorized }` (the caller marks the clinic's
-/// key as needing attention), 403 → `Forbidden`, 404 → `Error::NotFound`, 422 →
+/// key as needing attention), 403 → `Forbidden`, 404 → `Error::NotFound`, 400/422 →
 /// `Error::Validation` with Cliniko's field messages, 429 or no budget → `Error::RateLimited`,
 /// 5xx/timeouts/garbage → the matching [`crate::error::UpstreamFailure`].
 #[async_trait]
 pub trait ClinikoClient: Send + Sync + std::fmt::Debug {
     /// `GET /user`: the user that owns the key. Used to verify a key before storing it.
     async fn current_user(&self, account: &ClinikoAccount, lane: Lane) -> Result<ClinikoUser>;
+
+    /// Practitioners in `scope` (active ones; cached).
+    async fn practitioners(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        scope: &PractitionerScope,
+    ) -> Result<Vec<Practitioner>>;
+
+    /// One practitioner (from the cached list when it is there, else `GET /practitioners/{id}`).
+    async fn practitioner(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<Practitioner>;
+
+    /// Every business (cached).
+    async fn businesses(&self, account: &ClinikoAccount, lane: Lane) -> Result<Vec<Business>>;
+
+    /// One business (from the cached list when it is there).
+    async fn business(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<Business>;
+
+    /// Appointment types in `scope` (cached).
+    async fn appointment_types(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        scope: &AppointmentTypeScope,
+    ) -> Result<Vec<AppointmentType>>;
+
+    /// One appointment type (from the cached list when it is there).
+    async fn appointment_type(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<AppointmentType>;
+
+    /// Free start times on the business-local days `from..=to`, in order, without duplicates.
+    /// Ranges longer than Cliniko's 7-day limit are fetched window by window (in the business's
+    /// time zone) and stitched; days before today are skipped. At most
+    /// [`MAX_AVAILABILITY_DAYS`] days.
+    async fn available_times(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &AvailabilityQuery,
+    ) -> Result<Vec<AvailableTime>>;
+
+    /// The next free start time, if Cliniko has one.
+    async fn next_available_time(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        bookable: &Bookable,
+    ) -> Result<Option<AvailableTime>>;
+
+    /// Individual appointments matching `query` (every page, up to its limit).
+    async fn appointments(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ListQuery,
+    ) -> Result<Vec<Appointment>>;
+
+    /// One individual appointment.
+    async fn appointment(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<Appointment>;
+
+    /// Books an appointment (never retried: Cliniko has no idempotency keys). Cliniko does not
+    /// prevent double bookings: check [`ClinikoClient::appointment_conflicts`] afterwards.
+    async fn create_appointment(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        appointment: &NewAppointment,
+    ) -> Result<Appointment>;
+
+    /// Changes an appointment.
+    async fn update_appointment(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+        patch: &AppointmentPatch,
+    ) -> Result<Appointment>;
+
+    /// Cancels an appointment with a reason.
+    async fn cancel_appointment(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+        cancellation: &Cancellation,
+    ) -> Result<()>;
+
+    /// Whether an appointment overlaps another.
+    async fn appointment_conflicts(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<bool>;
+
+    /// Patients matching `query` (every page, up to its limit).
+    async fn patients(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ListQuery,
+    ) -> Result<Vec<Patient>>;
+
+    /// One patient.
+    async fn patient(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<Patient>;
+
+    /// Creates a patient (Cliniko requires first and last name).
+    async fn create_patient(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        patient: &PatientFields,
+    ) -> Result<Patient>;
+
+    /// Changes a patient.
+    async fn update_patient(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+        patch: &PatientFields,
+    ) -> Result<Patient>;
+
+    /// Archives a patient (Cliniko hides archived patients from lists by default).
+    async fn archive_patient(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<()>;
+
+    /// A patient's medical alerts.
+    async fn medical_alerts(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        patient_id: &ClinikoId,
+    ) -> Result<Vec<MedicalAlert>>;
+
+    /// The account settings (time zone; cached).
+    async fn settings(&self, account: &ClinikoAccount, lane: Lane) -> Result<ClinikoSettings>;
+
+    /// Drops the clinic's cached reference data, so the next reads fetch it again (after a
+    /// change in Cliniko the clinic asks us to pick up, or a new key).
+    async fn invalidate_reference_data(&self, account: &ClinikoAccount) -> Result<()>;
+
+    /// How the clinic's key is using its budget (the same on every instance).
+    async fn usage(&self, account: &ClinikoAccount) -> Result<ClinikoUsage>;
 }

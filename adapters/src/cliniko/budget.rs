@@ -1,0 +1,175 @@
+//! One Cliniko budget per API key, shared by every instance through the rate-limiter and cache
+//! ports, with priority lanes.
+//!
+//! - The budget is a GCRA bucket (`RateLimiter::acquire`, atomic in Redis) of `burst` units that
+//!   refills `limit` units per `period` (see [`BudgetConfig`]); a refused acquisition takes
+//!   nothing, so refused and waiting calls never count.
+//! - Lanes: `interactive` takes any unit and waits up to `interactive_wait`; `api` leaves
+//!   `api_reserve` units for interactive callers and never waits (our 429 + `Retry-After`);
+//!   `background` leaves `background_reserve` units and waits up to `background_wait`. A lane
+//!   never sleeps when the wait it is told exceeds what it may still wait: it fails at once.
+//! - A Cliniko 429 (another app sharing the user's limit) stores a pause in the shared cache until
+//!   Cliniko's reset time; every instance checks it before spending budget.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clinicgate_core::cliniko::Lane;
+use clinicgate_core::ports::{Cache, Quota, RateLimiter};
+use clinicgate_core::{Error, Result};
+use rand::Rng as _;
+
+use super::config::BudgetConfig;
+use super::key_id::KeyId;
+
+/// The longest pause a 429 may impose, whatever its headers say: a reset hours away is a broken
+/// header, and a shorter pause followed by another 429 costs one call.
+const MAX_PAUSE: Duration = Duration::from_secs(300);
+
+/// At most this much random delay is added to a wake-up, so waiters that were told the same time
+/// do not all hit the store in the same millisecond.
+const MAX_WAKE_JITTER_MS: u64 = 20;
+
+/// The per-key budgets of one client instance (their state lives in the shared stores).
+#[derive(Debug, Clone)]
+pub(crate) struct Budget {
+    limiter: Arc<dyn RateLimiter>,
+    cache: Arc<dyn Cache>,
+    config: BudgetConfig,
+    quota: Quota,
+}
+
+impl Budget {
+    /// Budgets over the given shared stores.
+    pub(crate) fn new(
+        limiter: Arc<dyn RateLimiter>,
+        cache: Arc<dyn Cache>,
+        config: BudgetConfig,
+    ) -> Self {
+        let quota = config.quota();
+        Self {
+            limiter,
+            cache,
+            config,
+            quota,
+        }
+    }
+
+    /// Waits as long as `lane` may for one unit of `key`'s budget, then takes it.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] when the lane may not wait long enough (at once for `api`), with the
+    /// time after which a retry could succeed; [`Error::Unavailable`] when the shared store is
+    /// down (Cliniko is then not called: without the budget we could exceed Cliniko's limit).
+    pub(crate) async fn admit(&self, key: &KeyId, lane: Lane) -> Result<()> {
+        let started = Instant::now();
+        let may_wait = self.max_wait(lane);
+        loop {
+            let wait = match self.paused_for(key).await? {
+                Some(pause) => pause,
+                None => {
+                    let decision = self
+                        .limiter
+                        .acquire(&bucket_key(key), self.quota, 1, self.reserve(lane))
+                        .await?;
+                    if decision.allowed {
+                        return Ok(());
+                    }
+                    decision.retry_after
+                }
+            };
+            if started.elapsed() + wait > may_wait {
+                return Err(Error::RateLimited {
+                    retry_after: wait.max(Duration::from_millis(1)),
+                });
+            }
+            tokio::time::sleep(wait + wake_jitter()).await;
+        }
+    }
+
+    /// Units available right now to an interactive caller (nothing is taken).
+    pub(crate) async fn available(&self, key: &KeyId) -> Result<u32> {
+        let decision = self
+            .limiter
+            .acquire(&bucket_key(key), self.quota, 0, 0)
+            .await?;
+        Ok(decision.remaining)
+    }
+
+    /// Stops every instance's calls with `key` until `until` (capped at [`MAX_PAUSE`]); a longer
+    /// pause already stored is kept.
+    pub(crate) async fn pause_until(&self, key: &KeyId, until: SystemTime) -> Result<()> {
+        let now = SystemTime::now();
+        let until = until.min(now + MAX_PAUSE);
+        let Ok(remaining) = until.duration_since(now) else {
+            return Ok(());
+        };
+        if self
+            .paused_for(key)
+            .await?
+            .is_some_and(|current| current >= remaining)
+        {
+            return Ok(());
+        }
+        let until_ms = until
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        self.cache
+            .set(&pause_key(key), until_ms.to_string().as_bytes(), remaining)
+            .await
+    }
+
+    /// How long `key` is still paused after a Cliniko 429, if it is.
+    pub(crate) async fn paused_for(&self, key: &KeyId) -> Result<Option<Duration>> {
+        let Some(raw) = self.cache.get(&pause_key(key)).await? else {
+            return Ok(None);
+        };
+        let until_ms = std::str::from_utf8(&raw)
+            .ok()
+            .and_then(|text| text.parse::<u64>().ok());
+        let Some(until_ms) = until_ms else {
+            // Not written by us: ignoring it is safer than pausing forever.
+            return Ok(None);
+        };
+        let until = UNIX_EPOCH + Duration::from_millis(until_ms);
+        Ok(until
+            .duration_since(SystemTime::now())
+            .ok()
+            .filter(|left| !left.is_zero()))
+    }
+
+    /// When a 429 says neither when the limit resets nor how long to wait.
+    pub(crate) fn default_pause(&self) -> Duration {
+        self.config.default_pause
+    }
+
+    fn reserve(&self, lane: Lane) -> u32 {
+        match lane {
+            Lane::Interactive => 0,
+            Lane::Api => self.config.api_reserve,
+            Lane::Background => self.config.background_reserve,
+        }
+    }
+
+    fn max_wait(&self, lane: Lane) -> Duration {
+        match lane {
+            Lane::Interactive => self.config.interactive_wait,
+            Lane::Api => Duration::ZERO,
+            Lane::Background => self.config.background_wait,
+        }
+    }
+}
+
+/// The shared-store key of `key`'s bucket.
+fn bucket_key(key: &KeyId) -> String {
+    format!("cliniko:budget:{}", key.as_str())
+}
+
+/// The shared-cache key of `key`'s 429 pause.
+fn pause_key(key: &KeyId) -> String {
+    format!("cliniko:pause:{}", key.as_str())
+}
+
+fn wake_jitter() -> Duration {
+    Duration::from_millis(rand::rng().random_range(0..=MAX_WAKE_JITTER_MS))
+}

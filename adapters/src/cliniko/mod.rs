@@ -1,0 +1,27 @@
+//! The Cliniko adapter: [`HttpClinikoClient`] implements `clinicgate_core::cliniko::ClinikoClient`
+//! over Cliniko's REST API (facts from `shared/reference/cliniko-api.md`).
+//!
+//! - [`transport`]: headers, timeouts, retries, error mapping, pagination;
+//! - [`budget`]: one shared rate budget per key with priority lanes, and the shared 429 pause;
+//! - [`telemetry`]: per-clinic usage in `/metrics` and in shared per-minute counters;
+//! - [`reference_cache`]: reference data cached per clinic, single-flight across instances;
+//! - [`availability`]: cutting long ranges into Cliniko's 7-day windows in the business's zone.
+//!
+//! [`sandbox`] is a Cliniko look-alike server for tests, demos and partners.
+//!
+//! It holds no state of its own that another instance needs: budgets, pauses and cached reference
+//! data live in the shared-state ports.
+
+mod availability;
+mod budget;
+mod client;
+mod config;
+mod key_id;
+mod reference_cache;
+mod responses;
+pub mod sandbox;
+mod telemetry;
+mod transport;
+
+pub use client::HttpClinikoClient;
+pub use config::{BudgetConfig, ClinikoClientConfig, RetryConfig};

@@ -1,0 +1,130 @@
+//! Clinics' sealed Cliniko keys stored with sea-orm. The table holds the ciphertext and what the
+//! UI shows (shard, last four characters, whose key it is), never the key.
+
+mod entity;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use clinicgate_core::cliniko::{ClinikoId, Shard};
+use clinicgate_core::cliniko_key::{
+    ClinikoConnection, ClinikoKeyRepository, KeyOwner, StoredClinikoKey,
+};
+use clinicgate_core::ids::TenantId;
+use clinicgate_core::secrets::SealedSecret;
+use clinicgate_core::{Error, Result};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, Set};
+
+use crate::db::db_error;
+
+/// [`ClinikoKeyRepository`] over the database.
+#[derive(Debug, Clone)]
+pub struct SeaClinikoKeyRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaClinikoKeyRepository {
+    /// Uses `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn to_domain(row: entity::Model) -> Result<StoredClinikoKey> {
+    let shard = Shard::parse(&row.shard)
+        .ok_or_else(|| Error::internal("a stored Cliniko shard is invalid"))?;
+    let id = ClinikoId::parse(&row.cliniko_user_id)
+        .ok_or_else(|| Error::internal("a stored Cliniko user id is invalid"))?;
+    Ok(StoredClinikoKey {
+        connection: ClinikoConnection {
+            shard,
+            last4: row.last4,
+            owner: KeyOwner {
+                id,
+                name: row.cliniko_user_name,
+                role: row.cliniko_user_role,
+            },
+            verified_at: row.verified_at,
+            rejected_at: row.rejected_at,
+        },
+        sealed: SealedSecret {
+            ciphertext: row.ciphertext,
+            key_version: row.key_version,
+        },
+    })
+}
+
+#[async_trait]
+impl ClinikoKeyRepository for SeaClinikoKeyRepository {
+    async fn find_in_tenant(&self, tenant: TenantId) -> Result<Option<StoredClinikoKey>> {
+        entity::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(db_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn save_in_tenant(&self, tenant: TenantId, key: &StoredClinikoKey) -> Result<()> {
+        let now = Utc::now();
+        let connection = &key.connection;
+        let row = entity::ActiveModel {
+            tenant_id: Set(tenant.as_uuid()),
+            ciphertext: Set(key.sealed.ciphertext.clone()),
+            key_version: Set(key.sealed.key_version),
+            shard: Set(connection.shard.as_str().to_owned()),
+            last4: Set(connection.last4.clone()),
+            cliniko_user_id: Set(connection.owner.id.as_str().to_owned()),
+            cliniko_user_name: Set(connection.owner.name.chars().take(255).collect()),
+            cliniko_user_role: Set(connection
+                .owner
+                .role
+                .as_ref()
+                .map(|role| role.chars().take(64).collect())),
+            verified_at: Set(connection.verified_at),
+            rejected_at: Set(connection.rejected_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        entity::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(entity::Column::TenantId)
+                    .update_columns([
+                        entity::Column::Ciphertext,
+                        entity::Column::KeyVersion,
+                        entity::Column::Shard,
+                        entity::Column::Last4,
+                        entity::Column::ClinikoUserId,
+                        entity::Column::ClinikoUserName,
+                        entity::Column::ClinikoUserRole,
+                        entity::Column::VerifiedAt,
+                        entity::Column::RejectedAt,
+                        entity::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn delete_in_tenant(&self, tenant: TenantId) -> Result<bool> {
+        let result = entity::Entity::delete_by_id(tenant.as_uuid())
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(result.rows_affected > 0)
+    }
+
+    async fn mark_rejected_in_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<()> {
+        entity::Entity::update_many()
+            .col_expr(entity::Column::RejectedAt, Expr::value(at))
+            .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! Reading credentials from requests: `Authorization: Bearer` tokens (RFC 6750 §2.1),
+//! `Authorization: Basic` client credentials (RFC 6749 §2.3.1), and the parameters of an OAuth
+//! request body, form-encoded (the standard) or JSON (accepted too).
+
+use std::collections::HashMap;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::oauth::OAuthError;
+
+/// What the `Authorization` header holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Authorization<'a> {
+    /// None at all.
+    Missing,
+    /// `Bearer {token}`.
+    Bearer(&'a str),
+    /// `Basic {base64}`, not decoded yet.
+    Basic(&'a str),
+    /// Something else (another scheme, several headers, not text).
+    Other,
+}
+
+/// The request's `Authorization` header, by scheme (case-insensitive, RFC 9110 §11.1).
+pub fn authorization(req: &HttpRequest) -> Authorization<'_> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return if req.headers().contains_key(header::AUTHORIZATION) {
+            Authorization::Other
+        } else {
+            Authorization::Missing
+        };
+    };
+    let Ok(value) = value.to_str() else {
+        return Authorization::Other;
+    };
+    let Some((scheme, credentials)) = value.trim().split_once(' ') else {
+        return Authorization::Other;
+    };
+    let credentials = credentials.trim();
+    if credentials.is_empty() {
+        Authorization::Other
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Authorization::Bearer(credentials)
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        Authorization::Basic(credentials)
+    } else {
+        Authorization::Other
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` escapes in one component (`+` is a space).
+fn form_decode(component: &str) -> Option<String> {
+    let bytes = component.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = component.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The `(client_id, client_secret)` of a Basic header's credentials: base64 of the two
+/// form-encoded values joined by `:` (RFC 6749 §2.3.1).
+pub fn basic_credentials(encoded: &str) -> Option<(String, String)> {
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((form_decode(id)?, form_decode(secret)?))
+}
+
+/// An OAuth request's parameters. Empty values count as absent (RFC 6749 §3.1); a parameter
+/// given twice is an `invalid_request`.
+#[derive(Debug, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    /// Parses `body` by the request's content type; an empty body has no parameters.
+    pub fn parse(req: &HttpRequest, body: &[u8]) -> Result<Self, OAuthError> {
+        if body.is_empty() {
+            return Ok(Self::default());
+        }
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let pairs: Vec<(String, String)> = match content_type.as_str() {
+            "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
+                .map_err(|_| OAuthError::invalid_request("the form body could not be parsed"))?,
+            "application/json" => {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(body).map_err(|_| {
+                        OAuthError::invalid_request("the body is not a JSON object")
+                    })?;
+                object
+                    .into_iter()
+                    .map(|(key, value)| match value {
+                        serde_json::Value::String(text) => Ok((key, text)),
+                        _ => Err(OAuthError::invalid_request(format!(
+                            "parameter {key} must be a string"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "send the parameters as application/x-www-form-urlencoded (or application/json)",
+                ));
+            }
+        };
+        let mut params = HashMap::new();
+        for (key, value) in pairs {
+            if params.insert(key.clone(), value).is_some() {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {key} is given more than once"
+                )));
+            }
+        }
+        params.retain(|_, value| !value.is_empty());
+        Ok(Self(params))
+    }
+
+    /// A parameter's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn the_authorization_scheme_is_case_insensitive_and_must_carry_credentials() {
+        let req = |value: &str| {
+            TestRequest::default()
+                .insert_header((header::AUTHORIZATION, value))
+                .to_http_request()
+        };
+        assert_eq!(
+            authorization(&req("bearer abc.def")),
+            Authorization::Bearer("abc.def")
+        );
+        assert_eq!(
+            authorization(&req("Basic eDp5")),
+            Authorization::Basic("eDp5")
+        );
+        assert_eq!(authorization(&req("Bearer ")), Authorization::Other);
+        assert_eq!(authorization(&req("Token abc")), Authorization::Other);
+        assert_eq!(
+            authorization(&TestRequest::default().to_http_request()),
+            Authorization::Missing
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded_after_base64() {
+        let encoded = STANDARD.encode("my%20client:s%3Acret+x");
+        assert_eq!(
+            basic_credentials(&encoded),
+            Some(("my client".to_owned(), "s:cret x".to_owned()))
+        );
+        assert_eq!(basic_credentials(&STANDARD.encode("no-colon")), None);
+        assert_eq!(basic_credentials("%%%"), None);
+        assert_eq!(basic_credentials(&STANDARD.encode("id:bad%zz")), None);
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused_and_empty_ones_ignored() {
+        let form = TestRequest::default()
+            .insert_header((
+                header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ))
+            .to_http_request();
+        let params = Params::parse(&form, b"grant_type=client_credentials&scope=").unwrap();
+        assert_eq!(params.get("grant_type"), Some("client_credentials"));
+        assert_eq!(params.get("scope"), None);
+        assert!(Params::parse(&form, b"scope=a&scope=b").is_err());
+
+        let json = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .to_http_request();
+        assert_eq!(
+            Params::parse(&json, br#"{"grant_type":"client_credentials"}"#)
+                .unwrap()
+                .get("grant_type"),
+            Some("client_credentials")
+        );
+        assert!(Params::parse(&json, br#"{"scope":["a"]}"#).is_err());
+        let text = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, "text/plain"))
+            .to_http_request();
+        assert!(Params::parse(&text, b"grant_type=client_credentials").is_err());
+    }
+}

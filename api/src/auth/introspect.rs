@@ -1,0 +1,174 @@
+//! `GET /api/auth/validate` (token introspection in the RFC 7662 shape, for the presented bearer
+//! token) and `DELETE /api/auth/revoke` (RFC 7009-style revocation).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, web};
+use clinicgate_core::tokens::{Rejection, RevokeError};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::credentials::{Authorization, Params, authorization};
+use super::oauth::{OAuthError, OAuthErrorBody, bearer_challenge, no_store};
+use crate::http::problem::{ApiError, Problem};
+use crate::state::AppState;
+use crate::tenancy::RootHost;
+
+/// An active token's introspection (RFC 7662 §2.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntrospectionOut {
+    /// Always `true` here; an invalid token gets 401 `{"active": false}`.
+    pub active: bool,
+    /// The client the token was issued to.
+    #[schema(example = "cgcl_Q2xpbmljR2F0ZUNsaWVudA")]
+    pub client_id: String,
+    /// The scopes the token may use now, space-separated (its granted scopes, narrowed to those
+    /// its client still holds).
+    #[schema(example = "doctors:read slots:read")]
+    pub scope: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Issue time (Unix seconds).
+    pub iat: i64,
+    /// Not valid before (Unix seconds).
+    pub nbf: i64,
+    /// Subject: the client id.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Issuer: ClinicGate's public URL.
+    pub iss: String,
+    /// The token's unique id.
+    pub jti: String,
+    /// The clinic whose data the token reaches.
+    pub clinic_id: Uuid,
+}
+
+/// The answer to every invalid token (RFC 7662 §2.2: nothing else is disclosed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InactiveOut {
+    /// Always `false`.
+    pub active: bool,
+}
+
+/// The bearer token of a request that needs one, or the response for a request without.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    match authorization(req) {
+        Authorization::Bearer(token) => Some(token),
+        _ => None,
+    }
+}
+
+fn inactive() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            bearer_challenge(Some("invalid_token")),
+        ))
+        .json(InactiveOut { active: false })
+}
+
+/// Introspects the presented bearer token: signature, expiry, issuer and audience, revocation,
+/// and whether its client and clinic are still active.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, description = "The token is active", body = IntrospectionOut),
+        (status = 401, description = "Missing, malformed, expired, not yet valid, wrongly signed or revoked, or its client or clinic is gone or suspended", body = InactiveOut),
+        (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/auth/validate")]
+pub async fn validate(
+    req: HttpRequest,
+    _root: RootHost,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(token) = bearer_token(&req) else {
+        return Ok(inactive());
+    };
+    let access = match state.tokens.authenticate(token).await {
+        Ok(access) => access,
+        Err(Rejection::Failed(err)) => return Err(err.into()),
+        Err(rejection) => {
+            tracing::info!(reason = %rejection, "token refused at introspection");
+            return Ok(inactive());
+        }
+    };
+    let scope = access.scopes().to_string();
+    let claims = access.claims;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(IntrospectionOut {
+            active: true,
+            client_id: claims.sub.clone(),
+            scope,
+            token_type: "Bearer",
+            exp: claims.exp,
+            iat: claims.iat,
+            nbf: claims.nbf,
+            sub: claims.sub,
+            aud: claims.aud,
+            iss: claims.iss,
+            jti: claims.jti,
+            clinic_id: claims.tid.as_uuid(),
+        }))
+}
+
+/// A revocation request body (optional; form or JSON, read by the handler, documented here).
+#[derive(Debug, ToSchema)]
+pub struct RevokeRequest {
+    /// Another token of the same client to revoke (RFC 7009 §2.1); without it, the bearer token
+    /// itself is revoked.
+    pub token: Option<String>,
+    /// Accepted and ignored (only access tokens exist).
+    pub token_type_hint: Option<String>,
+}
+
+/// Revokes the bearer token itself or, with a `token` parameter (form or JSON), another token of
+/// the same client. Takes effect at once on every instance; revoking twice is fine, and a
+/// `token` that is not a current token is ignored (RFC 7009 §2.2).
+#[utoipa::path(
+    tag = "auth",
+    request_body(
+        content(
+            (RevokeRequest = "application/x-www-form-urlencoded"),
+            (RevokeRequest = "application/json"),
+        ),
+        description = "Optional: the token to revoke, when not the bearer token itself",
+    ),
+    responses(
+        (status = 204, description = "Revoked (or nothing to revoke)"),
+        (status = 400, description = "`invalid_request`, or `unauthorized_client` for another client's token", body = OAuthErrorBody),
+        (status = 401, description = "`invalid_token`: the bearer token is missing or not genuine", body = OAuthErrorBody),
+        (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/auth/revoke")]
+pub async fn revoke(
+    req: HttpRequest,
+    _root: RootHost,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let bearer = bearer_token(&req).ok_or_else(OAuthError::invalid_token)?;
+    let params = Params::parse(&req, &body)?;
+    match state.tokens.revoke(bearer, params.get("token")).await {
+        Ok(()) => {
+            let mut response = HttpResponse::NoContent();
+            no_store(&mut response);
+            Ok(response.finish())
+        }
+        Err(RevokeError::InvalidToken) => Err(OAuthError::invalid_token()),
+        Err(RevokeError::NotYours) => Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "this token was not issued to the client presenting the bearer token",
+        )),
+        Err(RevokeError::Failed(err)) => Err(err.into()),
+    }
+}

@@ -1,0 +1,245 @@
+//! `/api/tenant/clients`: a clinic's API clients, managed by its owners and admins on the
+//! clinic's host. A secret appears in exactly two responses: the one that creates the client and
+//! the one that rotates its secret.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use clinicgate_core::tokens::{ApiClient, ClientPatch, ClientWithSecret, NewClientRequest};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::problem::{ApiError, Problem};
+use crate::session::Authenticated;
+use crate::state::AppState;
+
+/// An API client (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientOut {
+    /// The public client id, for `POST /api/auth/token`.
+    #[schema(example = "cgcl_Q2xpbmljR2F0ZUNsaWVudA")]
+    pub client_id: String,
+    /// Its name.
+    #[schema(example = "Booking partner")]
+    pub name: String,
+    /// What its tokens may do.
+    #[schema(example = json!(["doctors:read", "slots:read"]))]
+    pub scopes: Vec<String>,
+    /// Requests per minute; `null` = the deployment's default.
+    pub rate_limit_per_minute: Option<u32>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Until when the secret replaced by the last rotation still works (`null` when none does).
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiClient> for ClientOut {
+    fn from(client: ApiClient) -> Self {
+        let now = Utc::now();
+        Self {
+            client_id: client.client_id.to_string(),
+            name: client.name.as_str().to_owned(),
+            scopes: client
+                .scopes
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            rate_limit_per_minute: client.rate_limit_per_minute,
+            created_at: client.created_at,
+            previous_secret_expires_at: client
+                .previous_secret_expires_at
+                .filter(|until| *until > now),
+        }
+    }
+}
+
+/// An API client with its secret: shown this once, never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientWithSecretOut {
+    /// The client.
+    #[serde(flatten)]
+    pub client: ClientOut,
+    /// The secret (`cgsk_…`). Store it now: ClinicGate keeps only a keyed hash and cannot show
+    /// it again.
+    #[schema(example = "cgsk_0aT3xq9Vb2Lm8Rk5Yw1Hc7Jp4Ns6Fd0Ge3Qu9Zi2Ox5")]
+    pub client_secret: String,
+}
+
+impl From<ClientWithSecret> for ClientWithSecretOut {
+    fn from(created: ClientWithSecret) -> Self {
+        Self {
+            client_secret: created.secret.expose().to_owned(),
+            client: created.client.into(),
+        }
+    }
+}
+
+/// A client to create.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClientIn {
+    /// A name the clinic recognises (1–100 characters), e.g. the partner application's.
+    #[schema(example = "Booking partner")]
+    pub name: String,
+    /// At least one of `doctors:read`, `slots:read`, `appointments:read`, `appointments:write`,
+    /// `patients:read`, `patients:write`.
+    #[schema(example = json!(["doctors:read", "slots:read"]))]
+    pub scopes: Vec<String>,
+    /// Requests per minute (1 to 10,000,000); omitted = the deployment's default.
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn explicit_null<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(deserializer).map(Some)
+}
+
+/// A change to a client; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClientPatchIn {
+    /// A new name.
+    pub name: Option<String>,
+    /// New scopes; they apply at once, also to tokens already issued.
+    pub scopes: Option<Vec<String>>,
+    /// A new rate limit; `null` returns to the default.
+    #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<u32>)]
+    pub rate_limit_per_minute: Option<Option<u32>>,
+}
+
+/// The clinic's API clients (owners and admins).
+#[utoipa::path(
+    tag = "clinic",
+    responses(
+        (status = 200, description = "Every client, oldest first", body = [ClientOut]),
+        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Clinicians cannot manage API clients", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[get("/api/tenant/clients")]
+pub async fn list_clients(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<ClientOut>>, ApiError> {
+    let clients = state.clients.list(auth.ctx()).await?;
+    Ok(web::Json(
+        clients.into_iter().map(ClientOut::from).collect(),
+    ))
+}
+
+/// Creates an API client. The response holds its secret, which is never shown again.
+#[utoipa::path(
+    tag = "clinic",
+    request_body = ClientIn,
+    responses(
+        (status = 201, description = "Created; store `client_secret` now", body = ClientWithSecretOut),
+        (status = 403, description = "Wrong role, or the request did not come from this clinic's pages", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, unknown scope (`unknown_scope`), no scope, or rate limit out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[post("/api/tenant/clients")]
+pub async fn create_client(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<ClientIn>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let created = state
+        .clients
+        .create(
+            auth.ctx(),
+            NewClientRequest {
+                name: body.name,
+                scopes: body.scopes,
+                rate_limit_per_minute: body.rate_limit_per_minute,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(ClientWithSecretOut::from(created)))
+}
+
+/// Changes a client's name, scopes or rate limit.
+#[utoipa::path(
+    tag = "clinic",
+    params(("client_id" = String, Path, description = "The client id")),
+    request_body = ClientPatchIn,
+    responses(
+        (status = 200, description = "Changed", body = ClientOut),
+        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or nothing to change", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[patch("/api/tenant/clients/{client_id}")]
+pub async fn update_client(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    client_id: web::Path<String>,
+    body: web::Json<ClientPatchIn>,
+) -> Result<web::Json<ClientOut>, ApiError> {
+    let body = body.into_inner();
+    let client = state
+        .clients
+        .change(
+            auth.ctx(),
+            &client_id,
+            ClientPatch {
+                name: body.name,
+                scopes: body.scopes,
+                rate_limit_per_minute: body.rate_limit_per_minute,
+            },
+        )
+        .await?;
+    Ok(web::Json(client.into()))
+}
+
+/// Gives a client a new secret (returned once). The previous secret keeps working until
+/// `previous_secret_expires_at` (24 hours by default), so the partner can switch without
+/// downtime; tokens already issued stay valid.
+#[utoipa::path(
+    tag = "clinic",
+    params(("client_id" = String, Path, description = "The client id")),
+    responses(
+        (status = 200, description = "The new secret; store it now", body = ClientWithSecretOut),
+        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[post("/api/tenant/clients/{client_id}/rotate-secret")]
+pub async fn rotate_client_secret(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let rotated = state.clients.rotate_secret(auth.ctx(), &client_id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(ClientWithSecretOut::from(rotated)))
+}
+
+/// Deletes a client: its secrets and every token it holds stop working at once.
+#[utoipa::path(
+    tag = "clinic",
+    params(("client_id" = String, Path, description = "The client id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[delete("/api/tenant/clients/{client_id}")]
+pub async fn delete_client(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.clients.delete(auth.ctx(), &client_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

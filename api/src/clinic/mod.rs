@@ -1,0 +1,122 @@
+//! `GET /api/tenant`: the clinic of the host, with the URLs a clinic needs to set up Cliniko's
+//! custom patient button.
+
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
+use clinicgate_core::clinics::Clinic;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::config::PublicUrl;
+use crate::http::problem::{ApiError, Problem};
+use crate::session::Authenticated;
+use crate::state::AppState;
+
+/// The clinic's public addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClinicUrls {
+    /// `https://{subdomain}.{host}`.
+    pub url: String,
+    /// `https://{subdomain}.{host}/patients`: what the clinic pastes into Cliniko.
+    pub button_url: String,
+    /// `*.{host}/patients`: the wildcard form ClinicGate registers with Cliniko once for all clinics.
+    pub wildcard_button_url: String,
+}
+
+impl ClinicUrls {
+    /// The URLs of the clinic on `subdomain` under `public`.
+    pub fn new(public: &PublicUrl, subdomain: &str) -> Self {
+        let url = public.tenant_url(subdomain);
+        let port = public.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Self {
+            button_url: format!("{url}/patients"),
+            wildcard_button_url: format!("*.{}{port}/patients", public.host()),
+            url,
+        }
+    }
+}
+
+/// A clinic, as its staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicOut {
+    /// The clinic's id.
+    pub id: Uuid,
+    /// Display name.
+    #[schema(example = "Harbour Physio")]
+    pub name: String,
+    /// Its subdomain (lowercase).
+    #[schema(example = "harbour-physio")]
+    pub subdomain: String,
+    /// The clinic's own address.
+    #[schema(example = "https://harbour-physio.clinicgate.example.com")]
+    pub url: String,
+    /// The custom patient button URL to add in Cliniko (Settings → Our clinic → Integrations).
+    #[schema(example = "https://harbour-physio.clinicgate.example.com/patients")]
+    pub button_url: String,
+    /// The wildcard URL registered with Cliniko for every clinic.
+    #[schema(example = "*.clinicgate.example.com/patients")]
+    pub wildcard_button_url: String,
+    /// Whether a verified Cliniko API key is stored.
+    pub cliniko_connected: bool,
+    /// When the clinic signed up.
+    pub created_at: DateTime<Utc>,
+}
+
+impl ClinicOut {
+    /// The clinic with its URLs.
+    pub fn new(clinic: &Clinic, public: &PublicUrl, cliniko_connected: bool) -> Self {
+        let urls = ClinicUrls::new(public, clinic.subdomain.as_str());
+        Self {
+            id: clinic.id.as_uuid(),
+            name: clinic.name.clone(),
+            subdomain: clinic.subdomain.as_str().to_owned(),
+            url: urls.url,
+            button_url: urls.button_url,
+            wildcard_button_url: urls.wildcard_button_url,
+            cliniko_connected,
+            created_at: clinic.created_at,
+        }
+    }
+}
+
+/// The clinic whose host this is (any logged-in staff member).
+#[utoipa::path(
+    tag = "clinic",
+    responses(
+        (status = 200, description = "The clinic", body = ClinicOut),
+        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[get("/api/tenant")]
+pub async fn get_tenant(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<web::Json<ClinicOut>, ApiError> {
+    let connected = state.cliniko_keys.connection(auth.ctx()).await?.is_some();
+    Ok(web::Json(ClinicOut::new(
+        &auth.clinic,
+        &state.settings.public_url,
+        connected,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn button_urls_follow_the_public_url() {
+        let urls = ClinicUrls::new(
+            &PublicUrl::parse("https://gw.example.com").unwrap(),
+            "clinic-a",
+        );
+        assert_eq!(urls.url, "https://clinic-a.gw.example.com");
+        assert_eq!(urls.button_url, "https://clinic-a.gw.example.com/patients");
+        assert_eq!(urls.wildcard_button_url, "*.gw.example.com/patients");
+        let dev = ClinicUrls::new(&PublicUrl::parse("http://localhost:8080").unwrap(), "a");
+        assert_eq!(dev.button_url, "http://a.localhost:8080/patients");
+        assert_eq!(dev.wildcard_button_url, "*.localhost:8080/patients");
+    }
+}

@@ -1,0 +1,142 @@
+//! `/api/session`: logging in and out with JSON, and "who am I".
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use clinicgate_core::Error;
+use clinicgate_core::sessions::Session;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    Authenticated, expired_cookie, invalid_credentials, log_in, require_same_origin,
+    session_cookie, token_from,
+};
+use crate::clinic::ClinicOut;
+use crate::http::problem::{ApiError, Problem};
+use crate::state::AppState;
+use crate::tenancy::TenantHost;
+use crate::users::UserOut;
+
+/// Credentials for this clinic's host.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SessionIn {
+    /// The staff member's e-mail address.
+    #[schema(example = "jane@harbourphysio.com.au")]
+    pub email: String,
+    /// Their password.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// The logged-in staff member and their clinic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOut {
+    /// Who is logged in.
+    pub user: UserOut,
+    /// The clinic of this host.
+    pub clinic: ClinicOut,
+    /// When the session ends at the latest (it ends sooner after 30 idle minutes by default).
+    pub expires_at: DateTime<Utc>,
+}
+
+async fn session_out(
+    state: &AppState,
+    auth_clinic: &clinicgate_core::clinics::Clinic,
+    session: Session,
+) -> Result<SessionOut, ApiError> {
+    let connected = state
+        .cliniko_keys
+        .connection(&session.context)
+        .await?
+        .is_some();
+    Ok(SessionOut {
+        clinic: ClinicOut::new(auth_clinic, &state.settings.public_url, connected),
+        expires_at: session.expires_at,
+        user: session.user.into(),
+    })
+}
+
+/// Logs in on this clinic's host and sets the session cookie.
+///
+/// A user belongs to one clinic: the same e-mail on another clinic's host is not found. Wrong
+/// credentials always get the same answer, in the same time. Repeated failures for one account or
+/// one address are slowed down and then refused with 429.
+#[utoipa::path(
+    tag = "session",
+    request_body = SessionIn,
+    responses(
+        (status = 200, description = "Logged in; the `Set-Cookie` header carries the session", body = SessionOut),
+        (status = 401, description = "Wrong e-mail or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/session")]
+pub async fn create_session(
+    req: HttpRequest,
+    TenantHost(clinic): TenantHost,
+    state: web::Data<AppState>,
+    body: web::Json<SessionIn>,
+) -> Result<HttpResponse, ApiError> {
+    // Login CSRF: a foreign page must not log the browser into an account of its choosing.
+    require_same_origin(&req, &state.settings.public_url)?;
+    let body = body.into_inner();
+    let created = match log_in(&req, &state, &clinic, body.email, body.password).await {
+        Ok(created) => created,
+        Err(Error::Unauthenticated) => return Err(invalid_credentials()),
+        Err(other) => return Err(other.into()),
+    };
+    let cookie = session_cookie(&created.token, &state.settings.public_url);
+    let body = session_out(&state, &clinic, created.session).await?;
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .insert_header(("cache-control", "no-store"))
+        .json(body))
+}
+
+/// Who is logged in on this clinic's host.
+#[utoipa::path(
+    tag = "session",
+    responses(
+        (status = 200, description = "The session", body = SessionOut),
+        (status = 401, description = "No valid session for this clinic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[get("/api/session")]
+pub async fn current_session(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Authenticated {
+        clinic, session, ..
+    } = auth;
+    let body = session_out(&state, &clinic, session).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(body))
+}
+
+/// Logs out: the session is deleted on the server and the cookie cleared. Idempotent.
+#[utoipa::path(
+    tag = "session",
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api/session")]
+pub async fn delete_session(
+    req: HttpRequest,
+    _host: TenantHost,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_same_origin(&req, &state.settings.public_url)?;
+    if let Some(token) = token_from(&req, &state.settings.public_url) {
+        state.sessions.logout(&token).await?;
+    }
+    Ok(HttpResponse::NoContent()
+        .cookie(expired_cookie(&state.settings.public_url))
+        .finish())
+}

@@ -1,0 +1,171 @@
+//! Staff sessions on clinic hosts: the cookie, logging in and out, CSRF checks, and the
+//! [`Authenticated`] extractor through which every session-authenticated handler obtains its
+//! `TenantContext`.
+//!
+//! The cookie is host-only (no `Domain`), `HttpOnly`, `SameSite=Lax`, `Path=/`, and `Secure` with
+//! the `__Host-` name prefix when the public URL is https. Its value is an opaque 256-bit token;
+//! the server stores only its digest (see `clinicgate_core::sessions`).
+
+pub mod api;
+mod csrf;
+mod redirect;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use clinicgate_core::Error;
+use clinicgate_core::clinics::Clinic;
+use clinicgate_core::sessions::{LoginAttempt, NewSession, Session, SessionToken};
+use clinicgate_core::tenancy::TenantContext;
+use secrecy::SecretString;
+
+pub use csrf::{CrossOrigin, is_unsafe, require_same_origin};
+pub use redirect::safe_next;
+
+use crate::config::PublicUrl;
+use crate::http::client_ip::client_ip;
+use crate::http::problem::ApiError;
+use crate::state::AppState;
+use crate::tenancy::TenantHost;
+
+/// The cookie's name over plain http (development).
+const COOKIE: &str = "cg_session";
+/// Over https: the `__Host-` prefix makes browsers refuse the cookie unless it is Secure,
+/// host-only and `Path=/`, so not even a sibling subdomain could plant one.
+const SECURE_COOKIE: &str = "__Host-cg_session";
+
+/// The session cookie's name under this public URL.
+pub fn cookie_name(public: &PublicUrl) -> &'static str {
+    if public.is_https() {
+        SECURE_COOKIE
+    } else {
+        COOKIE
+    }
+}
+
+/// The cookie that carries `token`.
+pub fn session_cookie(token: &SessionToken, public: &PublicUrl) -> Cookie<'static> {
+    Cookie::build(cookie_name(public), token.expose().to_owned())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(public.is_https())
+        .finish()
+}
+
+/// A cookie that makes the browser forget the session cookie.
+pub fn expired_cookie(public: &PublicUrl) -> Cookie<'static> {
+    Cookie::build(cookie_name(public), "")
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(public.is_https())
+        .max_age(time::Duration::ZERO)
+        .finish()
+}
+
+/// The session token the request carries, if it has the shape of one.
+pub fn token_from(req: &HttpRequest, public: &PublicUrl) -> Option<SessionToken> {
+    req.cookie(cookie_name(public))
+        .and_then(|cookie| SessionToken::from_cookie(cookie.value()))
+}
+
+/// The 401 a failed login answers, whatever was wrong.
+pub fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the e-mail address or password is incorrect",
+    )
+}
+
+/// Logs in on `clinic`'s host with the request's client IP, ending the session the browser
+/// already had (sessions rotate at login).
+///
+/// # Errors
+/// `Unauthenticated` for wrong credentials, `RateLimited` when throttled.
+pub async fn log_in(
+    req: &HttpRequest,
+    state: &AppState,
+    clinic: &Clinic,
+    email: String,
+    password: SecretString,
+) -> Result<NewSession, Error> {
+    state
+        .sessions
+        .login(LoginAttempt {
+            tenant_id: clinic.id,
+            email,
+            password,
+            client_ip: client_ip(req, state.settings.http.trust_forwarded_for),
+            previous: token_from(req, &state.settings.public_url),
+        })
+        .await
+}
+
+/// A request authenticated by a session of the clinic whose host it arrived on.
+#[derive(Debug)]
+pub struct Authenticated {
+    /// The clinic (from the host).
+    pub clinic: Clinic,
+    /// The session: context, user, expiry.
+    pub session: Session,
+    /// The cookie's token (to end the session).
+    pub token: SessionToken,
+}
+
+impl Authenticated {
+    /// The tenant context every tenant-owned service call takes.
+    pub fn ctx(&self) -> &TenantContext {
+        &self.session.context
+    }
+}
+
+/// Resumes the request's session on `clinic`'s host; `Ok(None)` when there is no valid one.
+///
+/// # Errors
+/// Only when the session store or database fails (503).
+pub async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+    clinic: &Clinic,
+) -> Result<Option<Authenticated>, ApiError> {
+    let Some(token) = token_from(req, &state.settings.public_url) else {
+        return Ok(None);
+    };
+    match state.sessions.resume(clinic.id, &token).await {
+        Ok(session) => Ok(Some(Authenticated {
+            clinic: clinic.clone(),
+            session,
+            token,
+        })),
+        Err(Error::Unauthenticated) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    /// On a clinic host: refuses cross-origin writes (403), then requires a session of this
+    /// clinic (401). Elsewhere: 404.
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let host = TenantHost::from_request(&req, payload);
+        Box::pin(async move {
+            let TenantHost(clinic) = host.await?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::from(Error::internal("application state missing")))?;
+            require_same_origin(&req, &state.settings.public_url)?;
+            authenticate(&req, state, &clinic)
+                .await?
+                .ok_or_else(|| Error::Unauthenticated.into())
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Tenant routing: every request is classified by its Host before any route sees it.
+//!
+//! - the public root host: marked [`RootHost`] (landing page, sign-up, public API);
+//! - `{label}.{public host}` of an existing, active clinic: the clinic is attached as
+//!   [`TenantHost`];
+//! - an unknown or suspended clinic's host, or any other host: a 404 that is identical for every
+//!   such host, so nothing reveals which clinics exist. Only the operator endpoints (`/healthz`,
+//!   `/readyz`, `/metrics`) answer on any host, because load balancers and the `healthcheck`
+//!   command address instances by IP.
+//!
+//! The resolved host is *where* a request arrived, not *who* sent it: a [`TenantHost`] grants
+//! nothing. A `TenantContext` comes only from authentication (see [`crate::session`]).
+
+mod host;
+
+use std::future::{Ready, ready};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, ResponseError as _, web};
+use clinicgate_core::clinics::{Clinic, ClinicStatus};
+
+pub use host::{HostKind, classify};
+
+use crate::http::problem::ApiError;
+use crate::pages;
+use crate::state::AppState;
+
+/// Paths served on every host (see the module docs).
+const ANY_HOST_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+/// The request arrived on the public root host.
+#[derive(Debug, Clone, Copy)]
+pub struct RootHost;
+
+/// The request arrived on this (active) clinic's host.
+#[derive(Debug, Clone)]
+pub struct TenantHost(pub Clinic);
+
+/// The Host of `req`: the URI authority (HTTP/2) or the `Host` header (HTTP/1.1). Never
+/// `X-Forwarded-Host` or `Forwarded`, which a client can set to anything.
+pub fn request_host(req: &HttpRequest) -> Option<&str> {
+    req.uri()
+        .authority()
+        .map(|authority| authority.as_str())
+        .or_else(|| req.headers().get(header::HOST)?.to_str().ok())
+}
+
+/// The middleware: classifies the Host, attaches [`RootHost`] or [`TenantHost`], or answers 404.
+pub async fn route_by_host(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(actix_web::error::ErrorInternalServerError(
+            "application state missing",
+        ));
+    };
+    let kind = classify(
+        request_host(req.request()),
+        state.settings.public_url.host(),
+    );
+    match kind {
+        HostKind::Root => {
+            req.extensions_mut().insert(RootHost);
+        }
+        HostKind::Tenant(subdomain) => match state.clinics.find_by_subdomain(&subdomain).await {
+            Ok(Some(clinic)) if clinic.status == ClinicStatus::Active => {
+                req.extensions_mut().insert(TenantHost(clinic));
+            }
+            Ok(_) => return Ok(nothing_here(req)),
+            Err(err) => {
+                let response = ApiError::from(err).error_response();
+                return Ok(req.into_response(response));
+            }
+        },
+        HostKind::Other if ANY_HOST_PATHS.contains(&req.path()) => {}
+        HostKind::Other => return Ok(nothing_here(req)),
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// The one 404 every unknown host gets: an HTML page for browsers, a problem otherwise.
+fn nothing_here(req: ServiceRequest) -> ServiceResponse<BoxBody> {
+    let response = pages::not_found(req.request());
+    req.into_response(response)
+}
+
+/// Extension lookup shared by the two extractors: a route used on the wrong kind of host does
+/// not exist there (404), exactly like an unknown path.
+fn from_extensions<T: Clone + 'static>(req: &HttpRequest) -> Ready<Result<T, ApiError>> {
+    ready(
+        req.extensions()
+            .get::<T>()
+            .cloned()
+            .ok_or_else(ApiError::not_found),
+    )
+}
+
+impl FromRequest for TenantHost {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        from_extensions(req)
+    }
+}
+
+impl FromRequest for RootHost {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        from_extensions(req)
+    }
+}

@@ -1,0 +1,214 @@
+//! `/api/tenant/users`: a clinic's staff, managed by its owners and admins.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use clinicgate_core::Error;
+use clinicgate_core::ids::UserId;
+use clinicgate_core::users::{NewStaff, Role, StaffChange, User};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::http::problem::{ApiError, Problem};
+use crate::session::Authenticated;
+use crate::state::AppState;
+
+/// What a staff member may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleDto {
+    /// Everything, including managing owners (at least one per clinic).
+    Owner,
+    /// Settings, the Cliniko key, staff (except owners) and API clients.
+    Admin,
+    /// Patients only.
+    Clinician,
+}
+
+impl From<Role> for RoleDto {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => Self::Owner,
+            Role::Admin => Self::Admin,
+            Role::Clinician => Self::Clinician,
+        }
+    }
+}
+
+impl From<RoleDto> for Role {
+    fn from(role: RoleDto) -> Self {
+        match role {
+            RoleDto::Owner => Self::Owner,
+            RoleDto::Admin => Self::Admin,
+            RoleDto::Clinician => Self::Clinician,
+        }
+    }
+}
+
+/// A staff member.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    /// Their id.
+    pub id: Uuid,
+    /// Their e-mail address (login name), lowercase.
+    #[schema(example = "jane@harbourphysio.com.au")]
+    pub email: String,
+    /// Their role.
+    pub role: RoleDto,
+    /// Whether they can log in.
+    pub active: bool,
+    /// When they were added.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserOut {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            email: user.email.as_str().to_owned(),
+            role: user.role.into(),
+            active: user.active,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// A staff member to add.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserIn {
+    /// Their e-mail address (login name); unique within the clinic.
+    #[schema(example = "sam@harbourphysio.com.au")]
+    pub email: String,
+    /// Their role; only an owner may create another owner.
+    pub role: RoleDto,
+    /// Their initial password: 12 to 1024 characters, not a common password.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// A change to a staff member; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserPatch {
+    /// The new role; the last active owner cannot be demoted.
+    pub role: Option<RoleDto>,
+    /// `false` deactivates (and logs out everywhere); the last active owner cannot be deactivated.
+    pub active: Option<bool>,
+}
+
+/// The clinic's staff (owners and admins).
+#[utoipa::path(
+    tag = "clinic",
+    responses(
+        (status = 200, description = "Every staff member, oldest first", body = [UserOut]),
+        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Clinicians cannot manage staff", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[get("/api/tenant/users")]
+pub async fn list_users(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Vec<UserOut>>, ApiError> {
+    let users = state.staff.list(auth.ctx()).await?;
+    Ok(web::Json(users.into_iter().map(UserOut::from).collect()))
+}
+
+/// Adds a staff member (owners and admins; only owners may add owners).
+#[utoipa::path(
+    tag = "clinic",
+    request_body = UserIn,
+    responses(
+        (status = 201, description = "Added", body = UserOut),
+        (status = 403, description = "Wrong role, or the request did not come from this clinic's pages", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The e-mail is already used in this clinic (`email_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid e-mail or password", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[post("/api/tenant/users")]
+pub async fn create_user(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<UserIn>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let user = state
+        .staff
+        .create(
+            auth.ctx(),
+            NewStaff {
+                email: body.email,
+                role: body.role.into(),
+                password: body.password,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(UserOut::from(user)))
+}
+
+/// Changes a staff member's role or active flag.
+#[utoipa::path(
+    tag = "clinic",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "Changed", body = UserOut),
+        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the clinic without an active owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Nothing to change", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[patch("/api/tenant/users/{id}")]
+pub async fn update_user(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<UserPatch>,
+) -> Result<web::Json<UserOut>, ApiError> {
+    let change = StaffChange {
+        role: body.role.map(Role::from),
+        active: body.active,
+    };
+    if change == StaffChange::default() {
+        return Err(Error::invalid(
+            "role",
+            "nothing_to_change",
+            "send a new role, a new active flag, or both",
+        )
+        .into());
+    }
+    let user = state
+        .staff
+        .change(auth.ctx(), UserId::from_uuid(id.into_inner()), change)
+        .await?;
+    Ok(web::Json(user.into()))
+}
+
+/// Deactivates a staff member: they can no longer log in and their sessions end.
+#[utoipa::path(
+    tag = "clinic",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It is the clinic's last active owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = []))
+)]
+#[delete("/api/tenant/users/{id}")]
+pub async fn delete_user(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .staff
+        .deactivate(auth.ctx(), UserId::from_uuid(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,401 @@
+//! A clinic's connection to Cliniko: its API key, verified against Cliniko before it is stored,
+//! sealed by the vault, and described (shard, last four characters, whose key it is) without ever
+//! being shown again.
+//!
+//! Whose key it is matters: Cliniko keys act with their user's permissions and share that user's
+//! rate budget, so a key made for a dedicated integration user (not a person's login, not an
+//! administrator) is what clinics should connect; [`ClinikoConnection::warnings`] says when it is
+//! not.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::cliniko::{
+    ClinikoAccount, ClinikoApiKey, ClinikoClient, ClinikoId, ClinikoUser, Lane, Shard,
+};
+use crate::error::UpstreamFailure;
+use crate::ids::TenantId;
+use crate::secrets::{SealedSecret, SecretPurpose, Vault};
+use crate::tenancy::TenantContext;
+use crate::{Error, Result};
+
+/// The Cliniko user a key belongs to, as Cliniko reported it when the key was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOwner {
+    /// Cliniko's id of the user.
+    pub id: ClinikoId,
+    /// First and last name as one string (may be empty).
+    pub name: String,
+    /// Cliniko security role (`administrator`, `receptionist`, …) if Cliniko sent one.
+    pub role: Option<String>,
+}
+
+/// Everything stored about a connected key except the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClinikoConnection {
+    /// The shard the key routes to.
+    pub shard: Shard,
+    /// The key's last four characters (before the shard suffix).
+    pub last4: String,
+    /// Whose key it is.
+    pub owner: KeyOwner,
+    /// When Cliniko last accepted it (UTC).
+    pub verified_at: DateTime<Utc>,
+    /// When Cliniko refused it since (a 401: revoked, its user deactivated, or the account moved
+    /// to another shard). The clinic must connect a new key; `None` while it works.
+    pub rejected_at: Option<DateTime<Utc>>,
+}
+
+/// Why the UI warns about a connected key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyWarning {
+    /// Cliniko has refused the key since it was connected: nothing that needs Cliniko works until
+    /// a new key is connected.
+    Rejected,
+    /// The key's user is a Cliniko administrator: it can do far more than ClinicGate needs.
+    Administrator,
+    /// The key's user looks like a person's own login (their name, no sign of an integration):
+    /// it stops working when that person leaves, and their own use of Cliniko shares its budget.
+    PersonalUser,
+}
+
+impl KeyWarning {
+    /// Stable code for the API.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Rejected => "key_rejected",
+            Self::Administrator => "administrator_key",
+            Self::PersonalUser => "personal_key",
+        }
+    }
+
+    /// What to tell the clinic.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::Rejected => {
+                "Cliniko no longer accepts this key: it was revoked, its user was deactivated, or \
+                 the account moved to another Cliniko region. Patient pages and the API cannot \
+                 reach Cliniko until you connect a new key."
+            }
+            Self::Administrator => {
+                "This key belongs to a Cliniko administrator. Create a dedicated Cliniko user for \
+                 ClinicGate with only the access it needs, and connect a key made for that user."
+            }
+            Self::PersonalUser => {
+                "This key seems to belong to a person's own Cliniko login. Keys stop working when \
+                 their user leaves, and that person's use of Cliniko shares the key's rate limit: \
+                 create a dedicated user (e.g. \"ClinicGate Integration\") and connect its key."
+            }
+        }
+    }
+}
+
+/// Words in a Cliniko user's name that show it was made for an integration.
+const INTEGRATION_WORDS: &[&str] = &[
+    "integration",
+    "clinicgate",
+    "api",
+    "gateway",
+    "sync",
+    "bot",
+    "service",
+    "system",
+    "automation",
+];
+
+impl ClinikoConnection {
+    /// The warnings to show for this key (empty when it belongs to a dedicated integration user).
+    ///
+    /// Judgement, documented: the role `administrator` always warns; otherwise the name must
+    /// contain a word such as "integration", "api" or "clinicgate" to count as dedicated.
+    pub fn warnings(&self) -> Vec<KeyWarning> {
+        let mut warnings = Vec::new();
+        if self.rejected_at.is_some() {
+            warnings.push(KeyWarning::Rejected);
+        }
+        if self
+            .owner
+            .role
+            .as_deref()
+            .is_some_and(|role| role.trim().eq_ignore_ascii_case("administrator"))
+        {
+            warnings.push(KeyWarning::Administrator);
+        }
+        let name = self.owner.name.to_lowercase();
+        let dedicated = name
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|word| INTEGRATION_WORDS.contains(&word));
+        if !dedicated {
+            warnings.push(KeyWarning::PersonalUser);
+        }
+        warnings
+    }
+}
+
+/// A connection with its sealed key, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredClinikoKey {
+    /// The description.
+    pub connection: ClinikoConnection,
+    /// The key, sealed for the clinic and [`SecretPurpose::ClinikoApiKey`].
+    pub sealed: SealedSecret,
+}
+
+/// Storage of each clinic's Cliniko key (at most one per clinic).
+#[async_trait]
+pub trait ClinikoKeyRepository: Send + Sync + std::fmt::Debug {
+    /// The clinic's stored key, if connected.
+    async fn find_in_tenant(&self, tenant: TenantId) -> Result<Option<StoredClinikoKey>>;
+    /// Stores (or replaces) the clinic's key.
+    async fn save_in_tenant(&self, tenant: TenantId, key: &StoredClinikoKey) -> Result<()>;
+    /// Forgets the clinic's key; whether there was one.
+    async fn delete_in_tenant(&self, tenant: TenantId) -> Result<bool>;
+    /// Records that Cliniko refused the clinic's stored key at `at` (no-op when none is stored).
+    async fn mark_rejected_in_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// Connecting, describing and disconnecting clinics' Cliniko keys.
+#[derive(Debug, Clone)]
+pub struct ClinikoKeyService {
+    cliniko: Arc<dyn ClinikoClient>,
+    vault: Vault,
+    keys: Arc<dyn ClinikoKeyRepository>,
+}
+
+/// The owner of a key as stored, from what Cliniko said.
+fn key_owner(user: ClinikoUser) -> KeyOwner {
+    let name = [user.first_name, user.last_name]
+        .into_iter()
+        .flatten()
+        .map(|part| part.trim().to_owned())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    KeyOwner {
+        id: user.id,
+        name,
+        role: user.role.filter(|role| !role.trim().is_empty()),
+    }
+}
+
+/// A key Cliniko refused, as the field error the clinic can act on.
+fn rejected_key() -> Error {
+    Error::invalid(
+        "api_key",
+        "rejected",
+        "Cliniko did not accept this API key: check that it was copied whole, has not been \
+         revoked, and belongs to an active user",
+    )
+}
+
+impl ClinikoKeyService {
+    /// A service verifying keys with `cliniko` and sealing them with `vault` into `keys`.
+    pub fn new(
+        cliniko: Arc<dyn ClinikoClient>,
+        vault: Vault,
+        keys: Arc<dyn ClinikoKeyRepository>,
+    ) -> Self {
+        Self {
+            cliniko,
+            vault,
+            keys,
+        }
+    }
+
+    /// Verifies `raw_key` with Cliniko (`GET /user`) and, if accepted, stores it sealed,
+    /// replacing any previous key. Nothing is stored when verification fails.
+    ///
+    /// # Errors
+    /// `Forbidden` for clinicians; `Validation` for a malformed key or one Cliniko rejects;
+    /// `Upstream` (502/504) when Cliniko cannot be reached; `RateLimited` when Cliniko says so.
+    #[tracing::instrument(skip_all, fields(tenant_id = %ctx.tenant_id()))]
+    pub async fn connect(
+        &self,
+        ctx: &TenantContext,
+        raw_key: &SecretString,
+    ) -> Result<ClinikoConnection> {
+        ctx.require_manager()?;
+        let key = ClinikoApiKey::parse(raw_key.expose_secret())?;
+        let account = ClinikoAccount {
+            tenant_id: ctx.tenant_id(),
+            key,
+        };
+        let user = match self.cliniko.current_user(&account, Lane::Interactive).await {
+            Ok(user) => user,
+            Err(Error::Upstream {
+                failure: UpstreamFailure::Unauthorized | UpstreamFailure::Forbidden,
+                ..
+            })
+            | Err(Error::NotFound { .. }) => return Err(rejected_key()),
+            Err(other) => return Err(other),
+        };
+        let connection = ClinikoConnection {
+            shard: account.key.shard().clone(),
+            last4: account.key.last4(),
+            owner: key_owner(user),
+            verified_at: Utc::now(),
+            rejected_at: None,
+        };
+        let sealed = self
+            .vault
+            .seal(
+                ctx.tenant_id(),
+                SecretPurpose::ClinikoApiKey,
+                &SecretString::from(account.key.expose().to_owned()),
+            )
+            .await?;
+        self.keys
+            .save_in_tenant(
+                ctx.tenant_id(),
+                &StoredClinikoKey {
+                    connection: connection.clone(),
+                    sealed,
+                },
+            )
+            .await?;
+        tracing::info!(shard = %connection.shard, "Cliniko key connected");
+        Ok(connection)
+    }
+
+    /// The connected key's description, for owners and admins.
+    pub async fn status(&self, ctx: &TenantContext) -> Result<Option<ClinikoConnection>> {
+        ctx.require_manager()?;
+        self.connection(ctx).await
+    }
+
+    /// The connected key's description, for any staff member (e.g. "is Cliniko connected?").
+    pub async fn connection(&self, ctx: &TenantContext) -> Result<Option<ClinikoConnection>> {
+        Ok(self
+            .keys
+            .find_in_tenant(ctx.tenant_id())
+            .await?
+            .map(|stored| stored.connection))
+    }
+
+    /// Forgets the clinic's key; idempotent.
+    #[tracing::instrument(skip_all, fields(tenant_id = %ctx.tenant_id()))]
+    pub async fn disconnect(&self, ctx: &TenantContext) -> Result<()> {
+        ctx.require_manager()?;
+        if self.keys.delete_in_tenant(ctx.tenant_id()).await? {
+            tracing::info!("Cliniko key disconnected");
+        }
+        Ok(())
+    }
+
+    /// Runs `call` with the clinic's decrypted Cliniko credentials: the one way to use a stored
+    /// key. `Ok(None)` when the clinic has not connected Cliniko. A 401 from Cliniko marks the key
+    /// as rejected (the settings page then asks for a new one) and is returned as it came.
+    pub async fn with_account<T, F, Fut>(&self, ctx: &TenantContext, call: F) -> Result<Option<T>>
+    where
+        F: FnOnce(ClinikoAccount) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let Some(account) = self.account(ctx).await? else {
+            return Ok(None);
+        };
+        match call(account).await {
+            Err(
+                err @ Error::Upstream {
+                    failure: UpstreamFailure::Unauthorized,
+                    ..
+                },
+            ) => {
+                tracing::warn!(tenant_id = %ctx.tenant_id(), "Cliniko refused the clinic's stored key; it must be reconnected");
+                if let Err(mark) = self
+                    .keys
+                    .mark_rejected_in_tenant(ctx.tenant_id(), Utc::now())
+                    .await
+                {
+                    // The caller still gets Cliniko's refusal; only the settings hint is lost.
+                    tracing::warn!(error = %mark, "could not record the rejected Cliniko key");
+                }
+                Err(err)
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// The clinic's decrypted credentials, if connected.
+    async fn account(&self, ctx: &TenantContext) -> Result<Option<ClinikoAccount>> {
+        let Some(stored) = self.keys.find_in_tenant(ctx.tenant_id()).await? else {
+            return Ok(None);
+        };
+        let secret = self
+            .vault
+            .open(
+                ctx.tenant_id(),
+                SecretPurpose::ClinikoApiKey,
+                &stored.sealed,
+            )
+            .await?;
+        let key = ClinikoApiKey::parse(secret.expose_secret())
+            .map_err(|_| Error::internal("a stored Cliniko key no longer parses"))?;
+        Ok(Some(ClinikoAccount {
+            tenant_id: ctx.tenant_id(),
+            key,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(name: &str, role: Option<&str>) -> ClinikoConnection {
+        ClinikoConnection {
+            rejected_at: None,
+            shard: Shard::default_shard(),
+            last4: "abcd".to_owned(),
+            owner: KeyOwner {
+                id: ClinikoId::parse("1").unwrap(),
+                name: name.to_owned(),
+                role: role.map(str::to_owned),
+            },
+            verified_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_dedicated_integration_user_raises_no_warning() {
+        assert!(
+            connection("ClinicGate Integration", Some("receptionist"))
+                .warnings()
+                .is_empty()
+        );
+        assert!(connection("API User", None).warnings().is_empty());
+    }
+
+    #[test]
+    fn an_administrator_or_a_personal_login_is_warned_about() {
+        assert_eq!(
+            connection("Jane Citizen", Some("Administrator")).warnings(),
+            [KeyWarning::Administrator, KeyWarning::PersonalUser]
+        );
+        assert_eq!(
+            connection("Integration", Some("administrator")).warnings(),
+            [KeyWarning::Administrator]
+        );
+        assert_eq!(
+            connection("Dr Paul Apigian", Some("practitioner")).warnings(),
+            [KeyWarning::PersonalUser],
+            "a word that merely contains \"api\" is not enough"
+        );
+    }
+
+    #[test]
+    fn the_owner_name_joins_first_and_last_names() {
+        let owner = key_owner(ClinikoUser {
+            id: ClinikoId::parse("7").unwrap(),
+            first_name: Some(" Jane ".to_owned()),
+            last_name: None,
+            email: None,
+            role: Some(String::new()),
+            active: Some(true),
+        });
+        assert_eq!(owner.name, "Jane");
+        assert_eq!(owner.role, None);
+    }
+}

@@ -1,0 +1,284 @@
+//! Whether a genuine token may still be used: not revoked, its client not deleted, its clinic not
+//! suspended. This is the per-request state that must agree across instances at once.
+//!
+//! Two ways, chosen at start-up by whether the shared stores are shared ([`Freshness`]):
+//! - **Shared store (Redis)**: revocations are read from the shared [`RevocationSet`] and each
+//!   client's state from the shared [`Cache`] (short TTL), so validation needs no database query.
+//!   Every write to a client or its clinic *overwrites* the cached entry with the state read
+//!   after the write (a deleted client becomes a `Gone` tombstone), while a request that missed
+//!   the cache only fills it if still empty (`set_if_absent`). So a request that read the old
+//!   state just before a deletion cannot put it back after the deletion: deletion, suspension and
+//!   scope changes take effect on the very next request on every instance.
+//! - **Database**: with in-process stores nothing is shared, so each request asks the database
+//!   (two indexed lookups) and instances sharing one database still agree at once.
+//!
+//! Revocations always go to the database first (the record), then to the revocation set with
+//! the token's remaining lifetime, so a restarted Redis can be refilled from the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::clients::{ApiClientRepository, ClientAccess, ClientId};
+use super::jwt::AccessClaims;
+use super::revocations::{RevocationRepository, RevokedToken};
+use crate::Result;
+use crate::ids::TenantId;
+use crate::ports::{Cache, RevocationSet};
+
+/// Where validation reads revocations and client state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// From the shared stores (Redis), client state cached for `cache_ttl`.
+    SharedStore {
+        /// How long a client's state is cached when nothing changes it.
+        cache_ttl: Duration,
+    },
+    /// From the database on every request (no shared store to agree through).
+    Database,
+}
+
+/// Why a genuine token is refused, for the log line (callers answer all of them the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its `jti` was revoked.
+    Revoked,
+    /// Its client was deleted.
+    ClientGone,
+    /// Its `tid` is not its client's clinic.
+    OtherClinic,
+    /// Its clinic is suspended.
+    ClinicSuspended,
+}
+
+impl Refusal {
+    /// A short stable name for logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::ClientGone => "client_gone",
+            Self::OtherClinic => "other_clinic",
+            Self::ClinicSuspended => "clinic_suspended",
+        }
+    }
+}
+
+/// A client's cached state.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum Cached {
+    Present(ClientAccess),
+    Gone,
+}
+
+impl Cached {
+    fn from_access(access: Option<ClientAccess>) -> Self {
+        access.map_or(Self::Gone, Self::Present)
+    }
+
+    fn into_access(self) -> Option<ClientAccess> {
+        match self {
+            Self::Present(access) => Some(access),
+            Self::Gone => None,
+        }
+    }
+}
+
+/// Checks and records whether tokens may still be used.
+#[derive(Debug, Clone)]
+pub struct AccessChecker {
+    clients: Arc<dyn ApiClientRepository>,
+    revocations: Arc<dyn RevocationRepository>,
+    revoked: Arc<dyn RevocationSet>,
+    cache: Arc<dyn Cache>,
+    freshness: Freshness,
+}
+
+/// How a client's state is written to the cache.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    /// Only if nothing is cached: a request that read the database must not overwrite what a
+    /// write stored meanwhile.
+    IfAbsent,
+    /// Always: after a write to the client or its clinic.
+    Replace,
+}
+
+fn cache_key(client_id: &ClientId) -> String {
+    format!("tokens:client:{client_id}")
+}
+
+impl AccessChecker {
+    /// A checker reading as `freshness` says.
+    pub fn new(
+        clients: Arc<dyn ApiClientRepository>,
+        revocations: Arc<dyn RevocationRepository>,
+        revoked: Arc<dyn RevocationSet>,
+        cache: Arc<dyn Cache>,
+        freshness: Freshness,
+    ) -> Self {
+        Self {
+            clients,
+            revocations,
+            revoked,
+            cache,
+            freshness,
+        }
+    }
+
+    /// The client's current state if the genuine token `claims` (of `client_id`) may be used.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store to ask is down: callers refuse the request (fail closed).
+    pub async fn check(
+        &self,
+        claims: &AccessClaims,
+        client_id: &ClientId,
+    ) -> Result<Result<ClientAccess, Refusal>> {
+        let (revoked, access) = match self.freshness {
+            Freshness::Database => tokio::try_join!(
+                self.revocations.is_revoked(&claims.jti),
+                self.clients.access(client_id)
+            )?,
+            Freshness::SharedStore { cache_ttl } => {
+                let key = cache_key(client_id);
+                // Both lookups at once: over Redis they share one round trip.
+                let (revoked, cached) =
+                    tokio::try_join!(self.revoked.is_revoked(&claims.jti), self.cache.get(&key))?;
+                let access = match cached.map(|bytes| serde_json::from_slice::<Cached>(&bytes)) {
+                    Some(Ok(cached)) => cached.into_access(),
+                    None => self.store(client_id, cache_ttl, Write::IfAbsent).await?,
+                    // Written by another version: replace it rather than wait for its expiry.
+                    Some(Err(_)) => self.store(client_id, cache_ttl, Write::Replace).await?,
+                };
+                (revoked, access)
+            }
+        };
+        Ok(match access {
+            _ if revoked => Err(Refusal::Revoked),
+            None => Err(Refusal::ClientGone),
+            Some(access) if access.tenant_id != claims.tid => Err(Refusal::OtherClinic),
+            Some(access) if !access.clinic_active => Err(Refusal::ClinicSuspended),
+            Some(access) => Ok(access),
+        })
+    }
+
+    /// Reads a client's state from the database and caches it as `write` says.
+    async fn store(
+        &self,
+        client_id: &ClientId,
+        ttl: Duration,
+        write: Write,
+    ) -> Result<Option<ClientAccess>> {
+        let access = self.clients.access(client_id).await?;
+        let entry = serde_json::to_vec(&Cached::from_access(access.clone()))
+            .map_err(crate::Error::internal)?;
+        let key = cache_key(client_id);
+        match write {
+            Write::IfAbsent => {
+                self.cache.set_if_absent(&key, &entry, ttl).await?;
+            }
+            Write::Replace => self.cache.set(&key, &entry, ttl).await?,
+        }
+        Ok(access)
+    }
+
+    /// After a write to `client_id` (or its clinic): replaces the cached state by the state now
+    /// in the database, so every instance sees the change on its next request.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database or shared store is down: the write happened, but callers
+    /// must report the failure (the old state could be served until the cache entry expires).
+    pub async fn refresh(&self, client_id: &ClientId) -> Result<()> {
+        let Freshness::SharedStore { cache_ttl } = self.freshness else {
+            return Ok(());
+        };
+        self.store(client_id, cache_ttl, Write::Replace)
+            .await
+            .map(|_| ())
+    }
+
+    /// After a clinic's status changed: refreshes each of its clients.
+    ///
+    /// # Errors
+    /// As [`Self::refresh`].
+    pub async fn refresh_clinic(&self, tenant: TenantId) -> Result<()> {
+        if self.freshness == Freshness::Database {
+            return Ok(());
+        }
+        for client_id in self.clients.ids_in_tenant(tenant).await? {
+            self.refresh(&client_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a revocation: in the database, then in the shared set for as long as the token
+    /// could still be accepted.
+    ///
+    /// # Errors
+    /// `Unavailable` when either store is down.
+    pub async fn revoke(&self, revoked: &RevokedToken) -> Result<()> {
+        self.revocations.insert(revoked).await?;
+        if let Freshness::SharedStore { .. } = self.freshness {
+            let remaining = (revoked.expires_at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            if !remaining.is_zero() {
+                self.revoked.revoke(&revoked.jti, remaining).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets revocations of tokens that have expired; how many.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
+    pub async fn prune_revocations(&self) -> Result<u64> {
+        self.revocations.prune(Utc::now()).await
+    }
+
+    /// Copies every unexpired revocation from the database into the shared set (at start-up, so
+    /// a Redis that lost its data is refilled), and forgets expired ones. Returns how many were
+    /// copied.
+    ///
+    /// # Errors
+    /// `Unavailable` when either store is down.
+    pub async fn restore_revocations(&self) -> Result<usize> {
+        let now = Utc::now();
+        self.revocations.prune(now).await?;
+        if self.freshness == Freshness::Database {
+            return Ok(0);
+        }
+        let unexpired = self.revocations.unexpired(now).await?;
+        for revoked in &unexpired {
+            if let Ok(remaining) = (revoked.expires_at - now).to_std() {
+                self.revoked.revoke(&revoked.jti, remaining).await?;
+            }
+        }
+        Ok(unexpired.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::ScopeSet;
+
+    #[test]
+    fn a_cached_state_and_a_tombstone_round_trip() {
+        let access = ClientAccess {
+            tenant_id: TenantId::new(),
+            scopes: ScopeSet::parse_list("doctors:read", "scope").unwrap(),
+            rate_limit_per_minute: Some(5),
+            clinic_active: true,
+        };
+        let bytes = serde_json::to_vec(&Cached::from_access(Some(access.clone()))).unwrap();
+        let back: Cached = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.into_access(), Some(access));
+        let gone = serde_json::to_vec(&Cached::from_access(None)).unwrap();
+        assert_eq!(gone, br#"{"state":"gone"}"#);
+        assert!(serde_json::from_slice::<Cached>(b"garbage").is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! Third-party access: OAuth 2.0 scopes, API clients and their secrets, the signed access tokens
+//! (JWTs) partners present on every public API call, their signing keys, and revocation.
+//!
+//! Services here hold the rules; storing clients, keys and revocations is the adapters' job
+//! (through the ports [`ApiClientRepository`], [`RevocationRepository`] and
+//! `secrets::ServiceKeyRepository`), and HTTP is the api's. Tokens are EdDSA (Ed25519) JWTs:
+//! asymmetric, so partners verify them offline with the keys published at
+//! `/.well-known/jwks.json`, and small and fast to verify.
+
+mod access;
+mod client_service;
+mod clients;
+mod clinic_status;
+mod jwt;
+mod keys;
+mod revocations;
+mod scopes;
+mod secrets;
+mod service;
+mod verified;
+
+pub use access::{AccessChecker, Freshness, Refusal};
+pub use client_service::{ClientPatch, ClientService, ClientWithSecret, NewClientRequest};
+pub use clients::{
+    ApiClient, ApiClientRepository, CLIENT_ID_PREFIX, ClientAccess, ClientChange,
+    ClientCredentials, ClientId, ClientName, MAX_RATE_LIMIT_PER_MINUTE, NewApiClient,
+    validate_rate_limit,
+};
+pub use clinic_status::TokenAwareClinics;
+pub use jwt::{
+    AccessClaims, DEFAULT_LEEWAY, Issued, KeyId, KeyRing, SigningKey, TokenError, TokenIssuer,
+};
+pub use keys::{KeyPolicy, KeySet, SigningKeys};
+pub use revocations::{RevocationRepository, RevokedToken};
+pub use scopes::{Scope, ScopeSet};
+pub use secrets::{CLIENT_SECRET_PREFIX, ClientSecret, SecretHasher, load_secret_hasher};
+pub use service::{
+    ApiAccess, ClientCredentialsGrant, GrantError, Rejection, RevokeError, TokenPolicy,
+    TokenService,
+};

@@ -1,0 +1,176 @@
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use sha2::Sha256;
+
+use crate::crypto::MasterKeyring;
+use crate::secrets::{
+    ServiceKeyPurpose, ServiceKeyRepository, StoredServiceKey, open_service_key, seal_service_key,
+};
+
+/// Prefix of every client secret, so leaked secrets are recognisable by secret scanners and people.
+pub const CLIENT_SECRET_PREFIX: &str = "cgsk_";
+/// Random bytes in a client secret (256 bits).
+const SECRET_BYTES: usize = 32;
+
+/// An API client's secret as shown once to the clinic and presented by the partner.
+pub struct ClientSecret(SecretString);
+
+impl ClientSecret {
+    /// A fresh secret: the prefix and 256 random bits, base64url.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; SECRET_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(SecretString::from(format!(
+            "{CLIENT_SECRET_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+
+    /// Wraps a secret presented by a caller.
+    pub fn from_presented(raw: &str) -> Self {
+        Self(SecretString::from(raw.to_owned()))
+    }
+
+    /// The secret itself: only for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([REDACTED])")
+    }
+}
+
+/// Keyed hashing of client secrets (HMAC-SHA256). Only the hash is stored: checking is one HMAC
+/// (fast, unlike a password hash, which is fine because the secret has 256 bits of entropy), and a
+/// leaked database is useless without the server's key.
+pub struct SecretHasher {
+    mac: Hmac<Sha256>,
+}
+
+impl SecretHasher {
+    /// A hasher keyed with 32 bytes of server secret.
+    pub fn new(key: &[u8; 32]) -> crate::Result<Self> {
+        let mac = Hmac::<Sha256>::new_from_slice(key).map_err(crate::Error::internal)?;
+        Ok(Self { mac })
+    }
+
+    /// The stored form of `secret`: lowercase hex of its HMAC.
+    pub fn hash(&self, secret: &ClientSecret) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(secret.expose().as_bytes());
+        hex_lower(&mac.finalize().into_bytes())
+    }
+
+    /// Whether `secret` matches `stored_hex`, compared in constant time.
+    pub fn verify(&self, secret: &ClientSecret, stored_hex: &str) -> bool {
+        let Some(stored) = hex_decode(stored_hex) else {
+            return false;
+        };
+        let mut mac = self.mac.clone();
+        mac.update(secret.expose().as_bytes());
+        mac.verify_slice(&stored).is_ok()
+    }
+}
+
+impl fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHasher([REDACTED])")
+    }
+}
+
+/// The deployment's client-secret hasher: its random 32-byte key is sealed by the master key in
+/// `service_keys` (created on first start; concurrent first starts agree on one through the
+/// unique generation). Sealed rather than derived from the master key, so rotating the master
+/// key re-wraps it and every stored secret hash stays valid.
+///
+/// # Errors
+/// Storage failures; a stored key no configured master key can open.
+pub async fn load_secret_hasher(
+    keyring: &MasterKeyring,
+    repo: &dyn ServiceKeyRepository,
+) -> crate::Result<SecretHasher> {
+    const PURPOSE: ServiceKeyPurpose = ServiceKeyPurpose::ClientSecretHashing;
+    let stored = match repo.list(PURPOSE).await?.pop() {
+        Some(stored) => stored,
+        None => {
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            let id = uuid::Uuid::now_v7().to_string();
+            let fresh = StoredServiceKey {
+                wrapped: seal_service_key(keyring.current(), PURPOSE, &id, &key)?,
+                id,
+                purpose: PURPOSE,
+                generation: 1,
+                public_key: None,
+                created_at: chrono::Utc::now(),
+            };
+            repo.insert(&fresh).await?;
+            repo.list(PURPOSE).await?.pop().ok_or_else(|| {
+                crate::Error::internal("the client-secret hashing key vanished after being stored")
+            })?
+        }
+    };
+    let material = open_service_key(keyring, &stored)?;
+    let key: &[u8; 32] = material
+        .expose_secret()
+        .as_slice()
+        .try_into()
+        .map_err(|_| {
+            crate::Error::internal("the client-secret hashing key has the wrong length")
+        })?;
+    SecretHasher::new(key)
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_has_its_prefix_and_256_bits() {
+        let secret = ClientSecret::generate();
+        let body = secret.expose().strip_prefix(CLIENT_SECRET_PREFIX).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
+        assert_ne!(secret.expose(), ClientSecret::generate().expose());
+        assert_eq!(format!("{secret:?}"), "ClientSecret([REDACTED])");
+    }
+
+    #[test]
+    fn only_the_right_secret_under_the_right_key_verifies() {
+        let hasher = SecretHasher::new(&[7; 32]).unwrap();
+        let secret = ClientSecret::generate();
+        let stored = hasher.hash(&secret);
+        assert_eq!(stored.len(), 64);
+        assert!(!stored.contains(secret.expose()));
+        assert!(hasher.verify(&ClientSecret::from_presented(secret.expose()), &stored));
+        assert!(!hasher.verify(&ClientSecret::generate(), &stored));
+        assert!(
+            !SecretHasher::new(&[8; 32])
+                .unwrap()
+                .verify(&secret, &stored)
+        );
+        assert!(!hasher.verify(&secret, "not-hex"));
+        assert!(!hasher.verify(&secret, &stored[..62]));
+    }
+}

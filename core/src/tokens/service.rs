@@ -1,0 +1,355 @@
+//! Issuing, authenticating and revoking access tokens. This is where a [`TenantContext`] is born
+//! for API requests: [`TokenService::authenticate`] is the only way to get one from a token.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::access::{AccessChecker, Refusal};
+use super::clients::{ApiClientRepository, ClientCredentials, ClientId};
+use super::jwt::{AccessClaims, Issued, TokenError, TokenIssuer};
+use super::keys::SigningKeys;
+use super::revocations::RevokedToken;
+use super::verified::VerifiedTokens;
+use super::{ClientSecret, ScopeSet, SecretHasher};
+use crate::ports::{Quota, RateDecision, RateLimiter};
+use crate::sessions::{LoginThrottle, ThrottleKeys};
+use crate::tenancy::TenantContext;
+use crate::{Error, Result};
+
+/// A client-credentials grant request (RFC 6749 §4.4), already authenticated by form.
+#[derive(Debug)]
+pub struct ClientCredentialsGrant {
+    /// The `client_id` as presented.
+    pub client_id: String,
+    /// The secret as presented.
+    pub client_secret: ClientSecret,
+    /// The `scope` parameter, if given (space-separated).
+    pub scope: Option<String>,
+    /// Where the request came from, for throttling failures.
+    pub client_ip: IpAddr,
+}
+
+/// Why a grant was refused, in RFC 6749 §5.2 terms.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// Unknown client, wrong secret, or a suspended clinic (never saying which).
+    #[error("invalid client")]
+    InvalidClient,
+    /// A requested scope is unknown or not granted to the client.
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
+    /// Too many failed authentications for this client or address.
+    #[error("too many failed client authentications")]
+    Throttled(Duration),
+    /// Anything else (a store down).
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// Why a presented token is not accepted; every variant is answered with the same 401.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// Not a genuine, current token of ours.
+    #[error("invalid token: {0}")]
+    Invalid(#[from] TokenError),
+    /// Genuine but no longer usable.
+    #[error("token refused: {}", .0.as_str())]
+    Refused(Refusal),
+    /// The stores needed to decide are down (503, fail closed).
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// An authenticated API request.
+#[derive(Debug, Clone)]
+pub struct ApiAccess {
+    /// The clinic and the client acting, with the scopes the request may use.
+    pub context: TenantContext,
+    /// What the token says.
+    pub claims: AccessClaims,
+    /// The client's rate limit, requests per minute.
+    pub rate_limit_per_minute: u32,
+}
+
+impl ApiAccess {
+    /// The scopes the request may use.
+    pub fn scopes(&self) -> ScopeSet {
+        match self.context.actor() {
+            crate::tenancy::Actor::ApiClient { scopes, .. } => scopes.clone(),
+            crate::tenancy::Actor::Staff { .. } => ScopeSet::default(),
+        }
+    }
+}
+
+/// Why a revocation request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// The bearer token is not a genuine, current token.
+    #[error("invalid bearer token")]
+    InvalidToken,
+    /// The `token` to revoke belongs to another client.
+    #[error("the token belongs to another client")]
+    NotYours,
+    /// A store is down.
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// Settings of the token service.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPolicy {
+    /// Requests per minute of clients without their own limit.
+    pub default_rate_limit_per_minute: u32,
+}
+
+/// Tokens for API clients.
+#[derive(Debug, Clone)]
+pub struct TokenService {
+    issuer: TokenIssuer,
+    keys: Arc<SigningKeys>,
+    clients: Arc<dyn ApiClientRepository>,
+    hasher: Arc<SecretHasher>,
+    access: AccessChecker,
+    throttle: LoginThrottle,
+    limiter: Arc<dyn RateLimiter>,
+    policy: TokenPolicy,
+    verified: Arc<VerifiedTokens>,
+}
+
+impl TokenService {
+    /// Wires the parts.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is a distinct collaborator, wired once at start-up"
+    )]
+    pub fn new(
+        issuer: TokenIssuer,
+        keys: Arc<SigningKeys>,
+        clients: Arc<dyn ApiClientRepository>,
+        hasher: Arc<SecretHasher>,
+        access: AccessChecker,
+        throttle: LoginThrottle,
+        limiter: Arc<dyn RateLimiter>,
+        policy: TokenPolicy,
+    ) -> Self {
+        Self {
+            issuer,
+            keys,
+            clients,
+            hasher,
+            access,
+            throttle,
+            limiter,
+            policy,
+            verified: Arc::new(VerifiedTokens::default()),
+        }
+    }
+
+    /// The issuer (iss, aud, lifetime, leeway).
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<SigningKeys> {
+        &self.keys
+    }
+
+    /// The periodic upkeep: signing keys (reload, scheduled rotation, clean-up) and expired
+    /// revocations.
+    ///
+    /// # Errors
+    /// Storage failures (the next run tries again).
+    pub async fn maintain(&self) -> Result<()> {
+        self.keys.maintain().await?;
+        let pruned = self.access.prune_revocations().await?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "forgot revocations of expired tokens");
+        }
+        Ok(())
+    }
+
+    /// Authenticates the client and issues a token (RFC 6749 §4.4).
+    ///
+    /// The requested scopes must all be the client's; none requested means all of them.
+    #[tracing::instrument(skip_all)]
+    pub async fn grant(&self, grant: ClientCredentialsGrant) -> Result<Issued, GrantError> {
+        let keys = ThrottleKeys::api_client(&grant.client_id, grant.client_ip);
+        let delay = match self.throttle.admit(&keys).await {
+            Ok(delay) => delay,
+            Err(Error::RateLimited { retry_after }) => {
+                return Err(GrantError::Throttled(retry_after));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let credentials = match ClientId::parse(&grant.client_id) {
+            Some(id) => self.clients.credentials(&id).await?,
+            None => None,
+        };
+        let Some(credentials) = credentials.filter(|c| {
+            c.clinic_active && self.secret_matches(c, &grant.client_secret, Utc::now())
+        }) else {
+            self.throttle.failed(&keys).await?;
+            return Err(GrantError::InvalidClient);
+        };
+        self.throttle.succeeded(&keys).await?;
+        let client = credentials.client;
+        let scopes = match grant
+            .scope
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => client.scopes.clone(),
+            Some(requested) => {
+                let requested = ScopeSet::parse_list(requested, "scope").map_err(|err| {
+                    GrantError::InvalidScope(match err {
+                        Error::Validation(fields) => fields
+                            .into_iter()
+                            .map(|f| f.message)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        other => other.to_string(),
+                    })
+                })?;
+                if !requested.is_subset(&client.scopes) {
+                    return Err(GrantError::InvalidScope(format!(
+                        "this client may request only: {}",
+                        client.scopes
+                    )));
+                }
+                requested
+            }
+        };
+        let issued = self.issuer.issue(
+            self.keys.current().signing_key(),
+            client.client_id.as_str(),
+            client.tenant_id,
+            &scopes,
+            Utc::now(),
+        )?;
+        tracing::info!(tenant_id = %client.tenant_id, client_id = %client.client_id, jti = %issued.claims.jti, "issued an access token");
+        Ok(issued)
+    }
+
+    /// Whether `secret` is the client's current secret, or its previous one within the grace
+    /// period after a rotation. Both comparisons run, in constant time each.
+    fn secret_matches(
+        &self,
+        credentials: &ClientCredentials,
+        secret: &ClientSecret,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let current = self.hasher.verify(secret, &credentials.secret_hash);
+        let previous = credentials
+            .previous_secret
+            .as_ref()
+            .is_some_and(|(hash, until)| self.hasher.verify(secret, hash) && *until > now);
+        current || previous
+    }
+
+    /// Checks the signature, algorithm, key, issuer, audience and times of `token`, reloading the
+    /// keys (rate-limited) when it names a key this instance does not know yet.
+    pub async fn verify_genuine(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let keys = self.keys.current();
+        if let Some(known) = self
+            .verified
+            .get(token, keys.ring(), Utc::now(), self.issuer.leeway())
+        {
+            return known;
+        }
+        let verified = match self.issuer.verify_with_key(token, keys.ring()) {
+            Err(TokenError::UnknownKey) => match self.keys.reload_for_unknown_key().await {
+                Ok(true) => self
+                    .issuer
+                    .verify_with_key(token, self.keys.current().ring()),
+                Ok(false) => Err(TokenError::UnknownKey),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not reload the signing keys");
+                    Err(TokenError::UnknownKey)
+                }
+            },
+            other => other,
+        };
+        verified.map(|(claims, kid)| {
+            self.verified.insert(token, &claims, kid);
+            claims
+        })
+    }
+
+    /// Authenticates an API request's bearer token: genuine, not revoked, client and clinic
+    /// still active. The context's scopes are the token's, narrowed to what the client holds now.
+    pub async fn authenticate(&self, token: &str) -> Result<ApiAccess, Rejection> {
+        let claims = self.verify_genuine(token).await?;
+        let client_id = ClientId::parse(&claims.sub).ok_or(TokenError::Malformed)?;
+        let access = self
+            .access
+            .check(&claims, &client_id)
+            .await?
+            .map_err(Rejection::Refused)?;
+        let scopes = claims.scopes().intersection(&access.scopes);
+        Ok(ApiAccess {
+            context: TenantContext::for_api_client(claims.tid, client_id, scopes),
+            rate_limit_per_minute: access
+                .rate_limit_per_minute
+                .unwrap_or(self.policy.default_rate_limit_per_minute),
+            claims,
+        })
+    }
+
+    /// Counts one request against the client's rate limit (shared by every instance).
+    ///
+    /// # Errors
+    /// `Unavailable` when the limiter's store is down: callers refuse the request (fail closed).
+    pub async fn admit(&self, access: &ApiAccess) -> Result<RateDecision> {
+        self.limiter
+            .acquire(
+                &format!("api:client:{}", access.claims.sub),
+                Quota::per_minute(access.rate_limit_per_minute),
+                1,
+                0,
+            )
+            .await
+    }
+
+    /// Revokes the genuine `bearer` token itself or, RFC 7009-style, `target` when it belongs to
+    /// the same client. Revoking twice is fine, and so is a `target` that is not a current token
+    /// (there is nothing to revoke). Revocation only removes access, so a bearer that is already
+    /// revoked, or whose client was deleted, may still revoke its own client's tokens.
+    pub async fn revoke(&self, bearer: &str, target: Option<&str>) -> Result<(), RevokeError> {
+        let caller = self
+            .verify_genuine(bearer)
+            .await
+            .map_err(|_| RevokeError::InvalidToken)?;
+        let claims = match target {
+            None => caller,
+            Some(target) => match self.verify_genuine(target).await {
+                Ok(claims) if claims.sub == caller.sub && claims.tid == caller.tid => claims,
+                Ok(_) => return Err(RevokeError::NotYours),
+                Err(_) => return Ok(()),
+            },
+        };
+        let client_id = ClientId::parse(&claims.sub).ok_or(RevokeError::InvalidToken)?;
+        let leeway = chrono::Duration::from_std(self.issuer.leeway()).map_err(Error::internal)?;
+        let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| Error::internal("a verified token has an impossible exp"))?
+            + leeway;
+        self.access
+            .revoke(&RevokedToken {
+                jti: claims.jti.clone(),
+                tenant_id: claims.tid,
+                client_id: client_id.clone(),
+                expires_at,
+                revoked_at: Utc::now(),
+            })
+            .await?;
+        tracing::info!(tenant_id = %claims.tid, client_id = %client_id, jti = %claims.jti, "revoked an access token");
+        Ok(())
+    }
+}

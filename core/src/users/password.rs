@@ -1,0 +1,207 @@
+//! Passwords: the rules a new password must meet, and argon2id hashing and verification on the
+//! runtime's blocking pool (a hash takes tens of milliseconds of CPU and must not stall the async
+//! workers).
+
+use std::fmt;
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret as _, SecretString};
+use tracing::Instrument as _;
+
+use crate::{Error, FieldError, Result};
+
+/// Shortest acceptable password, in characters (NIST SP 800-63B allows 8; clinics hold PHI).
+pub const MIN_CHARS: usize = 12;
+/// Longest acceptable password, in characters: long passphrases are welcome, megabytes are not.
+pub const MAX_CHARS: usize = 1024;
+
+/// argon2id with OWASP's recommended parameters: 19 MiB, 2 passes, 1 lane.
+const M_COST_KIB: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+
+/// A hash of a password nobody knows, with the same parameters as real ones: verified when the
+/// e-mail does not exist so that an unknown address takes as long as a wrong password.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$K4W0c8vQm3l2pNf9Yy1b2v3x4Z5a6B7c8D9e0F1g2H4";
+
+/// Passwords seen most often in breach corpora that are long enough to pass the length rule;
+/// compared case-insensitively.
+const COMMON: &str = include_str!("common-passwords.txt");
+
+fn argon2() -> Result<Argon2<'static>> {
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
+        .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// A new password that meets the rules; only ever held as a secret.
+pub struct Password(SecretString);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
+impl Password {
+    /// Checks a password chosen at sign-up or for a new staff member.
+    pub fn parse_new(raw: SecretString) -> Result<Self, FieldError> {
+        let invalid = |code, message: &str| FieldError::new("password", code, message);
+        let value = raw.expose_secret();
+        let chars = value.chars().count();
+        if chars < MIN_CHARS {
+            return Err(invalid(
+                "too_short",
+                "use at least 12 characters; a few unrelated words make a good password",
+            ));
+        }
+        if chars > MAX_CHARS {
+            return Err(invalid("too_long", "use at most 1024 characters"));
+        }
+        if is_common(value) {
+            return Err(invalid(
+                "too_common",
+                "this password is one of the most common ones and is easy to guess; choose another",
+            ));
+        }
+        Ok(Self(raw))
+    }
+}
+
+/// Whether `value` is on the common-password list or is one character repeated.
+fn is_common(value: &str) -> bool {
+    let lower = value.to_lowercase();
+    let mut chars = lower.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return true;
+    }
+    COMMON
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .any(|common| common == lower)
+}
+
+/// A PHC-format argon2 hash (`$argon2id$v=19$…`), as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a hash read back from storage.
+    pub fn from_stored(phc: String) -> Self {
+        Self(phc)
+    }
+
+    /// The PHC string, for storage.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash([REDACTED])")
+    }
+}
+
+/// Runs `work` on the blocking pool inside the caller's span.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
+        .instrument(tracing::Span::current())
+        .await
+        .map_err(Error::internal)
+}
+
+/// Hashes a new password with a fresh random salt.
+pub async fn hash(password: Password) -> Result<PasswordHash> {
+    blocking(move || {
+        argon2()?
+            .hash_password(password.0.expose_secret().as_bytes())
+            .map(|hash| PasswordHash(hash.to_string()))
+            .map_err(|e| Error::internal(format!("argon2 hashing failed: {e}")))
+    })
+    .await?
+}
+
+/// Whether `candidate` matches `stored`. With no stored hash (unknown e-mail) a dummy hash is
+/// verified instead, so the answer takes as long either way. Candidates longer than
+/// [`MAX_CHARS`] never match (they cannot have been set), but are still timed like the rest.
+pub async fn verify(candidate: SecretString, stored: Option<PasswordHash>) -> Result<bool> {
+    blocking(move || {
+        let known = stored.is_some();
+        let phc = stored.map_or_else(|| DUMMY_HASH.to_owned(), |h| h.0);
+        let parsed = argon2::PasswordHash::new(&phc)
+            .map_err(|e| Error::internal(format!("a stored password hash is malformed: {e}")))?;
+        let value = candidate.expose_secret();
+        let length_ok = value.chars().count() <= MAX_CHARS;
+        // Bounded by bytes too, so a huge candidate costs no more than a long real one.
+        let input = &value.as_bytes()[..value.len().min(MAX_CHARS * 4)];
+        let matches = argon2()?.verify_password(input, &parsed).is_ok();
+        Ok(known && length_ok && matches)
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    #[test]
+    fn each_password_rule_names_its_reason() {
+        let code = |s: &str| Password::parse_new(secret(s)).unwrap_err().code;
+        assert_eq!(code("short-pass1"), "too_short");
+        assert_eq!(code(&"ab".repeat(513)), "too_long");
+        assert_eq!(code("Password1234"), "too_common");
+        assert_eq!(code("aaaaaaaaaaaaaaaa"), "too_common");
+        assert!(Password::parse_new(secret("correct horse battery")).is_ok());
+        assert!(
+            Password::parse_new(secret(&"éàüö".repeat(3))).is_ok(),
+            "characters, not bytes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let hashed = hash(Password::parse_new(secret("correct horse battery")).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            hashed
+                .as_str()
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        );
+        assert!(
+            verify(secret("correct horse battery"), Some(hashed.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify(secret("correct horse battery!"), Some(hashed))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_matches_but_is_verified_all_the_same() {
+        assert!(!verify(secret("anything at all"), None).await.unwrap());
+        // The dummy hash must parse with the real parameters, or the timing would differ.
+        assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(DUMMY_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password_or_its_hash() {
+        let password = Password::parse_new(secret("correct horse battery")).unwrap();
+        assert_eq!(format!("{password:?}"), "Password([REDACTED])");
+        let hash = PasswordHash::from_stored("$argon2id$v=19$secret".to_owned());
+        assert_eq!(format!("{hash:?}"), "PasswordHash([REDACTED])");
+    }
+}
