@@ -12,6 +12,8 @@ Targets, each hit by `wrk -t{threads} -c{connections} -d{duration}s --latency`:
                 (the peer of the public call)
   public-me     ClinicGate GET /api/public/me: the full public-API door (token, revocation and
                 client state in Redis, the client's rate limit in Redis), then a no-op handler
+  cg-healthz    ClinicGate GET /healthz: no authentication, no Redis (the framework's own cost,
+                for reading the two above)
 
 ClinicGate runs the release build with its production defaults (2 HTTP workers, JSON request log
 at info, written to /dev/null), SQLite, and Redis for revocations, client state and rate limits.
@@ -206,6 +208,7 @@ def main() -> int:
             ("validate", f"http://127.0.0.1:{port}/api/auth/validate", f"localhost:{port}", token),
             ("nginx-proxy", f"http://127.0.0.1:{proxy}/", "localhost", None),
             ("public-me", f"http://127.0.0.1:{port}/api/public/me", f"localhost:{port}", token),
+            ("cg-healthz", f"http://127.0.0.1:{port}/healthz", f"localhost:{port}", None),
         ]
         results = {name: [] for name, *_ in targets}
         for round_ in range(1, args.rounds + 1):

@@ -99,7 +99,13 @@ async fn every_clinic_page_has_labelled_fields_and_no_inline_script() {
     assert_accessible_and_csp_clean(&login, "login");
 
     let cookie = app.log_in("harbour", &clinic.owner_email, PASSWORD).await;
-    for path in ["/", "/settings/cliniko", "/settings/users", "/logout"] {
+    for path in [
+        "/",
+        "/settings/cliniko",
+        "/settings/users",
+        "/settings/clients",
+        "/logout",
+    ] {
         let (status, html) = page(&app, Some("harbour"), path, Some(&cookie)).await;
         assert_eq!(status, 200, "{path}");
         assert!(
