@@ -66,7 +66,7 @@ impl SecretHasher {
     pub fn hash(&self, secret: &ClientSecret) -> String {
         let mut mac = self.mac.clone();
         mac.update(secret.expose().as_bytes());
-        hex_lower(&mac.finalize().into_bytes())
+        crate::crypto::hex(&mac.finalize().into_bytes())
     }
 
     /// Whether `secret` matches `stored_hex`, compared in constant time.
@@ -127,10 +127,6 @@ pub async fn load_secret_hasher(
             crate::Error::internal("the client-secret hashing key has the wrong length")
         })?;
     SecretHasher::new(key)
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hex_decode(hex: &str) -> Option<Vec<u8>> {
