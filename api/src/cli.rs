@@ -110,7 +110,7 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(settings.log.format);
+    let _log = crate::telemetry::init(settings.log.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -146,7 +146,7 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Runs the Cliniko sandbox until SIGINT/SIGTERM, after printing its base URL and demo keys.
 fn cliniko_sandbox(address: std::net::SocketAddr, rate_limit: u32, seed: u64) -> ExitCode {
     use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig};
-    crate::telemetry::init(crate::config::LogFormat::Pretty);
+    let _log = crate::telemetry::init(crate::config::LogFormat::Pretty);
     let config = SandboxConfig {
         rate_limit,
         seed,

@@ -78,14 +78,7 @@ impl MasterKey {
 
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    hex::encode(bytes)
 }
 
 /// Identifies a master key without revealing it: 16 lowercase hex characters.

@@ -15,14 +15,7 @@ impl KeyId {
     /// The id of `key`.
     pub(crate) fn of(key: &ClinikoApiKey) -> Self {
         let digest = Sha256::digest(key.expose().as_bytes());
-        let hex = digest
-            .iter()
-            .take(6)
-            .fold(String::with_capacity(12), |mut out, byte| {
-                out.push_str(&format!("{byte:02x}"));
-                out
-            });
-        Self(hex)
+        Self(hex::encode(&digest[..6]))
     }
 
     /// The 12 hex digits.

@@ -52,24 +52,14 @@ pub fn authorization(req: &HttpRequest) -> Authorization<'_> {
     }
 }
 
-/// Decodes `application/x-www-form-urlencoded` escapes in one component (`+` is a space).
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space), as the WHATWG
+/// URL standard does: an escape that is not `%` and two hex digits stays as it is.
 fn form_decode(component: &str) -> Option<String> {
-    let bytes = component.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = component.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    let spaced = component.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// The `(client_id, client_secret)` of a Basic header's credentials: base64 of the two
@@ -78,6 +68,31 @@ pub fn basic_credentials(encoded: &str) -> Option<(String, String)> {
     let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((form_decode(id)?, form_decode(secret)?))
+}
+
+/// The client's credentials, from exactly one authentication method (RFC 6749 §2.3).
+pub fn client_credentials(
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<(String, String), OAuthError> {
+    match authorization(req) {
+        Authorization::Basic(encoded) => {
+            let (id, secret) = basic_credentials(encoded).ok_or_else(OAuthError::invalid_client)?;
+            if params.get("client_secret").is_some()
+                || params.get("client_id").is_some_and(|body_id| body_id != id)
+            {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method: HTTP Basic or client_id and client_secret in the body, not both",
+                ));
+            }
+            Ok((id, secret))
+        }
+        Authorization::Missing => match (params.get("client_id"), params.get("client_secret")) {
+            (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
+            _ => Err(OAuthError::invalid_client()),
+        },
+        Authorization::Bearer(_) | Authorization::Other => Err(OAuthError::invalid_client()),
+    }
 }
 
 /// An OAuth request's parameters. Empty values count as absent (RFC 6749 §3.1); a parameter
@@ -178,7 +193,11 @@ mod tests {
         );
         assert_eq!(basic_credentials(&STANDARD.encode("no-colon")), None);
         assert_eq!(basic_credentials("%%%"), None);
-        assert_eq!(basic_credentials(&STANDARD.encode("id:bad%zz")), None);
+        assert_eq!(
+            basic_credentials(&STANDARD.encode("id:bad%zz")),
+            Some(("id".to_owned(), "bad%zz".to_owned()))
+        );
+        assert_eq!(basic_credentials(&STANDARD.encode("id:%FF")), None);
     }
 
     #[test]

@@ -3,13 +3,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, web};
-use clinicgate_core::tokens::{Rejection, RevokeError};
+use clinicgate_core::Error;
+use clinicgate_core::tokens::{ClientRevokeError, ClientSecret, Rejection, RevokeError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::credentials::{Authorization, Params, authorization};
+use super::credentials::{Authorization, Params, authorization, client_credentials};
 use super::oauth::{OAuthError, OAuthErrorBody, bearer_challenge, no_store};
+use crate::http::client_ip::client_ip;
 use crate::http::problem::{ApiError, Problem};
 use crate::state::AppState;
 use crate::tenancy::RootHost;
@@ -122,16 +124,29 @@ pub async fn validate(
 /// A revocation request body (optional; form or JSON, read by the handler, documented here).
 #[derive(Debug, ToSchema)]
 pub struct RevokeRequest {
-    /// Another token of the same client to revoke (RFC 7009 §2.1); without it, the bearer token
-    /// itself is revoked.
+    /// The token to revoke (RFC 7009 §2.1). With a bearer token it may be omitted (the bearer
+    /// token itself is revoked); with client credentials it is required.
     pub token: Option<String>,
+    /// The client id, when the client authenticates with its credentials in the body.
+    #[schema(example = "cgcl_Q2xpbmljR2F0ZUNsaWVudA")]
+    pub client_id: Option<String>,
+    /// The client secret, when the client authenticates with its credentials in the body.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub client_secret: Option<String>,
     /// Accepted and ignored (only access tokens exist).
     pub token_type_hint: Option<String>,
 }
 
-/// Revokes the bearer token itself or, with a `token` parameter (form or JSON), another token of
-/// the same client. Takes effect at once on every instance; revoking twice is fine, and a
-/// `token` that is not a current token is ignored (RFC 7009 §2.2).
+/// Revokes an access token (RFC 7009-style). Two ways to ask:
+///
+/// - with `Authorization: Bearer …`: revokes that token itself or, with a `token` parameter,
+///   another token of the same client;
+/// - with the client's own credentials (HTTP Basic, or `client_id` and `client_secret` in the
+///   body, as for `POST /api/auth/token`) and a `token` parameter: revokes that token if it was
+///   issued to this client (RFC 7009 §2.1), even after it has expired or been lost.
+///
+/// Takes effect at once on every instance; revoking twice is fine, and a `token` that is not a
+/// current token is ignored (RFC 7009 §2.2).
 #[utoipa::path(
     tag = "auth",
     request_body(
@@ -139,15 +154,16 @@ pub struct RevokeRequest {
             (RevokeRequest = "application/x-www-form-urlencoded"),
             (RevokeRequest = "application/json"),
         ),
-        description = "Optional: the token to revoke, when not the bearer token itself",
+        description = "The token to revoke: optional with a bearer token (default: the bearer token itself), required with client credentials",
     ),
     responses(
         (status = 204, description = "Revoked (or nothing to revoke)"),
         (status = 400, description = "`invalid_request`, or `unauthorized_client` for another client's token", body = OAuthErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing or not genuine", body = OAuthErrorBody),
+        (status = 401, description = "`invalid_token`: the bearer token is not genuine; `invalid_client`: the client credentials are wrong", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = []), ("client_basic" = []), ())
 )]
 #[delete("/api/auth/revoke")]
 pub async fn revoke(
@@ -156,19 +172,67 @@ pub async fn revoke(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let bearer = bearer_token(&req).ok_or_else(OAuthError::invalid_token)?;
     let params = Params::parse(&req, &body)?;
-    match state.tokens.revoke(bearer, params.get("token")).await {
-        Ok(()) => {
-            let mut response = HttpResponse::NoContent();
-            no_store(&mut response);
-            Ok(response.finish())
+    match authorization(&req) {
+        Authorization::Bearer(bearer) => {
+            revoke_with_bearer(&state, bearer, params.get("token")).await?;
         }
+        Authorization::Basic(_) => revoke_with_client_credentials(&req, &state, &params).await?,
+        Authorization::Missing if params.get("client_id").is_some() => {
+            revoke_with_client_credentials(&req, &state, &params).await?;
+        }
+        Authorization::Missing | Authorization::Other => return Err(OAuthError::invalid_token()),
+    }
+    let mut response = HttpResponse::NoContent();
+    no_store(&mut response);
+    Ok(response.finish())
+}
+
+async fn revoke_with_bearer(
+    state: &AppState,
+    bearer: &str,
+    target: Option<&str>,
+) -> Result<(), OAuthError> {
+    match state.tokens.revoke(bearer, target).await {
+        Ok(()) => Ok(()),
         Err(RevokeError::InvalidToken) => Err(OAuthError::invalid_token()),
-        Err(RevokeError::NotYours) => Err(OAuthError::bad_request(
-            "unauthorized_client",
-            "this token was not issued to the client presenting the bearer token",
-        )),
+        Err(RevokeError::NotYours) => Err(not_yours()),
         Err(RevokeError::Failed(err)) => Err(err.into()),
     }
+}
+
+async fn revoke_with_client_credentials(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+) -> Result<(), OAuthError> {
+    let (client_id, secret) = client_credentials(req, params)?;
+    let target = params.get("token").ok_or_else(|| {
+        OAuthError::invalid_request("token is required when the client authenticates itself")
+    })?;
+    let outcome = state
+        .tokens
+        .revoke_as_client(
+            &client_id,
+            &ClientSecret::from_presented(&secret),
+            client_ip(req, state.settings.http.trust_forwarded_for),
+            target,
+        )
+        .await;
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(ClientRevokeError::InvalidClient) => Err(OAuthError::invalid_client()),
+        Err(ClientRevokeError::NotYours) => Err(not_yours()),
+        Err(ClientRevokeError::Throttled(retry_after)) => {
+            Err(Error::RateLimited { retry_after }.into())
+        }
+        Err(ClientRevokeError::Failed(err)) => Err(err.into()),
+    }
+}
+
+fn not_yours() -> OAuthError {
+    OAuthError::bad_request(
+        "unauthorized_client",
+        "this token was not issued to the client asking to revoke it",
+    )
 }

@@ -7,7 +7,7 @@ use clinicgate_core::tokens::{ClientCredentialsGrant, ClientSecret, GrantError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::credentials::{Authorization, Params, authorization, basic_credentials};
+use super::credentials::{Params, client_credentials};
 use super::oauth::{OAuthError, OAuthErrorBody, no_store};
 use crate::http::client_ip::client_ip;
 use crate::http::problem::Problem;
@@ -48,28 +48,6 @@ pub struct TokenResponse {
     /// The scopes granted, space-separated.
     #[schema(example = "doctors:read slots:read")]
     pub scope: String,
-}
-
-/// The client's credentials, from exactly one authentication method (RFC 6749 §2.3).
-fn client_credentials(req: &HttpRequest, params: &Params) -> Result<(String, String), OAuthError> {
-    match authorization(req) {
-        Authorization::Basic(encoded) => {
-            let (id, secret) = basic_credentials(encoded).ok_or_else(OAuthError::invalid_client)?;
-            if params.get("client_secret").is_some()
-                || params.get("client_id").is_some_and(|body_id| body_id != id)
-            {
-                return Err(OAuthError::invalid_request(
-                    "use one client authentication method: HTTP Basic or client_id and client_secret in the body, not both",
-                ));
-            }
-            Ok((id, secret))
-        }
-        Authorization::Missing => match (params.get("client_id"), params.get("client_secret")) {
-            (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
-            _ => Err(OAuthError::invalid_client()),
-        },
-        Authorization::Bearer(_) | Authorization::Other => Err(OAuthError::invalid_client()),
-    }
 }
 
 /// Issues an access token to an API client (OAuth 2.0 client credentials).

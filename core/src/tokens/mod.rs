@@ -35,6 +35,6 @@ pub use revocations::{RevocationRepository, RevokedToken};
 pub use scopes::{Scope, ScopeSet};
 pub use secrets::{CLIENT_SECRET_PREFIX, ClientSecret, SecretHasher, load_secret_hasher};
 pub use service::{
-    ApiAccess, ClientCredentialsGrant, GrantError, Rejection, RevokeError, TokenPolicy,
-    TokenService,
+    ApiAccess, ClientCredentialsGrant, ClientRevokeError, GrantError, Rejection, RevokeError,
+    TokenPolicy, TokenService,
 };

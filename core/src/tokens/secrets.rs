@@ -71,7 +71,7 @@ impl SecretHasher {
 
     /// Whether `secret` matches `stored_hex`, compared in constant time.
     pub fn verify(&self, secret: &ClientSecret, stored_hex: &str) -> bool {
-        let Some(stored) = hex_decode(stored_hex) else {
+        let Some(stored) = hex::decode(stored_hex).ok() else {
             return false;
         };
         let mut mac = self.mac.clone();
@@ -127,16 +127,6 @@ pub async fn load_secret_hasher(
             crate::Error::internal("the client-secret hashing key has the wrong length")
         })?;
     SecretHasher::new(key)
-}
-
-fn hex_decode(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -98,6 +98,23 @@ pub enum RevokeError {
     Failed(#[from] Error),
 }
 
+/// Why a revocation by client credentials was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientRevokeError {
+    /// Unknown client, wrong secret, or a suspended clinic (never saying which).
+    #[error("invalid client")]
+    InvalidClient,
+    /// Too many failed client authentications.
+    #[error("too many failed client authentications")]
+    Throttled(Duration),
+    /// The token was issued to another client.
+    #[error("the token belongs to another client")]
+    NotYours,
+    /// A store is down.
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
 /// Settings of the token service.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenPolicy {
@@ -172,12 +189,16 @@ impl TokenService {
         Ok(())
     }
 
-    /// Authenticates the client and issues a token (RFC 6749 §4.4).
-    ///
-    /// The requested scopes must all be the client's; none requested means all of them.
-    #[tracing::instrument(skip_all)]
-    pub async fn grant(&self, grant: ClientCredentialsGrant) -> Result<Issued, GrantError> {
-        let keys = ThrottleKeys::api_client(&grant.client_id, grant.client_ip);
+    /// Authenticates an API client by its id and secret (the current one, or the previous one
+    /// within its grace period), for the token and revocation endpoints. Failures are throttled
+    /// per client and per address, and never say which part was wrong.
+    async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: &ClientSecret,
+        client_ip: IpAddr,
+    ) -> Result<ClientCredentials, GrantError> {
+        let keys = ThrottleKeys::api_client(client_id, client_ip);
         let delay = match self.throttle.admit(&keys).await {
             Ok(delay) => delay,
             Err(Error::RateLimited { retry_after }) => {
@@ -188,18 +209,29 @@ impl TokenService {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let credentials = match ClientId::parse(&grant.client_id) {
+        let credentials = match ClientId::parse(client_id) {
             Some(id) => self.clients.credentials(&id).await?,
             None => None,
         };
-        let Some(credentials) = credentials.filter(|c| {
-            c.clinic_active && self.secret_matches(c, &grant.client_secret, Utc::now())
-        }) else {
+        let Some(credentials) =
+            credentials.filter(|c| c.clinic_active && self.secret_matches(c, secret, Utc::now()))
+        else {
             self.throttle.failed(&keys).await?;
             return Err(GrantError::InvalidClient);
         };
         self.throttle.succeeded(&keys).await?;
-        let client = credentials.client;
+        Ok(credentials)
+    }
+
+    /// Authenticates the client and issues a token (RFC 6749 §4.4).
+    ///
+    /// The requested scopes must all be the client's; none requested means all of them.
+    #[tracing::instrument(skip_all)]
+    pub async fn grant(&self, grant: ClientCredentialsGrant) -> Result<Issued, GrantError> {
+        let client = self
+            .authenticate_client(&grant.client_id, &grant.client_secret, grant.client_ip)
+            .await?
+            .client;
         let scopes = match grant
             .scope
             .as_deref()
@@ -335,7 +367,45 @@ impl TokenService {
                 Err(_) => return Ok(()),
             },
         };
-        let client_id = ClientId::parse(&claims.sub).ok_or(RevokeError::InvalidToken)?;
+        Ok(self.record_revocation(&claims).await?)
+    }
+
+    /// Revokes `target` for the client that authenticates with its own credentials, as RFC 7009
+    /// §2.1 describes: the token must have been issued to that client; one that is not a current
+    /// token is ignored (§2.2).
+    pub async fn revoke_as_client(
+        &self,
+        client_id: &str,
+        secret: &ClientSecret,
+        client_ip: IpAddr,
+        target: &str,
+    ) -> Result<(), ClientRevokeError> {
+        let client = self
+            .authenticate_client(client_id, secret, client_ip)
+            .await
+            .map_err(|err| match err {
+                GrantError::InvalidClient | GrantError::InvalidScope(_) => {
+                    ClientRevokeError::InvalidClient
+                }
+                GrantError::Throttled(retry_after) => ClientRevokeError::Throttled(retry_after),
+                GrantError::Failed(err) => ClientRevokeError::Failed(err),
+            })?
+            .client;
+        match self.verify_genuine(target).await {
+            Ok(claims)
+                if claims.sub == client.client_id.as_str() && claims.tid == client.tenant_id =>
+            {
+                Ok(self.record_revocation(&claims).await?)
+            }
+            Ok(_) => Err(ClientRevokeError::NotYours),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Records the revocation of the genuine token `claims`, durably and in the shared set.
+    async fn record_revocation(&self, claims: &AccessClaims) -> Result<()> {
+        let client_id = ClientId::parse(&claims.sub)
+            .ok_or_else(|| Error::internal("a verified token has a malformed sub"))?;
         let leeway = chrono::Duration::from_std(self.issuer.leeway()).map_err(Error::internal)?;
         let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0)
             .ok_or_else(|| Error::internal("a verified token has an impossible exp"))?

@@ -1,7 +1,7 @@
 //! Redis implementations of the shared-state ports, for any number of ClinicGate instances.
 //!
 //! All five stores share one [`ConnectionManager`] (a multiplexed connection that reconnects by
-//! itself) and prefix every key with `"{key_prefix}:"`. Each multi-step operation is one Lua script,
+//! itself), plus one per HTTP worker once it is open (see [`local`]), and prefix every key with `"{key_prefix}:"`. Each multi-step operation is one Lua script,
 //! so it is atomic however many instances call it at once, and scripts read the clock with
 //! `TIME`, so instances with drifting clocks still agree.
 //!
@@ -10,6 +10,7 @@
 
 mod cache;
 mod jobs;
+mod local;
 mod rate_limit;
 mod revocation;
 mod sessions;
@@ -36,6 +37,7 @@ const CALL_DEADLINE: Duration = Duration::from_secs(3);
 /// The connection and key prefix every Redis store shares. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct RedisStore {
+    local: Arc<local::LocalConnections>,
     connection: ConnectionManager,
     prefix: Arc<str>,
 }
@@ -80,10 +82,11 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let connection = run(
             "connect",
-            ConnectionManager::new_with_config(client, config),
+            ConnectionManager::new_with_config(client.clone(), config.clone()),
         )
         .await?;
         let store = Self {
+            local: Arc::new(local::LocalConnections::new(client, config)),
             connection,
             prefix: Arc::from(key_prefix),
         };
@@ -110,9 +113,10 @@ impl RedisStore {
         format!("{}:{name}", self.prefix)
     }
 
-    /// A handle to the shared multiplexed connection, for one call.
+    /// A handle to a multiplexed connection for one call: this worker's own when it has one,
+    /// else the shared one.
     fn connection(&self) -> ConnectionManager {
-        self.connection.clone()
+        self.local.get().unwrap_or_else(|| self.connection.clone())
     }
 }
 

@@ -362,3 +362,78 @@ async fn a_client_revokes_another_of_its_tokens_but_not_another_clients() {
         "invalid_token"
     );
 }
+
+#[tokio::test]
+async fn a_client_revokes_a_token_with_its_own_credentials_and_no_bearer() {
+    let app = spawn_app().await;
+    let owner = clinic(&app, "quayside").await;
+    let client = create_client(&app, &owner, &["doctors:read"], None).await;
+    let other = create_client(&app, &owner, &["doctors:read"], None).await;
+    let (lost, others) = (token(&app, &client).await, token(&app, &other).await);
+    let revoke_as = |id: &str, secret: &str, form: Vec<(&'static str, String)>| {
+        app.client
+            .delete(format!("{}/api/auth/revoke", app.address))
+            .basic_auth(id, Some(secret))
+            .form(&form)
+    };
+
+    let wrong_secret = revoke_as(&client.id, "cgcs_wrong", vec![("token", lost.clone())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_secret.status(), 401);
+    assert!(wrong_secret.headers().contains_key("www-authenticate"));
+    assert_eq!(
+        wrong_secret.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+    assert_eq!(validate(&app, &lost).await.0, 200, "nothing was revoked");
+
+    let no_token = revoke_as(&client.id, &client.secret, Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 400);
+    assert_eq!(
+        no_token.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+
+    let not_mine = revoke_as(&client.id, &client.secret, vec![("token", others.clone())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_mine.status(), 400);
+    assert_eq!(
+        not_mine.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+    assert_eq!(validate(&app, &others).await.0, 200);
+
+    let revoked = revoke_as(&client.id, &client.secret, vec![("token", lost.clone())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(revoked.headers()["cache-control"], "no-store");
+    assert_eq!(validate(&app, &lost).await.0, 401);
+
+    // Credentials in the body work too, and revoking again (or a non-token) is fine.
+    let in_body = app
+        .client
+        .delete(format!("{}/api/auth/revoke", app.address))
+        .form(&[
+            ("client_id", client.id.as_str()),
+            ("client_secret", client.secret.as_str()),
+            ("token", lost.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_body.status(), 204);
+    let garbage = revoke_as(&client.id, &client.secret, vec![("token", "x.y.z".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 204, "RFC 7009 §2.2");
+}
