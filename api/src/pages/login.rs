@@ -37,10 +37,8 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
 
 /// `/login?next=…`: where to go back to after logging in.
 pub(super) fn login_location(next: &str) -> String {
-    // `/` may stay as it is in a query value, which keeps the address readable:
-    // `/login?next=/patients%3Fpatient_id%3D1`.
     let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    format!("/login?next={}", encoded.replace("%2F", "/"))
+    format!("/login?next={encoded}")
 }
 
 /// Query of `GET /login`.

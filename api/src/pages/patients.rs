@@ -57,7 +57,10 @@ async fn patient_page(
     };
     let Some(auth) = authenticate(req, state, &clinic).await? else {
         let here = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        return Ok((see_other(&login_location(here)), None));
+        // `/` may stay as it is in a query value: `/login?next=/patients%3Fpatient_id%3D1`, the
+        // address the clinic's staff see after clicking the button, reads as what it is.
+        let location = login_location(here).replace("next=%2F", "next=/");
+        return Ok((see_other(&location), None));
     };
     let Some(id) = patient_id_of(req.query_string()) else {
         return Ok((

@@ -41,16 +41,14 @@ pub fn phi_headers(response: &mut HttpResponse) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
-/// The same CSP and storage rules for pages that list patients' names (clinic home, search) but
-/// hold forms: those keep `Referrer-Policy: same-origin`, because with `no-referrer` browsers
-/// send `Origin: null` on form posts and the CSRF check would refuse every one.
+/// Pages that list patients' names but hold forms (clinic home, search results): never stored,
+/// and the default CSP (own origin only, never framed) already applies. They keep
+/// `Referrer-Policy: same-origin`, because with `no-referrer` browsers send `Origin: null` on
+/// form posts and the CSRF check would refuse every one.
 pub fn phi_list_headers(response: &mut HttpResponse) {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PHI_CSP),
-    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// What the ledger records about the request: client address, user agent, request id.
