@@ -6,6 +6,7 @@
 //!   sealed Cliniko keys.
 //! - [`api_clients`], [`service_keys`], [`revocations`]: third-party API clients, the
 //!   deployment's sealed keys (client-secret hashing, token signing) and revoked tokens.
+//! - [`ledger`]: the append-only PHI access ledger.
 //! - [`cliniko`]: the Cliniko client (shared per-key budget, cache) and the Cliniko sandbox.
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
@@ -16,6 +17,7 @@ pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;
 pub mod db;
+pub mod ledger;
 pub mod revocations;
 pub mod secrets;
 pub mod service_keys;

@@ -84,6 +84,10 @@ pub struct HttpSettings {
     /// Take the client's IP from the last `X-Forwarded-For` entry (set it only behind a proxy
     /// that appends it); otherwise the TCP peer address is the client.
     pub trust_forwarded_for: bool,
+    /// Send `Server-Timing` (time spent waiting for Cliniko, recording the access ledger, and in
+    /// total) on patient responses: for benchmarks and diagnosis, off by default.
+    #[serde(default)]
+    pub server_timing: bool,
 }
 
 /// Browser session settings (`[session]`).

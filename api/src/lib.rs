@@ -3,6 +3,7 @@
 //! Depends on `clinicgate-core` for domain rules and on `clinicgate-adapters` for infrastructure;
 //! [`startup`] is the only module that wires the two together.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clients;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod patients;
 pub mod public;
 pub mod routes;
 pub mod session;

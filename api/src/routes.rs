@@ -4,7 +4,9 @@
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::{auth, clients, clinic, cliniko_key, ops, pages, public, session, signup, users};
+use crate::{
+    audit, auth, clients, clinic, cliniko_key, ops, pages, patients, public, session, signup, users,
+};
 
 /// Registers the documented routes, then the pages.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -33,6 +35,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::revoke)
         .service(auth::jwks)
         .service(public::me)
+        .service(patients::get_patient)
+        .service(audit::list_audit)
+        .service(audit::export_audit)
         .map(|cfg| {
             pages::configure(cfg);
             cfg

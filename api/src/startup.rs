@@ -16,6 +16,7 @@ use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db};
+use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::revocations::SeaRevocationRepository;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
@@ -25,6 +26,8 @@ use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
+use clinicgate_core::ledger::LedgerService;
+use clinicgate_core::patients::PatientService;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::{LoginThrottle, SessionService};
 use clinicgate_core::tokens::{
@@ -200,14 +203,18 @@ impl Application {
             ),
             settings.session.policy(),
         );
+        let cliniko_keys = ClinikoKeyService::new(
+            cliniko.clone(),
+            vault.clone(),
+            Arc::new(SeaClinikoKeyRepository::new(db.clone())),
+        );
+        let ledger = LedgerService::new(Arc::new(SeaLedgerRepository::new(db.clone())));
         let state = AppState::new(Inner {
             signup: SignupService::new(clinics.clone()),
             staff: UserService::new(users, stores.state.sessions.clone()),
-            cliniko_keys: ClinikoKeyService::new(
-                cliniko.clone(),
-                vault.clone(),
-                Arc::new(SeaClinikoKeyRepository::new(db.clone())),
-            ),
+            patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),
+            ledger,
+            cliniko_keys,
             sessions,
             tokens,
             clients,

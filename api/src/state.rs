@@ -9,6 +9,8 @@ use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::crypto::MasterKeyring;
+use clinicgate_core::ledger::LedgerService;
+use clinicgate_core::patients::PatientService;
 use clinicgate_core::ports::SharedState;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::SessionService;
@@ -57,6 +59,10 @@ pub struct Inner {
     pub tokens: TokenService,
     /// Clinics' API clients.
     pub clients: ClientService,
+    /// The PHI access ledger.
+    pub ledger: LedgerService,
+    /// Patients from each clinic's Cliniko, every disclosure recorded in the ledger.
+    pub patients: PatientService,
     /// The OpenAPI document served at `/openapi.json`.
     pub openapi: Arc<OpenApi>,
     /// Renders `/metrics`.

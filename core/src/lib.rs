@@ -10,6 +10,8 @@ pub mod cliniko_key;
 pub mod crypto;
 pub mod error;
 pub mod ids;
+pub mod ledger;
+pub mod patients;
 pub mod ports;
 pub mod secrets;
 pub mod sessions;

@@ -55,6 +55,16 @@ const ASSETS: &[Asset] = &[
         "js/clients-settings.js"
     ),
     asset!("logo.svg", "image/svg+xml", "img/logo.svg"),
+    asset!(
+        "patients.css",
+        "text/css; charset=utf-8",
+        "css/patients.css"
+    ),
+    asset!(
+        "patient.js",
+        "text/javascript; charset=utf-8",
+        "js/patient.js"
+    ),
 ];
 
 /// One static asset. Cached briefly: names are not fingerprinted, so a deployment must be able

@@ -8,6 +8,7 @@ use clinicgate_core::clinics::Clinic;
 use super::login::{clinic_of, login_location, see_other};
 use super::{Nav, Page, PageError, escape, not_found, render};
 use crate::clinic::ClinicUrls;
+use crate::patients::phi_list_headers;
 use crate::session::{Authenticated, authenticate};
 use crate::state::AppState;
 
@@ -35,7 +36,7 @@ async fn signed_in(
 }
 
 /// Like [`signed_in`], and refuses clinicians with a 403 page.
-async fn manager(
+pub(super) async fn manager(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Result<Authenticated, HttpResponse>, PageError> {
@@ -56,6 +57,18 @@ pub async fn home(
     let Some(auth) = authenticate(req, state, clinic).await? else {
         return Ok(see_other(&login_location("/")));
     };
+    home_page(req, state, &auth, None).await
+}
+
+/// The clinic home for `auth`, with the results of `search` when one was submitted. It lists
+/// patients' names, so it is sent with the patient pages' CSP.
+pub(super) async fn home_page(
+    req: &HttpRequest,
+    state: &AppState,
+    auth: &Authenticated,
+    search: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let clinic = &auth.clinic;
     let user = &auth.session.user;
     let manages = user.role.manages_clinic();
     let connection = state.cliniko_keys.connection(auth.ctx()).await?;
@@ -70,22 +83,24 @@ pub async fn home(
         (None, false) => "<p class=\"status status-off\">Not connected</p><p>Ask an owner or admin of your clinic to connect Cliniko.</p>".to_owned(),
     };
     let manage = if manages {
-        "<article class=\"card\"><h2>Settings</h2><ul class=\"links\"><li><a href=\"/settings/cliniko\">Cliniko connection and patient button</a></li><li><a href=\"/settings/users\">Staff accounts</a></li><li><a href=\"/settings/clients\">API clients for partners</a></li></ul></article>"
+        "<article class=\"card\"><h2>Settings</h2><ul class=\"links\"><li><a href=\"/settings/cliniko\">Cliniko connection and patient button</a></li><li><a href=\"/settings/users\">Staff accounts</a></li><li><a href=\"/settings/clients\">API clients for partners</a></li><li><a href=\"/settings/audit\">Access ledger: who viewed which patient</a></li></ul></article>"
     } else {
         ""
     };
+    let patients = super::patients::home_section(req, state, auth, search).await;
     let urls = ClinicUrls::new(&state.settings.public_url, clinic.subdomain.as_str());
     let content = render(
         HOME,
         &[
             ("clinic_name", &clinic.name),
             ("email", user.email.as_str()),
+            ("patients", &patients),
             ("cliniko", &cliniko),
             ("button_url", &urls.button_url),
             ("manage", manage),
         ],
     )?;
-    Ok(Page {
+    let mut response = Page {
         title: &clinic.name,
         content,
         scripts: &[],
@@ -95,15 +110,18 @@ pub async fn home(
             active: "home",
         },
     }
-    .respond(StatusCode::OK)?)
+    .respond(StatusCode::OK)?;
+    phi_list_headers(&mut response);
+    Ok(response)
 }
 
 /// The tabs of the settings pages.
-fn settings_tabs(active: &str) -> String {
+pub(super) fn settings_tabs(active: &str) -> String {
     [
         ("cliniko", "/settings/cliniko", "Cliniko"),
         ("users", "/settings/users", "Staff"),
         ("clients", "/settings/clients", "API clients"),
+        ("audit", "/settings/audit", "Access ledger"),
     ]
     .iter()
     .map(|(id, href, label)| {

@@ -6,9 +6,11 @@
 //! the CSP is `default-src 'self'`). Pages are not part of the OpenAPI document.
 
 mod assets;
+mod audit;
 mod clinic;
 mod landing;
 mod login;
+mod patients;
 mod render;
 
 use actix_web::http::{StatusCode, header};
@@ -37,7 +39,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(clinic::settings)
         .service(clinic::cliniko_settings)
         .service(clinic::users_settings)
-        .service(clinic::clients_settings);
+        .service(clinic::clients_settings)
+        .service(patients::show)
+        .service(patients::search_patients)
+        .service(audit::ledger);
 }
 
 /// The navigation a page shows.
@@ -56,6 +61,15 @@ pub enum Nav<'a> {
         /// The highlighted section.
         active: &'a str,
     },
+    /// A page showing one patient: like `Clinic`, but logging out goes through the confirmation
+    /// page, because the page's `Referrer-Policy: no-referrer` makes browsers send `Origin: null`
+    /// on form posts, which the CSRF check refuses.
+    Patient {
+        /// The clinic.
+        clinic: &'a Clinic,
+        /// Who is logged in.
+        user: &'a User,
+    },
     /// An error page: the brand only.
     Bare,
 }
@@ -71,7 +85,9 @@ fn role_label(role: Role) -> &'static str {
 impl Nav<'_> {
     fn brand_suffix(self) -> String {
         match self {
-            Self::ClinicGuest(clinic) | Self::Clinic { clinic, .. } => {
+            Self::ClinicGuest(clinic)
+            | Self::Clinic { clinic, .. }
+            | Self::Patient { clinic, .. } => {
                 format!(
                     "<span class=\"brand-clinic\">{}</span>",
                     escape(&clinic.name)
@@ -96,6 +112,14 @@ impl Nav<'_> {
                 link("/docs/", "API docs", false)
             ),
             Self::ClinicGuest(_) | Self::Bare => String::new(),
+            Self::Patient { user, .. } => format!(
+                "<nav class=\"nav\" aria-label=\"Main\">{}\
+                 <span class=\"who\"><span class=\"who-email\">{}</span> <span class=\"badge\">{}</span></span>\
+                 <a href=\"/logout\">Log out</a></nav>",
+                link("/", "Home", false),
+                escape(user.email.as_str()),
+                role_label(user.role),
+            ),
             Self::Clinic { user, active, .. } => {
                 let settings = if user.role.manages_clinic() {
                     link("/settings/cliniko", "Settings", active == "settings")

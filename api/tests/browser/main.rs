@@ -19,3 +19,4 @@ mod browser;
 mod clients;
 mod docs;
 mod onboarding;
+mod patients;

@@ -18,6 +18,7 @@ mod errors;
 mod health;
 mod openapi;
 mod pages;
+mod patients;
 mod rotation;
 mod secrets_at_rest;
 mod sessions;

@@ -127,3 +127,52 @@ async fn tenant_apis_do_not_exist_on_the_root_host() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn the_patient_button_on_any_host_but_an_active_clinics_is_the_same_404_page() {
+    let app = spawn_app().await;
+    let clinic = app.sign_up("quiet").await;
+    app.state
+        .clinics
+        .set_status(clinic.id.parse().unwrap(), ClinicStatus::Suspended)
+        .await
+        .unwrap();
+    let port = app.port;
+    let mut bodies = Vec::new();
+    for host in [
+        format!("quiet.localhost:{port}"),
+        format!("QUIET.localhost.:{port}"),
+        format!("nobody.localhost:{port}"),
+        format!("fr.eu.localhost:{port}"),
+        format!("my_clinic.localhost:{port}"),
+        format!("quiet.localhost.evil.example:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        "[::1]".to_owned(),
+        format!("localhost:{port}"),
+    ] {
+        let response = get_with_host(&app, &host, "/patients?patient_id=836447129235883061").await;
+        assert_eq!(response.status(), 404, "{host}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{host}: browsers get a page"
+        );
+        let request_id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains("quiet") && !body.contains("836447129235883061"),
+            "{host}"
+        );
+        bodies.push(body.replace(&request_id, "ID"));
+    }
+    assert!(
+        bodies.windows(2).all(|pair| pair[0] == pair[1]),
+        "the 404 pages differ"
+    );
+}

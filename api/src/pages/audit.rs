@@ -1,0 +1,165 @@
+//! `/settings/audit`: the access ledger for owners and admins — who was shown which patient's
+//! data, filtered by patient, staff member and date, page by page, with a CSV export. Rendered on
+//! the server from the same filters as `GET /api/tenant/audit`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use clinicgate_core::Error;
+use clinicgate_core::ledger::LedgerActor;
+
+use super::clinic::{manager, settings_tabs};
+use super::{Nav, Page, PageError, escape, render};
+use crate::audit::{AuditQuery, entry_out, staff_emails};
+use crate::state::AppState;
+
+const AUDIT: &str = include_str!("../../../frontend-static/pages/audit.html");
+
+/// Entries per page.
+const PAGE_SIZE: u32 = 50;
+
+/// The query string of `pairs`, for links that keep the current filters.
+fn query_string(pairs: &[(&str, &Option<String>)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+            query.append_pair(name, value);
+        }
+    }
+    query.finish()
+}
+
+/// The ledger page.
+#[get("/settings/audit")]
+pub async fn ledger(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, PageError> {
+    let auth = match manager(&req, &state).await? {
+        Ok(auth) => auth,
+        Err(response) => return Ok(response),
+    };
+    let ctx = auth.ctx();
+    let emails = staff_emails(&state, ctx).await?;
+    let (page, error) = match query.filter() {
+        Ok(filter) => (
+            Some(state.ledger.list(ctx, &filter, PAGE_SIZE).await?),
+            String::new(),
+        ),
+        Err(Error::Validation(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            (
+                None,
+                format!(
+                    "<p class=\"notice notice-error\" role=\"alert\">{}</p>",
+                    escape(&message)
+                ),
+            )
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let rows: String = match &page {
+        Some(page) if page.entries.is_empty() => {
+            "<tr><td colspan=\"7\" class=\"muted\">No entries match.</td></tr>".to_owned()
+        }
+        Some(page) => page
+            .entries
+            .iter()
+            .map(|entry| {
+                let out = entry_out(entry, &emails);
+                let who = match (&out.actor.email, out.actor.kind) {
+                    (Some(email), _) => escape(email),
+                    (None, "api_client") => format!("API client <code>{}</code>", escape(&out.actor.id)),
+                    (None, _) => format!("<code>{}</code>", escape(&out.actor.id)),
+                };
+                format!(
+                    "<tr><td class=\"when\">{}</td><td class=\"email\">{who}</td><td><a class=\"mono\" href=\"/settings/audit?patient_id={}\">{}</a></td><td>{}</td><td>{}</td><td class=\"mono small\">{}</td><td class=\"mono small\">{}</td></tr>",
+                    out.at.format("%Y-%m-%d %H:%M:%S"),
+                    out.patient_id,
+                    out.patient_id,
+                    escape(&out.categories.join(", ")),
+                    out.channel,
+                    escape(out.ip.as_deref().unwrap_or("")),
+                    escape(out.request_id.as_deref().unwrap_or("")),
+                )
+            })
+            .collect(),
+        None => String::new(),
+    };
+    let filters = [
+        ("patient_id", &query.patient_id),
+        ("actor", &query.actor),
+        ("from", &query.from),
+        ("to", &query.to),
+    ];
+    let pager = match page.as_ref().and_then(|p| p.next) {
+        Some(next) => {
+            let cursor = Some(next.encode());
+            let mut pairs = filters.to_vec();
+            pairs.push(("cursor", &cursor));
+            format!(
+                "<a class=\"button button-secondary\" href=\"/settings/audit?{}\">Older entries</a>",
+                escape(&query_string(&pairs))
+            )
+        }
+        None => String::new(),
+    };
+    let selected_actor = query
+        .actor
+        .as_deref()
+        .and_then(LedgerActor::parse)
+        .map(|actor| actor.id());
+    let mut staff: Vec<_> = emails.iter().collect();
+    staff.sort_by(|a, b| a.1.cmp(b.1));
+    let mut actor_options = String::from("<option value=\"\">Anyone</option>");
+    for (id, email) in staff {
+        let id = id.to_string();
+        let selected = if selected_actor.as_deref() == Some(id.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        actor_options.push_str(&format!(
+            "<option value=\"{}\"{selected}>{}</option>",
+            escape(&id),
+            escape(email)
+        ));
+    }
+    let export_url = format!("/api/tenant/audit/export?{}", query_string(&filters));
+    let tabs = settings_tabs("audit");
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let content = render(
+        AUDIT,
+        &[
+            ("tabs", &tabs),
+            ("patient_id", &value(&query.patient_id)),
+            ("actor_options", &actor_options),
+            ("from", &value(&query.from)),
+            ("to", &value(&query.to)),
+            ("export_url", &export_url),
+            ("error", &error),
+            ("rows", &rows),
+            ("pager", &pager),
+        ],
+    )?;
+    let status = if page.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(Page {
+        title: "Access ledger",
+        content,
+        scripts: &[],
+        nav: Nav::Clinic {
+            clinic: &auth.clinic,
+            user: &auth.session.user,
+            active: "settings",
+        },
+    }
+    .respond(status)?)
+}
