@@ -33,6 +33,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::revoke)
         .service(auth::jwks)
         .service(public::me)
+        .service(public::list_doctors)
+        .service(public::get_doctor)
+        .service(public::list_specialties)
+        .service(public::list_clinics)
+        .service(public::list_appointment_types)
+        .service(public::available_slots)
+        .service(public::create_appointment)
+        .service(public::update_appointment)
+        .service(public::appointment_status)
         .map(|cfg| {
             pages::configure(cfg);
             cfg

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use clinicgate_adapters::db::Db;
 use clinicgate_adapters::stores::StoreProbe;
+use clinicgate_core::booking::BookingService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::crypto::MasterKeyring;
+use clinicgate_core::directory::DirectoryService;
+use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ports::SharedState;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::SessionService;
@@ -57,6 +60,12 @@ pub struct Inner {
     pub tokens: TokenService,
     /// Clinics' API clients.
     pub clients: ClientService,
+    /// Clinics' public directories (doctors, clinics, appointment types).
+    pub directory: DirectoryService,
+    /// Free slots and bookings through the booking guard.
+    pub booking: BookingService,
+    /// Idempotency keys of the public API's writes.
+    pub idempotency: IdempotencyService,
     /// The OpenAPI document served at `/openapi.json`.
     pub openapi: Arc<OpenApi>,
     /// Renders `/metrics`.
