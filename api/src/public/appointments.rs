@@ -438,8 +438,8 @@ fn appointment_id(raw: &str) -> Result<ClinikoId, Error> {
     })
 }
 
-fn to_value(out: &impl Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(out).map_err(|e| Error::internal(e).into())
+fn to_value(out: &impl Serialize) -> Result<Value, Error> {
+    serde_json::to_value(out).map_err(Error::internal)
 }
 
 /// Books an appointment through the booking guard: the doctor must offer the type at the

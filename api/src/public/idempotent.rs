@@ -20,27 +20,44 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 /// The response header marking a replay.
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The request's key: 400 `idempotency_key_missing` without one, 400 `invalid_idempotency_key`
-/// for one that is not 1–255 visible ASCII characters.
-pub fn key_of(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
-    let raw = req.headers().get(&IDEMPOTENCY_KEY).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_missing",
-            "send an Idempotency-Key header (e.g. a fresh UUID) with every POST and PATCH, and \
-             the same one when retrying",
-        )
-    })?;
-    raw.to_str()
-        .ok()
-        .and_then(|raw| IdempotencyKey::parse(raw).ok())
-        .ok_or_else(|| {
-            ApiError::new(
+/// Why a write has no usable key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// No `Idempotency-Key` header.
+    Missing,
+    /// Not 1–255 visible ASCII characters.
+    Invalid,
+}
+
+impl From<KeyProblem> for ApiError {
+    fn from(problem: KeyProblem) -> Self {
+        match problem {
+            KeyProblem::Missing => Self::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_missing",
+                "send an Idempotency-Key header (e.g. a fresh UUID) with every POST and PATCH, \
+                 and the same one when retrying",
+            ),
+            KeyProblem::Invalid => Self::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_idempotency_key",
                 "the Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
-            )
-        })
+            ),
+        }
+    }
+}
+
+/// The request's key: 400 `idempotency_key_missing` without one, 400 `invalid_idempotency_key`
+/// for one that is not 1–255 visible ASCII characters.
+pub fn key_of(req: &HttpRequest) -> Result<IdempotencyKey, KeyProblem> {
+    let raw = req
+        .headers()
+        .get(&IDEMPOTENCY_KEY)
+        .ok_or(KeyProblem::Missing)?;
+    raw.to_str()
+        .ok()
+        .and_then(|raw| IdempotencyKey::parse(raw).ok())
+        .ok_or(KeyProblem::Invalid)
 }
 
 /// A JSON answer that may be stored and replayed.

@@ -18,6 +18,7 @@ mod errors;
 mod health;
 mod openapi;
 mod pages;
+mod public_api;
 mod rotation;
 mod secrets_at_rest;
 mod sessions;

@@ -27,8 +27,8 @@ pub use patients::{NewPatient, PatientChoice};
 pub use status::AppointmentStatus;
 
 use crate::cliniko::{
-    Appointment, AppointmentPatch, AvailabilityQuery, Bookable, Cancellation, CancellationReason,
-    ClinikoAccount, ClinikoClient, ClinikoId, Lane, NewAppointment,
+    Appointment, AppointmentPatch, AvailabilityQuery, AvailableTime, Bookable, Cancellation,
+    CancellationReason, ClinikoAccount, ClinikoClient, ClinikoId, Lane, NewAppointment, Patience,
 };
 use crate::directory::{Directory, DirectoryService, Offer, not_connected};
 use crate::error::{FieldError, UpstreamFailure};
@@ -238,17 +238,26 @@ impl BookingService {
         let time_zone = offer.clinic.time_zone;
         let today = Utc::now().with_timezone(&time_zone).date_naive();
         check_range(search.from, search.to, today, self.policy.max_slot_days)?;
-        let query = AvailabilityQuery {
-            bookable: bookable(&offer),
-            from: search.from,
-            to: search.to,
-        };
+        let bookable = bookable(&offer);
         let length = chrono::Duration::minutes(i64::from(offer.appointment_type.duration_minutes));
         let times = self
             .with_cliniko(ctx, |account| async move {
-                self.cliniko()
-                    .available_times(&account, Lane::Api, &query)
-                    .await
+                let patience = Patience::default();
+                let mut times: Vec<AvailableTime> = Vec::new();
+                for (from, to) in windows(search.from, search.to) {
+                    let query = AvailabilityQuery {
+                        bookable: bookable.clone(),
+                        from,
+                        to,
+                    };
+                    let window = patience
+                        .call(|| self.cliniko().available_times(&account, Lane::Api, &query))
+                        .await?;
+                    times.extend(window);
+                }
+                times.sort_unstable();
+                times.dedup();
+                Ok(times)
             })
             .await?;
         Ok(Slots {
@@ -293,7 +302,8 @@ impl BookingService {
         let tenant = ctx.tenant_id();
         let appointment = self
             .with_cliniko(ctx, |account| async move {
-                self.ensure_offered(&account, &bookable, starts_at, time_zone)
+                let patience = Patience::default();
+                self.ensure_offered(&patience, &account, &bookable, starts_at, time_zone)
                     .await?;
                 if !self
                     .claims
@@ -304,24 +314,23 @@ impl BookingService {
                 }
                 let booked = async {
                     let patient_id =
-                        patients::resolve(self.cliniko(), &account, &request.patient).await?;
-                    let created = self
-                        .cliniko()
-                        .create_appointment(
-                            &account,
-                            Lane::Api,
-                            &NewAppointment {
-                                starts_at,
-                                ends_at: None,
-                                patient_id,
-                                practitioner_id: bookable.practitioner_id.clone(),
-                                appointment_type_id: bookable.appointment_type_id.clone(),
-                                business_id: bookable.business_id.clone(),
-                                notes: request.notes.clone(),
-                            },
-                        )
+                        patients::resolve(&patience, self.cliniko(), &account, &request.patient)
+                            .await?;
+                    let new = NewAppointment {
+                        starts_at,
+                        ends_at: None,
+                        patient_id,
+                        practitioner_id: bookable.practitioner_id.clone(),
+                        appointment_type_id: bookable.appointment_type_id.clone(),
+                        business_id: bookable.business_id.clone(),
+                        notes: request.notes.clone(),
+                    };
+                    // Repeating after a 429 is safe: the budget or Cliniko refused it without acting.
+                    let created = patience
+                        .call(|| self.cliniko().create_appointment(&account, Lane::Api, &new))
                         .await?;
-                    self.confirm_or_cancel(&account, &created.id).await?;
+                    self.confirm_or_cancel(&patience, &account, &created.id)
+                        .await?;
                     Ok(created)
                 }
                 .await;
@@ -356,16 +365,24 @@ impl BookingService {
         let dir = &directory;
         let appointment = self
             .with_cliniko(ctx, |account| async move {
-                let current = self.appointment_in(&account, id).await?;
+                let patience = Patience::default();
+                let current = self.appointment_in(&patience, &account, id).await?;
                 if !current.is_active() {
                     return Err(already_cancelled());
                 }
                 match change {
                     AppointmentChange::Cancel(cancellation) => {
-                        self.cliniko()
-                            .cancel_appointment(&account, Lane::Api, id, &cancellation)
+                        patience
+                            .call(|| {
+                                self.cliniko().cancel_appointment(
+                                    &account,
+                                    Lane::Api,
+                                    id,
+                                    &cancellation,
+                                )
+                            })
                             .await?;
-                        self.appointment_in(&account, id).await
+                        self.appointment_in(&patience, &account, id).await
                     }
                     AppointmentChange::Update { starts_at, notes } => {
                         let moved = starts_at
@@ -373,7 +390,12 @@ impl BookingService {
                             .filter(|start| *start != current.starts_at);
                         match moved {
                             Some(start) => {
-                                self.reschedule(&account, tenant, dir, &current, start, notes)
+                                let moving = Move {
+                                    current: &current,
+                                    starts_at: start,
+                                    notes,
+                                };
+                                self.reschedule(&patience, &account, tenant, dir, moving)
                                     .await
                             }
                             None => {
@@ -381,8 +403,15 @@ impl BookingService {
                                     notes,
                                     ..AppointmentPatch::default()
                                 };
-                                self.cliniko()
-                                    .update_appointment(&account, Lane::Api, id, &patch)
+                                patience
+                                    .call(|| {
+                                        self.cliniko().update_appointment(
+                                            &account,
+                                            Lane::Api,
+                                            id,
+                                            &patch,
+                                        )
+                                    })
                                     .await
                             }
                         }
@@ -408,7 +437,8 @@ impl BookingService {
     ) -> Result<(Appointment, AppointmentStatus)> {
         let appointment = self
             .with_cliniko(ctx, |account| async move {
-                self.appointment_in(&account, id).await
+                self.appointment_in(&Patience::default(), &account, id)
+                    .await
             })
             .await?;
         let status = AppointmentStatus::of(&appointment, Utc::now());
@@ -417,11 +447,12 @@ impl BookingService {
 
     async fn appointment_in(
         &self,
+        patience: &Patience,
         account: &ClinikoAccount,
         id: &ClinikoId,
     ) -> Result<Appointment> {
-        self.cliniko()
-            .appointment(account, Lane::Api, id)
+        patience
+            .call(|| self.cliniko().appointment(account, Lane::Api, id))
             .await
             .map_err(|err| match err {
                 Error::NotFound { .. } => Error::NotFound {
@@ -433,13 +464,17 @@ impl BookingService {
 
     async fn reschedule(
         &self,
+        patience: &Patience,
         account: &ClinikoAccount,
         tenant: crate::ids::TenantId,
         directory: &Directory,
-        current: &Appointment,
-        starts_at: DateTime<Utc>,
-        notes: Option<String>,
+        moving: Move<'_>,
     ) -> Result<Appointment> {
+        let Move {
+            current,
+            starts_at,
+            notes,
+        } = moving;
         in_future(starts_at)?;
         let ids = (
             current.practitioner_id.as_ref(),
@@ -456,8 +491,14 @@ impl BookingService {
         };
         let offer = directory.check_offer(doctor, clinic, kind)?;
         let bookable = bookable(&offer);
-        self.ensure_offered(account, &bookable, starts_at, offer.clinic.time_zone)
-            .await?;
+        self.ensure_offered(
+            patience,
+            account,
+            &bookable,
+            starts_at,
+            offer.clinic.time_zone,
+        )
+        .await?;
         let slot = SlotKey {
             clinic_id: clinic.clone(),
             doctor_id: doctor.clone(),
@@ -481,19 +522,23 @@ impl BookingService {
             ..AppointmentPatch::default()
         };
         let moved = async {
-            let updated = self
-                .cliniko()
-                .update_appointment(account, Lane::Api, &current.id, &patch)
+            let updated = patience
+                .call(|| {
+                    self.cliniko()
+                        .update_appointment(account, Lane::Api, &current.id, &patch)
+                })
                 .await?;
-            if self.conflicts(account, &current.id).await? {
+            if self.conflicts(patience, account, &current.id).await? {
                 let back = AppointmentPatch {
                     starts_at: Some(current.starts_at),
                     ends_at: current.ends_at,
                     ..AppointmentPatch::default()
                 };
-                if let Err(err) = self
-                    .cliniko()
-                    .update_appointment(account, Lane::Api, &current.id, &back)
+                if let Err(err) = patience
+                    .call(|| {
+                        self.cliniko()
+                            .update_appointment(account, Lane::Api, &current.id, &back)
+                    })
                     .await
                 {
                     tracing::error!(appointment_id = %current.id, error = %err, "could not move a conflicting reschedule back; the clinic must fix it in Cliniko");
@@ -519,6 +564,7 @@ impl BookingService {
     /// Step 2: the start must be among Cliniko's available times on its clinic-local day.
     async fn ensure_offered(
         &self,
+        patience: &Patience,
         account: &ClinikoAccount,
         bookable: &Bookable,
         starts_at: DateTime<Utc>,
@@ -530,9 +576,8 @@ impl BookingService {
             from: day,
             to: day,
         };
-        let times = self
-            .cliniko()
-            .available_times(account, Lane::Api, &query)
+        let times = patience
+            .call(|| self.cliniko().available_times(account, Lane::Api, &query))
             .await?;
         if times.iter().any(|t| t.appointment_start == starts_at) {
             Ok(())
@@ -541,16 +586,26 @@ impl BookingService {
         }
     }
 
-    async fn conflicts(&self, account: &ClinikoAccount, id: &ClinikoId) -> Result<bool> {
-        self.cliniko()
-            .appointment_conflicts(account, Lane::Api, id)
+    async fn conflicts(
+        &self,
+        patience: &Patience,
+        account: &ClinikoAccount,
+        id: &ClinikoId,
+    ) -> Result<bool> {
+        patience
+            .call(|| self.cliniko().appointment_conflicts(account, Lane::Api, id))
             .await
     }
 
     /// Step 4: if Cliniko reports a conflict for the new appointment — or cannot say — ours is
     /// cancelled, so the guard never leaves a possible double booking behind.
-    async fn confirm_or_cancel(&self, account: &ClinikoAccount, id: &ClinikoId) -> Result<()> {
-        let outcome = match self.conflicts(account, id).await {
+    async fn confirm_or_cancel(
+        &self,
+        patience: &Patience,
+        account: &ClinikoAccount,
+        id: &ClinikoId,
+    ) -> Result<()> {
+        let outcome = match self.conflicts(patience, account, id).await {
             Ok(false) => return Ok(()),
             Ok(true) => slot_taken(),
             Err(err) => err,
@@ -559,9 +614,11 @@ impl BookingService {
             reason: CancellationReason::Other,
             note: Some("Double booking prevented by ClinicGate".to_owned()),
         };
-        if let Err(err) = self
-            .cliniko()
-            .cancel_appointment(account, Lane::Api, id, &cancellation)
+        if let Err(err) = patience
+            .call(|| {
+                self.cliniko()
+                    .cancel_appointment(account, Lane::Api, id, &cancellation)
+            })
             .await
         {
             tracing::error!(appointment_id = %id, error = %err, "could not cancel a conflicting booking; the clinic must fix it in Cliniko");
@@ -575,6 +632,34 @@ impl BookingService {
             tracing::warn!(error = %err, "could not release a slot claim; it expires on its own");
         }
     }
+}
+
+/// A reschedule: the appointment as it is, and where it goes.
+struct Move<'a> {
+    current: &'a Appointment,
+    starts_at: DateTime<Utc>,
+    notes: Option<String>,
+}
+
+/// Days of one Cliniko availability call (`to = from + 6`: the safe reading of "at most 7 days").
+const WINDOW_DAYS: u64 = 7;
+
+/// `from..=to` cut into Cliniko's 7-day windows (clinic-local days). Fetched one at a time with
+/// [`Patience`], so a long range never needs more budget at once than one call.
+fn windows(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut windows = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let end = start
+            .checked_add_days(chrono::Days::new(WINDOW_DAYS - 1))
+            .map_or(to, |end| end.min(to));
+        windows.push((start, end));
+        match end.succ_opt() {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    windows
 }
 
 fn bookable(offer: &Offer<'_>) -> Bookable {
@@ -615,6 +700,22 @@ mod tests {
 
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_range_is_cut_into_seven_day_windows_covering_it_exactly() {
+        assert_eq!(
+            windows(day("2030-05-10"), day("2030-05-22")),
+            [
+                (day("2030-05-10"), day("2030-05-16")),
+                (day("2030-05-17"), day("2030-05-22"))
+            ]
+        );
+        assert_eq!(
+            windows(day("2030-05-10"), day("2030-05-10")),
+            [(day("2030-05-10"), day("2030-05-10"))]
+        );
+        assert_eq!(windows(day("2030-05-10"), day("2030-07-10")).len(), 9);
     }
 
     #[test]

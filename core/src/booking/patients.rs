@@ -6,7 +6,8 @@ use std::fmt;
 use chrono::NaiveDate;
 
 use crate::cliniko::{
-    ClinikoAccount, ClinikoClient, ClinikoId, Filter, Lane, ListQuery, PatientFields, PhoneNumber,
+    ClinikoAccount, ClinikoClient, ClinikoId, Filter, Lane, ListQuery, Patience, PatientFields,
+    PhoneNumber,
 };
 use crate::error::FieldError;
 use crate::{Error, Result};
@@ -143,12 +144,16 @@ pub enum PatientChoice {
 /// patients with that date of birth; without an e-mail there is nothing safe to match on, so a
 /// patient is created.
 pub(super) async fn resolve(
+    patience: &Patience,
     cliniko: &dyn ClinikoClient,
     account: &ClinikoAccount,
     choice: &PatientChoice,
 ) -> Result<ClinikoId> {
     match choice {
-        PatientChoice::Existing(id) => match cliniko.patient(account, Lane::Api, id).await {
+        PatientChoice::Existing(id) => match patience
+            .call(|| cliniko.patient(account, Lane::Api, id))
+            .await
+        {
             Ok(patient) if patient.archived_at.is_none() => Ok(patient.id),
             Ok(_) | Err(Error::NotFound { .. }) => Err(Error::invalid(
                 "patient_id",
@@ -162,7 +167,9 @@ pub(super) async fn resolve(
                 let query = ListQuery::new()
                     .filter(Filter::eq("date_of_birth", &person.date_of_birth))
                     .limit(MATCH_CANDIDATES);
-                let candidates = cliniko.patients(account, Lane::Api, &query).await?;
+                let candidates = patience
+                    .call(|| cliniko.patients(account, Lane::Api, &query))
+                    .await?;
                 if let Some(found) = candidates.into_iter().find(|candidate| {
                     candidate
                         .email
@@ -172,8 +179,9 @@ pub(super) async fn resolve(
                     return Ok(found.id);
                 }
             }
-            let created = cliniko
-                .create_patient(account, Lane::Api, &person.fields())
+            let fields = person.fields();
+            let created = patience
+                .call(|| cliniko.create_patient(account, Lane::Api, &fields))
                 .await?;
             Ok(created.id)
         }

@@ -17,7 +17,8 @@ use chrono_tz::Tz;
 
 use super::{Directory, DirectorySource, Visibility};
 use crate::cliniko::{
-    AppointmentTypeScope, ClinikoAccount, ClinikoClient, ClinikoId, Lane, PractitionerScope,
+    AppointmentTypeScope, ClinikoAccount, ClinikoClient, ClinikoId, Lane, Patience,
+    PractitionerScope,
 };
 use crate::cliniko_key::ClinikoKeyService;
 use crate::ids::TenantId;
@@ -123,38 +124,39 @@ impl DirectoryService {
     }
 }
 
-/// Reads everything the directory needs, on the API lane. Each list is one cached resource in the
-/// adapter, so a warm cache answers without calling Cliniko.
+/// Reads everything the directory needs, on the API lane, one call at a time, waiting out short
+/// budget refusals (a cold directory needs more calls than the lane's burst; see [`Patience`]). Each list is one cached resource in the adapter, so a warm cache answers
+/// without calling Cliniko.
 async fn fetch(
     cliniko: &dyn ClinikoClient,
     account: &ClinikoAccount,
     visibility: Visibility,
 ) -> Result<Directory> {
     let lane = Lane::Api;
-    let (practitioners, businesses, appointment_types) = futures::try_join!(
-        cliniko.practitioners(account, lane, &PractitionerScope::All),
-        cliniko.businesses(account, lane),
-        cliniko.appointment_types(account, lane, &AppointmentTypeScope::All),
-    )?;
-    let works_at =
-        futures::future::try_join_all(businesses.iter().filter(|b| visibility.business(b)).map(
-            |business| async move {
-                let scope = PractitionerScope::AtBusiness(business.id.clone());
-                let staff = cliniko.practitioners(account, lane, &scope).await?;
-                Ok::<_, Error>((business.id.clone(), ids(staff.iter().map(|p| &p.id))))
-            },
-        ));
-    let offers = futures::future::try_join_all(
-        practitioners
-            .iter()
-            .filter(|p| visibility.practitioner(p))
-            .map(|practitioner| async move {
-                let scope = AppointmentTypeScope::OfferedBy(practitioner.id.clone());
-                let offered = cliniko.appointment_types(account, lane, &scope).await?;
-                Ok::<_, Error>((practitioner.id.clone(), ids(offered.iter().map(|t| &t.id))))
-            }),
-    );
-    let (works_at, offers) = futures::try_join!(works_at, offers)?;
+    let patience = Patience::default();
+    let practitioners = patience
+        .call(|| cliniko.practitioners(account, lane, &PractitionerScope::All))
+        .await?;
+    let businesses = patience.call(|| cliniko.businesses(account, lane)).await?;
+    let appointment_types = patience
+        .call(|| cliniko.appointment_types(account, lane, &AppointmentTypeScope::All))
+        .await?;
+    let mut works_at = Vec::new();
+    for business in businesses.iter().filter(|b| visibility.business(b)) {
+        let scope = PractitionerScope::AtBusiness(business.id.clone());
+        let staff = patience
+            .call(|| cliniko.practitioners(account, lane, &scope))
+            .await?;
+        works_at.push((business.id.clone(), ids(staff.iter().map(|p| &p.id))));
+    }
+    let mut offers = Vec::new();
+    for practitioner in practitioners.iter().filter(|p| visibility.practitioner(p)) {
+        let scope = AppointmentTypeScope::OfferedBy(practitioner.id.clone());
+        let offered = patience
+            .call(|| cliniko.appointment_types(account, lane, &scope))
+            .await?;
+        offers.push((practitioner.id.clone(), ids(offered.iter().map(|t| &t.id))));
+    }
     let needs_account_zone = businesses.iter().any(|b| {
         b.iana_time_zone()
             .and_then(|z| z.parse::<Tz>().ok())
