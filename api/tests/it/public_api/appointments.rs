@@ -557,3 +557,20 @@ async fn invalid_bookings_are_refused_with_the_fields_to_fix_and_book_nothing() 
     let again = target.free_starts(&app, &token).await;
     assert_eq!(again, starts, "nothing was booked");
 }
+
+#[tokio::test]
+async fn a_concurrent_duplicate_waits_for_the_first_and_gets_its_answer() {
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| f).await;
+    let token = partner_of(&app, &sandbox, "harbour", "au1", ALL_SCOPES).await;
+    let target = bookable(&app, &token, "Eleanor").await;
+    let starts = target.free_starts(&app, &token).await;
+    let body = target.booking(&starts[2], "twice@example.org");
+    let key = new_key();
+    let (a, b) = tokio::join!(
+        send_json(&app, Method::POST, BOOK, &token, Some(&key), &body),
+        send_json(&app, Method::POST, BOOK, &token, Some(&key), &body)
+    );
+    assert_eq!((a.0, b.0), (201, 201), "{a:?} {b:?}");
+    assert_eq!(a.1, b.1, "one booking, answered twice");
+}
