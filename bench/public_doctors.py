@@ -19,6 +19,7 @@ Targets, each hit by `wrk -t{threads} -c{connections} -d{duration}s --latency`, 
   nginx-proxy     nginx (2 workers, access log off) reverse-proxying with keep-alive to nginx
                   serving the static copy of the doctors JSON
   public-doctors  ClinicGate GET /api/public/doctors with a bearer token
+  public-me       ClinicGate GET /api/public/me (reference: the door alone, no-op handler)
 
 Helpers (nginx, ClinicGate start-up, token, wrk parsing) come from bench/auth_tokens.py.
 """
@@ -104,6 +105,8 @@ def main() -> int:
         targets = [
             ("nginx-proxy", f"http://127.0.0.1:{proxy}/", "localhost", None),
             ("public-doctors", f"http://127.0.0.1:{port}/api/public/doctors", host, token),
+            # Reference: the same door (token, client state, rate limit) with a no-op handler.
+            ("public-me", f"http://127.0.0.1:{port}/api/public/me", host, token),
         ]
         results = {name: [] for name, *_ in targets}
         for round_ in range(1, args.rounds + 1):
