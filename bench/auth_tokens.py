@@ -112,7 +112,8 @@ http {{
     return process, plain, proxy
 
 
-def start_clinicgate(workdir: Path, redis: str, log_level: str) -> tuple[subprocess.Popen, int]:
+def start_clinicgate(workdir: Path, redis: str, log_level: str,
+                     extra_env: dict | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINICGATE_")}
     env.update({
@@ -124,13 +125,16 @@ def start_clinicgate(workdir: Path, redis: str, log_level: str) -> tuple[subproc
         "CLINICGATE_LOG__FORMAT": "json",
         "RUST_LOG": log_level,
     })
+    env.update(extra_env or {})
     process = subprocess.Popen([str(BINARY), "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/readyz", "localhost")
     return process, port
 
 
-def access_token(port: int) -> str:
+def access_token(port: int, cliniko_key: str | None = None) -> str:
+    """A token of a new clinic's API client (doctors:read); the clinic connects `cliniko_key`
+    first when given."""
     root = f"localhost:{port}"
     clinic = f"bench.localhost:{port}"
     origin = {"Origin": f"http://{clinic}"}
@@ -142,6 +146,10 @@ def access_token(port: int) -> str:
                                  {"email": "owner@bench.example.com", "password": PASSWORD}, origin)
     assert status == 200, body
     cookie = next(v.split(";")[0] for k, v in headers if k.lower() == "set-cookie")
+    if cliniko_key:
+        status, _, body = call(port, "PUT", "/api/tenant/cliniko-key", clinic,
+                               {"api_key": cliniko_key}, {**origin, "Cookie": cookie})
+        assert status == 200, body
     status, _, body = call(port, "POST", "/api/tenant/clients", clinic, {
         "name": "Benchmark", "scopes": ["doctors:read"], "rate_limit_per_minute": 10_000_000},
         {**origin, "Cookie": cookie})

@@ -7,16 +7,19 @@
 //! - [`api_clients`], [`service_keys`], [`revocations`]: third-party API clients, the
 //!   deployment's sealed keys (client-secret hashing, token signing) and revoked tokens.
 //! - [`ledger`]: the append-only PHI access ledger.
+//! - [`booking_claims`], [`idempotency`]: the public API's slot claims and idempotency records.
 //! - [`cliniko`]: the Cliniko client (shared per-key budget, cache) and the Cliniko sandbox.
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
 //! api never sees a database row.
 
 pub mod api_clients;
+pub mod booking_claims;
 pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;
 pub mod db;
+pub mod idempotency;
 pub mod ledger;
 pub mod revocations;
 pub mod secrets;

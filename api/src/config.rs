@@ -19,6 +19,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use crate::auth::config::TokenSettings;
+pub use crate::public::PublicApiSettings;
 
 /// The embedded defaults, documented key by key.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -224,6 +225,7 @@ struct RawSettings {
     login: LoginSettings,
     signup: SignupSettings,
     tokens: TokenSettings,
+    public_api: PublicApiSettings,
 }
 
 /// The public root URL, split into the parts tenant routing needs.
@@ -321,6 +323,8 @@ pub struct Settings {
     pub signup: SignupSettings,
     /// `[tokens]`.
     pub tokens: TokenSettings,
+    /// `[public_api]`.
+    pub public_api: PublicApiSettings,
 }
 
 /// One configuration problem: which key, what is wrong, how to fix it.
@@ -583,6 +587,7 @@ impl RawSettings {
             ));
         }
         problems.extend(self.tokens.problems());
+        problems.extend(self.public_api.problems());
         if self.database.max_connections == 0 {
             problems.push(problem(
                 "CLINICGATE_DATABASE__MAX_CONNECTIONS",
@@ -609,6 +614,7 @@ impl RawSettings {
                 login: self.login,
                 signup: self.signup,
                 tokens: self.tokens,
+                public_api: self.public_api,
             }),
             _ => Err(ConfigError(problems)),
         }

@@ -38,6 +38,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(patients::get_patient)
         .service(audit::list_audit)
         .service(audit::export_audit)
+        .service(public::list_doctors)
+        .service(public::get_doctor)
+        .service(public::list_specialties)
+        .service(public::list_clinics)
+        .service(public::list_appointment_types)
+        .service(public::available_slots)
+        .service(public::create_appointment)
+        .service(public::update_appointment)
+        .service(public::appointment_status)
         .map(|cfg| {
             pages::configure(cfg);
             cfg

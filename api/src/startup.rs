@@ -12,20 +12,25 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use clinicgate_adapters::api_clients::SeaApiClientRepository;
+use clinicgate_adapters::booking_claims::SeaSlotClaims;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db};
+use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::revocations::SeaRevocationRepository;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
 use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
 use clinicgate_adapters::users::SeaUserRepository;
+use clinicgate_core::booking::BookingService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
+use clinicgate_core::directory::DirectoryService;
+use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::patients::PatientService;
 use clinicgate_core::secrets::Vault;
@@ -209,12 +214,30 @@ impl Application {
             Arc::new(SeaClinikoKeyRepository::new(db.clone())),
         );
         let ledger = LedgerService::new(Arc::new(SeaLedgerRepository::new(db.clone())));
+        let directory = DirectoryService::new(
+            cliniko.clone(),
+            cliniko_keys.clone(),
+            settings.public_api.directory_memo(),
+        );
+        let booking = BookingService::new(
+            directory.clone(),
+            Arc::new(SeaSlotClaims::new(db.clone())),
+            settings.public_api.booking_policy(),
+        );
+        let idempotency = IdempotencyService::new(
+            Arc::new(SeaIdempotencyRepository::new(db.clone())),
+            vault.clone(),
+            settings.public_api.idempotency_policy(),
+        );
         let state = AppState::new(Inner {
             signup: SignupService::new(clinics.clone()),
             staff: UserService::new(users, stores.state.sessions.clone()),
             patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),
             ledger,
             cliniko_keys,
+            directory,
+            booking,
+            idempotency,
             sessions,
             tokens,
             clients,

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use clinicgate_adapters::db::Db;
 use clinicgate_adapters::stores::StoreProbe;
+use clinicgate_core::booking::BookingService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::crypto::MasterKeyring;
+use clinicgate_core::directory::DirectoryService;
+use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::patients::PatientService;
 use clinicgate_core::ports::SharedState;
@@ -63,6 +66,12 @@ pub struct Inner {
     pub ledger: LedgerService,
     /// Patients from each clinic's Cliniko, every disclosure recorded in the ledger.
     pub patients: PatientService,
+    /// Clinics' public directories (doctors, clinics, appointment types).
+    pub directory: DirectoryService,
+    /// Free slots and bookings through the booking guard.
+    pub booking: BookingService,
+    /// Idempotency keys of the public API's writes.
+    pub idempotency: IdempotencyService,
     /// The OpenAPI document served at `/openapi.json`.
     pub openapi: Arc<OpenApi>,
     /// Renders `/metrics`.

@@ -4,11 +4,14 @@
 //! `clinicgate-adapters` (which implements the ports) and `clinicgate-api` (which wires them).
 //! Pure computation (hashing, encoding) is fine here.
 
+pub mod booking;
 pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;
 pub mod crypto;
+pub mod directory;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod patients;

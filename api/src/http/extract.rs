@@ -28,11 +28,7 @@ fn json_error(err: &JsonPayloadError) -> ApiError {
             "payload_too_large",
             format!("the body is larger than {limit} bytes"),
         ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            format!("the JSON body does not match the expected shape: {e}"),
-        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => invalid_body(e),
         JsonPayloadError::Deserialize(e) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
@@ -44,6 +40,16 @@ fn json_error(err: &JsonPayloadError) -> ApiError {
             "the request body could not be read",
         ),
     }
+}
+
+/// 422 `invalid_body`: well-formed JSON of the wrong shape (also for bodies a handler reads as
+/// JSON first and converts itself).
+pub fn invalid_body(err: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        format!("the JSON body does not match the expected shape: {err}"),
+    )
 }
 
 /// Form bodies (`application/x-www-form-urlencoded`).

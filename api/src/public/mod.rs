@@ -7,7 +7,13 @@
 //! is taken (429 with `Retry-After`, or 503 when the limiter's store is down: fail closed). Only
 //! then is there a `TenantContext`, whose tenant is the token's clinic.
 
+mod appointments;
+mod config;
+mod directory;
+mod idempotent;
+mod listing;
 mod rate_limit;
+mod slots;
 mod whoami;
 
 use std::future::Future;
@@ -26,6 +32,12 @@ use clinicgate_core::ports::RateDecision;
 use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::tokens::{ApiAccess, Rejection, Scope};
 
+pub use appointments::{appointment_status, create_appointment, update_appointment};
+pub use config::PublicApiSettings;
+pub use directory::{
+    get_doctor, list_appointment_types, list_clinics, list_doctors, list_specialties,
+};
+pub use slots::available_slots;
 pub use whoami::{MeOut, me};
 
 use crate::auth::bearer_token;

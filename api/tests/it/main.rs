@@ -19,6 +19,7 @@ mod health;
 mod openapi;
 mod pages;
 mod patients;
+mod public_api;
 mod rotation;
 mod secrets_at_rest;
 mod sessions;

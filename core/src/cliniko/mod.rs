@@ -5,6 +5,7 @@ mod appointments;
 mod availability;
 mod ids;
 mod key;
+mod patience;
 mod patients;
 mod query;
 mod reference;
@@ -20,6 +21,7 @@ pub use appointments::{
 pub use availability::{AvailabilityQuery, AvailableTime, Bookable, MAX_AVAILABILITY_DAYS};
 pub use ids::ClinikoId;
 pub use key::{ClinikoApiKey, Shard};
+pub use patience::Patience;
 pub use patients::{MedicalAlert, Patient, PatientFields, PhoneNumber};
 pub use query::{Direction, Filter, FilterOp, FilterValue, ListQuery};
 pub use reference::{

@@ -31,6 +31,8 @@ const DATA_KEY_LEN: usize = 32;
 pub enum SecretPurpose {
     /// The clinic's Cliniko API key.
     ClinikoApiKey,
+    /// A public API response kept for idempotent replay (may hold appointment notes).
+    IdempotentResponse,
 }
 
 impl SecretPurpose {
@@ -38,6 +40,7 @@ impl SecretPurpose {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ClinikoApiKey => "cliniko_api_key",
+            Self::IdempotentResponse => "idempotent_response",
         }
     }
 }

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Throughput and latency of GET /api/public/doctors served from cache — with token validation,
+the client's rate limit and tenant resolution on — against nginx reverse-proxying a static JSON
+file of the same size, alternating in one run, on the same machine (wrk on loopback).
+
+  python3 bench/public_doctors.py [--duration 10] [--rounds 3] [--connections 64] [--threads 2]
+                                  [--redis redis://127.0.0.1:6379] [--log-level info]
+
+Set-up: the release `clinicgate` binary with its production defaults (2 HTTP workers, JSON
+request log at info to /dev/null, SQLite, Redis for revocations, client state, rate limits and the
+Cliniko reference cache), its Cliniko sandbox (`clinicgate cliniko-sandbox`) as the clinic's
+Cliniko, one clinic connected to the sandbox's au1 account, one API client (doctors:read, limit
+far above what the run reaches so every request goes through the limiter and none is refused).
+The first request fills the directory cache; the body it returns is written as nginx's static
+file, so both sides send the same bytes. Cliniko calls made during the measured run are counted
+from the sandbox (expected: none; reference data is cached for cliniko.cache_ttl_secs).
+
+Targets, each hit by `wrk -t{threads} -c{connections} -d{duration}s --latency`, alternating:
+  nginx-proxy     nginx (2 workers, access log off) reverse-proxying with keep-alive to nginx
+                  serving the static copy of the doctors JSON
+  public-doctors  ClinicGate GET /api/public/doctors with a bearer token
+  public-me       ClinicGate GET /api/public/me (reference: the door alone, no-op handler)
+
+Helpers (nginx, ClinicGate start-up, token, wrk parsing) come from bench/auth_tokens.py.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from auth_tokens import (BINARY, ROOT, access_token, call, free_port, start_clinicgate,  # noqa: E402
+                         start_nginx, wait_ready, wrk)
+
+
+def start_sandbox() -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINICGATE_")}
+    process = subprocess.Popen([str(BINARY), "cliniko-sandbox", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port, "/__sandbox/keys", "127.0.0.1")
+    return process, port
+
+
+def sandbox_key(port: int) -> str:
+    keys = json.loads(call(port, "GET", "/__sandbox/keys", "127.0.0.1")[2])["keys"]
+    return next(k["key"] for k in keys if k["shard"] == "au1" and k["role"] == "administrator")
+
+
+def cliniko_calls(port: int) -> int:
+    stats = json.loads(call(port, "GET", "/__sandbox/stats", "127.0.0.1")[2])
+    return sum(account["accepted"] for account in stats["accounts"].values())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            print(f"{tool} is missing: apt-get install -y {tool}", file=sys.stderr)
+            return 2
+    if not BINARY.exists():
+        subprocess.run(["cargo", "build", "--release", "-p", "clinicgate-api", "--bin", "clinicgate"],
+                       cwd=ROOT, check=True)
+
+    workdir = Path(tempfile.mkdtemp(prefix="cg-bench-"))
+    workdir.chmod(0o755)  # nginx workers (not root) read the static file under it
+    processes = []
+    try:
+        nginx, _, proxy = start_nginx(workdir)
+        processes.append(nginx)
+        sandbox, sandbox_port = start_sandbox()
+        processes.append(sandbox)
+        clinicgate, port = start_clinicgate(workdir, args.redis, args.log_level, {
+            "CLINICGATE_CLINIKO__BASE_URL": f"http://127.0.0.1:{sandbox_port}/{{shard}}/v1",
+            "CLINICGATE_CLINIKO__USER_AGENT": "ClinicGate Bench (bench@clinicgate.dev)",
+        })
+        processes.append(clinicgate)
+        token = access_token(port, cliniko_key=sandbox_key(sandbox_port))
+        host = f"localhost:{port}"
+        status, _, body = call(port, "GET", "/api/public/doctors", host,
+                               headers={"Authorization": f"Bearer {token}"})
+        assert status == 200, body
+        assert len(json.loads(body)["data"]) > 0, body
+        # nginx serves the same bytes (its static file is read per request).
+        (workdir / "static" / "me.json").write_bytes(body)
+        status, _, proxied = call(proxy, "GET", "/", "localhost")
+        assert status == 200 and proxied == body
+        print(f"doctors body: {len(body)} bytes, {len(json.loads(body)['data'])} doctors", flush=True)
+
+        calls_before = cliniko_calls(sandbox_port)
+        targets = [
+            ("nginx-proxy", f"http://127.0.0.1:{proxy}/", "localhost", None),
+            ("public-doctors", f"http://127.0.0.1:{port}/api/public/doctors", host, token),
+            # Reference: the same door (token, client state, rate limit) with a no-op handler.
+            ("public-me", f"http://127.0.0.1:{port}/api/public/me", host, token),
+        ]
+        results = {name: [] for name, *_ in targets}
+        for round_ in range(1, args.rounds + 1):
+            for name, url, target_host, bearer in targets:
+                result = wrk(url, target_host, bearer, args)
+                results[name].append(result)
+                print(f"round {round_} {name:15} {result['rps']:10.0f} req/s  p50 {result['p50_ms']:.2f} ms"
+                      f"  p99 {result['p99_ms']:.2f} ms  non-2xx {result['non_2xx']} {result['socket_errors']}",
+                      flush=True)
+        calls_during = cliniko_calls(sandbox_port) - calls_before
+        median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms")}
+                  for name, runs in results.items()}
+        print()
+        print("| target | req/s (median) | p50 | p99 | non-2xx |")
+        print("|---|---|---|---|---|")
+        for name, runs in results.items():
+            m = median[name]
+            print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | "
+                  f"{sum(r['non_2xx'] for r in runs)} |")
+        print()
+        ratio = median['public-doctors']['rps'] / median['nginx-proxy']['rps']
+        print(f"public-doctors / nginx-proxy: {ratio:.2f}x (target >= 1.0x)")
+        print(f"public-doctors p99:           {median['public-doctors']['p99_ms']:.2f} ms "
+              f"(target <= 5 ms at {args.connections} connections)")
+        print(f"Cliniko calls during the run: {calls_during}")
+        return 0
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

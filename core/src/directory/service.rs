@@ -1,0 +1,204 @@
+//! [`DirectoryService`]: a clinic's directory, from the Cliniko adapter's reference cache (one
+//! Cliniko call per resource per cache TTL per clinic, shared by every instance), with a short
+//! per-instance memo of the decoded result in front of it.
+//!
+//! Why the memo: without it every directory request reads and decodes several cached lists from
+//! the shared store (with Redis, several round trips and JSON decodes of whole lists), which
+//! dominates the cost of `GET /api/public/doctors`. The memo lives a few seconds (configurable,
+//! 0 disables it), so a change in Cliniko shows up within the reference cache's TTL plus that
+//! memo TTL; it never makes extra Cliniko calls. A clinic that disconnects Cliniko stops being
+//! served once its memo entry expires.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+
+use super::{Directory, DirectorySource, Visibility};
+use crate::cliniko::{
+    AppointmentTypeScope, ClinikoAccount, ClinikoClient, ClinikoId, Lane, Patience,
+    PractitionerScope,
+};
+use crate::cliniko_key::ClinikoKeyService;
+use crate::ids::TenantId;
+use crate::tenancy::TenantContext;
+use crate::{Error, Result};
+
+/// Memo entries kept before expired ones are swept.
+const MEMO_SWEEP_AT: usize = 1024;
+
+/// The error for a clinic that has not connected Cliniko: nothing the API serves exists yet.
+pub fn not_connected() -> Error {
+    Error::Conflict {
+        code: "cliniko_not_connected",
+        detail: "this clinic has not connected its Cliniko account to ClinicGate (or has \
+                 disconnected it); the clinic must connect it before the API can serve its data"
+            .to_owned(),
+    }
+}
+
+type Memo = HashMap<TenantId, (Instant, Arc<Directory>)>;
+
+/// Serves clinics' public directories; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DirectoryService {
+    cliniko: Arc<dyn ClinikoClient>,
+    keys: ClinikoKeyService,
+    visibility: Visibility,
+    memo_ttl: Duration,
+    memo: Arc<Mutex<Memo>>,
+}
+
+impl DirectoryService {
+    /// A service reading through `cliniko` with each clinic's key from `keys`, remembering a
+    /// decoded directory for `memo_ttl` (zero: never).
+    pub fn new(
+        cliniko: Arc<dyn ClinikoClient>,
+        keys: ClinikoKeyService,
+        memo_ttl: Duration,
+    ) -> Self {
+        Self {
+            cliniko,
+            keys,
+            visibility: Visibility::online_bookings(),
+            memo_ttl,
+            memo: Arc::default(),
+        }
+    }
+
+    /// The Cliniko client the directory reads through (the booking service shares it).
+    pub fn cliniko(&self) -> &Arc<dyn ClinikoClient> {
+        &self.cliniko
+    }
+
+    /// The clinics' keys (the booking service shares them).
+    pub fn keys(&self) -> &ClinikoKeyService {
+        &self.keys
+    }
+
+    /// The clinic's public directory.
+    ///
+    /// # Errors
+    /// `Conflict(cliniko_not_connected)` without a Cliniko key; Cliniko's failures as they come
+    /// (rate limited, unavailable, timed out, key rejected).
+    pub async fn directory(&self, ctx: &TenantContext) -> Result<Arc<Directory>> {
+        let tenant = ctx.tenant_id();
+        if let Some(hit) = self.remembered(tenant) {
+            return Ok(hit);
+        }
+        let cliniko = &self.cliniko;
+        let visibility = self.visibility;
+        let directory = self
+            .keys
+            .with_account(ctx, |account| async move {
+                fetch(cliniko.as_ref(), &account, visibility).await
+            })
+            .await?
+            .ok_or_else(not_connected)?;
+        let directory = Arc::new(directory);
+        self.remember(tenant, &directory);
+        Ok(directory)
+    }
+
+    fn remembered(&self, tenant: TenantId) -> Option<Arc<Directory>> {
+        if self.memo_ttl.is_zero() {
+            return None;
+        }
+        let memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.get(&tenant)
+            .filter(|(at, _)| at.elapsed() < self.memo_ttl)
+            .map(|(_, directory)| Arc::clone(directory))
+    }
+
+    fn remember(&self, tenant: TenantId, directory: &Arc<Directory>) {
+        if self.memo_ttl.is_zero() {
+            return;
+        }
+        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        if memo.len() >= MEMO_SWEEP_AT {
+            let ttl = self.memo_ttl;
+            memo.retain(|_, (at, _)| at.elapsed() < ttl);
+        }
+        memo.insert(tenant, (Instant::now(), Arc::clone(directory)));
+    }
+}
+
+/// Reads everything the directory needs, on the API lane, one call at a time, waiting out short
+/// budget refusals (a cold directory needs more calls than the lane's burst; see [`Patience`]). Each list is one cached resource in the adapter, so a warm cache answers
+/// without calling Cliniko.
+async fn fetch(
+    cliniko: &dyn ClinikoClient,
+    account: &ClinikoAccount,
+    visibility: Visibility,
+) -> Result<Directory> {
+    let lane = Lane::Api;
+    let patience = Patience::default();
+    let practitioners = patience
+        .call(|| cliniko.practitioners(account, lane, &PractitionerScope::All))
+        .await?;
+    let businesses = patience.call(|| cliniko.businesses(account, lane)).await?;
+    let appointment_types = patience
+        .call(|| cliniko.appointment_types(account, lane, &AppointmentTypeScope::All))
+        .await?;
+    let mut works_at = Vec::new();
+    for business in businesses.iter().filter(|b| visibility.business(b)) {
+        let scope = PractitionerScope::AtBusiness(business.id.clone());
+        let staff = patience
+            .call(|| cliniko.practitioners(account, lane, &scope))
+            .await?;
+        works_at.push((business.id.clone(), ids(staff.iter().map(|p| &p.id))));
+    }
+    let mut offers = Vec::new();
+    for practitioner in practitioners.iter().filter(|p| visibility.practitioner(p)) {
+        let scope = AppointmentTypeScope::OfferedBy(practitioner.id.clone());
+        let offered = patience
+            .call(|| cliniko.appointment_types(account, lane, &scope))
+            .await?;
+        offers.push((practitioner.id.clone(), ids(offered.iter().map(|t| &t.id))));
+    }
+    let needs_account_zone = businesses.iter().any(|b| {
+        b.iana_time_zone()
+            .and_then(|z| z.parse::<Tz>().ok())
+            .is_none()
+    });
+    let account_zone = if needs_account_zone {
+        account_zone(cliniko, account, lane).await
+    } else {
+        None
+    };
+    Ok(Directory::build(
+        DirectorySource {
+            practitioners,
+            businesses,
+            appointment_types,
+            works_at,
+            offers,
+            account_zone,
+        },
+        visibility,
+    ))
+}
+
+/// The account's time zone, for businesses without their own. Keys whose role may not read the
+/// settings (Cliniko answers 403) still get a directory: such businesses fall back to UTC.
+async fn account_zone(
+    cliniko: &dyn ClinikoClient,
+    account: &ClinikoAccount,
+    lane: Lane,
+) -> Option<Tz> {
+    match cliniko.settings(account, lane).await {
+        Ok(settings) => settings
+            .account
+            .iana_time_zone()
+            .and_then(|zone| zone.parse().ok()),
+        Err(err) => {
+            tracing::info!(error = %err, "no account time zone for businesses without one; using UTC");
+            None
+        }
+    }
+}
+
+fn ids<'a>(ids: impl Iterator<Item = &'a ClinikoId>) -> Vec<ClinikoId> {
+    ids.cloned().collect()
+}
