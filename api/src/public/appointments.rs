@@ -13,6 +13,8 @@ use clinicgate_core::booking::{
     PatientChoice,
 };
 use clinicgate_core::cliniko::{Appointment, Cancellation, CancellationReason, ClinikoId};
+use clinicgate_core::ledger::{Categories, Category, Channel};
+use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,6 +25,7 @@ use super::listing::{check, local, parse_date, parse_id, parse_time, utc};
 use super::{ApiCaller, AppointmentsRead, AppointmentsWrite};
 use crate::http::extract::invalid_body;
 use crate::http::problem::{ApiError, Problem};
+use crate::patients::request_meta;
 use crate::state::AppState;
 
 /// The longest notes accepted.
@@ -256,6 +259,30 @@ impl From<BookedAppointment> for AppointmentOut {
     }
 }
 
+/// Records in the PHI access ledger that a response discloses a patient's appointment (its
+/// notes and times, by patient id) to the API client, before the response is sent: an
+/// appointment whose disclosure cannot be recorded is not shown.
+async fn record_disclosure(
+    state: &AppState,
+    ctx: &TenantContext,
+    req: &HttpRequest,
+    booked: &BookedAppointment,
+) -> Result<(), Error> {
+    let Some(patient) = booked.appointment.patient_id.clone() else {
+        return Ok(());
+    };
+    state
+        .ledger
+        .record(
+            ctx,
+            Channel::Api,
+            Categories::of(&[Category::Appointments]),
+            &[patient],
+            &request_meta(req, state),
+        )
+        .await
+}
+
 /// An appointment's status.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"id": "836447129235991234", "status": "cancelled", "starts_at": "2030-05-21T23:00:00Z", "updated_at": "2030-05-02T08:00:00Z"}))]
@@ -484,6 +511,7 @@ pub async fn create_appointment(
     let ctx = caller.ctx();
     run_once(&state, ctx, &req, key, &body, || async {
         let booked = state.booking.book(ctx, request).await?;
+        record_disclosure(&state, ctx, &req, &booked).await?;
         let answer: Answer = Ok((
             StatusCode::CREATED,
             to_value(&AppointmentOut::from(booked))?,
@@ -534,6 +562,7 @@ pub async fn update_appointment(
     let ctx = caller.ctx();
     run_once(&state, ctx, &req, key, &body, || async {
         let changed = state.booking.change(ctx, &id, change).await?;
+        record_disclosure(&state, ctx, &req, &changed).await?;
         let answer: Answer = Ok((StatusCode::OK, to_value(&AppointmentOut::from(changed))?));
         answer
     })

@@ -5,8 +5,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    ALL_SCOPES, admin_key, app_on, at, bookable, cliniko_calls, cliniko_get, get_json, new_key,
-    partner_of, sandbox, send, send_json,
+    ALL_SCOPES, admin_key, app_on, at, bookable, cliniko_calls, cliniko_get, connect_cliniko,
+    get_json, new_key, partner_of, sandbox, send, send_json,
 };
 
 const BOOK: &str = "/api/public/appointments";
@@ -573,4 +573,41 @@ async fn a_concurrent_duplicate_waits_for_the_first_and_gets_its_answer() {
     );
     assert_eq!((a.0, b.0), (201, 201), "{a:?} {b:?}");
     assert_eq!(a.1, b.1, "one booking, answered twice");
+}
+
+#[tokio::test]
+async fn a_booking_is_recorded_in_the_clinics_access_ledger_as_the_api_client() {
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| f).await;
+    let owner = crate::tokens::clinic(&app, "harbour").await;
+    connect_cliniko(&app, &owner, &admin_key(&sandbox, "au1").key).await;
+    let client = crate::tokens::create_client(&app, &owner, ALL_SCOPES, None).await;
+    let token = crate::tokens::token(&app, &client).await;
+    let target = bookable(&app, &token, "Marcus").await;
+    let starts = target.free_starts(&app, &token).await;
+
+    let body = target.booking(&starts[0], "ledger@example.org");
+    let (status, booked) =
+        send_json(&app, Method::POST, BOOK, &token, Some(&new_key()), &body).await;
+    assert_eq!(status, 201, "{booked}");
+
+    let ledger: Value = app
+        .on(
+            Method::GET,
+            "harbour",
+            "/api/tenant/audit",
+            Some(&owner.cookie),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = ledger["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{ledger}");
+    assert_eq!(entries[0]["channel"], "api");
+    assert_eq!(entries[0]["patient_id"], booked["patient_id"]);
+    assert_eq!(entries[0]["actor"]["kind"], "api_client");
+    assert_eq!(entries[0]["categories"], json!(["appointments"]));
 }
