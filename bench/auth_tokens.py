@@ -185,7 +185,8 @@ def wrk(url: str, host: str, token: str | None, args) -> dict:
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
+    """The options every wrk-against-nginx benchmark takes."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
@@ -193,14 +194,25 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--log-level", default="info")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def prepared() -> bool:
+    """wrk and nginx are installed and the release binary is built (building it if missing)."""
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
             print(f"{tool} is missing: apt-get install -y {tool}", file=sys.stderr)
-            return 2
+            return False
     if not BINARY.exists():
         subprocess.run(["cargo", "build", "--release", "-p", "clinicgate-api", "--bin", "clinicgate"],
                        cwd=ROOT, check=True)
+    return True
+
+
+def main() -> int:
+    args = parse_args()
+    if not prepared():
+        return 2
 
     workdir = Path(tempfile.mkdtemp(prefix="cg-bench-"))
     workdir.chmod(0o755)  # nginx workers (not root) read the static file under it

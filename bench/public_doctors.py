@@ -24,7 +24,6 @@ Targets, each hit by `wrk -t{threads} -c{connections} -d{duration}s --latency`, 
 Helpers (nginx, ClinicGate start-up, token, wrk parsing) come from bench/auth_tokens.py.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -36,8 +35,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from auth_tokens import (BINARY, ROOT, access_token, call, free_port, start_clinicgate,  # noqa: E402
-                         start_nginx, wait_ready, wrk)
+from auth_tokens import (BINARY, access_token, call, free_port, parse_args,  # noqa: E402
+                         prepared, start_clinicgate, start_nginx, wait_ready, wrk)
 
 
 def start_sandbox() -> tuple[subprocess.Popen, int]:
@@ -60,21 +59,9 @@ def cliniko_calls(port: int) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
-    parser.add_argument("--log-level", default="info")
-    args = parser.parse_args()
-    for tool in ("wrk", "nginx"):
-        if not shutil.which(tool):
-            print(f"{tool} is missing: apt-get install -y {tool}", file=sys.stderr)
-            return 2
-    if not BINARY.exists():
-        subprocess.run(["cargo", "build", "--release", "-p", "clinicgate-api", "--bin", "clinicgate"],
-                       cwd=ROOT, check=True)
+    args = parse_args()
+    if not prepared():
+        return 2
 
     workdir = Path(tempfile.mkdtemp(prefix="cg-bench-"))
     workdir.chmod(0o755)  # nginx workers (not root) read the static file under it

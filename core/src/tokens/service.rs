@@ -98,6 +98,43 @@ pub enum RevokeError {
     Failed(#[from] Error),
 }
 
+/// Why a client's own credentials were not accepted (token and revocation endpoints alike).
+#[derive(Debug)]
+enum ClientAuthError {
+    /// Unknown client, wrong secret, or a suspended clinic.
+    InvalidClient,
+    /// Too many failed authentications for this client or address.
+    Throttled(Duration),
+    /// A store is down.
+    Failed(Error),
+}
+
+impl From<Error> for ClientAuthError {
+    fn from(err: Error) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<ClientAuthError> for GrantError {
+    fn from(err: ClientAuthError) -> Self {
+        match err {
+            ClientAuthError::InvalidClient => Self::InvalidClient,
+            ClientAuthError::Throttled(retry_after) => Self::Throttled(retry_after),
+            ClientAuthError::Failed(err) => Self::Failed(err),
+        }
+    }
+}
+
+impl From<ClientAuthError> for ClientRevokeError {
+    fn from(err: ClientAuthError) -> Self {
+        match err {
+            ClientAuthError::InvalidClient => Self::InvalidClient,
+            ClientAuthError::Throttled(retry_after) => Self::Throttled(retry_after),
+            ClientAuthError::Failed(err) => Self::Failed(err),
+        }
+    }
+}
+
 /// Why a revocation by client credentials was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientRevokeError {
@@ -197,12 +234,12 @@ impl TokenService {
         client_id: &str,
         secret: &ClientSecret,
         client_ip: IpAddr,
-    ) -> Result<ClientCredentials, GrantError> {
+    ) -> Result<ClientCredentials, ClientAuthError> {
         let keys = ThrottleKeys::api_client(client_id, client_ip);
         let delay = match self.throttle.admit(&keys).await {
             Ok(delay) => delay,
             Err(Error::RateLimited { retry_after }) => {
-                return Err(GrantError::Throttled(retry_after));
+                return Err(ClientAuthError::Throttled(retry_after));
             }
             Err(other) => return Err(other.into()),
         };
@@ -217,7 +254,7 @@ impl TokenService {
             credentials.filter(|c| c.clinic_active && self.secret_matches(c, secret, Utc::now()))
         else {
             self.throttle.failed(&keys).await?;
-            return Err(GrantError::InvalidClient);
+            return Err(ClientAuthError::InvalidClient);
         };
         self.throttle.succeeded(&keys).await?;
         Ok(credentials)
@@ -382,14 +419,7 @@ impl TokenService {
     ) -> Result<(), ClientRevokeError> {
         let client = self
             .authenticate_client(client_id, secret, client_ip)
-            .await
-            .map_err(|err| match err {
-                GrantError::InvalidClient | GrantError::InvalidScope(_) => {
-                    ClientRevokeError::InvalidClient
-                }
-                GrantError::Throttled(retry_after) => ClientRevokeError::Throttled(retry_after),
-                GrantError::Failed(err) => ClientRevokeError::Failed(err),
-            })?
+            .await?
             .client;
         match self.verify_genuine(target).await {
             Ok(claims)
