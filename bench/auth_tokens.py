@@ -10,8 +10,9 @@ Targets, each hit by `wrk -t{threads} -c{connections} -d{duration}s --latency`:
   validate      ClinicGate GET /api/auth/validate with a bearer token
   nginx-proxy   nginx reverse-proxying (keep-alive upstream) to nginx serving a static file
                 (the peer of the public call)
-  public-me     ClinicGate GET /api/public/me: the full public-API door (token, revocation and
-                client state in Redis, the client's rate limit in Redis), then a no-op handler
+  public-me     ClinicGate GET /api/public/me: the full public-API door (token; revocation and
+                client state read through Redis client-side caching; the client's rate limit in
+                Redis, leased a tenth of a second at a time), then a no-op handler
   cg-healthz    ClinicGate GET /healthz: no authentication, no Redis (the framework's own cost,
                 for reading the two above)
 

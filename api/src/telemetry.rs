@@ -1,4 +1,5 @@
-//! Tracing set-up: JSON or pretty lines on stderr, level from `RUST_LOG` (default `info`).
+//! Tracing set-up: JSON (see [`JsonLines`]) or pretty lines on stderr, level from `RUST_LOG`
+//! (default `info`).
 //!
 //! Lines are handed to a dedicated writer thread (`tracing-appender`'s non-blocking writer)
 //! rather than written by the HTTP worker that logs them: a synchronous write to stderr per
@@ -11,6 +12,10 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::config::LogFormat;
+
+mod json_lines;
+
+pub use json_lines::{JsonLines, JsonSpanFields};
 
 /// Lines waiting for the writer thread before loggers have to wait for it.
 const QUEUED_LINES: usize = 16 * 1024;
@@ -39,10 +44,8 @@ pub fn init(format: LogFormat) -> LogGuard {
         .with_span_events(FmtSpan::NONE);
     let installed = match format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonSpanFields)
+            .event_format(JsonLines)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };

@@ -18,6 +18,8 @@ use std::time::Duration;
 use clinicgate_core::Error;
 use clinicgate_core::ports::SharedState;
 
+pub use self::redis::{TrackedReadStats, tracking_connection_name};
+
 /// The `dependency` every shared-store failure reports, so the api shows one stable name.
 const DEPENDENCY: &str = "shared store";
 
@@ -97,6 +99,15 @@ impl StoreProbe {
         match self.inner {
             ProbeInner::InProcess => "in-process",
             ProbeInner::Redis(_) => "redis",
+        }
+    }
+
+    /// How reads of hot keys (revocations, cached state) were answered so far: from this process
+    /// or by Redis. `None` in-process, where every read is local.
+    pub fn tracked_reads(&self) -> Option<TrackedReadStats> {
+        match &self.inner {
+            ProbeInner::InProcess => None,
+            ProbeInner::Redis(store) => Some(store.tracked_stats()),
         }
     }
 

@@ -19,7 +19,6 @@ mod whoami;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -42,6 +41,7 @@ pub use whoami::{MeOut, me};
 
 use crate::auth::bearer_token;
 use crate::auth::oauth::bearer_challenge;
+use crate::http::observe;
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 use crate::tenancy::RootHost;
@@ -100,13 +100,6 @@ impl<S: RouteScope> ApiCaller<S> {
     pub fn ctx(&self) -> &TenantContext {
         &self.access.context
     }
-}
-
-/// Who made a public API request, kept on the request for the request log.
-#[derive(Debug, Clone)]
-struct ApiCall {
-    tenant: String,
-    client: String,
 }
 
 /// A refused public API request: a problem plus the headers the refusal needs.
@@ -189,14 +182,10 @@ async fn admit<S: RouteScope>(
             return Err(Refused::unauthenticated(true));
         }
     };
-    let call = ApiCall {
+    req.extensions_mut().insert(observe::ApiClientLabels {
         tenant: access.claims.tid.to_string(),
         client: access.claims.sub.clone(),
-    };
-    let span = tracing::Span::current();
-    span.record("tenant_id", call.tenant.as_str());
-    span.record("client_id", call.client.as_str());
-    req.extensions_mut().insert(call);
+    });
     if let Some(scope) = S::SCOPE
         && !access.context.has_scope(scope)
     {
@@ -247,50 +236,22 @@ impl<S: RouteScope + 'static> FromRequest for ApiCaller<S> {
 }
 
 /// The middleware: after an API client's request, adds the `RateLimit` headers of the decision
-/// taken for it and records it in `api_client_requests_total` / `…_duration_seconds` by clinic,
-/// client, method, route template and status (the structured request line gets clinic and client
-/// from the request span). Requests of no API client pass untouched.
-pub async fn record_api_calls(
+/// taken for it. Requests of no API client pass untouched. (The request line and metrics of API
+/// calls are `observe`'s, which reads the caller the extractor put on the request.)
+pub async fn rate_limit_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let started = Instant::now();
     let mut response = next.call(req).await?.map_into_boxed_body();
-    let (call, decision) = {
-        let extensions = response.request().extensions();
-        (
-            extensions.get::<ApiCall>().cloned(),
-            extensions.get::<RateDecision>().copied(),
-        )
-    };
+    let decision = response
+        .request()
+        .extensions()
+        .get::<RateDecision>()
+        .copied();
     if let Some(decision) = decision {
         for (name, value) in rate_limit::headers(&decision) {
             response.headers_mut().insert(name, value);
         }
-    }
-    if let Some(call) = call {
-        let route = response
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let method = response.request().method().to_string();
-        let status = response.status().as_str().to_owned();
-        metrics::counter!(
-            "api_client_requests_total",
-            "clinic" => call.tenant,
-            "client" => call.client,
-            "method" => method.clone(),
-            "route" => route.clone(),
-            "status" => status.clone()
-        )
-        .increment(1);
-        metrics::histogram!(
-            "api_client_request_duration_seconds",
-            "method" => method,
-            "route" => route,
-            "status" => status
-        )
-        .record(started.elapsed().as_secs_f64());
     }
     Ok(response)
 }

@@ -15,7 +15,8 @@
 //! Revocations always go to the database first (the record), then to the revocation set with
 //! the token's remaining lifetime, so a restarted Redis can be refilled from the database.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -93,6 +94,39 @@ pub struct AccessChecker {
     revoked: Arc<dyn RevocationSet>,
     cache: Arc<dyn Cache>,
     freshness: Freshness,
+    decoded: Arc<DecodedStates>,
+}
+
+/// Most clients whose decoded state is remembered; beyond it the memory starts over.
+const DECODED_CAPACITY: usize = 10_000;
+
+/// The last cached entry decoded for each client, with the bytes it came from. The entry is read
+/// on every request and rarely changes, and decoding it cost more than the rest of the check; a
+/// changed entry has other bytes, so it is decoded again.
+#[derive(Debug, Default)]
+struct DecodedStates {
+    entries: Mutex<HashMap<ClientId, Decoded>>,
+}
+
+/// A cached entry's bytes and what they decoded to.
+type Decoded = (Vec<u8>, Option<ClientAccess>);
+
+impl DecodedStates {
+    /// `bytes` decoded (`None` if they are not a cached state).
+    fn decode(&self, client_id: &ClientId, bytes: &[u8]) -> Option<Option<ClientAccess>> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((seen, access)) = entries.get(client_id)
+            && seen.as_slice() == bytes
+        {
+            return Some(access.clone());
+        }
+        let access = serde_json::from_slice::<Cached>(bytes).ok()?.into_access();
+        if entries.len() >= DECODED_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(client_id.clone(), (bytes.to_vec(), access.clone()));
+        Some(access)
+    }
 }
 
 /// How a client's state is written to the cache.
@@ -124,6 +158,7 @@ impl AccessChecker {
             revoked,
             cache,
             freshness,
+            decoded: Arc::default(),
         }
     }
 
@@ -146,11 +181,11 @@ impl AccessChecker {
                 // Both lookups at once: over Redis they share one round trip.
                 let (revoked, cached) =
                     tokio::try_join!(self.revoked.is_revoked(&claims.jti), self.cache.get(&key))?;
-                let access = match cached.map(|bytes| serde_json::from_slice::<Cached>(&bytes)) {
-                    Some(Ok(cached)) => cached.into_access(),
+                let access = match cached.map(|bytes| self.decoded.decode(client_id, &bytes)) {
+                    Some(Some(access)) => access,
                     None => self.store(client_id, cache_ttl, Write::IfAbsent).await?,
                     // Written by another version: replace it rather than wait for its expiry.
-                    Some(Err(_)) => self.store(client_id, cache_ttl, Write::Replace).await?,
+                    Some(None) => self.store(client_id, cache_ttl, Write::Replace).await?,
                 };
                 (revoked, access)
             }
@@ -280,5 +315,27 @@ mod tests {
         let gone = serde_json::to_vec(&Cached::from_access(None)).unwrap();
         assert_eq!(gone, br#"{"state":"gone"}"#);
         assert!(serde_json::from_slice::<Cached>(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_changed_entry_is_decoded_again() {
+        let decoded = DecodedStates::default();
+        let client = ClientId::parse("cgcl_AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let access = |limit| ClientAccess {
+            tenant_id: TenantId::new(),
+            scopes: ScopeSet::parse_list("doctors:read", "scope").unwrap(),
+            rate_limit_per_minute: Some(limit),
+            clinic_active: true,
+        };
+        let first = access(5);
+        let bytes = serde_json::to_vec(&Cached::from_access(Some(first.clone()))).unwrap();
+        assert_eq!(decoded.decode(&client, &bytes), Some(Some(first.clone())));
+        assert_eq!(decoded.decode(&client, &bytes), Some(Some(first)));
+        let second = access(7);
+        let bytes = serde_json::to_vec(&Cached::from_access(Some(second.clone()))).unwrap();
+        assert_eq!(decoded.decode(&client, &bytes), Some(Some(second)));
+        let gone = serde_json::to_vec(&Cached::from_access(None)).unwrap();
+        assert_eq!(decoded.decode(&client, &gone), Some(None));
+        assert_eq!(decoded.decode(&client, b"garbage"), None);
     }
 }

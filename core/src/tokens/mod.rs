@@ -13,6 +13,7 @@ mod clients;
 mod clinic_status;
 mod jwt;
 mod keys;
+mod leases;
 mod revocations;
 mod scopes;
 mod secrets;
@@ -31,6 +32,7 @@ pub use jwt::{
     AccessClaims, DEFAULT_LEEWAY, Issued, KeyId, KeyRing, SigningKey, TokenError, TokenIssuer,
 };
 pub use keys::{KeyPolicy, KeySet, SigningKeys};
+pub use leases::{LEASE_SPAN, LEASE_TTL, LeasedLimiter};
 pub use revocations::{RevocationRepository, RevokedToken};
 pub use scopes::{Scope, ScopeSet};
 pub use secrets::{CLIENT_SECRET_PREFIX, ClientSecret, SecretHasher, load_secret_hasher};

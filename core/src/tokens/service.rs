@@ -11,6 +11,7 @@ use super::access::{AccessChecker, Refusal};
 use super::clients::{ApiClientRepository, ClientCredentials, ClientId};
 use super::jwt::{AccessClaims, Issued, TokenError, TokenIssuer};
 use super::keys::SigningKeys;
+use super::leases::LeasedLimiter;
 use super::revocations::RevokedToken;
 use super::verified::VerifiedTokens;
 use super::{ClientSecret, ScopeSet, SecretHasher};
@@ -169,6 +170,8 @@ pub struct TokenService {
     access: AccessChecker,
     throttle: LoginThrottle,
     limiter: Arc<dyn RateLimiter>,
+    /// The API clients' own limits (leased when the limiter is shared).
+    client_limits: Arc<LeasedLimiter>,
     policy: TokenPolicy,
     verified: Arc<VerifiedTokens>,
 }
@@ -196,10 +199,19 @@ impl TokenService {
             hasher,
             access,
             throttle,
+            client_limits: Arc::new(LeasedLimiter::new(limiter.clone(), false)),
             limiter,
             policy,
             verified: Arc::new(VerifiedTokens::default()),
         }
+    }
+
+    /// Leases fast clients' units from the shared limiter (see [`LeasedLimiter`]): for a limiter
+    /// every instance reaches over the network.
+    #[must_use]
+    pub fn with_rate_leases(mut self) -> Self {
+        self.client_limits = Arc::new(LeasedLimiter::new(self.limiter.clone(), true));
+        self
     }
 
     /// The issuer (iss, aud, lifetime, leeway).
@@ -377,12 +389,10 @@ impl TokenService {
     /// # Errors
     /// `Unavailable` when the limiter's store is down: callers refuse the request (fail closed).
     pub async fn admit(&self, access: &ApiAccess) -> Result<RateDecision> {
-        self.limiter
+        self.client_limits
             .acquire(
                 &format!("api:client:{}", access.claims.sub),
                 Quota::per_minute(access.rate_limit_per_minute),
-                1,
-                0,
             )
             .await
     }

@@ -1,4 +1,5 @@
-//! The Redis [`Cache`]: plain strings under `{prefix}:cache:{key}` with `PX` expiry.
+//! The Redis [`Cache`]: plain strings under `{prefix}:cache:{key}` with `PX` expiry. Reads are
+//! tracked: answered here until Redis reports that the key changed.
 
 use std::time::Duration;
 
@@ -28,31 +29,28 @@ impl RedisCache {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let mut connection = self.store.connection();
-        run(
-            "cache.get",
-            redis::cmd("GET")
-                .arg(self.key(key))
-                .query_async(&mut connection),
-        )
-        .await
+        self.store.tracked.get(&self.key(key)).await
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         let mut connection = self.store.connection();
+        let key = self.key(key);
         let command = redis::cmd("SET")
-            .arg(self.key(key))
+            .arg(&key)
             .arg(value)
             .arg("PX")
             .arg(px(ttl))
             .clone();
-        run("cache.set", command.exec_async(&mut connection)).await
+        run("cache.set", command.exec_async(&mut connection)).await?;
+        self.store.tracked.forget(&key);
+        Ok(())
     }
 
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool> {
         let mut connection = self.store.connection();
+        let key = self.key(key);
         let command = redis::cmd("SET")
-            .arg(self.key(key))
+            .arg(&key)
             .arg(value)
             .arg("NX")
             .arg("PX")
@@ -61,17 +59,19 @@ impl Cache for RedisCache {
         // `SET NX` replies OK when it stored the value and nil when the key already existed.
         let reply: redis::Value =
             run("cache.set_if_absent", command.query_async(&mut connection)).await?;
+        self.store.tracked.forget(&key);
         Ok(!matches!(reply, redis::Value::Nil))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
         let mut connection = self.store.connection();
+        let key = self.key(key);
         run(
             "cache.delete",
-            redis::cmd("DEL")
-                .arg(self.key(key))
-                .exec_async(&mut connection),
+            redis::cmd("DEL").arg(&key).exec_async(&mut connection),
         )
-        .await
+        .await?;
+        self.store.tracked.forget(&key);
+        Ok(())
     }
 }

@@ -1,7 +1,9 @@
 //! Redis implementations of the shared-state ports, for any number of ClinicGate instances.
 //!
 //! All five stores share one [`ConnectionManager`] (a multiplexed connection that reconnects by
-//! itself), plus one per HTTP worker once it is open (see [`local`]), and prefix every key with `"{key_prefix}:"`. Each multi-step operation is one Lua script,
+//! itself), plus one per HTTP worker once it is open (see [`local`]), and prefix every key with
+//! `"{key_prefix}:"`. Cache reads and revocation checks go through [`tracked`] reads, which
+//! answer from this process until Redis reports a change. Each multi-step operation is one Lua script,
 //! so it is atomic however many instances call it at once, and scripts read the clock with
 //! `TIME`, so instances with drifting clocks still agree.
 //!
@@ -14,6 +16,7 @@ mod local;
 mod rate_limit;
 mod revocation;
 mod sessions;
+mod tracked;
 
 use std::fmt;
 use std::future::Future;
@@ -26,6 +29,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::unavailable;
+pub use tracked::{TrackedReadStats, connection_name as tracking_connection_name};
 
 /// How long one connection attempt, or one reply, may take before the call fails. Short, so a
 /// dead Redis turns into a quick `Unavailable` rather than requests that hang.
@@ -38,6 +42,8 @@ const CALL_DEADLINE: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub(super) struct RedisStore {
     local: Arc<local::LocalConnections>,
+    /// Reads of hot, rarely written keys, kept here until Redis says they changed.
+    tracked: Arc<tracked::TrackedReads>,
     connection: ConnectionManager,
     prefix: Arc<str>,
 }
@@ -85,7 +91,12 @@ impl RedisStore {
             ConnectionManager::new_with_config(client.clone(), config.clone()),
         )
         .await?;
+        let tracked = tracked::TrackedReads::new(&client, key_prefix).map_err(|err| {
+            tracing::warn!(kind = ?err.kind(), "the configured Redis URL is not valid");
+            unavailable()
+        })?;
         let store = Self {
+            tracked: Arc::new(tracked),
             local: Arc::new(local::LocalConnections::new(client, config)),
             connection,
             prefix: Arc::from(key_prefix),
@@ -106,6 +117,11 @@ impl RedisStore {
         } else {
             Err(Error::internal(format!("unexpected PING reply {reply:?}")))
         }
+    }
+
+    /// How tracked reads were answered so far.
+    pub(super) fn tracked_stats(&self) -> TrackedReadStats {
+        self.tracked.stats()
     }
 
     /// `"{prefix}:{name}"`.

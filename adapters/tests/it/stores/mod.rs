@@ -12,6 +12,7 @@ mod rate_limit;
 mod revocation;
 mod sessions;
 mod sharing;
+mod tracked;
 
 use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
 use clinicgate_adapters::testing::TEST_REDIS_ENV as REDIS_ENV;

@@ -4,7 +4,7 @@
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, test, web};
 use chrono::Utc;
-use clinicgate_api::public::{ApiCaller, PatientsRead, record_api_calls};
+use clinicgate_api::public::{ApiCaller, PatientsRead, rate_limit_headers};
 use clinicgate_api::tenancy;
 use clinicgate_core::tokens::{Scope, ScopeSet};
 use figment::providers::Serialized;
@@ -154,7 +154,7 @@ async fn a_route_refuses_a_token_without_its_scope_and_names_the_scope() {
                     HttpResponse::Ok().body(caller.ctx().tenant_id().to_string())
                 }),
             )
-            .wrap(from_fn(record_api_calls))
+            .wrap(from_fn(rate_limit_headers))
             .wrap(from_fn(tenancy::route_by_host)),
     )
     .await;
