@@ -210,6 +210,41 @@ def prepared() -> bool:
     return True
 
 
+def run_rounds(targets, args) -> dict:
+    """Runs wrk on each `(name, url, host, bearer)` target in turn, `args.rounds` times, printing
+    each run and then the table of medians; returns `{name: {"rps", "p50_ms", "p99_ms"}}`."""
+    results = {name: [] for name, *_ in targets}
+    for round_ in range(1, args.rounds + 1):
+        for name, url, host, bearer in targets:
+            result = wrk(url, host, bearer, args)
+            results[name].append(result)
+            print(f"round {round_} {name:15} {result['rps']:10.0f} req/s  p50 {result['p50_ms']:.2f} ms"
+                  f"  p99 {result['p99_ms']:.2f} ms  non-2xx {result['non_2xx']} {result['socket_errors']}",
+                  flush=True)
+    median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms")}
+              for name, runs in results.items()}
+    print()
+    print("| target | req/s (median) | p50 | p99 | non-2xx |")
+    print("|---|---|---|---|---|")
+    for name, runs in results.items():
+        m = median[name]
+        print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | "
+              f"{sum(r['non_2xx'] for r in runs)} |")
+    print()
+    return median
+
+
+def stop(processes, workdir: Path) -> None:
+    """Stops the benchmark's processes (SIGTERM, then SIGKILL after 20 s) and removes its files."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> int:
     args = parse_args()
     if not prepared():
@@ -231,36 +266,13 @@ def main() -> int:
             ("public-me", f"http://127.0.0.1:{port}/api/public/me", f"localhost:{port}", token),
             ("cg-healthz", f"http://127.0.0.1:{port}/healthz", f"localhost:{port}", None),
         ]
-        results = {name: [] for name, *_ in targets}
-        for round_ in range(1, args.rounds + 1):
-            for name, url, host, bearer in targets:
-                result = wrk(url, host, bearer, args)
-                results[name].append(result)
-                print(f"round {round_} {name:12} {result['rps']:10.0f} req/s  p50 {result['p50_ms']:.2f} ms"
-                      f"  p99 {result['p99_ms']:.2f} ms  non-2xx {result['non_2xx']} {result['socket_errors']}",
-                      flush=True)
-        median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms")}
-                  for name, runs in results.items()}
-        print()
-        print("| target | req/s (median) | p50 | p99 | non-2xx |")
-        print("|---|---|---|---|---|")
-        for name, runs in results.items():
-            m = median[name]
-            print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | "
-                  f"{sum(r['non_2xx'] for r in runs)} |")
-        print()
+        median = run_rounds(targets, args)
         print(f"validate / nginx-200:     {median['validate']['rps'] / median['nginx-200']['rps']:.2f}x (target >= 0.5x)")
         print(f"public-me / nginx-proxy:  {median['public-me']['rps'] / median['nginx-proxy']['rps']:.2f}x (target >= 1.0x)")
         print(f"public-me p99:            {median['public-me']['p99_ms']:.2f} ms (target <= 5 ms at {args.connections} connections)")
         return 0
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop(processes, workdir)
 
 
 if __name__ == "__main__":

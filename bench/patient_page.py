@@ -26,9 +26,6 @@ import http.client
 import json
 import os
 import re
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,15 +34,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BINARY = ROOT / "target" / "release" / "clinicgate"
-PASSWORD = "correct horse battery staple 42"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from auth_tokens import BINARY, PASSWORD, ROOT, free_port, stop  # noqa: E402
 
 
 def call(port, method, path, host, body=None, headers=None, form=False):
@@ -178,13 +168,7 @@ def main() -> int:
         print(f"targets: overhead p50 <= 3 ms, p99 <= 10 ms; load average now {os.getloadavg()[0]:.1f}")
         return 0
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop(processes, workdir)
 
 
 if __name__ == "__main__":

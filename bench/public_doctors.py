@@ -26,9 +26,6 @@ Helpers (nginx, ClinicGate start-up, token, wrk parsing) come from bench/auth_to
 
 import json
 import os
-import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auth_tokens import (BINARY, access_token, call, free_port, parse_args,  # noqa: E402
-                         prepared, start_clinicgate, start_nginx, wait_ready, wrk)
+                         prepared, run_rounds, start_clinicgate, start_nginx, stop,
+                         wait_ready)
 
 
 def start_sandbox() -> tuple[subprocess.Popen, int]:
@@ -95,25 +93,8 @@ def main() -> int:
             # Reference: the same door (token, client state, rate limit) with a no-op handler.
             ("public-me", f"http://127.0.0.1:{port}/api/public/me", host, token),
         ]
-        results = {name: [] for name, *_ in targets}
-        for round_ in range(1, args.rounds + 1):
-            for name, url, target_host, bearer in targets:
-                result = wrk(url, target_host, bearer, args)
-                results[name].append(result)
-                print(f"round {round_} {name:15} {result['rps']:10.0f} req/s  p50 {result['p50_ms']:.2f} ms"
-                      f"  p99 {result['p99_ms']:.2f} ms  non-2xx {result['non_2xx']} {result['socket_errors']}",
-                      flush=True)
+        median = run_rounds(targets, args)
         calls_during = cliniko_calls(sandbox_port) - calls_before
-        median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms")}
-                  for name, runs in results.items()}
-        print()
-        print("| target | req/s (median) | p50 | p99 | non-2xx |")
-        print("|---|---|---|---|---|")
-        for name, runs in results.items():
-            m = median[name]
-            print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | "
-                  f"{sum(r['non_2xx'] for r in runs)} |")
-        print()
         ratio = median['public-doctors']['rps'] / median['nginx-proxy']['rps']
         print(f"public-doctors / nginx-proxy: {ratio:.2f}x (target >= 1.0x)")
         print(f"public-doctors p99:           {median['public-doctors']['p99_ms']:.2f} ms "
@@ -121,13 +102,7 @@ def main() -> int:
         print(f"Cliniko calls during the run: {calls_during}")
         return 0
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop(processes, workdir)
 
 
 if __name__ == "__main__":
