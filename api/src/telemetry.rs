@@ -1,30 +1,29 @@
 //! Tracing set-up: JSON (see [`JsonLines`]) or pretty lines on stderr, level from `RUST_LOG`
 //! (default `info`).
 //!
-//! Lines are handed to a dedicated writer thread (`tracing-appender`'s non-blocking writer)
-//! rather than written by the HTTP worker that logs them: a synchronous write to stderr per
-//! request cost about a quarter of an API call's throughput. The writer is not lossy — when its
-//! queue is full, loggers wait — so no line is ever dropped silently. The [`LogGuard`] flushes
-//! what is queued when it is dropped, at the end of the process.
+//! Lines are handed to a dedicated writer thread in batches (see [`BatchedWriter`]) rather than
+//! written by the HTTP worker that logs them: a synchronous write to stderr per request cost about
+//! a quarter of an API call's throughput. The writer is not lossy — when its buffer is full,
+//! loggers wait — so no line is ever dropped silently. The [`LogGuard`] writes what is waiting
+//! when it is dropped, at the end of the process.
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::config::LogFormat;
 
+mod batched;
 mod json_lines;
 
+pub use batched::{BatchGuard, BatchedWriter, Limits};
 pub use json_lines::{JsonLines, JsonSpanFields};
 
-/// Lines waiting for the writer thread before loggers have to wait for it.
-const QUEUED_LINES: usize = 16 * 1024;
-
-/// Keeps the log writer thread alive; dropping it flushes the queued lines.
+/// Keeps the log writer thread alive; dropping it writes the waiting lines.
 #[must_use = "dropping the guard stops the log writer"]
 #[derive(Debug)]
 pub struct LogGuard {
-    _writer: Option<WorkerGuard>,
+    _writer: Option<BatchGuard>,
 }
 
 /// Installs the global subscriber (once per process; later calls are ignored) and returns the
@@ -33,11 +32,12 @@ pub fn init(format: LogFormat) -> LogGuard {
     // sqlx and the HTTP client internals are noisy at info and can echo query text.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("clinicgate-log")
-        .finish(std::io::stderr());
+    // Without a writer thread (the OS refused one) lines are written synchronously instead.
+    let (writer, guard) =
+        match BatchedWriter::spawn(std::io::stderr(), Limits::default(), "clinicgate-log") {
+            Ok((writer, guard)) => (BoxMakeWriter::new(writer), Some(guard)),
+            Err(_) => (BoxMakeWriter::new(std::io::stderr), None),
+        };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
@@ -53,7 +53,5 @@ pub fn init(format: LogFormat) -> LogGuard {
         tracing::debug!("a tracing subscriber was already installed");
         return LogGuard { _writer: None };
     }
-    LogGuard {
-        _writer: Some(guard),
-    }
+    LogGuard { _writer: guard }
 }
