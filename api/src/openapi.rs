@@ -1,12 +1,14 @@
 //! The OpenAPI 3.1 document, generated from the route annotations. `clinicgate openapi` prints
 //! it; `openapi/openapi.json` is the committed copy, checked for drift by the test suite and CI.
 
-use actix_web::App;
+use actix_web::http::header::ContentType;
+use actix_web::{App, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt as _;
 
 use crate::auth::oauth::SecuritySchemes;
 use crate::http::problem::{FieldProblem, Problem};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,6 +63,13 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 /// The document as pretty JSON with a trailing newline, exactly as committed.
 pub fn spec_json() -> Result<String, serde_json::Error> {
     spec().to_pretty_json().map(|json| json + "\n")
+}
+
+/// `GET /openapi.json`: the document serialised at start-up (see [`AppState::openapi_json`]).
+pub async fn serve_document(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(state.openapi_json.clone())
 }
 
 #[cfg(test)]

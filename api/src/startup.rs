@@ -44,7 +44,7 @@ use clinicgate_migration::{Migrator, MigratorTrait as _};
 use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use utoipa_actix_web::AppExt as _;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::config::Settings;
 use crate::http::{extract, fallback, observe, security};
@@ -185,6 +185,7 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let spec = openapi::spec();
         let (tokens, clients, clinics) = token_services(
             &settings,
             &db,
@@ -248,7 +249,10 @@ impl Application {
             db,
             shared: stores.state,
             store_probe: stores.probe,
-            openapi: Arc::new(openapi::spec()),
+            openapi_json: serde_json::to_vec(&spec)
+                .context("serialising the OpenAPI document")?
+                .into(),
+            openapi: Arc::new(spec),
             metrics: ops::recorder_handle(),
             settings,
         });
@@ -433,7 +437,6 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         let limit = state.settings.http.body_limit_bytes;
         let hsts = state.settings.public_url.is_https();
-        let spec = (*state.openapi).clone();
         App::new()
             .into_utoipa_app()
             .app_data(web::Data::new(state.clone()))
@@ -451,7 +454,11 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                         .finish()
                 }),
             )
-            .openapi_service(move |_| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
+            .route("/openapi.json", web::get().to(openapi::serve_document))
+            // The UI reads the document from the route above rather than keeping a copy per worker.
+            .openapi_service(|_| {
+                SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"]))
+            })
             .default_service(web::to(fallback::fallback))
             .into_app()
             .wrap(from_fn(public::rate_limit_headers))

@@ -72,8 +72,10 @@ pub struct Inner {
     pub booking: BookingService,
     /// Idempotency keys of the public API's writes.
     pub idempotency: IdempotencyService,
-    /// The OpenAPI document served at `/openapi.json`.
+    /// The OpenAPI document (its routes answer 405s with the right `Allow`).
     pub openapi: Arc<OpenApi>,
+    /// The same document as served at `/openapi.json`, serialised once for every worker.
+    pub openapi_json: actix_web::web::Bytes,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
 }
