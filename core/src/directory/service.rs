@@ -8,6 +8,11 @@
 //! 0 disables it), so a change in Cliniko shows up within the reference cache's TTL plus that
 //! memo TTL; it never makes extra Cliniko calls. A clinic that disconnects Cliniko stops being
 //! served once its memo entry expires.
+//!
+//! A busy clinic's memo is renewed ahead of time: the first request in the last quarter of an
+//! entry's life starts one background reload and is served from the entry meanwhile. Without
+//! that, every request arriving as an entry expired reloaded the directory itself, and on the
+//! doctors benchmark those pile-ups every few seconds raised the p99 from 4.6 to 6.5 ms.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,7 +43,16 @@ pub fn not_connected() -> Error {
     }
 }
 
-type Memo = HashMap<TenantId, (Instant, Arc<Directory>)>;
+/// A clinic's decoded directory and when it was loaded.
+#[derive(Debug)]
+struct Remembered {
+    at: Instant,
+    directory: Arc<Directory>,
+    /// A background reload is under way.
+    reloading: bool,
+}
+
+type Memo = HashMap<TenantId, Remembered>;
 
 /// Serves clinics' public directories; cheap to clone.
 #[derive(Debug, Clone)]
@@ -83,10 +97,17 @@ impl DirectoryService {
     /// `Conflict(cliniko_not_connected)` without a Cliniko key; Cliniko's failures as they come
     /// (rate limited, unavailable, timed out, key rejected).
     pub async fn directory(&self, ctx: &TenantContext) -> Result<Arc<Directory>> {
-        let tenant = ctx.tenant_id();
-        if let Some(hit) = self.remembered(tenant) {
+        if let Some((hit, reload)) = self.remembered(ctx.tenant_id()) {
+            if reload {
+                self.reload_in_background(ctx);
+            }
             return Ok(hit);
         }
+        self.load(ctx).await
+    }
+
+    /// Reads the directory through the reference cache and remembers it.
+    async fn load(&self, ctx: &TenantContext) -> Result<Arc<Directory>> {
         let cliniko = &self.cliniko;
         let visibility = self.visibility;
         let directory = self
@@ -97,30 +118,67 @@ impl DirectoryService {
             .await?
             .ok_or_else(not_connected)?;
         let directory = Arc::new(directory);
-        self.remember(tenant, &directory);
+        self.remember(ctx.tenant_id(), &directory);
         Ok(directory)
     }
 
-    fn remembered(&self, tenant: TenantId) -> Option<Arc<Directory>> {
+    /// Reloads a memo entry near the end of its life without holding up the request that
+    /// noticed; a failed reload leaves the entry to expire, and the request after that reports
+    /// the failure. Outside a Tokio runtime nothing is started (the entry simply expires).
+    fn reload_in_background(&self, ctx: &TenantContext) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let this = self.clone();
+        let ctx = ctx.clone();
+        drop(runtime.spawn(async move {
+            if let Err(err) = this.load(&ctx).await {
+                tracing::debug!(error = %err, "reloading a clinic's directory failed");
+                if let Some(entry) = this.lock().get_mut(&ctx.tenant_id()) {
+                    entry.reloading = false;
+                }
+            }
+        }));
+    }
+
+    /// The remembered directory, if still fresh, and whether the caller should start reloading
+    /// it (the first to ask in the last quarter of its life).
+    fn remembered(&self, tenant: TenantId) -> Option<(Arc<Directory>, bool)> {
         if self.memo_ttl.is_zero() {
             return None;
         }
-        let memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
-        memo.get(&tenant)
-            .filter(|(at, _)| at.elapsed() < self.memo_ttl)
-            .map(|(_, directory)| Arc::clone(directory))
+        let mut memo = self.lock();
+        let entry = memo.get_mut(&tenant)?;
+        let age = entry.at.elapsed();
+        if age >= self.memo_ttl {
+            return None;
+        }
+        let reload = !entry.reloading && age >= self.memo_ttl.mul_f64(0.75);
+        entry.reloading |= reload;
+        Some((Arc::clone(&entry.directory), reload))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Memo> {
+        self.memo.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn remember(&self, tenant: TenantId, directory: &Arc<Directory>) {
         if self.memo_ttl.is_zero() {
             return;
         }
-        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut memo = self.lock();
         if memo.len() >= MEMO_SWEEP_AT {
             let ttl = self.memo_ttl;
-            memo.retain(|_, (at, _)| at.elapsed() < ttl);
+            memo.retain(|_, entry| entry.at.elapsed() < ttl);
         }
-        memo.insert(tenant, (Instant::now(), Arc::clone(directory)));
+        memo.insert(
+            tenant,
+            Remembered {
+                at: Instant::now(),
+                directory: Arc::clone(directory),
+                reloading: false,
+            },
+        );
     }
 }
 

@@ -269,6 +269,45 @@ async fn the_directory_comes_from_the_cache_with_one_cliniko_read_per_ttl() {
 }
 
 #[tokio::test]
+async fn a_busy_clinic_s_directory_is_reloaded_before_its_memo_expires() {
+    let sandbox = sandbox();
+    // The reference cache expires within a second, so every reload of the 4 s memo is visible
+    // as Cliniko calls.
+    let app = app_on(&sandbox, |f| {
+        f.merge(Serialized::default("public_api.directory_memo_ms", 4_000))
+            .merge(Serialized::default("cliniko.cache_ttl_secs", 1))
+    })
+    .await;
+    let token = partner_of(&app, &sandbox, "harbour", "au1", &["doctors:read"]).await;
+    let key = admin_key(&sandbox, "au1");
+    let (status, first) = get_json(&app, "/api/public/doctors", &token).await;
+    assert_eq!(status, 200);
+    let loaded = cliniko_calls(&sandbox, &key);
+
+    // In the memo's last quarter: served at once from the memo, which reloads in the background.
+    tokio::time::sleep(std::time::Duration::from_millis(3_300)).await;
+    let (status, body) = get_json(&app, "/api/public/doctors", &token).await;
+    assert_eq!((status, &body), (200, &first));
+    let mut reloaded = false;
+    for _ in 0..100 {
+        if cliniko_calls(&sandbox, &key) > loaded {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(reloaded, "the memo was reloaded in the background");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let reloaded_calls = cliniko_calls(&sandbox, &key);
+
+    // After the first entry's expiry the reloaded one answers: no request reloads it itself.
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let (status, body) = get_json(&app, "/api/public/doctors", &token).await;
+    assert_eq!((status, &body), (200, &first));
+    assert_eq!(cliniko_calls(&sandbox, &key), reloaded_calls);
+}
+
+#[tokio::test]
 async fn a_clinic_without_cliniko_is_told_so_and_scopes_are_enforced_per_route() {
     let sandbox = sandbox();
     let app = app_on(&sandbox, |f| f).await;
