@@ -55,7 +55,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::routes::configure)
+        .configure(|cfg| crate::routes::configure(cfg))
         .split_for_parts()
         .1
 }

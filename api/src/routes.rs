@@ -2,53 +2,88 @@
 //! disagree about what exists. HTML pages and static assets are registered here too, through
 //! `map`, which keeps them out of the API document.
 
-use utoipa_actix_web::service_config::ServiceConfig;
+use actix_web::dev::HttpServiceFactory;
+use actix_web::web;
+use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
     audit, auth, clients, clinic, cliniko_key, ops, pages, patients, public, session, signup, users,
 };
 
-/// Registers the documented routes, then the pages.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(ops::healthz)
-        .service(ops::readyz)
-        .service(ops::metrics)
-        .service(signup::sign_up)
-        .service(session::api::create_session)
-        .service(session::api::current_session)
-        .service(session::api::delete_session)
-        .service(clinic::get_tenant)
-        .service(users::list_users)
-        .service(users::create_user)
-        .service(users::update_user)
-        .service(users::delete_user)
-        .service(cliniko_key::get_cliniko_key)
-        .service(cliniko_key::put_cliniko_key)
-        .service(cliniko_key::delete_cliniko_key)
-        .service(clients::list_clients)
-        .service(clients::create_client)
-        .service(clients::update_client)
-        .service(clients::rotate_client_secret)
-        .service(clients::delete_client)
-        .service(auth::issue_token)
-        .service(auth::validate)
-        .service(auth::revoke)
-        .service(auth::jwks)
-        .service(public::me)
-        .service(patients::get_patient)
-        .service(audit::list_audit)
-        .service(audit::export_audit)
-        .service(public::list_doctors)
-        .service(public::get_doctor)
-        .service(public::list_specialties)
-        .service(public::list_clinics)
-        .service(public::list_appointment_types)
-        .service(public::available_slots)
-        .service(public::create_appointment)
-        .service(public::update_appointment)
-        .service(public::appointment_status)
-        .map(|cfg| {
+/// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
+/// (it collects each route's annotations), actix's own in the HTTP workers. Each worker builds
+/// its own `App`, and collecting the document there too cost every worker megabytes of memory it
+/// then kept (glibc does not return a thread arena's freed pages), for a document built once at
+/// start-up anyway.
+pub trait Routes {
+    /// Registers one documented route.
+    fn route<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, factory: F) -> &mut Self;
+    /// Registers the HTML pages and assets (never in the document).
+    fn pages(&mut self) -> &mut Self;
+}
+
+impl Routes for web::ServiceConfig {
+    fn route<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, factory: F) -> &mut Self {
+        self.service(factory)
+    }
+
+    fn pages(&mut self) -> &mut Self {
+        pages::configure(self);
+        self
+    }
+}
+
+impl Routes for utoipa_actix_web::service_config::ServiceConfig<'_> {
+    fn route<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, factory: F) -> &mut Self {
+        self.service(factory)
+    }
+
+    fn pages(&mut self) -> &mut Self {
+        self.map(|cfg| {
             pages::configure(cfg);
             cfg
-        });
+        })
+    }
+}
+
+/// Registers the documented routes, then the pages.
+pub fn configure(cfg: &mut impl Routes) {
+    cfg.route(ops::healthz)
+        .route(ops::readyz)
+        .route(ops::metrics)
+        .route(signup::sign_up)
+        .route(session::api::create_session)
+        .route(session::api::current_session)
+        .route(session::api::delete_session)
+        .route(clinic::get_tenant)
+        .route(users::list_users)
+        .route(users::create_user)
+        .route(users::update_user)
+        .route(users::delete_user)
+        .route(cliniko_key::get_cliniko_key)
+        .route(cliniko_key::put_cliniko_key)
+        .route(cliniko_key::delete_cliniko_key)
+        .route(clients::list_clients)
+        .route(clients::create_client)
+        .route(clients::update_client)
+        .route(clients::rotate_client_secret)
+        .route(clients::delete_client)
+        .route(auth::issue_token)
+        .route(auth::validate)
+        .route(auth::revoke)
+        .route(auth::jwks)
+        .route(public::me)
+        .route(patients::get_patient)
+        .route(audit::list_audit)
+        .route(audit::export_audit)
+        .route(public::list_doctors)
+        .route(public::get_doctor)
+        .route(public::list_specialties)
+        .route(public::list_clinics)
+        .route(public::list_appointment_types)
+        .route(public::available_slots)
+        .route(public::create_appointment)
+        .route(public::update_appointment)
+        .route(public::appointment_status)
+        .pages();
 }

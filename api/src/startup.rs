@@ -43,7 +43,6 @@ use clinicgate_core::users::{UserRepository, UserService};
 use clinicgate_migration::{Migrator, MigratorTrait as _};
 use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
-use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::config::Settings;
@@ -252,7 +251,7 @@ impl Application {
             openapi_json: serde_json::to_vec(&spec)
                 .context("serialising the OpenAPI document")?
                 .into(),
-            openapi: Arc::new(spec),
+            allowed_methods: fallback::allowed_methods(&spec),
             metrics: ops::recorder_handle(),
             settings,
         });
@@ -438,7 +437,6 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         let limit = state.settings.http.body_limit_bytes;
         let hsts = state.settings.public_url.is_https();
         App::new()
-            .into_utoipa_app()
             .app_data(web::Data::new(state.clone()))
             .app_data(extract::json_config(limit))
             .app_data(extract::form_config(limit))
@@ -456,11 +454,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             )
             .route("/openapi.json", web::get().to(openapi::serve_document))
             // The UI reads the document from the route above rather than keeping a copy per worker.
-            .openapi_service(|_| {
-                SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"]))
-            })
+            .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"])))
             .default_service(web::to(fallback::fallback))
-            .into_app()
             .wrap(from_fn(public::rate_limit_headers))
             .wrap(from_fn(tenancy::route_by_host))
             .wrap(Compress::default())

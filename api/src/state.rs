@@ -1,5 +1,6 @@
 //! The state every handler shares, built once by [`crate::startup`].
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -20,7 +21,6 @@ use clinicgate_core::sessions::SessionService;
 use clinicgate_core::tokens::{ClientService, TokenService};
 use clinicgate_core::users::UserService;
 use metrics_exporter_prometheus::PrometheusHandle;
-use utoipa::openapi::OpenApi;
 
 use crate::config::Settings;
 
@@ -72,10 +72,10 @@ pub struct Inner {
     pub booking: BookingService,
     /// Idempotency keys of the public API's writes.
     pub idempotency: IdempotencyService,
-    /// The OpenAPI document (its routes answer 405s with the right `Allow`).
-    pub openapi: Arc<OpenApi>,
-    /// The same document as served at `/openapi.json`, serialised once for every worker.
+    /// The OpenAPI document as served at `/openapi.json`, serialised once for every worker.
     pub openapi_json: actix_web::web::Bytes,
+    /// Each documented route's methods, for the `Allow` header of a 405.
+    pub allowed_methods: HashMap<String, String>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
 }
