@@ -252,6 +252,7 @@ impl Application {
                 .context("serialising the OpenAPI document")?
                 .into(),
             allowed_methods: fallback::allowed_methods(&spec),
+            list_bodies: public::ListBodies::default(),
             metrics: ops::recorder_handle(),
             settings,
         });

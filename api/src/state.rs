@@ -23,6 +23,7 @@ use clinicgate_core::users::UserService;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Settings;
+use crate::public::ListBodies;
 
 /// Shared application state; cheap to clone.
 #[derive(Clone)]
@@ -70,6 +71,8 @@ pub struct Inner {
     pub directory: DirectoryService,
     /// Free slots and bookings through the booking guard.
     pub booking: BookingService,
+    /// Serialised directory lists, reused until the directory is reloaded.
+    pub list_bodies: ListBodies,
     /// Idempotency keys of the public API's writes.
     pub idempotency: IdempotencyService,
     /// The OpenAPI document as served at `/openapi.json`, serialised once for every worker.

@@ -1,10 +1,14 @@
 //! The directory endpoints (`doctors:read`): doctors, one doctor, specialties, clinics and
 //! appointment types, served from the clinic's cached Cliniko reference data.
 
-use actix_web::http::header;
+use std::sync::Arc;
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::http::uri::PathAndQuery;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use clinicgate_core::Error;
-use clinicgate_core::directory::{AppointmentKind, Clinic, Doctor, DoctorFilter, Page};
+use clinicgate_core::directory::{AppointmentKind, Clinic, Directory, Doctor, DoctorFilter, Page};
+use clinicgate_core::tenancy::TenantContext;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -226,6 +230,30 @@ fn ok_json(body: &impl Serialize) -> HttpResponse {
         .json(body)
 }
 
+/// A directory list's response, its body made by `render` only once per directory, path and
+/// query (see [`ListBodies`](super::bodies::ListBodies)).
+fn list_response<L: Serialize>(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    directory: &Arc<Directory>,
+    render: impl FnOnce() -> L,
+) -> Result<HttpResponse, Error> {
+    let key = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.path(), PathAndQuery::as_str);
+    let body = state
+        .list_bodies
+        .get_or_render(ctx.tenant_id(), directory, key, || {
+            serde_json::to_vec(&render()).map_err(Error::internal)
+        })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type(ContentType::json())
+        .body(body))
+}
+
 /// Lists doctors, filtered and paged. Ordered by display name.
 #[utoipa::path(
     tag = "public",
@@ -265,15 +293,22 @@ pub async fn list_doctors(
     check(errors)?;
     let page = paging.page()?;
     let directory = state.directory.directory(caller.ctx()).await?;
-    let doctors: Vec<&Doctor> = directory
-        .doctors()
-        .iter()
-        .filter(|d| filter.matches(d))
-        .collect();
-    let paged = page.of(&doctors);
-    Ok(ok_json(&DoctorList::new(&state, &req, paged, |d| {
-        DoctorOut::from(d.clone())
-    })))
+    Ok(list_response(
+        &state,
+        &req,
+        caller.ctx(),
+        &directory,
+        || {
+            let doctors: Vec<&Doctor> = directory
+                .doctors()
+                .iter()
+                .filter(|d| filter.matches(d))
+                .collect();
+            DoctorList::new(&state, &req, page.of(&doctors), |d| {
+                DoctorOut::from(d.clone())
+            })
+        },
+    )?)
 }
 
 /// One doctor.
@@ -330,13 +365,20 @@ pub async fn list_specialties(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let directory = state.directory.directory(caller.ctx()).await?;
-    let paged = page.of(&directory.specialties());
-    Ok(ok_json(&SpecialtyList::new(&state, &req, paged, |s| {
-        SpecialtyOut {
-            name: s.name,
-            doctors: s.doctors,
-        }
-    })))
+    Ok(list_response(
+        &state,
+        &req,
+        caller.ctx(),
+        &directory,
+        || {
+            SpecialtyList::new(&state, &req, page.of(&directory.specialties()), |s| {
+                SpecialtyOut {
+                    name: s.name,
+                    doctors: s.doctors,
+                }
+            })
+        },
+    )?)
 }
 
 /// The clinic's locations taking online bookings. Ordered by name.
@@ -363,13 +405,13 @@ pub async fn list_clinics(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let directory = state.directory.directory(caller.ctx()).await?;
-    let paged = page.of(directory.clinics());
-    Ok(ok_json(&ClinicList::new(
+    Ok(list_response(
         &state,
         &req,
-        paged,
-        ClinicOut::from,
-    )))
+        caller.ctx(),
+        &directory,
+        || ClinicList::new(&state, &req, page.of(directory.clinics()), ClinicOut::from),
+    )?)
 }
 
 /// Appointment types bookable online, optionally those one doctor offers. Ordered by name.
@@ -401,16 +443,20 @@ pub async fn list_appointment_types(
     check(errors)?;
     let page: Page = paging.page()?;
     let directory = state.directory.directory(caller.ctx()).await?;
-    let types: Vec<&AppointmentKind> = directory
-        .appointment_types()
-        .iter()
-        .filter(|t| doctor.as_ref().is_none_or(|d| t.doctor_ids.contains(d)))
-        .collect();
-    let paged = page.of(&types);
-    Ok(ok_json(&AppointmentTypeList::new(
+    Ok(list_response(
         &state,
         &req,
-        paged,
-        |t| AppointmentTypeOut::from(t.clone()),
-    )))
+        caller.ctx(),
+        &directory,
+        || {
+            let types: Vec<&AppointmentKind> = directory
+                .appointment_types()
+                .iter()
+                .filter(|t| doctor.as_ref().is_none_or(|d| t.doctor_ids.contains(d)))
+                .collect();
+            AppointmentTypeList::new(&state, &req, page.of(&types), |t| {
+                AppointmentTypeOut::from(t.clone())
+            })
+        },
+    )?)
 }

@@ -8,6 +8,7 @@
 //! then is there a `TenantContext`, whose tenant is the token's clinic.
 
 mod appointments;
+mod bodies;
 mod config;
 mod directory;
 mod idempotent;
@@ -32,6 +33,7 @@ use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::tokens::{ApiAccess, Rejection, Scope};
 
 pub use appointments::{appointment_status, create_appointment, update_appointment};
+pub use bodies::ListBodies;
 pub use config::PublicApiSettings;
 pub use directory::{
     get_doctor, list_appointment_types, list_clinics, list_doctors, list_specialties,

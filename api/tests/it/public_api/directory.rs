@@ -308,6 +308,53 @@ async fn a_busy_clinic_s_directory_is_reloaded_before_its_memo_expires() {
 }
 
 #[tokio::test]
+async fn list_bodies_kept_for_reuse_belong_to_one_clinic_and_one_query() {
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| f).await;
+    let harbour = partner_of(&app, &sandbox, "harbour", "au1", &["doctors:read"]).await;
+    let thames = partner_of(&app, &sandbox, "thames", "uk1", &["doctors:read"]).await;
+    // (The two sandbox accounts happen to have the same specialties.)
+    for (path, differ) in [
+        ("/api/public/doctors", true),
+        ("/api/public/specialties", false),
+        ("/api/public/clinics", true),
+        ("/api/public/appointment-types", true),
+    ] {
+        let (status, of_harbour) = get_json(&app, path, &harbour).await;
+        assert_eq!(status, 200, "{path}");
+        // The same path and query for another clinic: that clinic's own list.
+        let (status, of_thames) = get_json(&app, path, &thames).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(of_harbour["data"] != of_thames["data"], differ, "{path}");
+        // Asked again, each clinic gets exactly its first answer.
+        assert_eq!(get_json(&app, path, &harbour).await.1, of_harbour, "{path}");
+        assert_eq!(get_json(&app, path, &thames).await.1, of_thames, "{path}");
+    }
+    // Another query is another body, with its own links.
+    let (_, first) = get_json(&app, "/api/public/doctors?per_page=1", &harbour).await;
+    let (_, second) = get_json(&app, "/api/public/doctors?per_page=1&page=2", &harbour).await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 1);
+    assert_ne!(first["data"], second["data"]);
+    assert!(
+        first["links"]["self"]
+            .as_str()
+            .unwrap()
+            .ends_with("page=1&per_page=1")
+    );
+    assert!(
+        second["links"]["self"]
+            .as_str()
+            .unwrap()
+            .ends_with("page=2&per_page=1")
+    );
+    // A bad query is still refused, and is not turned into a kept body.
+    let (status, _) = get_json(&app, "/api/public/doctors?clinic_id=x", &harbour).await;
+    assert_eq!(status, 422);
+    let (status, _) = get_json(&app, "/api/public/doctors?clinic_id=x", &harbour).await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
 async fn a_clinic_without_cliniko_is_told_so_and_scopes_are_enforced_per_route() {
     let sandbox = sandbox();
     let app = app_on(&sandbox, |f| f).await;
