@@ -1,6 +1,6 @@
 //! Every route, registered in one place so the server and the OpenAPI document can never
 //! disagree about what exists. HTML pages and static assets are registered here too, through
-//! `map`, which keeps them out of the API document.
+//! [`Routes::pages`], which keeps them out of the API document.
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::web;

@@ -1,8 +1,6 @@
 //! The directory endpoints (`doctors:read`): doctors, one doctor, specialties, clinics and
 //! appointment types, served from the clinic's cached Cliniko reference data.
 
-use std::sync::Arc;
-
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::uri::PathAndQuery;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -230,23 +228,23 @@ fn ok_json(body: &impl Serialize) -> HttpResponse {
         .json(body)
 }
 
-/// A directory list's response, its body made by `render` only once per directory, path and
-/// query (see [`ListBodies`](super::bodies::ListBodies)).
-fn list_response<L: Serialize>(
+/// A directory list's response: the clinic's directory, and a body made from it by `render` only
+/// once per directory, path and query (see [`ListBodies`](super::bodies::ListBodies)).
+async fn directory_list<L: Serialize>(
     state: &AppState,
     req: &HttpRequest,
     ctx: &TenantContext,
-    directory: &Arc<Directory>,
-    render: impl FnOnce() -> L,
-) -> Result<HttpResponse, Error> {
+    render: impl FnOnce(&Directory) -> L,
+) -> Result<HttpResponse, ApiError> {
+    let directory = state.directory.directory(ctx).await?;
     let key = req
         .uri()
         .path_and_query()
         .map_or_else(|| req.path(), PathAndQuery::as_str);
     let body = state
         .list_bodies
-        .get_or_render(ctx.tenant_id(), directory, key, || {
-            serde_json::to_vec(&render()).map_err(Error::internal)
+        .get_or_render(ctx.tenant_id(), &directory, key, || {
+            serde_json::to_vec(&render(&directory)).map_err(Error::internal)
         })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -292,23 +290,17 @@ pub async fn list_doctors(
     };
     check(errors)?;
     let page = paging.page()?;
-    let directory = state.directory.directory(caller.ctx()).await?;
-    Ok(list_response(
-        &state,
-        &req,
-        caller.ctx(),
-        &directory,
-        || {
-            let doctors: Vec<&Doctor> = directory
-                .doctors()
-                .iter()
-                .filter(|d| filter.matches(d))
-                .collect();
-            DoctorList::new(&state, &req, page.of(&doctors), |d| {
-                DoctorOut::from(d.clone())
-            })
-        },
-    )?)
+    directory_list(&state, &req, caller.ctx(), |directory| {
+        let doctors: Vec<&Doctor> = directory
+            .doctors()
+            .iter()
+            .filter(|d| filter.matches(d))
+            .collect();
+        DoctorList::new(&state, &req, page.of(&doctors), |d| {
+            DoctorOut::from(d.clone())
+        })
+    })
+    .await
 }
 
 /// One doctor.
@@ -364,21 +356,15 @@ pub async fn list_specialties(
     paging: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
-    let directory = state.directory.directory(caller.ctx()).await?;
-    Ok(list_response(
-        &state,
-        &req,
-        caller.ctx(),
-        &directory,
-        || {
-            SpecialtyList::new(&state, &req, page.of(&directory.specialties()), |s| {
-                SpecialtyOut {
-                    name: s.name,
-                    doctors: s.doctors,
-                }
-            })
-        },
-    )?)
+    directory_list(&state, &req, caller.ctx(), |directory| {
+        SpecialtyList::new(&state, &req, page.of(&directory.specialties()), |s| {
+            SpecialtyOut {
+                name: s.name,
+                doctors: s.doctors,
+            }
+        })
+    })
+    .await
 }
 
 /// The clinic's locations taking online bookings. Ordered by name.
@@ -404,14 +390,10 @@ pub async fn list_clinics(
     paging: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
-    let directory = state.directory.directory(caller.ctx()).await?;
-    Ok(list_response(
-        &state,
-        &req,
-        caller.ctx(),
-        &directory,
-        || ClinicList::new(&state, &req, page.of(directory.clinics()), ClinicOut::from),
-    )?)
+    directory_list(&state, &req, caller.ctx(), |directory| {
+        ClinicList::new(&state, &req, page.of(directory.clinics()), ClinicOut::from)
+    })
+    .await
 }
 
 /// Appointment types bookable online, optionally those one doctor offers. Ordered by name.
@@ -442,21 +424,15 @@ pub async fn list_appointment_types(
     let doctor = optional_id("doctor_id", query.doctor_id.as_deref(), &mut errors);
     check(errors)?;
     let page: Page = paging.page()?;
-    let directory = state.directory.directory(caller.ctx()).await?;
-    Ok(list_response(
-        &state,
-        &req,
-        caller.ctx(),
-        &directory,
-        || {
-            let types: Vec<&AppointmentKind> = directory
-                .appointment_types()
-                .iter()
-                .filter(|t| doctor.as_ref().is_none_or(|d| t.doctor_ids.contains(d)))
-                .collect();
-            AppointmentTypeList::new(&state, &req, page.of(&types), |t| {
-                AppointmentTypeOut::from(t.clone())
-            })
-        },
-    )?)
+    directory_list(&state, &req, caller.ctx(), |directory| {
+        let types: Vec<&AppointmentKind> = directory
+            .appointment_types()
+            .iter()
+            .filter(|t| doctor.as_ref().is_none_or(|d| t.doctor_ids.contains(d)))
+            .collect();
+        AppointmentTypeList::new(&state, &req, page.of(&types), |t| {
+            AppointmentTypeOut::from(t.clone())
+        })
+    })
+    .await
 }
