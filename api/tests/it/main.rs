@@ -23,6 +23,7 @@ mod public_api;
 mod rotation;
 mod secrets_at_rest;
 mod sessions;
+mod shared_store;
 mod signup;
 mod staff;
 mod tenancy;

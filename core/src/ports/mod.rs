@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub use cache::Cache;
 pub use jobs::{Job, JobId, JobQueue};
 pub use rate_limit::{Quota, RateDecision, RateLimiter};
-pub use revocation::RevocationSet;
+pub use revocation::{Generation, RevocationSet};
 pub use sessions::{SessionKey, SessionRecord, SessionStore};
 
 /// The set of shared-state stores one ClinicGate process uses, all backed by the same store.

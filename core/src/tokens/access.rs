@@ -12,8 +12,11 @@
 //! - **Database**: with in-process stores nothing is shared, so each request asks the database
 //!   (two indexed lookups) and instances sharing one database still agree at once.
 //!
-//! Revocations always go to the database first (the record), then to the revocation set with
-//! the token's remaining lifetime, so a restarted Redis can be refilled from the database.
+//! Redis is a cache of the database here, never the record, and may lose its data at any moment.
+//! Cached client states are keyed by the revocation set's generation
+//! ([`revocation_sync`](super::revocation_sync)): when the set is lost or distrusted, checks read
+//! the database (never an empty set or a missing tombstone), and the next generation starts
+//! with no cached states at all.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,10 +26,11 @@ use chrono::Utc;
 
 use super::clients::{ApiClientRepository, ClientAccess, ClientId};
 use super::jwt::AccessClaims;
+use super::revocation_sync::{RevocationSync, View};
 use super::revocations::{RevocationRepository, RevokedToken};
 use crate::Result;
 use crate::ids::TenantId;
-use crate::ports::{Cache, RevocationSet};
+use crate::ports::{Cache, Generation, RevocationSet};
 
 /// Where validation reads revocations and client state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +94,7 @@ impl Cached {
 #[derive(Debug, Clone)]
 pub struct AccessChecker {
     clients: Arc<dyn ApiClientRepository>,
-    revocations: Arc<dyn RevocationRepository>,
-    revoked: Arc<dyn RevocationSet>,
+    revocations: Arc<RevocationSync>,
     cache: Arc<dyn Cache>,
     freshness: Freshness,
     decoded: Arc<DecodedStates>,
@@ -139,8 +142,10 @@ enum Write {
     Replace,
 }
 
-fn cache_key(client_id: &ClientId) -> String {
-    format!("tokens:client:{client_id}")
+/// A client's cached state in the revocation set's `generation`: a new generation starts with
+/// nothing cached, so a tombstone lost with Redis cannot be missed.
+fn cache_key(generation: &Generation, client_id: &ClientId) -> String {
+    format!("tokens:client:{}:{client_id}", generation.as_str())
 }
 
 impl AccessChecker {
@@ -154,8 +159,7 @@ impl AccessChecker {
     ) -> Self {
         Self {
             clients,
-            revocations,
-            revoked,
+            revocations: Arc::new(RevocationSync::new(revoked, revocations)),
             cache,
             freshness,
             decoded: Arc::default(),
@@ -171,24 +175,24 @@ impl AccessChecker {
         claims: &AccessClaims,
         client_id: &ClientId,
     ) -> Result<Result<ClientAccess, Refusal>> {
-        let (revoked, access) = match self.freshness {
-            Freshness::Database => tokio::try_join!(
-                self.revocations.is_revoked(&claims.jti),
+        let view = match self.freshness {
+            Freshness::Database => View::Database,
+            Freshness::SharedStore { .. } => self.revocations.view().await?,
+        };
+        let shared = match (&view, self.freshness) {
+            (View::Shared(generation), Freshness::SharedStore { cache_ttl }) => Some(
+                self.read_shared(generation, claims, client_id, cache_ttl)
+                    .await?,
+            ),
+            _ => None,
+        };
+        let (revoked, access) = match shared {
+            Some(read) if self.revocations.still(&view).await? => read,
+            // Read from the database, or the generation was lost while the shared store was read.
+            _ => tokio::try_join!(
+                self.revocations.is_revoked(&View::Database, &claims.jti),
                 self.clients.access(client_id)
             )?,
-            Freshness::SharedStore { cache_ttl } => {
-                let key = cache_key(client_id);
-                // Both lookups at once: over Redis they share one round trip.
-                let (revoked, cached) =
-                    tokio::try_join!(self.revoked.is_revoked(&claims.jti), self.cache.get(&key))?;
-                let access = match cached.map(|bytes| self.decoded.decode(client_id, &bytes)) {
-                    Some(Some(access)) => access,
-                    None => self.store(client_id, cache_ttl, Write::IfAbsent).await?,
-                    // Written by another version: replace it rather than wait for its expiry.
-                    Some(None) => self.store(client_id, cache_ttl, Write::Replace).await?,
-                };
-                (revoked, access)
-            }
         };
         Ok(match access {
             _ if revoked => Err(Refusal::Revoked),
@@ -199,9 +203,50 @@ impl AccessChecker {
         })
     }
 
+    /// Whether `claims` is revoked and its client's state, from the shared stores in
+    /// `generation`.
+    async fn read_shared(
+        &self,
+        generation: &Generation,
+        claims: &AccessClaims,
+        client_id: &ClientId,
+        cache_ttl: Duration,
+    ) -> Result<(bool, Option<ClientAccess>)> {
+        let view = View::Shared(generation.clone());
+        let key = cache_key(generation, client_id);
+        // Both lookups at once: over Redis they share one round trip.
+        let (revoked, cached) =
+            tokio::try_join!(self.revocations.is_revoked(&view, &claims.jti), async {
+                self.cache
+                    .get(&key)
+                    .await
+                    .inspect_err(|_| self.revocations.distrust())
+            })?;
+        let access = match cached.map(|bytes| self.decoded.decode(client_id, &bytes)) {
+            Some(Some(access)) => access,
+            None => {
+                self.store(generation, client_id, cache_ttl, Write::IfAbsent)
+                    .await?
+            }
+            // Written by another version: replace it rather than wait for its expiry.
+            Some(None) => {
+                self.store(generation, client_id, cache_ttl, Write::Replace)
+                    .await?
+            }
+        };
+        Ok((revoked, access))
+    }
+
     /// Reads a client's state from the database and caches it as `write` says.
+    /// A failure to write the cache distrusts the shared stores (see
+    /// [`revocation_sync`](super::revocation_sync)) rather than failing: the state read is the
+    /// database's.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database is down.
     async fn store(
         &self,
+        generation: &Generation,
         client_id: &ClientId,
         ttl: Duration,
         write: Write,
@@ -209,29 +254,37 @@ impl AccessChecker {
         let access = self.clients.access(client_id).await?;
         let entry = serde_json::to_vec(&Cached::from_access(access.clone()))
             .map_err(crate::Error::internal)?;
-        let key = cache_key(client_id);
-        match write {
-            Write::IfAbsent => {
-                self.cache.set_if_absent(&key, &entry, ttl).await?;
-            }
-            Write::Replace => self.cache.set(&key, &entry, ttl).await?,
+        let key = cache_key(generation, client_id);
+        let written = match write {
+            Write::IfAbsent => self.cache.set_if_absent(&key, &entry, ttl).await.map(drop),
+            Write::Replace => self.cache.set(&key, &entry, ttl).await,
+        };
+        if written.is_err() {
+            self.revocations.distrust();
         }
         Ok(access)
     }
 
     /// After a write to `client_id` (or its clinic): replaces the cached state by the state now
-    /// in the database, so every instance sees the change on its next request.
+    /// in the database, so every instance sees the change on its next request. When the shared
+    /// store cannot be written, it is distrusted and invalidated instead (every instance then
+    /// reads the database): the change applies everywhere either way.
     ///
     /// # Errors
-    /// `Unavailable` when the database or shared store is down: the write happened, but callers
-    /// must report the failure (the old state could be served until the cache entry expires).
+    /// `Unavailable` when the database is down.
     pub async fn refresh(&self, client_id: &ClientId) -> Result<()> {
         let Freshness::SharedStore { cache_ttl } = self.freshness else {
             return Ok(());
         };
-        self.store(client_id, cache_ttl, Write::Replace)
-            .await
-            .map(|_| ())
+        match self.revocations.view().await {
+            Ok(View::Shared(generation)) => self
+                .store(&generation, client_id, cache_ttl, Write::Replace)
+                .await
+                .map(drop),
+            // Nothing is cached outside a generation: checks read the database meanwhile. A set
+            // that cannot be asked is distrusted, hence invalidated before anything is read again.
+            Ok(View::Database) | Err(_) => Ok(()),
+        }
     }
 
     /// After a clinic's status changed: refreshes each of its clients.
@@ -249,21 +302,21 @@ impl AccessChecker {
     }
 
     /// Records a revocation: in the database, then in the shared set for as long as the token
-    /// could still be accepted.
+    /// could still be accepted. Once the database has it, the token is refused everywhere (a
+    /// shared set that could not be written is invalidated, see
+    /// [`revocation_sync`](super::revocation_sync)).
     ///
     /// # Errors
-    /// `Unavailable` when either store is down.
+    /// `Unavailable` when the database is down (nothing was revoked).
     pub async fn revoke(&self, revoked: &RevokedToken) -> Result<()> {
-        self.revocations.insert(revoked).await?;
-        if let Freshness::SharedStore { .. } = self.freshness {
-            let remaining = (revoked.expires_at - Utc::now())
+        let remaining = match self.freshness {
+            Freshness::SharedStore { .. } => (revoked.expires_at - Utc::now())
                 .to_std()
-                .unwrap_or(Duration::ZERO);
-            if !remaining.is_zero() {
-                self.revoked.revoke(&revoked.jti, remaining).await?;
-            }
-        }
-        Ok(())
+                .unwrap_or(Duration::ZERO),
+            // Nothing reads the shared set.
+            Freshness::Database => Duration::ZERO,
+        };
+        self.revocations.revoke(revoked, remaining).await
     }
 
     /// Forgets revocations of tokens that have expired; how many.
@@ -271,28 +324,21 @@ impl AccessChecker {
     /// # Errors
     /// `Unavailable` when the database is down.
     pub async fn prune_revocations(&self) -> Result<u64> {
-        self.revocations.prune(Utc::now()).await
+        self.revocations.records().prune(Utc::now()).await
     }
 
-    /// Copies every unexpired revocation from the database into the shared set (at start-up, so
-    /// a Redis that lost its data is refilled), and forgets expired ones. Returns how many were
-    /// copied.
+    /// At start-up: forgets expired revocations and, if the shared set has no generation (a
+    /// Redis that lost its data, or a first start), fills it from the database. Returns how many
+    /// revocations were copied.
     ///
     /// # Errors
     /// `Unavailable` when either store is down.
     pub async fn restore_revocations(&self) -> Result<usize> {
-        let now = Utc::now();
-        self.revocations.prune(now).await?;
+        self.prune_revocations().await?;
         if self.freshness == Freshness::Database {
             return Ok(0);
         }
-        let unexpired = self.revocations.unexpired(now).await?;
-        for revoked in &unexpired {
-            if let Ok(remaining) = (revoked.expires_at - now).to_std() {
-                self.revoked.revoke(&revoked.jti, remaining).await?;
-            }
-        }
-        Ok(unexpired.len())
+        self.revocations.ensure_filled().await
     }
 }
 

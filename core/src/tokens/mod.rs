@@ -14,6 +14,7 @@ mod clinic_status;
 mod jwt;
 mod keys;
 mod leases;
+mod revocation_sync;
 mod revocations;
 mod scopes;
 mod secrets;

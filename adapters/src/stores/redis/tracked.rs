@@ -25,6 +25,12 @@
 //!   ends with its runtime), the mirror is emptied and reads go to Redis until a new connection
 //!   tracks again: invalidations sent meanwhile would be lost.
 //! - An entry never outlives its key's TTL in Redis, nor [`MAX_AGE`] (a safety net).
+//! - Nothing is served from the mirror unless Redis answered on the tracking connection within
+//!   [`MAX_SILENCE`]: a heartbeat `PING`s it every [`HEARTBEAT`]. Replies and invalidations
+//!   arrive in order on that connection, so a reply to a command sent at `t` proves every
+//!   invalidation up to `t` has arrived. A Redis that stops answering (paused, or cut off
+//!   without the connection closing) therefore stops the mirror within a second, instead of
+//!   leaving it to serve revocation checks that can no longer be invalidated.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +47,12 @@ use crate::stores::unavailable;
 
 /// The longest an entry is served without asking Redis, even if no invalidation came.
 pub(super) const MAX_AGE: Duration = Duration::from_secs(60);
+
+/// The longest the mirror answers after the last reply Redis sent on the tracking connection.
+pub(super) const MAX_SILENCE: Duration = Duration::from_secs(1);
+
+/// How often the tracking connection is `PING`ed to prove it still delivers invalidations.
+const HEARTBEAT: Duration = Duration::from_millis(250);
 
 /// Most entries kept; beyond it the mirror starts over (cheap, and rare: revocation checks and
 /// client states are a few per live token).
@@ -80,6 +92,8 @@ struct State {
     epoch: u64,
     /// The generation of the connection tracking our reads, if one is.
     tracking: Option<u64>,
+    /// When the latest command that Redis has since answered on that connection was sent.
+    heard_at: Option<Instant>,
 }
 
 /// The mirrored entries, shared with the connection's push handler.
@@ -109,6 +123,9 @@ impl Mirror {
     fn lookup(&self, key: &[u8], now: Instant) -> Option<Option<Vec<u8>>> {
         let state = self.lock();
         state.tracking?;
+        if now.saturating_duration_since(state.heard_at?) > MAX_SILENCE {
+            return None;
+        }
         let entry = state.entries.get(key)?;
         (entry.expires_at > now).then(|| entry.value.clone())
     }
@@ -151,6 +168,15 @@ impl Mirror {
         state.epoch += 1;
         state.entries.clear();
         state.tracking = Some(generation);
+        state.heard_at = Some(Instant::now());
+    }
+
+    /// Redis answered a command sent at `sent_at` on connection `generation`.
+    fn heard(&self, generation: u64, sent_at: Instant) {
+        let mut state = self.lock();
+        if state.tracking == Some(generation) {
+            state.heard_at = Some(state.heard_at.map_or(sent_at, |heard| heard.max(sent_at)));
+        }
     }
 
     /// Connection `generation` stopped tracking: forget everything it vouched for.
@@ -158,6 +184,7 @@ impl Mirror {
         let mut state = self.lock();
         if state.tracking == Some(generation) {
             state.tracking = None;
+            state.heard_at = None;
             state.epoch += 1;
             state.entries.clear();
         }
@@ -262,7 +289,10 @@ impl TrackedReads {
         pipeline.cmd("GET").arg(key).cmd("PTTL").arg(key);
         let read = pipeline.query_async(&mut connection);
         let (value, pttl): (Option<Vec<u8>>, i64) = match run("tracked.get", read).await {
-            Ok(reply) => reply,
+            Ok(reply) => {
+                self.mirror.heard(generation, sent_at);
+                reply
+            }
             Err(err) => {
                 // Whether it still tracks is unknown: the next read opens a new connection.
                 self.mirror.lost(generation);
@@ -343,8 +373,33 @@ impl TrackedReads {
             Err(_cancelled) => return Err(unavailable()),
         };
         self.mirror.tracking(generation);
+        self.runtime.spawn(heartbeat(
+            Arc::downgrade(&self.mirror),
+            connection.clone(),
+            generation,
+        ));
         *slot = Some((connection.clone(), generation));
         Ok((connection, generation))
+    }
+}
+
+/// `PING`s tracking connection `generation` every [`HEARTBEAT`] while it tracks, so the mirror
+/// knows Redis still answers on it; a missing answer ends its tracking.
+async fn heartbeat(mirror: Weak<Mirror>, mut connection: MultiplexedConnection, generation: u64) {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let Some(tracking) = mirror.upgrade().filter(|m| m.is_tracking(generation)) else {
+            return;
+        };
+        let sent_at = Instant::now();
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(MAX_SILENCE, ping.query_async::<String>(&mut connection)).await {
+            Ok(Ok(_)) => tracking.heard(generation, sent_at),
+            _ => {
+                tracking.lost(generation);
+                return;
+            }
+        }
     }
 }
 
@@ -438,6 +493,22 @@ mod tests {
         drop(handler);
         assert!(!mirror.is_tracking(3));
         assert_eq!(mirror.lookup(b"j", Instant::now()), None);
+    }
+
+    #[test]
+    fn nothing_is_served_once_redis_has_been_silent_for_too_long() {
+        let mirror = Mirror::default();
+        mirror.tracking(1);
+        let epoch = mirror.epoch();
+        mirror.install(b"k", entry("v", LONG), epoch, 1);
+        let later = Instant::now() + MAX_SILENCE + Duration::from_millis(100);
+        assert_eq!(mirror.lookup(b"k", later), None);
+        // An answer to a command sent after the silence began vouches for the mirror again.
+        mirror.heard(1, later);
+        assert!(mirror.lookup(b"k", later).is_some());
+        // An answer on an older connection does not.
+        mirror.heard(0, later + MAX_SILENCE * 2);
+        assert_eq!(mirror.lookup(b"k", later + MAX_SILENCE * 2), None);
     }
 
     #[test]

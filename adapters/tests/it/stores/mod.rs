@@ -79,33 +79,49 @@ struct Cleanup {
     prefix: String,
 }
 
+impl TestStores {
+    /// Deletes every key of these stores, as a Redis restarted without persistence (or a
+    /// `FLUSHALL`) would, without touching other tests' keys. `false` on the in-process backend,
+    /// which cannot lose its data without its process.
+    pub fn lose_everything(&self) -> bool {
+        self._cleanup.as_ref().is_some_and(|cleanup| {
+            delete_prefix(&cleanup.url, &cleanup.prefix);
+            true
+        })
+    }
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let Ok(mut connection) =
-            redis::Client::open(self.url.as_str()).and_then(|client| client.get_connection())
+        delete_prefix(&self.url, &self.prefix);
+    }
+}
+
+/// Deletes every key under `prefix` in the Redis at `url`.
+fn delete_prefix(url: &str, prefix: &str) {
+    let Ok(mut connection) = redis::Client::open(url).and_then(|client| client.get_connection())
+    else {
+        return;
+    };
+    let pattern = format!("{prefix}:*");
+    let mut cursor = 0_u64;
+    loop {
+        let Ok((next, keys)) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query::<(u64, Vec<String>)>(&mut connection)
         else {
             return;
         };
-        let pattern = format!("{}:*", self.prefix);
-        let mut cursor = 0_u64;
-        loop {
-            let Ok((next, keys)) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query::<(u64, Vec<String>)>(&mut connection)
-            else {
-                return;
-            };
-            if !keys.is_empty() && redis::cmd("DEL").arg(&keys).exec(&mut connection).is_err() {
-                return;
-            }
-            if next == 0 {
-                return;
-            }
-            cursor = next;
+        if !keys.is_empty() && redis::cmd("DEL").arg(&keys).exec(&mut connection).is_err() {
+            return;
         }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
     }
 }

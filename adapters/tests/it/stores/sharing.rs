@@ -18,6 +18,7 @@ async fn two_handles_share_state_exactly_when_both_are_redis_with_the_same_prefi
     let two = stores_with_prefix(&prefix).await;
     let stranger = stores().await;
 
+    let generation = super::revocation::filled(&*one.revocations).await;
     one.revocations
         .revoke("tok", Duration::from_secs(30))
         .await
@@ -43,7 +44,18 @@ async fn two_handles_share_state_exactly_when_both_are_redis_with_the_same_prefi
         one.handle.probe.backend(),
         if shared { "redis" } else { "in-process" }
     );
-    assert_eq!(two.revocations.is_revoked("tok").await.unwrap(), shared);
+    assert_eq!(
+        two.revocations.generation().await.unwrap(),
+        shared.then(|| generation.clone())
+    );
+    if shared {
+        assert!(
+            two.revocations
+                .is_revoked(&generation, "tok")
+                .await
+                .unwrap()
+        );
+    }
     assert_eq!(two.cache.get("k").await.unwrap().is_some(), shared);
     assert_eq!(
         two.rate_limiter
@@ -64,7 +76,7 @@ async fn two_handles_share_state_exactly_when_both_are_redis_with_the_same_prefi
     );
 
     // Another prefix is another deployment: nothing is shared, on either backend.
-    assert!(!stranger.revocations.is_revoked("tok").await.unwrap());
+    assert_eq!(stranger.revocations.generation().await.unwrap(), None);
     assert_eq!(stranger.cache.get("k").await.unwrap(), None);
     assert_eq!(stranger.jobs.len("sync").await.unwrap(), 0);
 }

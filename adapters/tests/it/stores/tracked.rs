@@ -70,13 +70,27 @@ async fn repeated_reads_are_answered_here_until_another_instance_writes() {
     eventually(None, || async { one.cache.get("k").await.unwrap() }).await;
 
     // An absent key is remembered too, and its creation is reported.
-    assert!(!one.revocations.is_revoked("tok").await.unwrap());
+    let generation = super::revocation::filled(&*one.revocations).await;
+    assert!(
+        !one.revocations
+            .is_revoked(&generation, "tok")
+            .await
+            .unwrap()
+    );
     let before = local_reads(&one);
-    assert!(!one.revocations.is_revoked("tok").await.unwrap());
+    assert!(
+        !one.revocations
+            .is_revoked(&generation, "tok")
+            .await
+            .unwrap()
+    );
     assert_eq!(local_reads(&one), before + 1);
     two.revocations.revoke("tok", ttl).await.unwrap();
     eventually(true, || async {
-        one.revocations.is_revoked("tok").await.unwrap()
+        one.revocations
+            .is_revoked(&generation, "tok")
+            .await
+            .unwrap()
     })
     .await;
 }
@@ -90,9 +104,22 @@ async fn an_instance_reads_its_own_writes_at_once() {
         assert_eq!(stores.cache.get("k").await.unwrap(), Some(vec![round]));
         assert_eq!(stores.cache.get("k").await.unwrap(), Some(vec![round]));
     }
-    assert!(!stores.revocations.is_revoked("tok").await.unwrap());
+    let generation = super::revocation::filled(&*stores.revocations).await;
+    assert!(
+        !stores
+            .revocations
+            .is_revoked(&generation, "tok")
+            .await
+            .unwrap()
+    );
     stores.revocations.revoke("tok", ttl).await.unwrap();
-    assert!(stores.revocations.is_revoked("tok").await.unwrap());
+    assert!(
+        stores
+            .revocations
+            .is_revoked(&generation, "tok")
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]

@@ -9,11 +9,10 @@ use clinicgate_api::tenancy;
 use clinicgate_core::tokens::{Scope, ScopeSet};
 use figment::providers::Serialized;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt as _;
-use tokio::net::{TcpListener, TcpStream};
 
 use super::{clinic, create_client, get_with, token};
 use crate::common::{spawn_app, spawn_app_with};
+use crate::shared_store::{CuttableProxy, PrivateRedis};
 
 #[tokio::test]
 async fn me_names_the_client_its_clinic_and_scopes_with_rate_limit_headers() {
@@ -227,78 +226,6 @@ async fn beyond_its_rate_limit_a_client_gets_429_with_retry_after_and_ratelimit_
     assert_eq!(unaffected.status(), 200, "limits are per client");
 }
 
-/// A TCP proxy in front of Redis that can be cut, standing in for a Redis outage.
-struct CuttableProxy {
-    address: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CuttableProxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move {
-            let mut pipes = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                pipes.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        let _ = outbound.shutdown().await;
-                    }
-                });
-            }
-        });
-        Self { address, task }
-    }
-
-    /// Stops listening and drops every open connection (the JoinSet aborts its pipes).
-    fn cut(&self) {
-        self.task.abort();
-    }
-}
-
-/// A private `redis-server` on a free port, stopped when dropped.
-struct PrivateRedis(std::process::Child, String);
-
-impl PrivateRedis {
-    async fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Some(Self(child, format!("redis://127.0.0.1:{port}")));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        None
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn when_the_shared_store_is_down_the_public_api_fails_closed_with_503() {
     // The Redis under test, or (runs without one) a private redis-server when installed.
@@ -308,7 +235,7 @@ async fn when_the_shared_store_is_down_the_public_api_fails_closed_with_503() {
         None => match PrivateRedis::start().await {
             Some(started) => {
                 private = started;
-                private.1.clone()
+                private.url().to_owned()
             }
             None => {
                 eprintln!(
@@ -318,24 +245,9 @@ async fn when_the_shared_store_is_down_the_public_api_fails_closed_with_503() {
             }
         },
     };
-    let redis = url::Url::parse(&redis_url).unwrap();
-    let proxy = CuttableProxy::start(format!(
-        "{}:{}",
-        redis.host_str().unwrap(),
-        redis.port().unwrap_or(6379)
-    ))
-    .await;
-    let mut through_proxy = redis.clone();
-    through_proxy.set_host(Some("127.0.0.1")).unwrap();
-    through_proxy
-        .set_port(Some(
-            proxy.address.rsplit(':').next().unwrap().parse().unwrap(),
-        ))
-        .unwrap();
-    let app = spawn_app_with(move |f| {
-        f.merge(Serialized::default("redis_url", through_proxy.to_string()))
-    })
-    .await;
+    let (proxy, through_proxy) = CuttableProxy::in_front_of(&redis_url).await;
+    let app =
+        spawn_app_with(move |f| f.merge(Serialized::default("redis_url", through_proxy))).await;
     let owner = clinic(&app, "harbour").await;
     let client = create_client(&app, &owner, &["doctors:read"], None).await;
     let access_token = token(&app, &client).await;
