@@ -10,6 +10,12 @@
 //!   never sleeps when the wait it is told exceeds what it may still wait: it fails at once.
 //! - A Cliniko 429 (another app sharing the user's limit) stores a pause in the shared cache until
 //!   Cliniko's reset time; every instance checks it before spending budget.
+//! - An operation that needs several calls (a patient chart, a slot search over many weeks, a
+//!   booking) books them all at once before its first call ([`Budget::reserve`]): it is admitted
+//!   only when the budget can cover its whole cost within the lane's wait, and otherwise refused
+//!   before spending anything. Admitting call by call let, under overload, every operation spend
+//!   part of its calls and then be refused halfway: budget spent on work thrown away. Bookings
+//!   queue in arrival order (each moves the bucket's TAT), which is also what makes them fair.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,6 +31,10 @@ use super::key_id::KeyId;
 /// The longest pause a 429 may impose, whatever its headers say: a reset hours away is a broken
 /// header, and a shorter pause followed by another 429 costs one call.
 const MAX_PAUSE: Duration = Duration::from_secs(300);
+
+/// How long an API-lane operation may wait for its booked calls: the API lane answers single
+/// calls at once, but a multi-call operation already waited this long per refusal (`Patience`).
+const API_BOOKING_WAIT: Duration = Duration::from_secs(3);
 
 /// At most this much random delay is added to a wake-up, so waiters that were told the same time
 /// do not all hit the store in the same millisecond.
@@ -70,7 +80,7 @@ impl Budget {
                 None => {
                     let decision = self
                         .limiter
-                        .acquire(&bucket_key(key), self.quota, 1, self.reserve(lane))
+                        .acquire(&bucket_key(key), self.quota, 1, self.headroom(lane))
                         .await?;
                     if decision.allowed {
                         return Ok(());
@@ -85,6 +95,64 @@ impl Budget {
             }
             tokio::time::sleep(wait + wake_jitter()).await;
         }
+    }
+
+    /// Books `calls` units of `key`'s budget for one operation, if the lane's wait can cover them,
+    /// and waits until they may be used.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] (nothing taken) when the budget cannot cover them in time, or the
+    /// key is paused after a Cliniko 429; [`Error::Unavailable`] when the shared store is down.
+    pub(crate) async fn reserve(&self, key: &KeyId, lane: Lane, calls: u32) -> Result<()> {
+        self.check_pause(key).await?;
+        let may_wait = match lane {
+            Lane::Api => API_BOOKING_WAIT,
+            other => self.max_wait(other),
+        };
+        let booked = self
+            .limiter
+            .book(
+                &bucket_key(key),
+                self.quota,
+                calls,
+                self.headroom(lane),
+                may_wait,
+            )
+            .await?;
+        match booked {
+            Some(wait) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(())
+            }
+            None => Err(Error::RateLimited {
+                // The bucket refills one unit per emission interval: about when `calls` fit.
+                retry_after: self
+                    .refill_time(calls)
+                    .saturating_sub(may_wait)
+                    .max(Duration::from_secs(1)),
+            }),
+        }
+    }
+
+    /// Refuses while `key` is paused after a Cliniko 429 (for calls whose budget was booked).
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] until the pause ends; [`Error::Unavailable`] when the shared store
+    /// is down.
+    pub(crate) async fn check_pause(&self, key: &KeyId) -> Result<()> {
+        match self.paused_for(key).await? {
+            Some(pause) => Err(Error::RateLimited {
+                retry_after: pause.max(Duration::from_millis(1)),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// How long the bucket takes to refill `units` units.
+    fn refill_time(&self, units: u32) -> Duration {
+        self.quota.period / self.quota.limit.max(1) * units
     }
 
     /// Units available right now to an interactive caller (nothing is taken).
@@ -143,7 +211,8 @@ impl Budget {
         self.config.default_pause
     }
 
-    fn reserve(&self, lane: Lane) -> u32 {
+    /// Units `lane` leaves for higher-priority lanes.
+    fn headroom(&self, lane: Lane) -> u32 {
         match lane {
             Lane::Interactive => 0,
             Lane::Api => self.config.api_reserve,

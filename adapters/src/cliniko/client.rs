@@ -22,6 +22,7 @@ use super::availability;
 use super::budget::Budget;
 use super::config::ClinikoClientConfig;
 use super::key_id::KeyId;
+use super::prepaid::Prepaid;
 use super::reference_cache::ReferenceCache;
 use super::responses;
 use super::telemetry::{Counted, Telemetry};
@@ -268,6 +269,20 @@ where
 
 #[async_trait]
 impl ClinikoClient for HttpClinikoClient {
+    async fn reserve(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        calls: u32,
+    ) -> Result<Arc<dyn ClinikoClient>> {
+        let key = KeyId::of(&account.key);
+        self.transport.budget().reserve(&key, lane, calls).await?;
+        Ok(Arc::new(Self {
+            transport: self.transport.with_prepaid(Prepaid::new(key, calls)),
+            ..self.clone()
+        }))
+    }
+
     async fn current_user(&self, account: &ClinikoAccount, lane: Lane) -> Result<ClinikoUser> {
         self.get(call(account, lane, "user.get", "cliniko user"), "/user")
             .await

@@ -17,6 +17,7 @@ mod budget;
 mod client;
 mod config;
 mod key_id;
+mod prepaid;
 mod reference_cache;
 mod responses;
 pub mod sandbox;

@@ -4,6 +4,7 @@
 //! The API key goes only into the `Authorization` header: never into a URL, a log line, a span,
 //! an error or a metric label (the budget uses [`KeyId`]).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clinicgate_core::cliniko::{ClinikoAccount, Lane, Shard};
@@ -17,6 +18,7 @@ use url::Url;
 use super::budget::Budget;
 use super::config::{ClinikoClientConfig, RetryConfig};
 use super::key_id::KeyId;
+use super::prepaid::Prepaid;
 use super::responses::{self, Failure, upstream};
 use super::telemetry::Telemetry;
 
@@ -58,6 +60,8 @@ pub(crate) struct Transport {
     budget: Budget,
     retry: RetryConfig,
     telemetry: Telemetry,
+    /// Units an operation booked up front, spent before asking the budget.
+    prepaid: Option<Arc<Prepaid>>,
 }
 
 impl Transport {
@@ -88,7 +92,16 @@ impl Transport {
             budget,
             retry: config.retry.clone(),
             telemetry,
+            prepaid: None,
         })
+    }
+
+    /// This transport, spending `prepaid` units before asking the budget.
+    pub(crate) fn with_prepaid(&self, prepaid: Prepaid) -> Self {
+        Self {
+            prepaid: Some(Arc::new(prepaid)),
+            ..self.clone()
+        }
     }
 
     /// The budget this transport spends.
@@ -194,7 +207,11 @@ impl Transport {
         let mut attempt = 0_u32;
         loop {
             let started = Instant::now();
-            if let Err(err) = self.budget.admit(&key, call.lane).await {
+            let admitted = match &self.prepaid {
+                Some(prepaid) if prepaid.take(&key) => self.budget.check_pause(&key).await,
+                _ => self.budget.admit(&key, call.lane).await,
+            };
+            if let Err(err) = admitted {
                 if matches!(err, Error::RateLimited { .. }) {
                     self.telemetry.refused(tenant, call.lane);
                 }

@@ -27,8 +27,10 @@ pub(crate) struct Gcra {
     tolerance_us: i64,
     /// `cost × T`, µs: how far a grant pushes the TAT.
     increment_us: i128,
-    /// `reserve × T − tolerance`, µs: a grant needs `new_tat + offset ≤ now`.
+    /// `reserve × T − tolerance − slack`, µs: a grant needs `new_tat + offset ≤ now`.
     allow_offset_us: i128,
+    /// How far in the future a grant may fall (0 for plain acquisitions), µs.
+    slack_us: i128,
 }
 
 /// What to do after evaluating a request.
@@ -38,6 +40,8 @@ pub(crate) struct Evaluation {
     pub decision: RateDecision,
     /// The new TAT to store, when the request was granted and moved it past `now`.
     pub store_tat_us: Option<i64>,
+    /// When granted: how long until the units may be used (zero unless booked with slack).
+    pub wait: Duration,
 }
 
 impl Gcra {
@@ -46,6 +50,17 @@ impl Gcra {
     /// # Errors
     /// [`Error::Internal`] for an invalid quota: quotas come from code, so a bad one is a bug.
     pub(crate) fn new(quota: Quota, cost: u32, reserve: u32) -> Result<Self> {
+        Self::booking(quota, cost, reserve, Duration::ZERO)
+    }
+
+    /// Like [`Self::new`], but a request is granted when its units will be available within
+    /// `slack`: the units are booked now (the TAT moves, so later requests queue behind them) and
+    /// the caller uses them after [`Evaluation::wait`]. Conformance is unchanged: calls made at
+    /// the end of their wait are exactly those a plain GCRA would have granted then.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub(crate) fn booking(quota: Quota, cost: u32, reserve: u32, slack: Duration) -> Result<Self> {
         if quota.limit == 0 {
             return Err(Error::internal("rate-limit quota with a limit of 0"));
         }
@@ -61,12 +76,15 @@ impl Gcra {
         let emission_us = i64::try_from(emission).map_err(Error::internal)?;
         let tolerance_us = emission_us * i64::from(quota.limit);
         let emission = i128::from(emission_us);
+        let slack_us =
+            i128::try_from(slack.as_micros().min(MAX_PERIOD_US)).map_err(Error::internal)?;
         Ok(Self {
             limit: quota.limit,
             emission_us,
             tolerance_us,
             increment_us: i128::from(cost) * emission,
-            allow_offset_us: i128::from(reserve) * emission - i128::from(tolerance_us),
+            allow_offset_us: i128::from(reserve) * emission - i128::from(tolerance_us) - slack_us,
+            slack_us,
         })
     }
 
@@ -75,7 +93,7 @@ impl Gcra {
         self.increment_us
     }
 
-    /// `reserve × T − tolerance`, µs (an argument of the Redis script).
+    /// `reserve × T − tolerance − slack`, µs (an argument of the Redis script).
     pub(crate) fn allow_offset_us(&self) -> i128 {
         self.allow_offset_us
     }
@@ -98,6 +116,12 @@ impl Gcra {
         } else {
             ceil_to_ms(allow_at - now).max(Duration::from_millis(1))
         };
+        // Without slack a grant is usable at once; with it, once `allow_at + slack` has passed.
+        let wait = if allowed {
+            micros(allow_at + self.slack_us - now)
+        } else {
+            Duration::ZERO
+        };
         Evaluation {
             decision: RateDecision {
                 allowed,
@@ -112,6 +136,7 @@ impl Gcra {
             } else {
                 None
             },
+            wait,
         }
     }
 }
@@ -219,6 +244,42 @@ mod tests {
         assert!(!eval.decision.allowed);
         assert!(eval.decision.retry_after > Duration::from_secs(86_400));
         assert_eq!(eval.decision.remaining, 1);
+    }
+
+    #[test]
+    fn a_booking_grants_units_available_within_its_slack_and_says_how_long_to_wait() {
+        // 5 per 5 s: T = 1 s. The bucket is empty after five units.
+        let plain = gcra(5, Duration::from_secs(5), 1, 0);
+        let (_, stored) = run(&plain, 5, None);
+        let booking = |cost, slack_ms| {
+            Gcra::booking(
+                Quota {
+                    limit: 5,
+                    period: Duration::from_secs(5),
+                },
+                cost,
+                0,
+                Duration::from_millis(slack_ms),
+            )
+            .unwrap()
+        };
+        // Three more units are there in 3 s: within a 3 s slack, not within 2.9 s.
+        let refused = booking(3, 2_900).evaluate(NOW, stored);
+        assert!(!refused.decision.allowed);
+        assert_eq!(refused.store_tat_us, None);
+        let granted = booking(3, 3_000).evaluate(NOW, stored);
+        assert!(granted.decision.allowed);
+        assert_eq!(granted.wait, Duration::from_secs(3));
+        // The next caller queues behind the booking: one unit is 4 s away now.
+        let behind = plain.evaluate(NOW, granted.store_tat_us);
+        assert!(!behind.decision.allowed);
+        assert_eq!(behind.decision.retry_after, Duration::from_secs(4));
+        // A cost above the bucket's size can be booked when the slack covers the difference.
+        let big = booking(8, 3_000).evaluate(NOW, None);
+        assert!(big.decision.allowed);
+        assert_eq!(big.wait, Duration::from_secs(3));
+        // A plain acquisition never waits.
+        assert_eq!(plain.evaluate(NOW, None).wait, Duration::ZERO);
     }
 
     #[test]

@@ -243,15 +243,20 @@ impl BookingService {
         let times = self
             .with_cliniko(ctx, |account| async move {
                 let patience = Patience::default();
+                let windows = windows(search.from, search.to);
+                // Every window booked before the first call: a search the budget cannot cover
+                // is refused before it spends anything, not after its first weeks.
+                let calls = u32::try_from(windows.len()).unwrap_or(u32::MAX);
+                let cliniko = self.cliniko().reserve(&account, Lane::Api, calls).await?;
                 let mut times: Vec<AvailableTime> = Vec::new();
-                for (from, to) in windows(search.from, search.to) {
+                for (from, to) in windows {
                     let query = AvailabilityQuery {
                         bookable: bookable.clone(),
                         from,
                         to,
                     };
                     let window = patience
-                        .call(|| self.cliniko().available_times(&account, Lane::Api, &query))
+                        .call(|| cliniko.available_times(&account, Lane::Api, &query))
                         .await?;
                     times.extend(window);
                 }
@@ -644,8 +649,8 @@ struct Move<'a> {
 /// Days of one Cliniko availability call (`to = from + 6`: the safe reading of "at most 7 days").
 const WINDOW_DAYS: u64 = 7;
 
-/// `from..=to` cut into Cliniko's 7-day windows (clinic-local days). Fetched one at a time with
-/// [`Patience`], so a long range never needs more budget at once than one call.
+/// `from..=to` cut into Cliniko's 7-day windows (clinic-local days). Booked together, then
+/// fetched one at a time.
 fn windows(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
     let mut windows = Vec::new();
     let mut start = from;

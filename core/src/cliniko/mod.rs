@@ -118,6 +118,22 @@ pub enum AppointmentTypeScope {
 /// 5xx/timeouts/garbage → the matching [`crate::error::UpstreamFailure`].
 #[async_trait]
 pub trait ClinikoClient: Send + Sync + std::fmt::Debug {
+    /// Books `calls` units of `account`'s budget on `lane` for one operation, waiting as the
+    /// lane may, and returns a client whose next `calls` calls with `account` spend them.
+    /// An operation that makes several calls reserves them first, so that under overload it is
+    /// refused before its first call rather than after spending budget on work thrown away.
+    /// Calls beyond the reservation ask the budget as usual.
+    ///
+    /// # Errors
+    /// `RateLimited` (nothing spent) when the budget cannot cover `calls` within the lane's wait
+    /// or the key is paused after a Cliniko 429; `Unavailable` when the shared store is down.
+    async fn reserve(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        calls: u32,
+    ) -> Result<std::sync::Arc<dyn ClinikoClient>>;
+
     /// `GET /user`: the user that owns the key. Used to verify a key before storing it.
     async fn current_user(&self, account: &ClinikoAccount, lane: Lane) -> Result<ClinikoUser>;
 

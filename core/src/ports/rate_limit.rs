@@ -64,6 +64,20 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
         reserve: u32,
     ) -> Result<RateDecision>;
 
+    /// Books `cost` units of `key`'s bucket (keeping `reserve` for higher-priority callers) if they
+    /// will be available within `max_wait`: they are taken now, so later callers queue behind
+    /// them, and `Ok(Some(wait))` says how long the caller must wait before using them. `None`:
+    /// not within `max_wait`, nothing taken. An operation that needs several units books them
+    /// all before it starts, so it is refused before it spends anything rather than halfway.
+    async fn book(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        reserve: u32,
+        max_wait: Duration,
+    ) -> Result<Option<Duration>>;
+
     /// Increments a counter that lives for `window` from its first increment and returns the new
     /// value (a fixed window, for counting failures such as bad logins).
     async fn increment(&self, key: &str, window: Duration) -> Result<u64>;

@@ -326,6 +326,19 @@ mod tests {
             })
         }
 
+        async fn book(
+            &self,
+            key: &str,
+            quota: Quota,
+            cost: u32,
+            reserve: u32,
+            _: Duration,
+        ) -> Result<Option<Duration>> {
+            // A bucket that never refills: what is there now is all a booking can have.
+            let decision = self.acquire(key, quota, cost, reserve).await?;
+            Ok(decision.allowed.then_some(Duration::ZERO))
+        }
+
         async fn increment(&self, _: &str, _: Duration) -> Result<u64> {
             Ok(0)
         }

@@ -10,7 +10,7 @@ use clinicgate_core::ports::{Quota, RateDecision, RateLimiter};
 
 use super::{SWEEP_EVERY, lock};
 use crate::stores::at_least_1ms;
-use crate::stores::gcra::Gcra;
+use crate::stores::gcra::{Evaluation, Gcra};
 
 /// In-process rate limiter.
 pub(super) struct MemoryRateLimiter {
@@ -50,6 +50,19 @@ impl MemoryRateLimiter {
         }
     }
 
+    /// Evaluates `gcra` against `key`'s bucket and stores the new TAT, under the lock.
+    fn evaluate(&self, key: &str, gcra: Gcra) -> Evaluation {
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        let now_us = self.now_us(now);
+        state.sweep(now, now_us);
+        let evaluation = gcra.evaluate(now_us, state.buckets.get(key).copied());
+        if let Some(tat) = evaluation.store_tat_us {
+            state.buckets.insert(key.to_owned(), tat);
+        }
+        evaluation
+    }
+
     fn now_us(&self, now: Instant) -> i64 {
         i64::try_from(now.duration_since(self.epoch).as_micros()).unwrap_or(i64::MAX)
     }
@@ -83,16 +96,21 @@ impl RateLimiter for MemoryRateLimiter {
         cost: u32,
         reserve: u32,
     ) -> Result<RateDecision> {
-        let gcra = Gcra::new(quota, cost, reserve)?;
-        let mut state = lock(&self.state);
-        let now = Instant::now();
-        let now_us = self.now_us(now);
-        state.sweep(now, now_us);
-        let evaluation = gcra.evaluate(now_us, state.buckets.get(key).copied());
-        if let Some(tat) = evaluation.store_tat_us {
-            state.buckets.insert(key.to_owned(), tat);
-        }
-        Ok(evaluation.decision)
+        Ok(self
+            .evaluate(key, Gcra::new(quota, cost, reserve)?)
+            .decision)
+    }
+
+    async fn book(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        reserve: u32,
+        max_wait: Duration,
+    ) -> Result<Option<Duration>> {
+        let evaluation = self.evaluate(key, Gcra::booking(quota, cost, reserve, max_wait)?);
+        Ok(evaluation.decision.allowed.then_some(evaluation.wait))
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<u64> {

@@ -10,7 +10,7 @@ use clinicgate_core::ports::{Quota, RateDecision, RateLimiter};
 use redis::Script;
 
 use super::{RedisStore, px, run};
-use crate::stores::gcra::Gcra;
+use crate::stores::gcra::{Evaluation, Gcra};
 
 /// The allow-and-store step of GCRA, atomically, on Redis's clock.
 ///
@@ -68,18 +68,10 @@ impl RedisRateLimiter {
     fn counter_key(&self, key: &str) -> String {
         self.store.key(&format!("ctr:{key}"))
     }
-}
 
-#[async_trait]
-impl RateLimiter for RedisRateLimiter {
-    async fn acquire(
-        &self,
-        key: &str,
-        quota: Quota,
-        cost: u32,
-        reserve: u32,
-    ) -> Result<RateDecision> {
-        let gcra = Gcra::new(quota, cost, reserve)?;
+    /// Runs the allow-and-store step of `gcra` on `key`'s bucket and evaluates it with Redis's
+    /// clock and the TAT the script saw.
+    async fn evaluate(&self, key: &str, gcra: Gcra) -> Result<Evaluation> {
         let mut connection = self.store.connection();
         let mut invocation = ACQUIRE.prepare_invoke();
         invocation
@@ -92,7 +84,37 @@ impl RateLimiter for RedisRateLimiter {
         )
         .await?;
         let stored = (stored_us >= 0).then_some(stored_us);
-        Ok(gcra.evaluate(now_us, stored).decision)
+        Ok(gcra.evaluate(now_us, stored))
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn acquire(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        reserve: u32,
+    ) -> Result<RateDecision> {
+        Ok(self
+            .evaluate(key, Gcra::new(quota, cost, reserve)?)
+            .await?
+            .decision)
+    }
+
+    async fn book(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        reserve: u32,
+        max_wait: Duration,
+    ) -> Result<Option<Duration>> {
+        let evaluation = self
+            .evaluate(key, Gcra::booking(quota, cost, reserve, max_wait)?)
+            .await?;
+        Ok(evaluation.decision.allowed.then_some(evaluation.wait))
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<u64> {

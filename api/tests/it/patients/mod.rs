@@ -6,9 +6,11 @@ mod audit;
 mod faults;
 mod flow;
 mod logs;
+mod overload;
 mod search;
 
 use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig, SandboxKey};
+use figment::Figment;
 use figment::providers::Serialized;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -34,12 +36,19 @@ pub(crate) struct KnownPatient {
 
 impl SandboxApp {
     pub(crate) async fn start() -> Self {
+        Self::start_with(|f| f).await
+    }
+
+    /// As [`Self::start`], with `customise` applied to the app's settings.
+    pub(crate) async fn start_with(customise: impl FnOnce(Figment) -> Figment) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let sandbox = Sandbox::start(listener, &SandboxConfig::default()).unwrap();
         let base = sandbox.base_url();
         let app = spawn_app_with(move |f| {
-            f.merge(Serialized::default("cliniko.base_url", base))
-                .merge(Serialized::default("cliniko.timeout_secs", 5))
+            customise(
+                f.merge(Serialized::default("cliniko.base_url", base))
+                    .merge(Serialized::default("cliniko.timeout_secs", 5)),
+            )
         })
         .await;
         Self { app, sandbox }
