@@ -308,8 +308,17 @@ impl BookingService {
         let appointment = self
             .with_cliniko(ctx, |account| async move {
                 let patience = Patience::default();
-                self.ensure_offered(&patience, &account, &bookable, starts_at, time_zone)
+                // Booked before the first call, so a booking the budget cannot cover is refused
+                // before it holds a slot or creates a patient.
+                let cliniko = self
+                    .cliniko()
+                    .reserve(&account, Lane::Api, BOOKING_CALLS)
                     .await?;
+                let cliniko = cliniko.as_ref();
+                self.ensure_offered(
+                    &patience, cliniko, &account, &bookable, starts_at, time_zone,
+                )
+                .await?;
                 if !self
                     .claims
                     .claim(tenant, &slot, self.policy.claim_ttl)
@@ -319,8 +328,7 @@ impl BookingService {
                 }
                 let booked = async {
                     let patient_id =
-                        patients::resolve(&patience, self.cliniko(), &account, &request.patient)
-                            .await?;
+                        patients::resolve(&patience, cliniko, &account, &request.patient).await?;
                     let new = NewAppointment {
                         starts_at,
                         ends_at: None,
@@ -332,9 +340,9 @@ impl BookingService {
                     };
                     // Repeating after a 429 is safe: the budget or Cliniko refused it without acting.
                     let created = patience
-                        .call(|| self.cliniko().create_appointment(&account, Lane::Api, &new))
+                        .call(|| cliniko.create_appointment(&account, Lane::Api, &new))
                         .await?;
-                    self.confirm_or_cancel(&patience, &account, &created.id)
+                    self.confirm_or_cancel(&patience, cliniko, &account, &created.id)
                         .await?;
                     Ok(created)
                 }
@@ -498,6 +506,7 @@ impl BookingService {
         let bookable = bookable(&offer);
         self.ensure_offered(
             patience,
+            self.cliniko(),
             account,
             &bookable,
             starts_at,
@@ -533,7 +542,10 @@ impl BookingService {
                         .update_appointment(account, Lane::Api, &current.id, &patch)
                 })
                 .await?;
-            if self.conflicts(patience, account, &current.id).await? {
+            if self
+                .conflicts(patience, self.cliniko(), account, &current.id)
+                .await?
+            {
                 let back = AppointmentPatch {
                     starts_at: Some(current.starts_at),
                     ends_at: current.ends_at,
@@ -570,6 +582,7 @@ impl BookingService {
     async fn ensure_offered(
         &self,
         patience: &Patience,
+        cliniko: &dyn ClinikoClient,
         account: &ClinikoAccount,
         bookable: &Bookable,
         starts_at: DateTime<Utc>,
@@ -582,7 +595,7 @@ impl BookingService {
             to: day,
         };
         let times = patience
-            .call(|| self.cliniko().available_times(account, Lane::Api, &query))
+            .call(|| cliniko.available_times(account, Lane::Api, &query))
             .await?;
         if times.iter().any(|t| t.appointment_start == starts_at) {
             Ok(())
@@ -594,11 +607,12 @@ impl BookingService {
     async fn conflicts(
         &self,
         patience: &Patience,
+        cliniko: &dyn ClinikoClient,
         account: &ClinikoAccount,
         id: &ClinikoId,
     ) -> Result<bool> {
         patience
-            .call(|| self.cliniko().appointment_conflicts(account, Lane::Api, id))
+            .call(|| cliniko.appointment_conflicts(account, Lane::Api, id))
             .await
     }
 
@@ -607,10 +621,11 @@ impl BookingService {
     async fn confirm_or_cancel(
         &self,
         patience: &Patience,
+        cliniko: &dyn ClinikoClient,
         account: &ClinikoAccount,
         id: &ClinikoId,
     ) -> Result<()> {
-        let outcome = match self.conflicts(patience, account, id).await {
+        let outcome = match self.conflicts(patience, cliniko, account, id).await {
             Ok(false) => return Ok(()),
             Ok(true) => slot_taken(),
             Err(err) => err,
@@ -620,10 +635,7 @@ impl BookingService {
             note: Some("Double booking prevented by ClinicGate".to_owned()),
         };
         if let Err(err) = patience
-            .call(|| {
-                self.cliniko()
-                    .cancel_appointment(account, Lane::Api, id, &cancellation)
-            })
+            .call(|| cliniko.cancel_appointment(account, Lane::Api, id, &cancellation))
             .await
         {
             tracing::error!(appointment_id = %id, error = %err, "could not cancel a conflicting booking; the clinic must fix it in Cliniko");
@@ -645,6 +657,10 @@ struct Move<'a> {
     starts_at: DateTime<Utc>,
     notes: Option<String>,
 }
+
+/// The Cliniko calls of a booking of a known or matched patient: the day's available times, the
+/// patient, the booking and the conflicts check (a new patient costs one more, asked for then).
+const BOOKING_CALLS: u32 = 4;
 
 /// Days of one Cliniko availability call (`to = from + 6`: the safe reading of "at most 7 days").
 const WINDOW_DAYS: u64 = 7;
