@@ -179,20 +179,19 @@ impl AccessChecker {
             Freshness::Database => View::Database,
             Freshness::SharedStore { .. } => self.revocations.view().await?,
         };
-        let shared = match (&view, self.freshness) {
-            (View::Shared(generation), Freshness::SharedStore { cache_ttl }) => Some(
-                self.read_shared(generation, claims, client_id, cache_ttl)
-                    .await?,
-            ),
-            _ => None,
-        };
-        let (revoked, access) = match shared {
-            Some(read) if self.revocations.still(&view).await? => read,
-            // Read from the database, or the generation was lost while the shared store was read.
-            _ => tokio::try_join!(
-                self.revocations.is_revoked(&View::Database, &claims.jti),
-                self.clients.access(client_id)
-            )?,
+        let (revoked, access) = match (&view, self.freshness) {
+            (View::Shared(generation), Freshness::SharedStore { cache_ttl }) => {
+                let read = self
+                    .read_shared(&view, generation, claims, client_id, cache_ttl)
+                    .await?;
+                if self.revocations.still(&view).await? {
+                    read
+                } else {
+                    // The generation was lost while the shared store was read.
+                    self.read_database(claims, client_id).await?
+                }
+            }
+            _ => self.read_database(claims, client_id).await?,
         };
         Ok(match access {
             _ if revoked => Err(Refusal::Revoked),
@@ -203,20 +202,32 @@ impl AccessChecker {
         })
     }
 
-    /// Whether `claims` is revoked and its client's state, from the shared stores in
-    /// `generation`.
+    /// Whether `claims` is revoked and its client's state, from the database.
+    async fn read_database(
+        &self,
+        claims: &AccessClaims,
+        client_id: &ClientId,
+    ) -> Result<(bool, Option<ClientAccess>)> {
+        tokio::try_join!(
+            self.revocations.is_revoked(&View::Database, &claims.jti),
+            self.clients.access(client_id)
+        )
+    }
+
+    /// Whether `claims` is revoked and its client's state, from the shared stores in `view`
+    /// (whose generation is `generation`).
     async fn read_shared(
         &self,
+        view: &View,
         generation: &Generation,
         claims: &AccessClaims,
         client_id: &ClientId,
         cache_ttl: Duration,
     ) -> Result<(bool, Option<ClientAccess>)> {
-        let view = View::Shared(generation.clone());
         let key = cache_key(generation, client_id);
         // Both lookups at once: over Redis they share one round trip.
         let (revoked, cached) =
-            tokio::try_join!(self.revocations.is_revoked(&view, &claims.jti), async {
+            tokio::try_join!(self.revocations.is_revoked(view, &claims.jti), async {
                 self.cache
                     .get(&key)
                     .await
