@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use clinicgate_core::Error;
-use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
+use sea_orm::sqlx::Error as SqlxError;
+use sea_orm::sqlx::postgres::PgDatabaseError;
+use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, RuntimeErr};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use sea_orm::DatabaseConnection as Db;
@@ -137,14 +139,42 @@ pub async fn ping(db: &DatabaseConnection) -> clinicgate_core::Result<()> {
 /// anything else is internal (its cause is logged at the boundary, never shown).
 #[track_caller]
 pub(crate) fn db_error(err: DbErr) -> Error {
+    if connection_lost(&err) {
+        tracing::warn!(error = %err, "database unavailable");
+        Error::Unavailable {
+            dependency: "database",
+        }
+    } else {
+        Error::internal(err)
+    }
+}
+
+/// Whether `err` says the database could not be reached or dropped the connection, so retrying
+/// later may succeed: no connection could be had, or one died under a statement — a restart
+/// terminates in-flight queries with an error *from the query*, not from acquiring.
+fn connection_lost(err: &DbErr) -> bool {
     match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-            tracing::warn!(error = %err, "database unavailable");
-            Error::Unavailable {
-                dependency: "database",
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause)) => {
+            match cause.as_ref() {
+                SqlxError::Io(_)
+                | SqlxError::Tls(_)
+                | SqlxError::PoolTimedOut
+                | SqlxError::PoolClosed
+                | SqlxError::WorkerCrashed => true,
+                // sqlx classifies only constraint violations portably (`ErrorKind`), so
+                // PostgreSQL's refusal is recognised by its SQLSTATE class: 08 is the SQL
+                // standard's "connection exception", 57 "operator intervention" (a restart or
+                // `pg_terminate_backend` ends each open connection with 57P01, a crash with
+                // 57P02, start-up refuses with 57P03) and 53 "insufficient resources" (too many
+                // connections). SQLite's numeric codes mean something else entirely.
+                SqlxError::Database(db) => db
+                    .try_downcast_ref::<PgDatabaseError>()
+                    .is_some_and(|pg| matches!(pg.code().get(..2), Some("08" | "53" | "57"))),
+                _ => false,
             }
         }
-        other => Error::internal(other),
+        _ => false,
     }
 }
 
@@ -163,6 +193,29 @@ mod tests {
             Some(Path::new("data/cg.db"))
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn a_connection_dropped_under_a_statement_is_unavailable_not_a_bug() {
+        use std::sync::Arc;
+        let under_a_query = |cause: SqlxError| DbErr::Query(RuntimeErr::SqlxError(Arc::new(cause)));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for lost in [
+            under_a_query(SqlxError::Io(reset)),
+            under_a_query(SqlxError::PoolTimedOut),
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(SqlxError::WorkerCrashed))),
+        ] {
+            assert!(
+                matches!(db_error(lost), Error::Unavailable { .. }),
+                "a lost connection must answer 503"
+            );
+        }
+        for bug in [
+            under_a_query(SqlxError::ColumnNotFound("name".into())),
+            DbErr::RecordNotInserted,
+        ] {
+            assert!(matches!(db_error(bug), Error::Internal { .. }));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_clinicgate");
 
 /// A command with a clean ClinicGate environment (none of the developer's CLINICGATE_* vars).
-fn clinicgate(data_dir: &std::path::Path) -> Command {
+pub(crate) fn clinicgate(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(BIN);
     for (key, _) in std::env::vars() {
         if key.starts_with("CLINICGATE_") {
@@ -22,7 +22,7 @@ fn clinicgate(data_dir: &std::path::Path) -> Command {
 
 /// A spawned server that is killed if the test ends without stopping it (a failed assertion must
 /// not leave a server running).
-struct Running(std::process::Child);
+pub(crate) struct Running(pub(crate) std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -33,7 +33,7 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

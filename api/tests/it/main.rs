@@ -15,6 +15,7 @@ mod binary;
 mod cliniko;
 mod cliniko_key;
 mod errors;
+mod faults;
 mod health;
 mod openapi;
 mod pages;
