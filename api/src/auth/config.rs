@@ -33,6 +33,8 @@ pub struct TokenSettings {
     pub secret_grace_hours: u64,
     /// Requests per minute of clients without their own limit.
     pub default_rate_limit_per_minute: u32,
+    /// Seconds of the window the clients' limits count over (60: the limits are per minute).
+    pub rate_limit_window_secs: u64,
     /// Seconds a client's state is cached in the shared store (Redis only).
     pub client_cache_ttl_secs: u64,
     /// Failed client authentications allowed per client id in one window.
@@ -44,6 +46,11 @@ pub struct TokenSettings {
 }
 
 impl TokenSettings {
+    /// The window API clients' limits count over.
+    pub fn rate_limit_window(&self) -> Duration {
+        Duration::from_secs(self.rate_limit_window_secs)
+    }
+
     /// Access-token lifetime.
     pub fn ttl(&self) -> Duration {
         Duration::from_secs(self.ttl_secs)
@@ -125,6 +132,11 @@ impl TokenSettings {
             (1..=MAX_RATE_LIMIT_PER_MINUTE).contains(&self.default_rate_limit_per_minute),
             "default_rate_limit_per_minute",
             "must be 1 to 10000000",
+        );
+        check(
+            (1..=3_600).contains(&self.rate_limit_window_secs),
+            "rate_limit_window_secs",
+            "must be 1 to 3600 seconds (60 makes the limits per minute, as they are named)",
         );
         check(
             self.client_cache_ttl_secs >= 1,

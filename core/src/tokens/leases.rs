@@ -44,8 +44,11 @@ use crate::ports::{Quota, RateDecision, RateLimiter};
 pub const LEASE_SPAN: Duration = Duration::from_millis(100);
 
 /// Leased units are handed out for at most this long after they were asked for; the shared
-/// window counts them until a period after that.
-pub const LEASE_TTL: Duration = Duration::from_secs(1);
+/// window counts them until a period after that, so a client served through leases at its limit
+/// gets its quota per window plus this (60.5 s for a minute). Long enough that a slow round trip
+/// to the store does not make a lease lapse before it arrives, and several times [`LEASE_SPAN`],
+/// which a client at its limit takes to use a lease up.
+pub const LEASE_TTL: Duration = Duration::from_millis(500);
 
 /// The most units one lease holds.
 const MAX_LEASE_UNITS: u32 = 500;
@@ -542,8 +545,8 @@ mod tests {
         let quota = Quota::per_minute(60_000); // leases of 100 units
         assert!(limits.acquire("c", quota).await.unwrap().allowed);
         assert_eq!(*bucket.lease_hold.lock().unwrap(), Some(LEASE_TTL));
-        // 600 ms later, 50 more: the top-up is a second batch with its own, later deadline.
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        // A while later, 50 more: the top-up is a second batch with its own, later deadline.
+        tokio::time::sleep(LEASE_TTL * 3 / 5).await;
         for _ in 0..50 {
             assert!(limits.acquire("c", quota).await.unwrap().allowed);
             tokio::task::yield_now().await;
@@ -555,7 +558,7 @@ mod tests {
             "one lease, one top-up"
         );
         // Past the first batch's deadline its 49 units are gone: only the top-up's 100 remain.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(LEASE_TTL / 2).await;
         // (Without yielding, the top-up that the 50th of these starts does not run yet.)
         for _ in 0..100 {
             assert!(limits.acquire("c", quota).await.unwrap().allowed);
