@@ -172,6 +172,7 @@ mod tests {
         );
         assert_eq!(policy.verification_tail, Duration::from_secs(930));
         assert_eq!(tokens.secret_grace(), Duration::from_secs(24 * 3600));
+        assert_eq!(tokens.rate_limit_window(), Duration::from_secs(60));
         assert!(tokens.problems().is_empty());
     }
 
@@ -181,6 +182,7 @@ mod tests {
         let bad = TokenSettings {
             ttl_secs: 0,
             default_rate_limit_per_minute: 0,
+            rate_limit_window_secs: 0,
             ..settings.tokens
         };
         let keys: Vec<_> = bad.problems().into_iter().map(|p| p.key).collect();
@@ -188,7 +190,8 @@ mod tests {
             keys,
             [
                 "CLINICGATE_TOKENS__TTL_SECS",
-                "CLINICGATE_TOKENS__DEFAULT_RATE_LIMIT_PER_MINUTE"
+                "CLINICGATE_TOKENS__DEFAULT_RATE_LIMIT_PER_MINUTE",
+                "CLINICGATE_TOKENS__RATE_LIMIT_WINDOW_SECS"
             ]
         );
     }
