@@ -22,8 +22,8 @@
 //!
 //! If the shared store loses its data (a Redis restarted empty, a `FLUSHALL`), the window starts
 //! again from empty — a fresh quota, as a new client would get — and only batches already leased
-//! at that moment are handed out besides: at most one lease per instance, used up or dropped
-//! within [`LEASE_TTL`]. Nothing is granted without the store: when it does not answer and no
+//! at that moment are handed out besides: at most a lease and a half per instance (half a lease
+//! left when a top-up lands), used up or dropped within [`LEASE_TTL`]. Nothing is granted without the store: when it does not answer and no
 //! leased unit is left, requests are refused (`Unavailable`).
 //!
 //! A lease is topped up in the background when half of it is left, so requests wait for the
