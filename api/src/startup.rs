@@ -378,6 +378,7 @@ async fn token_services(
         limiter,
         TokenPolicy {
             default_rate_limit_per_minute: config.default_rate_limit_per_minute,
+            rate_limit_window: config.rate_limit_window(),
         },
     );
     // Over Redis every unit costs a round trip: fast clients lease theirs a few at a time.

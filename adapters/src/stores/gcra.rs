@@ -15,7 +15,7 @@ use clinicgate_core::{Error, Result};
 
 /// The longest accepted period. Redis evaluates the script with Lua doubles, exact only below
 /// 2^53: microsecond timestamps (≈ 2^51 today) plus a period up to 2^50 µs (≈ 35 years) stay exact.
-const MAX_PERIOD_US: u128 = 1 << 50;
+pub(super) const MAX_PERIOD_US: u128 = 1 << 50;
 
 /// One acquire request's constants, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,12 +142,12 @@ impl Gcra {
 }
 
 /// A non-negative µs span as a `Duration` (negative → zero, huge → saturated).
-fn micros(us: i128) -> Duration {
+pub(super) fn micros(us: i128) -> Duration {
     Duration::from_micros(u64::try_from(us.max(0)).unwrap_or(u64::MAX))
 }
 
 /// Rounds a µs span up to whole milliseconds, so "retry after" is never early.
-fn ceil_to_ms(us: i128) -> Duration {
+pub(super) fn ceil_to_ms(us: i128) -> Duration {
     let ms = (us.max(0) + 999) / 1000;
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }

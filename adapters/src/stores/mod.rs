@@ -11,6 +11,7 @@
 mod gcra;
 mod memory;
 mod redis;
+mod window;
 
 use std::fmt;
 use std::time::Duration;

@@ -33,6 +33,8 @@ pub struct TokenSettings {
     pub secret_grace_hours: u64,
     /// Requests per minute of clients without their own limit.
     pub default_rate_limit_per_minute: u32,
+    /// Seconds of the window the clients' limits count over (60: the limits are per minute).
+    pub rate_limit_window_secs: u64,
     /// Seconds a client's state is cached in the shared store (Redis only).
     pub client_cache_ttl_secs: u64,
     /// Failed client authentications allowed per client id in one window.
@@ -44,6 +46,11 @@ pub struct TokenSettings {
 }
 
 impl TokenSettings {
+    /// The window API clients' limits count over.
+    pub fn rate_limit_window(&self) -> Duration {
+        Duration::from_secs(self.rate_limit_window_secs)
+    }
+
     /// Access-token lifetime.
     pub fn ttl(&self) -> Duration {
         Duration::from_secs(self.ttl_secs)
@@ -127,6 +134,11 @@ impl TokenSettings {
             "must be 1 to 10000000",
         );
         check(
+            (1..=3_600).contains(&self.rate_limit_window_secs),
+            "rate_limit_window_secs",
+            "must be 1 to 3600 seconds (60 makes the limits per minute, as they are named)",
+        );
+        check(
             self.client_cache_ttl_secs >= 1,
             "client_cache_ttl_secs",
             "must be at least 1",
@@ -160,6 +172,7 @@ mod tests {
         );
         assert_eq!(policy.verification_tail, Duration::from_secs(930));
         assert_eq!(tokens.secret_grace(), Duration::from_secs(24 * 3600));
+        assert_eq!(tokens.rate_limit_window(), Duration::from_secs(60));
         assert!(tokens.problems().is_empty());
     }
 
@@ -169,6 +182,7 @@ mod tests {
         let bad = TokenSettings {
             ttl_secs: 0,
             default_rate_limit_per_minute: 0,
+            rate_limit_window_secs: 0,
             ..settings.tokens
         };
         let keys: Vec<_> = bad.problems().into_iter().map(|p| p.key).collect();
@@ -176,7 +190,8 @@ mod tests {
             keys,
             [
                 "CLINICGATE_TOKENS__TTL_SECS",
-                "CLINICGATE_TOKENS__DEFAULT_RATE_LIMIT_PER_MINUTE"
+                "CLINICGATE_TOKENS__DEFAULT_RATE_LIMIT_PER_MINUTE",
+                "CLINICGATE_TOKENS__RATE_LIMIT_WINDOW_SECS"
             ]
         );
     }

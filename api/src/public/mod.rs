@@ -28,7 +28,6 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError, web};
 use clinicgate_core::Error;
-use clinicgate_core::ports::RateDecision;
 use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::tokens::{ApiAccess, Rejection, Scope};
 
@@ -38,6 +37,7 @@ pub use config::PublicApiSettings;
 pub use directory::{
     get_doctor, list_appointment_types, list_clinics, list_doctors, list_specialties,
 };
+use rate_limit::ClientRate;
 pub use slots::available_slots;
 pub use whoami::{MeOut, me};
 
@@ -205,12 +205,16 @@ async fn admit<S: RouteScope>(
         ));
     }
     let decision = state.tokens.admit(&access).await?;
-    req.extensions_mut().insert(decision);
+    let rate = ClientRate {
+        decision,
+        window: state.tokens.rate_limit_window(),
+    };
+    req.extensions_mut().insert(rate);
     if !decision.allowed {
         let mut refused = Refused::from(Error::RateLimited {
             retry_after: decision.retry_after,
         });
-        refused.headers.extend(rate_limit::headers(&decision));
+        refused.headers.extend(rate.headers());
         return Err(refused);
     }
     Ok(ApiCaller {
@@ -245,13 +249,9 @@ pub async fn rate_limit_headers(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let mut response = next.call(req).await?.map_into_boxed_body();
-    let decision = response
-        .request()
-        .extensions()
-        .get::<RateDecision>()
-        .copied();
-    if let Some(decision) = decision {
-        for (name, value) in rate_limit::headers(&decision) {
+    let rate = response.request().extensions().get::<ClientRate>().copied();
+    if let Some(rate) = rate {
+        for (name, value) in rate.headers() {
             response.headers_mut().insert(name, value);
         }
     }

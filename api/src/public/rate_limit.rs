@@ -1,7 +1,12 @@
 //! Rate-limit headers in the IETF draft's syntax (draft-ietf-httpapi-ratelimit-headers-10):
 //! `RateLimit-Policy: "client";q=600;w=60` names the client's quota and window, and
-//! `RateLimit: "client";r=599;t=1` says what remains now and in how many seconds the quota is
-//! whole again. Sent on every authenticated public API response, and with `Retry-After` on 429.
+//! `RateLimit: "client";r=599;t=60` says what remains now and in how many seconds all of the
+//! quota is available again. Sent on every authenticated public API response, and with
+//! `Retry-After` on 429.
+//!
+//! They are what is enforced, not a gloss on it: the limit is a sliding window
+//! (`TokenService::admit`), so no `w`-second span ever serves more than `q`, on any number of
+//! instances — a token bucket announced the same way would serve up to `2q − 1` in one `w`.
 
 use std::time::Duration;
 
@@ -14,32 +19,45 @@ pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-poli
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// The policy's name in both headers.
 const POLICY: &str = "client";
-/// The quota's window: limits are per minute.
-const WINDOW_SECS: u64 = 60;
+
+/// What a client's limit decided for one request, and the window its quota counts over.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRate {
+    /// The limiter's decision.
+    pub decision: RateDecision,
+    /// The policy's window (`w`).
+    pub window: Duration,
+}
 
 /// Whole seconds, rounded up (a client waiting a fraction too little would be refused again).
 fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-/// The two headers for `decision`.
-pub fn headers(decision: &RateDecision) -> [(HeaderName, HeaderValue); 2] {
-    let policy = format!("\"{POLICY}\";q={};w={WINDOW_SECS}", decision.limit);
-    let state = format!(
-        "\"{POLICY}\";r={};t={}",
-        decision.remaining,
-        ceil_secs(decision.reset_after)
-    );
-    [
-        (
-            RATELIMIT_POLICY,
-            HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("")),
-        ),
-        (
-            RATELIMIT,
-            HeaderValue::from_str(&state).unwrap_or(HeaderValue::from_static("")),
-        ),
-    ]
+impl ClientRate {
+    /// The two headers.
+    pub fn headers(&self) -> [(HeaderName, HeaderValue); 2] {
+        let policy = format!(
+            "\"{POLICY}\";q={};w={}",
+            self.decision.limit,
+            ceil_secs(self.window)
+        );
+        let state = format!(
+            "\"{POLICY}\";r={};t={}",
+            self.decision.remaining,
+            ceil_secs(self.decision.reset_after)
+        );
+        [
+            (
+                RATELIMIT_POLICY,
+                HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("")),
+            ),
+            (
+                RATELIMIT,
+                HeaderValue::from_str(&state).unwrap_or(HeaderValue::from_static("")),
+            ),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -55,7 +73,11 @@ mod tests {
             retry_after: Duration::from_millis(100),
             reset_after: Duration::from_millis(59_900),
         };
-        let [(policy_name, policy), (state_name, state)] = headers(&decision);
+        let rate = ClientRate {
+            decision,
+            window: Duration::from_secs(60),
+        };
+        let [(policy_name, policy), (state_name, state)] = rate.headers();
         assert_eq!(policy_name.as_str(), "ratelimit-policy");
         assert_eq!(policy, "\"client\";q=600;w=60");
         assert_eq!(state_name.as_str(), "ratelimit");

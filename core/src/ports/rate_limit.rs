@@ -42,7 +42,8 @@ pub struct RateDecision {
     pub remaining: u32,
     /// When not allowed: how long until this request could be granted. Zero when allowed.
     pub retry_after: Duration,
-    /// How long until the bucket is full again (for `RateLimit` reset).
+    /// How long until the whole quota is available again (for `RateLimit` reset): the bucket full,
+    /// or every unit counted in the window out of it.
     pub reset_after: Duration,
 }
 
@@ -78,6 +79,23 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
         max_wait: Duration,
     ) -> Result<Option<Duration>>;
 
+    /// Takes `cost` units from `key`'s sliding window if no more than `quota.limit` units would
+    /// then have been taken within the last `quota.period`. Unlike [`acquire`](Self::acquire)'s
+    /// bucket, which refills while it is being spent (so a `period` can see up to twice `limit`),
+    /// any `period`-long span sees at most `limit` units, however they are spread over instances.
+    ///
+    /// `hold` is how long after the grant the caller may still hand the units out (a lease of
+    /// several units; zero when they are used at once): the units count as taken until `period`
+    /// after the end of the hold. The store may count a unit up to `period / 60` longer than
+    /// that (it keeps 60 sub-windows), never shorter. Not granted → nothing is taken.
+    async fn take_in_window(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        hold: Duration,
+    ) -> Result<RateDecision>;
+
     /// Increments a counter that lives for `window` from its first increment and returns the new
     /// value (a fixed window, for counting failures such as bad logins).
     async fn increment(&self, key: &str, window: Duration) -> Result<u64>;
@@ -85,6 +103,6 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     /// The counter's current value (0 when absent or expired).
     async fn count(&self, key: &str) -> Result<u64>;
 
-    /// Clears both the bucket and the counter stored under `key`.
+    /// Clears the bucket, the window and the counter stored under `key`.
     async fn reset(&self, key: &str) -> Result<()>;
 }

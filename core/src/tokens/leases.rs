@@ -1,18 +1,37 @@
 //! Rate-limit leases: with a shared limiter (Redis), an instance takes a fast client's units a
 //! few at a time and hands them out itself, instead of asking the shared store once per request.
 //!
-//! Every unit handed out was first taken from the shared bucket, so however many instances run,
-//! a client is never admitted more often than its limit allows. What leasing costs: units an
-//! instance holds are not available to the others while it holds them, and units still unused
-//! after [`LEASE_TTL`] are dropped (they were counted), so a client running at its limit across
-//! several instances may see slightly fewer requests than its limit. To keep that small, a lease
-//! is [`LEASE_SPAN`] worth of the client's rate, and clients whose lease would be a single unit
-//! (every limit up to 600 a minute) are decided by the shared store on every request, exactly
-//! as without leases. Refusals always come from the shared store, so `Retry-After` is exact.
+//! A client's limit is a sliding window ([`RateLimiter::take_in_window`]): no more than its
+//! quota in any window, however many instances serve it. A lease never lets it exceed that,
+//! because a lease is units taken from the shared window up front, *before* any is handed out,
+//! and each batch of leased units is handed out only until [`LEASE_TTL`] after it was asked for —
+//! the hold the shared window counts them for (a period after the hold ends). So every unit
+//! served was counted in the shared window from its grant until a whole window after it was
+//! served, exactly as if the request had asked the shared store itself. A top-up adds a new batch
+//! with its own deadline; left-over units of the old batch keep theirs (carrying them into the new
+//! batch would let them outlive what the window counted them for).
+//!
+//! What leasing costs: units an instance holds are not available to the others while it holds
+//! them, and units still unused when their batch ends stay counted (they are not handed back:
+//! that would cost a round trip and could only ever matter for one lease per instance), so a
+//! client running at its limit across several instances may see slightly fewer requests than its
+//! limit. To keep that small, a lease is [`LEASE_SPAN`] worth of the client's rate, and clients
+//! whose lease would be a single unit (every limit up to 600 a minute) are decided by the shared
+//! store on every request, exactly as without leases. Refusals always come from the shared store,
+//! so `Retry-After` is exact.
+//!
+//! If the shared store loses its data (a Redis restarted empty, a `FLUSHALL`), the window starts
+//! again from empty — a fresh quota, as a new client would get — and only batches already leased
+//! at that moment are handed out besides: at most a lease and a half per instance (half a lease
+//! left when a top-up lands), used up or dropped within [`LEASE_TTL`]. Nothing is granted without the store: when it does not answer and no
+//! leased unit is left, requests are refused (`Unavailable`).
+//!
 //! A lease is topped up in the background when half of it is left, so requests wait for the
 //! shared store only when it is slower than that half takes to use up. (Topping up at a quarter,
 //! awaited by the request that noticed, made every request on the instance wait whenever one
 //! round trip to Redis was slow: measured on the benchmark, it raised the p99 from 4.7 to 6.9 ms.)
+//!
+//! [`RateLimiter::take_in_window`]: crate::ports::RateLimiter::take_in_window
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -24,8 +43,12 @@ use crate::ports::{Quota, RateDecision, RateLimiter};
 /// How much of a client's rate one lease holds.
 pub const LEASE_SPAN: Duration = Duration::from_millis(100);
 
-/// Units of a lease not used within this long are dropped.
-pub const LEASE_TTL: Duration = Duration::from_secs(1);
+/// Leased units are handed out for at most this long after they were asked for; the shared
+/// window counts them until a period after that, so a client served through leases at its limit
+/// gets its quota per window plus this (60.5 s for a minute). Long enough that a slow round trip
+/// to the store does not make a lease lapse before it arrives, and several times [`LEASE_SPAN`],
+/// which a client at its limit takes to use a lease up.
+pub const LEASE_TTL: Duration = Duration::from_millis(500);
 
 /// The most units one lease holds.
 const MAX_LEASE_UNITS: u32 = 500;
@@ -33,21 +56,37 @@ const MAX_LEASE_UNITS: u32 = 500;
 /// Clients tracked before idle ones are forgotten.
 const PRUNE_ABOVE: usize = 10_000;
 
-/// Units taken from the shared bucket and not yet handed out.
+/// Units of one grant not yet handed out, and until when they may be.
 #[derive(Debug, Clone, Copy)]
+struct Batch {
+    units: u32,
+    usable_until: Instant,
+}
+
+/// Units taken from the shared window and not yet handed out.
+#[derive(Debug, Clone)]
 struct Lease {
     limit: u32,
-    units: u32,
-    /// When `units` falls to this, the lease is renewed in the background while requests go on
-    /// using what is left.
+    /// Oldest first: at most the batch being used up and its top-up.
+    batches: Vec<Batch>,
+    /// When the units left fall to this, the lease is renewed in the background while requests
+    /// go on using what is left.
     renew_at: u32,
     /// A renewal is under way.
     renewing: bool,
-    /// What the shared bucket had left just after granting the lease.
+    /// What the shared window had left just after granting the newest batch.
     shared_remaining: u32,
-    /// When the shared bucket will be full again, as of the grant.
+    /// When the shared window will hold nothing again, as of that grant.
     full_at: Instant,
-    expires_at: Instant,
+}
+
+impl Lease {
+    /// Drops batches past their deadline or used up; the units left.
+    fn live_units(&mut self, now: Instant) -> u32 {
+        self.batches
+            .retain(|batch| batch.units > 0 && batch.usable_until > now);
+        self.batches.iter().map(|batch| batch.units).sum()
+    }
 }
 
 /// One client's lease, and the lock that lets one request at a time renew it.
@@ -55,7 +94,7 @@ struct Lease {
 struct ClientLease {
     lease: Mutex<Option<Lease>>,
     renewing: tokio::sync::Mutex<()>,
-    /// Until when the shared bucket is known to hold less than a lease: meanwhile requests are
+    /// Until when the shared window is known to hold less than a lease: meanwhile requests are
     /// decided one at a time without first asking for a lease that would be refused.
     short_until: Mutex<Option<Instant>>,
 }
@@ -66,40 +105,51 @@ impl ClientLease {
     fn take(&self, limit: u32, now: Instant) -> Option<(RateDecision, bool)> {
         let mut slot = self.lease.lock().unwrap_or_else(PoisonError::into_inner);
         let lease = slot.as_mut()?;
-        if lease.limit != limit || lease.expires_at <= now || lease.units == 0 {
+        let left = lease.live_units(now);
+        if lease.limit != limit || left == 0 {
             *slot = None;
             return None;
         }
-        lease.units -= 1;
-        let renew = lease.units <= lease.renew_at && !lease.renewing;
+        // The oldest batch first: it is the first to lapse.
+        let batch = lease.batches.first_mut()?;
+        batch.units -= 1;
+        let left = left - 1;
+        let renew = left <= lease.renew_at && !lease.renewing;
         lease.renewing |= renew;
         let decision = RateDecision {
             allowed: true,
             limit,
-            remaining: lease
-                .shared_remaining
-                .saturating_add(lease.units)
-                .min(limit),
+            remaining: lease.shared_remaining.saturating_add(left).min(limit),
             retry_after: Duration::ZERO,
             reset_after: lease.full_at.saturating_duration_since(now),
         };
         Some((decision, renew))
     }
 
-    /// Adds a renewal's units to what is left of the lease (or starts a new one).
-    fn extend(&self, limit: u32, units: u32, granted: &RateDecision, now: Instant) {
+    /// Adds a grant of `units`, asked for at `asked_at`, to what is left of the lease (or starts
+    /// a new one). The batch is usable until [`LEASE_TTL`] after it was *asked for*: the shared
+    /// store's clock read the grant later than that, so it counts the units at least that long.
+    fn extend(&self, limit: u32, units: u32, granted: &RateDecision, asked_at: Instant) {
+        let now = Instant::now();
         let mut slot = self.lease.lock().unwrap_or_else(PoisonError::into_inner);
-        let left = slot
-            .filter(|lease| lease.limit == limit && lease.expires_at > now)
-            .map_or(0, |lease| lease.units);
+        let mut batches = match slot.as_mut() {
+            Some(lease) if lease.limit == limit => {
+                lease.live_units(now);
+                std::mem::take(&mut lease.batches)
+            }
+            _ => Vec::new(),
+        };
+        batches.push(Batch {
+            units,
+            usable_until: asked_at + LEASE_TTL,
+        });
         *slot = Some(Lease {
             limit,
-            units: left.saturating_add(units),
+            batches,
             renew_at: units / 2,
             renewing: false,
             shared_remaining: granted.remaining,
             full_at: now + granted.reset_after,
-            expires_at: now + LEASE_TTL,
         });
     }
 
@@ -134,11 +184,13 @@ impl ClientLease {
         self.lease
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .is_none_or(|lease| lease.expires_at <= now)
+            .as_mut()
+            .is_none_or(|lease| lease.live_units(now) == 0)
     }
 }
 
-/// Admits requests against per-key quotas of a shared limiter, leasing units when enabled.
+/// Admits requests against per-key sliding-window quotas of a shared limiter, leasing units when
+/// enabled.
 #[derive(Debug)]
 pub struct LeasedLimiter {
     limiter: Arc<dyn RateLimiter>,
@@ -157,7 +209,7 @@ impl LeasedLimiter {
         }
     }
 
-    /// Takes one unit of `key`'s `quota`.
+    /// Takes one unit of `key`'s `quota`: at most `quota.limit` in any `quota.period`.
     ///
     /// # Errors
     /// `Unavailable` when the shared store is down and no leased unit is left: callers refuse
@@ -165,7 +217,7 @@ impl LeasedLimiter {
     pub async fn acquire(&self, key: &str, quota: Quota) -> Result<RateDecision> {
         let units = lease_units(quota);
         if !self.leasing || units <= 1 {
-            return self.limiter.acquire(key, quota, 1, 0).await;
+            return self.one(key, quota).await;
         }
         let client = self.client(key);
         if let Some((decision, renew)) = client.take(quota.limit, Instant::now()) {
@@ -180,20 +232,31 @@ impl LeasedLimiter {
             return Ok(decision);
         }
         if client.is_short(Instant::now()) {
-            return self.limiter.acquire(key, quota, 1, 0).await;
+            return self.one(key, quota).await;
         }
-        let granted = self.limiter.acquire(key, quota, units, 0).await?;
+        let asked_at = Instant::now();
+        let granted = self
+            .limiter
+            .take_in_window(key, quota, units, LEASE_TTL)
+            .await?;
         if !granted.allowed {
             // Less than a lease is left: decide requests one at a time, exactly, for a while.
             client.short_for(LEASE_SPAN);
-            return self.limiter.acquire(key, quota, 1, 0).await;
+            return self.one(key, quota).await;
         }
         // This request takes one of the new units.
-        client.extend(quota.limit, units - 1, &granted, Instant::now());
+        client.extend(quota.limit, units - 1, &granted, asked_at);
         Ok(RateDecision {
             remaining: granted.remaining.saturating_add(units - 1).min(quota.limit),
             ..granted
         })
+    }
+
+    /// One unit straight from the shared window, used at once.
+    async fn one(&self, key: &str, quota: Quota) -> Result<RateDecision> {
+        self.limiter
+            .take_in_window(key, quota, 1, Duration::ZERO)
+            .await
     }
 
     /// Tops up a lease that is running low without holding up the request that noticed (it
@@ -232,7 +295,7 @@ impl LeasedLimiter {
     }
 }
 
-/// Tops up `client`'s lease with `units` from the shared bucket: a failure only means the next
+/// Tops up `client`'s lease with `units` from the shared window: a failure only means the next
 /// requests ask the shared store themselves.
 async fn renew(
     limiter: &dyn RateLimiter,
@@ -246,9 +309,10 @@ async fn renew(
         return;
     }
     let _renewing = client.renewing.lock().await;
-    match limiter.acquire(key, quota, units, 0).await {
+    let asked_at = Instant::now();
+    match limiter.take_in_window(key, quota, units, LEASE_TTL).await {
         Ok(granted) if granted.allowed => {
-            client.extend(quota.limit, units, &granted, Instant::now());
+            client.extend(quota.limit, units, &granted, asked_at);
         }
         Ok(_) => {
             client.short_for(LEASE_SPAN);
@@ -279,7 +343,7 @@ mod tests {
 
     use super::*;
 
-    /// A shared bucket that counts calls and grants up to `capacity` units in all. While a test
+    /// A shared window that counts calls and grants up to `capacity` units in all. While a test
     /// holds `hold`, calls wait (a slow shared store).
     #[derive(Debug)]
     struct Bucket {
@@ -287,6 +351,8 @@ mod tests {
         taken: AtomicU32,
         calls: AtomicU32,
         hold: tokio::sync::Mutex<()>,
+        /// The hold asked with the last grant of several units.
+        lease_hold: Mutex<Option<Duration>>,
     }
 
     impl Bucket {
@@ -296,14 +362,30 @@ mod tests {
                 taken: AtomicU32::new(0),
                 calls: AtomicU32::new(0),
                 hold: tokio::sync::Mutex::new(()),
+                lease_hold: Mutex::new(None),
             })
         }
     }
 
     #[async_trait]
     impl RateLimiter for Bucket {
-        async fn acquire(&self, _: &str, quota: Quota, cost: u32, _: u32) -> Result<RateDecision> {
+        async fn acquire(&self, _: &str, _: Quota, _: u32, _: u32) -> Result<RateDecision> {
+            Err(crate::Error::internal(
+                "client limits are sliding windows, not buckets",
+            ))
+        }
+
+        async fn take_in_window(
+            &self,
+            _: &str,
+            quota: Quota,
+            cost: u32,
+            hold: Duration,
+        ) -> Result<RateDecision> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if cost > 1 {
+                *self.lease_hold.lock().unwrap() = Some(hold);
+            }
             // Like a network call: other tasks run meanwhile.
             tokio::task::yield_now().await;
             drop(self.hold.lock().await);
@@ -467,6 +549,39 @@ mod tests {
         }
         assert_eq!(bucket.calls.load(Ordering::SeqCst), 2);
         assert_eq!(bucket.taken.load(Ordering::SeqCst), 200);
+    }
+
+    #[tokio::test]
+    async fn leased_units_are_handed_out_only_for_the_hold_the_window_counts_them_for() {
+        let bucket = Bucket::new(1_000_000);
+        let limits = LeasedLimiter::new(bucket.clone(), true);
+        let quota = Quota::per_minute(60_000); // leases of 100 units
+        assert!(limits.acquire("c", quota).await.unwrap().allowed);
+        assert_eq!(*bucket.lease_hold.lock().unwrap(), Some(LEASE_TTL));
+        // A while later, 50 more: the top-up is a second batch with its own, later deadline.
+        tokio::time::sleep(LEASE_TTL * 3 / 5).await;
+        for _ in 0..50 {
+            assert!(limits.acquire("c", quota).await.unwrap().allowed);
+            tokio::task::yield_now().await;
+        }
+        tokio::task::yield_now().await;
+        assert_eq!(
+            bucket.calls.load(Ordering::SeqCst),
+            2,
+            "one lease, one top-up"
+        );
+        // Past the first batch's deadline its 49 units are gone: only the top-up's 100 remain.
+        tokio::time::sleep(LEASE_TTL / 2).await;
+        // (Without yielding, the top-up that the 50th of these starts does not run yet.)
+        for _ in 0..100 {
+            assert!(limits.acquire("c", quota).await.unwrap().allowed);
+        }
+        assert_eq!(bucket.calls.load(Ordering::SeqCst), 2);
+        assert!(limits.acquire("c", quota).await.unwrap().allowed);
+        assert!(
+            bucket.calls.load(Ordering::SeqCst) > 2,
+            "the 49 left-over units were not handed out late"
+        );
     }
 
     #[tokio::test]

@@ -156,8 +156,11 @@ pub enum ClientRevokeError {
 /// Settings of the token service.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenPolicy {
-    /// Requests per minute of clients without their own limit.
+    /// Requests per window of clients without their own limit.
     pub default_rate_limit_per_minute: u32,
+    /// The window clients' limits count over (a minute, unless configured otherwise): no client
+    /// is served more than its limit in any window this long.
+    pub rate_limit_window: Duration,
 }
 
 /// Tokens for API clients.
@@ -384,7 +387,8 @@ impl TokenService {
         })
     }
 
-    /// Counts one request against the client's rate limit (shared by every instance).
+    /// Counts one request against the client's rate limit, a sliding window shared by every
+    /// instance: at most the client's limit in any [`Self::rate_limit_window`].
     ///
     /// # Errors
     /// `Unavailable` when the limiter's store is down: callers refuse the request (fail closed).
@@ -392,9 +396,17 @@ impl TokenService {
         self.client_limits
             .acquire(
                 &format!("api:client:{}", access.claims.sub),
-                Quota::per_minute(access.rate_limit_per_minute),
+                Quota {
+                    limit: access.rate_limit_per_minute,
+                    period: self.policy.rate_limit_window,
+                },
             )
             .await
+    }
+
+    /// The window clients' limits count over (`RateLimit-Policy`'s `w`).
+    pub fn rate_limit_window(&self) -> Duration {
+        self.policy.rate_limit_window
     }
 
     /// Revokes the genuine `bearer` token itself or, RFC 7009-style, `target` when it belongs to

@@ -1,4 +1,5 @@
-//! The in-process [`RateLimiter`]: GCRA buckets and fixed-window counters in one locked map each.
+//! The in-process [`RateLimiter`]: GCRA buckets, sliding windows and fixed-window counters in
+//! one locked map each.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +12,7 @@ use clinicgate_core::ports::{Quota, RateDecision, RateLimiter};
 use super::{SWEEP_EVERY, lock};
 use crate::stores::at_least_1ms;
 use crate::stores::gcra::{Evaluation, Gcra};
+use crate::stores::window::SlidingWindow;
 
 /// In-process rate limiter.
 pub(super) struct MemoryRateLimiter {
@@ -26,8 +28,16 @@ opaque_debug!(MemoryRateLimiter);
 struct State {
     /// Key → TAT in µs since `epoch`. A TAT at or before now is the same as no entry.
     buckets: HashMap<String, i64>,
+    windows: HashMap<String, Window>,
     counters: HashMap<String, Counter>,
     last_sweep: Instant,
+}
+
+/// A key's sliding window: units per sub-window, and when the last of them stops counting.
+#[derive(Debug, Default)]
+struct Window {
+    sub_windows: Vec<(i64, u64)>,
+    lapses_at_us: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +54,7 @@ impl MemoryRateLimiter {
             epoch: now,
             state: Mutex::new(State {
                 buckets: HashMap::new(),
+                windows: HashMap::new(),
                 counters: HashMap::new(),
                 last_sweep: now,
             }),
@@ -76,6 +87,8 @@ impl State {
         }
         self.last_sweep = now;
         self.buckets.retain(|_, tat| *tat > now_us);
+        self.windows
+            .retain(|_, window| window.lapses_at_us > now_us);
         self.counters.retain(|_, counter| counter.expires > now);
     }
 
@@ -113,6 +126,34 @@ impl RateLimiter for MemoryRateLimiter {
         Ok(evaluation.decision.allowed.then_some(evaluation.wait))
     }
 
+    async fn take_in_window(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        hold: Duration,
+    ) -> Result<RateDecision> {
+        let sliding = SlidingWindow::new(quota, cost, hold)?;
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        let now_us = self.now_us(now);
+        state.sweep(now, now_us);
+        let window = state.windows.entry(key.to_owned()).or_default();
+        let evaluation = sliding.evaluate(now_us, &window.sub_windows);
+        // Only what still counts is kept, so a window holds at most 60 sub-windows plus the hold's.
+        window
+            .sub_windows
+            .retain(|&(index, _)| sliding.still_counts(index, now_us));
+        if let Some(index) = evaluation.record {
+            match window.sub_windows.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, units)) => *units += u64::from(cost),
+                None => window.sub_windows.push((index, u64::from(cost))),
+            }
+        }
+        window.lapses_at_us = evaluation.lapses_at_us;
+        Ok(evaluation.decision)
+    }
+
     async fn increment(&self, key: &str, window: Duration) -> Result<u64> {
         let mut state = lock(&self.state);
         let now = Instant::now();
@@ -143,6 +184,7 @@ impl RateLimiter for MemoryRateLimiter {
     async fn reset(&self, key: &str) -> Result<()> {
         let mut state = lock(&self.state);
         state.buckets.remove(key);
+        state.windows.remove(key);
         state.counters.remove(key);
         Ok(())
     }

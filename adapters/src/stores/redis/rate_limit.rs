@@ -1,5 +1,6 @@
-//! The Redis [`RateLimiter`]: a GCRA bucket at `{prefix}:rl:{key}` (the TAT in µs) and a
-//! fixed-window counter at `{prefix}:ctr:{key}`, each updated by one Lua script.
+//! The Redis [`RateLimiter`]: a GCRA bucket at `{prefix}:rl:{key}` (the TAT in µs), a sliding
+//! window at `{prefix}:rw:{key}` (a hash of sub-window index → units) and a fixed-window counter
+//! at `{prefix}:ctr:{key}`, each updated by one Lua script.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use redis::Script;
 
 use super::{RedisStore, px, run};
 use crate::stores::gcra::{Evaluation, Gcra};
+use crate::stores::window::SlidingWindow;
 
 /// The allow-and-store step of GCRA, atomically, on Redis's clock.
 ///
@@ -32,6 +34,48 @@ if new_tat + tonumber(ARGV[2]) <= now and new_tat > now then
   redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d', ttl_ms))
 end
 return {string.format('%d', now), string.format('%d', stored)}
+",
+    )
+});
+
+/// The allow-and-store step of the sliding window, atomically, on Redis's clock.
+///
+/// KEYS[1] the window; ARGV window, sub-window and hold (µs), limit, cost. Drops lapsed
+/// sub-windows, grants when the counted units plus the cost stay within the limit, and adds the
+/// cost to the sub-window holding `now + hold`. Returns `{now, {index, units, …}}` as seen
+/// before the grant, so the caller computes the decision with the in-process arithmetic.
+/// Indices are computed with `%` rather than `math.floor` of a quotient: exact on doubles.
+static TAKE_IN_WINDOW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+local slot = tonumber(ARGV[2])
+local hold = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local cost = tonumber(ARGV[5])
+local fields = redis.call('HGETALL', KEYS[1])
+local seen = {}
+local lapsed = {}
+local used = 0
+for i = 1, #fields, 2 do
+  if (tonumber(fields[i]) + 1) * slot + window > now then
+    used = used + tonumber(fields[i + 1])
+    seen[#seen + 1] = fields[i]
+    seen[#seen + 1] = fields[i + 1]
+  else
+    lapsed[#lapsed + 1] = fields[i]
+  end
+end
+if #lapsed > 0 then redis.call('HDEL', KEYS[1], unpack(lapsed)) end
+if cost > 0 and used + cost <= limit then
+  local at = now + hold
+  redis.call('HINCRBY', KEYS[1], string.format('%d', (at - at % slot) / slot), cost)
+  local ttl_ms = math.ceil((hold + slot + window) / 1000) + 1
+  redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl_ms))
+end
+return {string.format('%d', now), seen}
 ",
     )
 });
@@ -63,6 +107,10 @@ impl RedisRateLimiter {
 
     fn bucket_key(&self, key: &str) -> String {
         self.store.key(&format!("rl:{key}"))
+    }
+
+    fn window_key(&self, key: &str) -> String {
+        self.store.key(&format!("rw:{key}"))
     }
 
     fn counter_key(&self, key: &str) -> String {
@@ -117,6 +165,32 @@ impl RateLimiter for RedisRateLimiter {
         Ok(evaluation.decision.allowed.then_some(evaluation.wait))
     }
 
+    async fn take_in_window(
+        &self,
+        key: &str,
+        quota: Quota,
+        cost: u32,
+        hold: Duration,
+    ) -> Result<RateDecision> {
+        let window = SlidingWindow::new(quota, cost, hold)?;
+        let mut connection = self.store.connection();
+        let mut invocation = TAKE_IN_WINDOW.prepare_invoke();
+        invocation.key(self.window_key(key));
+        for arg in window.script_args() {
+            invocation.arg(arg);
+        }
+        let (now_us, seen): (i64, Vec<i64>) = run(
+            "rate_limiter.take_in_window",
+            invocation.invoke_async(&mut connection),
+        )
+        .await?;
+        let stored: Vec<(i64, u64)> = seen
+            .chunks_exact(2)
+            .map(|pair| (pair[0], u64::try_from(pair[1]).unwrap_or(0)))
+            .collect();
+        Ok(window.evaluate(now_us, &stored).decision)
+    }
+
     async fn increment(&self, key: &str, window: Duration) -> Result<u64> {
         let mut connection = self.store.connection();
         let mut invocation = INCREMENT.prepare_invoke();
@@ -144,6 +218,7 @@ impl RateLimiter for RedisRateLimiter {
         let mut connection = self.store.connection();
         let command = redis::cmd("DEL")
             .arg(self.bucket_key(key))
+            .arg(self.window_key(key))
             .arg(self.counter_key(key))
             .clone();
         run("rate_limiter.reset", command.exec_async(&mut connection)).await

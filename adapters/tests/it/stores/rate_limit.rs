@@ -1,5 +1,8 @@
 //! The rate-limit contract: GCRA buckets (bursts of `limit`, steady refill, reserve headroom,
-//! refusals that cost nothing) and fixed-window counters.
+//! refusals that cost nothing), sliding windows (never more than `limit` in any `period`, held
+//! units counted until a period after their hold) and fixed-window counters.
+
+mod loss;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,4 +223,149 @@ async fn reset_clears_both_the_bucket_and_the_counter_of_that_key_only() {
     assert_eq!(limiter.count("bob").await.unwrap(), 1);
     assert!(!limiter.acquire("bob", quota, 1, 0).await.unwrap().allowed);
     limiter.reset("never-used").await.unwrap();
+}
+
+async fn take(
+    stores: &TestStores,
+    key: &str,
+    quota: Quota,
+    cost: u32,
+    hold: Duration,
+) -> RateDecision {
+    stores
+        .rate_limiter
+        .take_in_window(key, quota, cost, hold)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_window_grants_the_limit_then_nothing_until_those_units_leave_it() {
+    let stores = stores().await;
+    let quota = Quota {
+        limit: 3,
+        period: Duration::from_millis(1200),
+    };
+    for expected_remaining in [2, 1, 0] {
+        let decision = take(&stores, "client", quota, 1, Duration::ZERO).await;
+        assert!(decision.allowed);
+        assert_eq!(decision.limit, 3);
+        assert_eq!(decision.remaining, expected_remaining);
+        assert!(decision.reset_after <= Duration::from_millis(1220));
+    }
+    // A bucket would give one unit back after 400 ms; a window gives nothing back until the
+    // whole period has passed.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let refused = take(&stores, "client", quota, 1, Duration::ZERO).await;
+    assert!(!refused.allowed);
+    assert_eq!(refused.remaining, 0);
+    assert!(
+        refused.retry_after > Duration::from_millis(300)
+            && refused.retry_after <= Duration::from_millis(620),
+        "retry_after {:?}",
+        refused.retry_after
+    );
+    tokio::time::sleep(refused.retry_after + Duration::from_millis(50)).await;
+    let back = take(&stores, "client", quota, 3, Duration::ZERO).await;
+    assert!(back.allowed, "the whole quota is back a period later");
+    assert_eq!(back.remaining, 0);
+}
+
+#[tokio::test]
+async fn a_refused_take_costs_nothing_and_keys_are_independent() {
+    let stores = stores().await;
+    let quota = Quota::per_minute(4);
+    assert!(take(&stores, "a", quota, 3, Duration::ZERO).await.allowed);
+    for _ in 0..5 {
+        let refused = take(&stores, "a", quota, 2, Duration::ZERO).await;
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 1);
+    }
+    assert!(take(&stores, "a", quota, 1, Duration::ZERO).await.allowed);
+    assert!(!take(&stores, "a", quota, 1, Duration::ZERO).await.allowed);
+    assert!(take(&stores, "b", quota, 4, Duration::ZERO).await.allowed);
+    // The bucket of the same key is another thing entirely.
+    assert!(
+        stores
+            .rate_limiter
+            .acquire("a", quota, 4, 0)
+            .await
+            .unwrap()
+            .allowed
+    );
+}
+
+#[tokio::test]
+async fn held_units_keep_counting_for_a_period_after_their_hold() {
+    let stores = stores().await;
+    let quota = Quota {
+        limit: 10,
+        period: Duration::from_millis(600),
+    };
+    // A lease of 10 units that may be handed out for 500 ms.
+    assert!(
+        take(&stores, "k", quota, 10, Duration::from_millis(500))
+            .await
+            .allowed
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // 800 ms > the period, but < hold + period: the units may have been used at 500 ms.
+    let refused = take(&stores, "k", quota, 1, Duration::ZERO).await;
+    assert!(!refused.allowed);
+    assert!(
+        refused.retry_after <= Duration::from_millis(320),
+        "{:?}",
+        refused.retry_after
+    );
+    tokio::time::sleep(refused.retry_after + Duration::from_millis(50)).await;
+    assert!(take(&stores, "k", quota, 10, Duration::ZERO).await.allowed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_takes_grant_exactly_the_limit() {
+    let stores = Arc::new(stores().await);
+    let quota = Quota::per_minute(25);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let stores = Arc::clone(&stores);
+            // Leases of 2 and single units, as instances would mix them.
+            let cost = 1 + i % 2;
+            tokio::spawn(async move {
+                let decision = stores
+                    .rate_limiter
+                    .take_in_window(
+                        "shared",
+                        quota,
+                        cost,
+                        Duration::from_millis(u64::from(i % 2) * 100),
+                    )
+                    .await
+                    .unwrap();
+                if decision.allowed { cost } else { 0 }
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        granted += task.await.unwrap();
+    }
+    assert!((24..=25).contains(&granted), "{granted} granted of 25");
+}
+
+#[tokio::test]
+async fn reset_clears_the_window_too_and_an_invalid_window_is_an_internal_error() {
+    let stores = stores().await;
+    let quota = Quota::per_minute(1);
+    assert!(take(&stores, "k", quota, 1, Duration::ZERO).await.allowed);
+    stores.rate_limiter.reset("k").await.unwrap();
+    assert!(take(&stores, "k", quota, 1, Duration::ZERO).await.allowed);
+    let zero_limit = Quota {
+        limit: 0,
+        period: Duration::from_secs(1),
+    };
+    let result = stores
+        .rate_limiter
+        .take_in_window("k", zero_limit, 1, Duration::ZERO)
+        .await;
+    assert!(matches!(result, Err(Error::Internal { .. })), "{result:?}");
 }

@@ -7,6 +7,7 @@ mod grant;
 mod instances;
 mod keys;
 mod public;
+mod rate_window;
 mod secrets;
 mod validate;
 
