@@ -127,4 +127,25 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
             .map_err(db_error)?;
         Ok(())
     }
+
+    async fn clear_rejection_in_tenant(
+        &self,
+        tenant: TenantId,
+        seen: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        entity::Entity::update_many()
+            .col_expr(
+                entity::Column::RejectedAt,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(entity::Column::VerifiedAt, Expr::value(at))
+            .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(entity::Column::RejectedAt.eq(seen))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
 }

@@ -255,6 +255,23 @@ async fn a_clinics_cliniko_key_row_holds_the_description_and_ciphertext_only() {
         repo.find_in_tenant(b).await.unwrap().is_none(),
         "marking never creates a key"
     );
+    // Cliniko accepting the key again clears only the refusal that was seen: one recorded since
+    // (here, a later timestamp than the caller saw) stays.
+    let seen = rejected.rejected_at.unwrap();
+    let stale = seen - chrono::Duration::seconds(1);
+    repo.clear_rejection_in_tenant(a, stale, Utc::now())
+        .await
+        .unwrap();
+    let still = repo.find_in_tenant(a).await.unwrap().unwrap().connection;
+    assert_eq!(still.rejected_at, Some(seen));
+    repo.clear_rejection_in_tenant(a, seen, Utc::now())
+        .await
+        .unwrap();
+    let cleared = repo.find_in_tenant(a).await.unwrap().unwrap().connection;
+    assert_eq!(cleared.rejected_at, None);
+    assert!(cleared.verified_at > rejected.verified_at);
+
+    repo.mark_rejected_in_tenant(a, Utc::now()).await.unwrap();
     repo.save_in_tenant(a, &replaced).await.unwrap();
     assert!(
         repo.find_in_tenant(a)

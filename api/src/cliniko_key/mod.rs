@@ -38,7 +38,7 @@ pub struct ClinikoKeyUserOut {
 /// Something about the connected key the clinic should fix.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClinikoKeyWarningOut {
-    /// `administrator_key` or `personal_key`.
+    /// `key_rejected`, `administrator_key` or `personal_key`.
     pub code: &'static str,
     /// What to do about it.
     pub message: &'static str,
@@ -59,8 +59,9 @@ pub struct ClinikoKeyOut {
     pub cliniko_user: Option<ClinikoKeyUserOut>,
     /// When Cliniko last accepted the key.
     pub verified_at: Option<DateTime<Utc>>,
-    /// When Cliniko refused the stored key since (revoked, user deactivated, or the account moved
-    /// region): connect a new key. Absent while the key works.
+    /// When Cliniko last refused the stored key (revoked, user deactivated, or the account moved
+    /// region), if it has not accepted it since: connect a new key. Absent while the key works;
+    /// cleared by the next call Cliniko accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_at: Option<DateTime<Utc>>,
     /// Advice when the key does not belong to a dedicated integration user.

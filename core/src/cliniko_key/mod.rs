@@ -44,16 +44,17 @@ pub struct ClinikoConnection {
     pub owner: KeyOwner,
     /// When Cliniko last accepted it (UTC).
     pub verified_at: DateTime<Utc>,
-    /// When Cliniko refused it since (a 401: revoked, its user deactivated, or the account moved
-    /// to another shard). The clinic must connect a new key; `None` while it works.
+    /// When Cliniko last refused it (a 401: revoked, its user deactivated, or the account moved
+    /// to another shard), if it has not accepted it since. `None` while it works: the next call
+    /// Cliniko accepts clears it, so one transient refusal does not condemn a working key.
     pub rejected_at: Option<DateTime<Utc>>,
 }
 
 /// Why the UI warns about a connected key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyWarning {
-    /// Cliniko has refused the key since it was connected: nothing that needs Cliniko works until
-    /// a new key is connected.
+    /// Cliniko refused the key on its last use: nothing that needs Cliniko works until it
+    /// accepts the key again or a new key is connected.
     Rejected,
     /// The key's user is a Cliniko administrator: it can do far more than ClinicGate needs.
     Administrator,
@@ -76,9 +77,10 @@ impl KeyWarning {
     pub const fn message(self) -> &'static str {
         match self {
             Self::Rejected => {
-                "Cliniko no longer accepts this key: it was revoked, its user was deactivated, or \
-                 the account moved to another Cliniko region. Patient pages and the API cannot \
-                 reach Cliniko until you connect a new key."
+                "Cliniko refused this key the last time ClinicGate used it: it may have been \
+                 revoked, its user deactivated, or the account moved to another Cliniko region. \
+                 Patient pages and the API cannot reach Cliniko while it is refused; connect a new \
+                 key. (If Cliniko accepts the key again, this warning goes away by itself.)"
             }
             Self::Administrator => {
                 "This key belongs to a Cliniko administrator. Create a dedicated Cliniko user for \
@@ -155,6 +157,15 @@ pub trait ClinikoKeyRepository: Send + Sync + std::fmt::Debug {
     async fn delete_in_tenant(&self, tenant: TenantId) -> Result<bool>;
     /// Records that Cliniko refused the clinic's stored key at `at` (no-op when none is stored).
     async fn mark_rejected_in_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<()>;
+    /// Records that Cliniko accepted the clinic's key at `at` after refusing it: clears
+    /// `rejected_at` and moves `verified_at`, but only while `rejected_at` is still `seen` (a
+    /// refusal recorded meanwhile, or a replaced key, is left alone).
+    async fn clear_rejection_in_tenant(
+        &self,
+        tenant: TenantId,
+        seen: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
 }
 
 /// Connecting, describing and disconnecting clinics' Cliniko keys.
@@ -286,14 +297,21 @@ impl ClinikoKeyService {
     }
 
     /// Runs `call` with the clinic's decrypted Cliniko credentials: the one way to use a stored
-    /// key. `Ok(None)` when the clinic has not connected Cliniko. A 401 from Cliniko marks the key
-    /// as rejected (the settings page then asks for a new one) and is returned as it came.
+    /// key. `Ok(None)` when the clinic has not connected Cliniko.
+    ///
+    /// A 401 from Cliniko marks the key as rejected (the settings page then asks for a new one)
+    /// and is returned as it came. The next call Cliniko accepts clears the mark: Cliniko has
+    /// been seen to answer 401 transiently, and a key that works again must not be shown as dead.
+    /// (Requiring several 401s in a row instead would keep a revoked key looking healthy and
+    /// need a counter written on every refusal.) Only those changes of state write to the
+    /// database; a success on a key that was not marked costs nothing beyond the read that
+    /// loads the key.
     pub async fn with_account<T, F, Fut>(&self, ctx: &TenantContext, call: F) -> Result<Option<T>>
     where
         F: FnOnce(ClinikoAccount) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let Some(account) = self.account(ctx).await? else {
+        let Some((account, rejected_at)) = self.account(ctx).await? else {
             return Ok(None);
         };
         match call(account).await {
@@ -314,12 +332,38 @@ impl ClinikoKeyService {
                 }
                 Err(err)
             }
-            other => other.map(Some),
+            Ok(value) => {
+                if let Some(seen) = rejected_at {
+                    self.clear_rejection(ctx, seen).await;
+                }
+                Ok(Some(value))
+            }
+            Err(other) => Err(other),
         }
     }
 
-    /// The clinic's decrypted credentials, if connected.
-    async fn account(&self, ctx: &TenantContext) -> Result<Option<ClinikoAccount>> {
+    /// Clears a rejection mark after Cliniko accepted the key again. A failure only leaves the
+    /// stale hint in place (the next success tries again), so the caller's answer stands.
+    async fn clear_rejection(&self, ctx: &TenantContext, seen: DateTime<Utc>) {
+        match self
+            .keys
+            .clear_rejection_in_tenant(ctx.tenant_id(), seen, Utc::now())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(tenant_id = %ctx.tenant_id(), "Cliniko accepts the clinic's key again");
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not clear the Cliniko key's rejection");
+            }
+        }
+    }
+
+    /// The clinic's decrypted credentials and when Cliniko last refused them, if connected.
+    async fn account(
+        &self,
+        ctx: &TenantContext,
+    ) -> Result<Option<(ClinikoAccount, Option<DateTime<Utc>>)>> {
         let Some(stored) = self.keys.find_in_tenant(ctx.tenant_id()).await? else {
             return Ok(None);
         };
@@ -333,10 +377,11 @@ impl ClinikoKeyService {
             .await?;
         let key = ClinikoApiKey::parse(secret.expose_secret())
             .map_err(|_| Error::internal("a stored Cliniko key no longer parses"))?;
-        Ok(Some(ClinikoAccount {
+        let account = ClinikoAccount {
             tenant_id: ctx.tenant_id(),
             key,
-        }))
+        };
+        Ok(Some((account, stored.connection.rejected_at)))
     }
 }
 
