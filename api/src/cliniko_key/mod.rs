@@ -125,13 +125,15 @@ pub async fn get_cliniko_key(
 }
 
 /// Connects a Cliniko API key, replacing any previous one. The key is first verified with
-/// Cliniko (`GET /user`); nothing is stored unless Cliniko accepts it.
+/// Cliniko (`GET /user`); nothing is stored unless Cliniko accepts it. A key already connected
+/// to another clinic is refused.
 #[utoipa::path(
     tag = "clinic",
     request_body = ClinikoKeyIn,
     responses(
         (status = 200, description = "Verified and stored", body = ClinikoKeyOut),
         (status = 403, description = "Wrong role, or not sent from this clinic's pages", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is already connected to another clinic (`cliniko_key_in_use`): one Cliniko account backs one clinic", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed key, unknown shard, or Cliniko rejected it (`errors[].code` = `rejected`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Cliniko is not answering correctly (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
