@@ -16,7 +16,7 @@ use clinicgate_adapters::booking_claims::SeaSlotClaims;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
-use clinicgate_adapters::db::{self, DatabaseOptions, Db};
+use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::revocations::SeaRevocationRepository;
@@ -86,7 +86,7 @@ pub fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
         return MasterKey::from_base64(&encoded.into())
             .with_context(|| format!("the key in {} is invalid", path.display()));
     }
-    std::fs::create_dir_all(&settings.data_dir)
+    private_files::create_dir(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let key = MasterKey::generate();
     let mut file = std::fs::OpenOptions::new()
