@@ -72,10 +72,13 @@ async fn cliniko_without_patient() -> MockServer {
 
 async fn app_on(server: &MockServer) -> (TestApp, String) {
     let uri = server.uri();
+    // A budget large enough for several views in a row, so no test here waits on it.
     let app = spawn_app_with(move |f| {
         cliniko_at(f, &uri)
             .merge(Serialized::default("cliniko.timeout_secs", 1))
             .merge(Serialized::default("cliniko.max_retries", 0))
+            .merge(Serialized::default("cliniko.budget_per_minute", 180))
+            .merge(Serialized::default("cliniko.budget_burst", 15))
     })
     .await;
     let clinic = app.sign_up("harbour").await;
