@@ -16,7 +16,7 @@ use clinicgate_adapters::booking_claims::SeaSlotClaims;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
-use clinicgate_adapters::db::{self, DatabaseOptions, Db};
+use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::revocations::SeaRevocationRepository;
@@ -27,7 +27,7 @@ use clinicgate_adapters::users::SeaUserRepository;
 use clinicgate_core::booking::BookingService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
-use clinicgate_core::cliniko_key::ClinikoKeyService;
+use clinicgate_core::cliniko_key::{ClinikoKeyService, FingerprintReport, load_key_fingerprinter};
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::idempotency::IdempotencyService;
@@ -86,7 +86,7 @@ pub fn load_master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
         return MasterKey::from_base64(&encoded.into())
             .with_context(|| format!("the key in {} is invalid", path.display()));
     }
-    std::fs::create_dir_all(&settings.data_dir)
+    private_files::create_dir(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let key = MasterKey::generate();
     let mut file = std::fs::OpenOptions::new()
@@ -208,11 +208,8 @@ impl Application {
             ),
             settings.session.policy(),
         );
-        let cliniko_keys = ClinikoKeyService::new(
-            cliniko.clone(),
-            vault.clone(),
-            Arc::new(SeaClinikoKeyRepository::new(db.clone())),
-        );
+        let cliniko_keys =
+            cliniko_key_service(&db, &keyring, cliniko.clone(), vault.clone()).await?;
         let ledger = LedgerService::new(Arc::new(SeaLedgerRepository::new(db.clone())));
         let directory = DirectoryService::new(
             cliniko.clone(),
@@ -312,6 +309,40 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The Cliniko key service, after giving keys stored before fingerprints existed theirs (so a
+/// key already connected to one clinic is refused to another from the first request on).
+async fn cliniko_key_service(
+    db: &Db,
+    keyring: &MasterKeyring,
+    cliniko: Arc<dyn ClinikoClient>,
+    vault: Vault,
+) -> anyhow::Result<ClinikoKeyService> {
+    let fingerprints = load_key_fingerprinter(keyring, &SeaServiceKeyRepository::new(db.clone()))
+        .await
+        .context(
+            "loading the Cliniko key fingerprint key (is the master key the one that sealed it?)",
+        )?;
+    let service = ClinikoKeyService::new(
+        cliniko,
+        vault,
+        Arc::new(SeaClinikoKeyRepository::new(db.clone())),
+        Arc::new(fingerprints),
+    );
+    let report = service
+        .fill_missing_fingerprints()
+        .await
+        .context("fingerprinting the stored Cliniko keys")?;
+    if report != FingerprintReport::default() {
+        tracing::info!(
+            filled = report.filled,
+            shared = report.shared,
+            unreadable = report.unreadable,
+            "fingerprinted Cliniko keys stored before fingerprints existed"
+        );
+    }
+    Ok(service)
 }
 
 /// The third-party access services: the client-secret hasher and the signing keys (sealed by the

@@ -3,7 +3,18 @@
 "use strict";
 
 window.ClinicGate = (function () {
-  // Calls the JSON API on this origin; resolves to {ok, status, body, headers}.
+  // Sends the user to log in and then back to this page (path and query), as the server does for
+  // pages. A session can vanish under an open page (it expired, another tab logged out, the
+  // session store lost it), and an error message would leave the user stuck on a dead page.
+  function reLogIn() {
+    const here = window.location.pathname + window.location.search;
+    window.location.assign("/login?next=" + encodeURIComponent(here));
+    // Never settles: the page is going away, so callers must not render an error meanwhile.
+    return new Promise(() => {});
+  }
+
+  // Calls the JSON API on this origin; resolves to {ok, status, body, headers}. A 401 (no valid
+  // session) does not resolve: the user is sent to log in instead.
   async function api(method, url, body) {
     const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
     if (body !== undefined) {
@@ -16,6 +27,7 @@ window.ClinicGate = (function () {
     } catch (err) {
       return { ok: false, status: 0, body: { detail: "ClinicGate could not be reached. Check your connection and try again." } };
     }
+    if (response.status === 401) return reLogIn();
     let parsed = null;
     const type = response.headers.get("Content-Type") || "";
     if (type.includes("json")) {

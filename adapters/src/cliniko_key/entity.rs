@@ -17,6 +17,7 @@ pub struct Model {
     pub cliniko_user_role: Option<String>,
     pub verified_at: ChronoDateTimeUtc,
     pub rejected_at: Option<ChronoDateTimeUtc>,
+    pub key_fingerprint: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

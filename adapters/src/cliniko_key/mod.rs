@@ -1,5 +1,6 @@
-//! Clinics' sealed Cliniko keys stored with sea-orm. The table holds the ciphertext and what the
-//! UI shows (shard, last four characters, whose key it is), never the key.
+//! Clinics' sealed Cliniko keys stored with sea-orm. The table holds the ciphertext, what the
+//! UI shows (shard, last four characters, whose key it is) and the key's keyed fingerprint (unique:
+//! one key, one clinic), never the key.
 
 mod entity;
 
@@ -7,13 +8,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clinicgate_core::cliniko::{ClinikoId, Shard};
 use clinicgate_core::cliniko_key::{
-    ClinikoConnection, ClinikoKeyRepository, KeyOwner, StoredClinikoKey,
+    ClinikoConnection, ClinikoKeyRepository, KeyFingerprint, KeyOwner, StoredClinikoKey, key_in_use,
 };
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::secrets::SealedSecret;
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, Set};
+use sea_orm::{
+    ColumnTrait as _, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Set, SqlErr,
+};
 
 use crate::db::db_error;
 
@@ -27,6 +31,16 @@ impl SeaClinikoKeyRepository {
     /// Uses `db`.
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+}
+
+/// A unique violation can only be the fingerprint's: the clinic's own row is upserted.
+#[track_caller]
+fn save_error(err: DbErr) -> Error {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        key_in_use()
+    } else {
+        db_error(err)
     }
 }
 
@@ -65,7 +79,12 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
             .transpose()
     }
 
-    async fn save_in_tenant(&self, tenant: TenantId, key: &StoredClinikoKey) -> Result<()> {
+    async fn save_in_tenant(
+        &self,
+        tenant: TenantId,
+        key: &StoredClinikoKey,
+        fingerprint: &KeyFingerprint,
+    ) -> Result<()> {
         let now = Utc::now();
         let connection = &key.connection;
         let row = entity::ActiveModel {
@@ -83,6 +102,7 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
                 .map(|role| role.chars().take(64).collect())),
             verified_at: Set(connection.verified_at),
             rejected_at: Set(connection.rejected_at),
+            key_fingerprint: Set(Some(fingerprint.as_str().to_owned())),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -99,13 +119,14 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
                         entity::Column::ClinikoUserRole,
                         entity::Column::VerifiedAt,
                         entity::Column::RejectedAt,
+                        entity::Column::KeyFingerprint,
                         entity::Column::UpdatedAt,
                     ])
                     .to_owned(),
             )
             .exec(&self.db)
             .await
-            .map_err(db_error)?;
+            .map_err(save_error)?;
         Ok(())
     }
 
@@ -125,6 +146,85 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
             .exec(&self.db)
             .await
             .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn clear_rejection_in_tenant(
+        &self,
+        tenant: TenantId,
+        seen: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        entity::Entity::update_many()
+            .col_expr(
+                entity::Column::RejectedAt,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(entity::Column::VerifiedAt, Expr::value(at))
+            .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(entity::Column::RejectedAt.eq(seen))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn tenant_with_fingerprint(
+        &self,
+        fingerprint: &KeyFingerprint,
+    ) -> Result<Option<TenantId>> {
+        Ok(entity::Entity::find()
+            .filter(entity::Column::KeyFingerprint.eq(fingerprint.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_error)?
+            .map(|row| TenantId::from_uuid(row.tenant_id)))
+    }
+
+    async fn without_fingerprint(
+        &self,
+        after: Option<TenantId>,
+        limit: u64,
+    ) -> Result<Vec<(TenantId, SealedSecret)>> {
+        let mut query = entity::Entity::find().filter(entity::Column::KeyFingerprint.is_null());
+        if let Some(after) = after {
+            query = query.filter(entity::Column::TenantId.gt(after.as_uuid()));
+        }
+        Ok(query
+            .order_by_asc(entity::Column::TenantId)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|row| {
+                (
+                    TenantId::from_uuid(row.tenant_id),
+                    SealedSecret {
+                        ciphertext: row.ciphertext,
+                        key_version: row.key_version,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn set_fingerprint_in_tenant(
+        &self,
+        tenant: TenantId,
+        fingerprint: &KeyFingerprint,
+    ) -> Result<()> {
+        entity::Entity::update_many()
+            .col_expr(
+                entity::Column::KeyFingerprint,
+                Expr::value(fingerprint.as_str()),
+            )
+            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(entity::Column::KeyFingerprint.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(save_error)?;
         Ok(())
     }
 }

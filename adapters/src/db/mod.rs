@@ -4,6 +4,8 @@
 //! constraint violations are recognised portably through [`DbErr::sql_err`] by the repositories,
 //! and anything else is an internal error whose cause is logged at the HTTP boundary.
 
+pub mod private_files;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -80,13 +82,21 @@ pub enum ConnectError {
         /// Why.
         source: std::io::Error,
     },
+    /// The SQLite files could not be created or made private (mode 600).
+    #[error("cannot create the SQLite database {path} readable by this user only: {source}")]
+    SecureFile {
+        /// The database file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The server refused or could not be reached.
     #[error("cannot connect to the database: {0}")]
     Connect(#[source] DbErr),
 }
 
-/// Opens the pool. For SQLite the file (and its folder) is created on first use and the
-/// connection runs in WAL mode with foreign keys on, so readers never block the writer.
+/// Opens the pool. For SQLite the file (and its folder) is created on first use, readable by this
+/// user only (folder 0700, files 0600: see [`private_files`]), and the connection runs in WAL mode with foreign keys on, so readers never block the writer.
 pub async fn connect(options: &DatabaseOptions) -> Result<DatabaseConnection, ConnectError> {
     let url = options.url.expose_secret();
     let backend = Backend::of(url).ok_or(ConnectError::UnsupportedScheme)?;
@@ -99,13 +109,18 @@ pub async fn connect(options: &DatabaseOptions) -> Result<DatabaseConnection, Co
         // sqlx logs every statement at INFO; statements can carry PHI in their parameters.
         .sqlx_logging(false);
     if backend == Backend::Sqlite {
-        if let Some(dir) = sqlite_file(url)
-            .and_then(Path::parent)
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|source| ConnectError::CreateDir {
-                path: dir.display().to_string(),
-                source,
+        if let Some(file) = sqlite_file(url) {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                private_files::create_dir(dir).map_err(|source| ConnectError::CreateDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            private_files::secure_sqlite_files(file).map_err(|source| {
+                ConnectError::SecureFile {
+                    path: file.display().to_string(),
+                    source,
+                }
             })?;
         }
         connect.map_sqlx_sqlite_opts(|opts| {

@@ -5,10 +5,11 @@ use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::Db;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
+use clinicgate_core::Error;
 use clinicgate_core::clinics::{ClinicRepository as _, NewClinic, Subdomain};
 use clinicgate_core::cliniko::{ClinikoId, Shard};
 use clinicgate_core::cliniko_key::{
-    ClinikoConnection, ClinikoKeyRepository as _, KeyOwner, StoredClinikoKey,
+    ClinikoConnection, ClinikoKeyRepository as _, KeyFingerprint, KeyOwner, StoredClinikoKey,
 };
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
 use clinicgate_core::ids::TenantId;
@@ -222,7 +223,8 @@ async fn a_clinics_cliniko_key_row_holds_the_description_and_ciphertext_only() {
             key_version: 1,
         },
     };
-    repo.save_in_tenant(a, &stored).await.unwrap();
+    let fingerprint = KeyFingerprint::from_stored("ab".repeat(32));
+    repo.save_in_tenant(a, &stored, &fingerprint).await.unwrap();
     let found = repo.find_in_tenant(a).await.unwrap().unwrap();
     assert_eq!(found.sealed, stored.sealed);
     assert_eq!(found.connection.owner, stored.connection.owner);
@@ -231,7 +233,9 @@ async fn a_clinics_cliniko_key_row_holds_the_description_and_ciphertext_only() {
 
     let mut replaced = stored.clone();
     replaced.connection.last4 = "abcd".to_owned();
-    repo.save_in_tenant(a, &replaced).await.unwrap();
+    repo.save_in_tenant(a, &replaced, &fingerprint)
+        .await
+        .unwrap();
     assert_eq!(
         repo.find_in_tenant(a)
             .await
@@ -255,7 +259,26 @@ async fn a_clinics_cliniko_key_row_holds_the_description_and_ciphertext_only() {
         repo.find_in_tenant(b).await.unwrap().is_none(),
         "marking never creates a key"
     );
-    repo.save_in_tenant(a, &replaced).await.unwrap();
+    // Cliniko accepting the key again clears only the refusal that was seen: one recorded since
+    // (here, a later timestamp than the caller saw) stays.
+    let seen = rejected.rejected_at.unwrap();
+    let stale = seen - chrono::Duration::seconds(1);
+    repo.clear_rejection_in_tenant(a, stale, Utc::now())
+        .await
+        .unwrap();
+    let still = repo.find_in_tenant(a).await.unwrap().unwrap().connection;
+    assert_eq!(still.rejected_at, Some(seen));
+    repo.clear_rejection_in_tenant(a, seen, Utc::now())
+        .await
+        .unwrap();
+    let cleared = repo.find_in_tenant(a).await.unwrap().unwrap().connection;
+    assert_eq!(cleared.rejected_at, None);
+    assert!(cleared.verified_at > rejected.verified_at);
+
+    repo.mark_rejected_in_tenant(a, Utc::now()).await.unwrap();
+    repo.save_in_tenant(a, &replaced, &fingerprint)
+        .await
+        .unwrap();
     assert!(
         repo.find_in_tenant(a)
             .await
@@ -266,6 +289,37 @@ async fn a_clinics_cliniko_key_row_holds_the_description_and_ciphertext_only() {
             .is_none()
     );
 
+    // One key, one clinic: the fingerprint is unique, whether saved or filled in later.
+    assert_eq!(
+        repo.tenant_with_fingerprint(&fingerprint).await.unwrap(),
+        Some(a)
+    );
+    let taken = repo
+        .save_in_tenant(b, &stored, &fingerprint)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            taken,
+            Error::Conflict {
+                code: "cliniko_key_in_use",
+                ..
+            }
+        ),
+        "{taken:?}"
+    );
+    assert!(repo.find_in_tenant(b).await.unwrap().is_none());
+    let other = KeyFingerprint::from_stored("cd".repeat(32));
+    repo.save_in_tenant(b, &stored, &other).await.unwrap();
+    assert!(repo.without_fingerprint(None, 10).await.unwrap().is_empty());
+    let filled = repo.set_fingerprint_in_tenant(b, &fingerprint).await;
+    assert!(
+        filled.is_ok(),
+        "only an empty fingerprint is filled: {filled:?}"
+    );
+    assert_eq!(repo.tenant_with_fingerprint(&other).await.unwrap(), Some(b));
+
+    assert!(repo.delete_in_tenant(b).await.unwrap());
     assert!(!repo.delete_in_tenant(b).await.unwrap());
     assert!(repo.delete_in_tenant(a).await.unwrap());
     assert!(repo.find_in_tenant(a).await.unwrap().is_none());

@@ -38,7 +38,7 @@ pub struct ClinikoKeyUserOut {
 /// Something about the connected key the clinic should fix.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClinikoKeyWarningOut {
-    /// `administrator_key` or `personal_key`.
+    /// `key_rejected`, `administrator_key` or `personal_key`.
     pub code: &'static str,
     /// What to do about it.
     pub message: &'static str,
@@ -59,8 +59,9 @@ pub struct ClinikoKeyOut {
     pub cliniko_user: Option<ClinikoKeyUserOut>,
     /// When Cliniko last accepted the key.
     pub verified_at: Option<DateTime<Utc>>,
-    /// When Cliniko refused the stored key since (revoked, user deactivated, or the account moved
-    /// region): connect a new key. Absent while the key works.
+    /// When Cliniko last refused the stored key (revoked, user deactivated, or the account moved
+    /// region), if it has not accepted it since: connect a new key. Absent while the key works;
+    /// cleared by the next call Cliniko accepts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_at: Option<DateTime<Utc>>,
     /// Advice when the key does not belong to a dedicated integration user.
@@ -124,13 +125,15 @@ pub async fn get_cliniko_key(
 }
 
 /// Connects a Cliniko API key, replacing any previous one. The key is first verified with
-/// Cliniko (`GET /user`); nothing is stored unless Cliniko accepts it.
+/// Cliniko (`GET /user`); nothing is stored unless Cliniko accepts it. A key already connected
+/// to another clinic is refused.
 #[utoipa::path(
     tag = "clinic",
     request_body = ClinikoKeyIn,
     responses(
         (status = 200, description = "Verified and stored", body = ClinikoKeyOut),
         (status = 403, description = "Wrong role, or not sent from this clinic's pages", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is already connected to another clinic (`cliniko_key_in_use`): one Cliniko account backs one clinic", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed key, unknown shard, or Cliniko rejected it (`errors[].code` = `rejected`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Cliniko is not answering correctly (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),

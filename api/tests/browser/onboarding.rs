@@ -322,3 +322,54 @@ async fn clinic_as_session_cookie_is_refused_on_clinic_bs_host() {
     wait_for_text(client, "main", "Log in").await;
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_settings_page_whose_session_was_lost_sends_the_user_to_log_in_and_back() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let app = spawn_on_own_port(None).await;
+    let clinic = app.sign_up("harbour").await;
+    let client = &browser.client;
+    let origin = format!("http://harbour.localhost:{}", app.port);
+
+    client
+        .goto(&format!("{origin}/settings/cliniko"))
+        .await
+        .unwrap();
+    wait_for_path(client, &origin, "/login?next=%2Fsettings%2Fcliniko").await;
+    log_in(client, &clinic.owner_email, PASSWORD).await;
+    wait_for_path(client, &origin, "/settings/cliniko").await;
+    wait_for_text(client, "#cliniko-status", "Not connected").await;
+
+    // The session disappears on the server (as when Redis restarts without persistence) while
+    // the page stays open in the browser.
+    let session = client
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name() == "cg_session")
+        .expect("logged in");
+    let cookie = format!("cg_session={}", session.value());
+    let logged_out = app
+        .on(
+            reqwest::Method::DELETE,
+            "harbour",
+            "/api/session",
+            Some(&cookie),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_out.status(), 204);
+
+    // Acting on the page is a clean re-login that returns to the same page, not an error.
+    fill(client, "Cliniko API key", CLINIKO_KEY).await;
+    click_button(client, "Verify and connect").await;
+    wait_for_path(client, &origin, "/login?next=%2Fsettings%2Fcliniko").await;
+    log_in(client, &clinic.owner_email, PASSWORD).await;
+    wait_for_path(client, &origin, "/settings/cliniko").await;
+    wait_for_text(client, "#cliniko-status", "Not connected").await;
+    browser.client.clone().close().await.unwrap();
+}

@@ -294,6 +294,9 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
 /// A Cliniko API key in the documented shape (shard `au2`).
 pub const CLINIKO_KEY: &str = "MS0xMjM0NTY3ODkwYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo-au2";
 
+/// Another Cliniko key, for a second clinic (one key backs one clinic).
+pub const OTHER_CLINIKO_KEY: &str = "MS05ODc2NTQzMjEwYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo-au2";
+
 /// What the stub answers for `GET /user`: a dedicated integration user.
 pub fn integration_user() -> serde_json::Value {
     serde_json::json!({

@@ -123,22 +123,19 @@ fn the_openapi_command_prints_the_committed_document() {
     );
 }
 
-#[test]
-fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let bind = format!("127.0.0.1:{}", free_port());
-    let mut server = Running(
-        clinicgate(dir.path())
-            .env("CLINICGATE_BIND", &bind)
+/// Starts `clinicgate serve` on `bind` with `data_dir` and waits until its healthcheck passes.
+fn start_server(data_dir: &std::path::Path, bind: &str) -> Running {
+    let server = Running(
+        clinicgate(data_dir)
+            .env("CLINICGATE_BIND", bind)
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
-
     let started = Instant::now();
     let healthy = loop {
-        let check = clinicgate(dir.path())
-            .env("CLINICGATE_BIND", &bind)
+        let check = clinicgate(data_dir)
+            .env("CLINICGATE_BIND", bind)
             .arg("healthcheck")
             .stderr(Stdio::null())
             .status()
@@ -152,6 +149,40 @@ fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(healthy, "the healthcheck never passed");
+    server
+}
+
+#[test]
+fn the_data_folder_and_the_sqlite_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("data");
+    let bind = format!("127.0.0.1:{}", free_port());
+    // A server that is running has the database, its WAL and its shared-memory file open.
+    let _server = start_server(&data_dir, &bind);
+    let mode = |name: &str| {
+        std::fs::metadata(data_dir.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the data folder");
+    for file in [
+        "master.key",
+        "clinicgate.db",
+        "clinicgate.db-wal",
+        "clinicgate.db-shm",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+}
+
+#[test]
+fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut server = start_server(dir.path(), &bind);
 
     let killed = Command::new("kill")
         .args(["-TERM", &server.0.id().to_string()])

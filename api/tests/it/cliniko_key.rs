@@ -338,3 +338,126 @@ async fn a_stored_key_that_cliniko_later_refuses_is_flagged_until_a_new_one_is_c
             .all(|w| w["code"] != "key_rejected")
     );
 }
+
+/// Signs up and logs in a second clinic on `app`; returns its owner's cookie.
+async fn second_clinic(app: &TestApp, subdomain: &str) -> String {
+    let clinic = app.sign_up(subdomain).await;
+    app.log_in(subdomain, &clinic.owner_email, PASSWORD).await
+}
+
+async fn put_key_on(app: &TestApp, subdomain: &str, cookie: &str) -> reqwest::Response {
+    app.on(
+        Method::PUT,
+        subdomain,
+        "/api/tenant/cliniko-key",
+        Some(cookie),
+    )
+    .json(&json!({ "api_key": CLINIKO_KEY }))
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn assert_key_in_use(response: reqwest::Response) {
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "cliniko_key_in_use", "{problem}");
+    assert!(!problem.to_string().contains(CLINIKO_KEY));
+}
+
+#[tokio::test]
+async fn a_key_already_connected_to_another_clinic_is_refused_with_a_409() {
+    let server = cliniko_stub(integration_user()).await;
+    let (app, cookie) = app_with(&server.uri()).await;
+    assert_eq!(put_key(&app, &cookie, CLINIKO_KEY).await.status(), 200);
+    let other = second_clinic(&app, "other").await;
+
+    assert_key_in_use(put_key_on(&app, "other", &other).await).await;
+    let response = app
+        .on(
+            Method::GET,
+            "other",
+            "/api/tenant/cliniko-key",
+            Some(&other),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["connected"], false);
+
+    // The clinic that holds the key may reconnect it; once it lets go, another clinic may take it.
+    assert_eq!(put_key(&app, &cookie, CLINIKO_KEY).await.status(), 200);
+    let response = app
+        .on(
+            Method::DELETE,
+            "harbour",
+            "/api/tenant/cliniko-key",
+            Some(&cookie),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(put_key_on(&app, "other", &other).await.status(), 200);
+}
+
+#[tokio::test]
+async fn two_clinics_connecting_the_same_key_at_once_cannot_both_succeed() {
+    // Cliniko answers slowly, so both requests pass every check made before storing.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(integration_user())
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&server)
+        .await;
+    let (app, cookie) = app_with(&server.uri()).await;
+    let other = second_clinic(&app, "other").await;
+
+    let (first, second) = tokio::join!(
+        put_key_on(&app, "harbour", &cookie),
+        put_key_on(&app, "other", &other)
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "exactly one clinic gets the key");
+    let loser = if first.status() == 409 { first } else { second };
+    assert_key_in_use(loser).await;
+}
+
+#[tokio::test]
+async fn a_key_stored_before_fingerprints_existed_is_fingerprinted_at_start_up() {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    let server = cliniko_stub(integration_user()).await;
+    let (app, cookie) = app_with(&server.uri()).await;
+    assert_eq!(put_key(&app, &cookie, CLINIKO_KEY).await.status(), 200);
+    // A row written before the fingerprint column existed.
+    app.state
+        .db
+        .execute_raw(Statement::from_string(
+            app.state.db.get_database_backend(),
+            "UPDATE cliniko_keys SET key_fingerprint = NULL",
+        ))
+        .await
+        .unwrap();
+
+    // What every instance runs when it starts: decrypt the keys that have no fingerprint yet.
+    let report = app
+        .state
+        .cliniko_keys
+        .fill_missing_fingerprints()
+        .await
+        .unwrap();
+    assert_eq!(report.filled, 1);
+
+    let other = second_clinic(&app, "other").await;
+    assert_key_in_use(put_key_on(&app, "other", &other).await).await;
+}

@@ -14,7 +14,8 @@ use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 use crate::common::{
-    CLINIKO_KEY, PASSWORD, cliniko_at, cliniko_stub, integration_user, spawn_app_with,
+    CLINIKO_KEY, OTHER_CLINIKO_KEY, PASSWORD, cliniko_at, cliniko_stub, integration_user,
+    spawn_app_with,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_clinicgate");
@@ -59,12 +60,13 @@ async fn rotating_the_master_key_rewraps_every_data_key_and_keeps_each_secret_re
     })
     .await;
     let mut tenants = Vec::new();
-    for sub in ["clinic-a", "clinic-b"] {
+    // Each clinic connects a key of its own (one Cliniko key backs one clinic).
+    for (sub, key) in [("clinic-a", CLINIKO_KEY), ("clinic-b", OTHER_CLINIKO_KEY)] {
         let clinic = app.sign_up(sub).await;
         let cookie = app.log_in(sub, &clinic.owner_email, PASSWORD).await;
         let response = app
             .on(Method::PUT, sub, "/api/tenant/cliniko-key", Some(&cookie))
-            .json(&json!({"api_key": CLINIKO_KEY}))
+            .json(&json!({"api_key": key}))
             .send()
             .await
             .unwrap();

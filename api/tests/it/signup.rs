@@ -209,3 +209,69 @@ async fn clinics_created_from_one_address_are_rate_limited() {
         .unwrap();
     assert_eq!(retry_after, 3600);
 }
+
+#[tokio::test]
+async fn clinic_names_with_direction_overrides_or_invisible_characters_are_refused() {
+    let app = spawn_app().await;
+    for (i, name) in [
+        "Harbour \u{202E}oisyhP", // right-to-left override: shows as "Harbour Physio"
+        "Harbour\u{200B}Physio",  // zero-width space
+        "\u{2067}Harbour Physio", // right-to-left isolate
+        "Harbour Physio\u{200F}", // right-to-left mark
+        "Harbour\u{FEFF} Physio", // zero-width no-break space
+        "Harbour \u{3164} Physio", // Hangul filler: a "letter" that shows nothing
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut request = body(&format!("spoof-{i}"));
+        request["clinic_name"] = json!(name);
+        let response = sign_up(&app, request).await;
+        assert_eq!(response.status(), 422, "{name:?}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            field_codes(&problem),
+            [("clinic_name".to_owned(), "invisible_characters".to_owned())],
+            "{name:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_clinic_name_is_stored_in_nfc_with_single_spaces() {
+    let app = spawn_app().await;
+    let mut request = body("cafe");
+    // "e" + combining acute accent, and a no-break space between the words.
+    request["clinic_name"] = json!("  Cafe\u{301}\u{A0}\u{A0}Physio ");
+    let response = sign_up(&app, request).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let cookie = app
+        .log_in("cafe", "owner@harbour.example.com", PASSWORD)
+        .await;
+    let clinic: serde_json::Value = app
+        .on(Method::GET, "cafe", "/api/tenant", Some(&cookie))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clinic["name"], "Caf\u{E9} Physio");
+}
+
+#[tokio::test]
+async fn punycode_subdomains_are_refused() {
+    let app = spawn_app().await;
+    // `xn--hrbour-2ve` would show in browsers as a look-alike of "harbour" with a Cyrillic "a".
+    for subdomain in ["xn--hrbour-2ve", "XN--80ak6aa92e", "ab--cd"] {
+        let response = sign_up(&app, body(subdomain)).await;
+        assert_eq!(response.status(), 422, "{subdomain}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            field_codes(&problem),
+            [("subdomain".to_owned(), "reserved_prefix".to_owned())],
+            "{subdomain}"
+        );
+    }
+    assert_eq!(sign_up(&app, body("a--b")).await.status(), 201);
+}

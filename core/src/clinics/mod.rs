@@ -1,13 +1,15 @@
 //! Clinics are ClinicGate's tenants: each has a subdomain, and every tenant-owned record hangs off
 //! its [`TenantId`].
 
+mod name;
 mod signup;
 mod subdomain;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use signup::{ClinicName, SignupRequest, SignupService, subdomain_taken};
+pub use name::ClinicName;
+pub use signup::{SignupRequest, SignupService, subdomain_taken};
 pub use subdomain::Subdomain;
 
 use crate::Result;

@@ -1,56 +1,13 @@
 //! Sign-up: a clinic and its owner come into existence together, or not at all.
 
-use std::fmt;
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::{Clinic, ClinicRepository, NewClinic, Subdomain};
+use super::{Clinic, ClinicName, ClinicRepository, NewClinic, Subdomain};
 use crate::ids::UserId;
 use crate::users::{Email, NewUser, Password, Role, User, password};
-use crate::{Error, FieldError, Result};
-
-/// The longest clinic name, in characters.
-const MAX_NAME_CHARS: usize = 200;
-
-/// A clinic's display name: trimmed, 1–200 characters, no control characters.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClinicName(String);
-
-impl ClinicName {
-    /// Validates a name as typed.
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let invalid = |code, message: &str| FieldError::new("clinic_name", code, message);
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(invalid("required", "enter the clinic's name"));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(invalid(
-                "too_long",
-                "a clinic name is at most 200 characters",
-            ));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(invalid(
-                "invalid_characters",
-                "a clinic name cannot contain line breaks or control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClinicName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClinicName({})", self.0)
-    }
-}
+use crate::{Error, Result};
 
 /// A sign-up as submitted.
 #[derive(Debug)]
@@ -138,28 +95,5 @@ pub fn subdomain_taken(subdomain: &Subdomain) -> Error {
     Error::Conflict {
         code: "subdomain_taken",
         detail: format!("the subdomain \"{subdomain}\" is already taken; choose another"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clinic_names_are_trimmed_and_bounded() {
-        assert_eq!(
-            ClinicName::parse("  Harbour Physio ").unwrap().as_str(),
-            "Harbour Physio"
-        );
-        assert_eq!(ClinicName::parse("   ").unwrap_err().code, "required");
-        assert_eq!(
-            ClinicName::parse(&"x".repeat(201)).unwrap_err().code,
-            "too_long"
-        );
-        assert!(ClinicName::parse(&"é".repeat(200)).is_ok());
-        assert_eq!(
-            ClinicName::parse("Line\nbreak").unwrap_err().code,
-            "invalid_characters"
-        );
     }
 }

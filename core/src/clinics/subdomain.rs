@@ -51,9 +51,26 @@ const MAX_LEN: usize = 63;
 pub struct Subdomain(String);
 
 impl Subdomain {
-    /// Validates and lowercases a requested subdomain, refusing reserved names.
+    /// Validates and lowercases a requested subdomain, refusing reserved names and labels with
+    /// `--` as their third and fourth characters.
+    ///
+    /// Decision: punycode (`xn--…`) subdomains are not allowed. Browsers show such a label as
+    /// Unicode, so `xn--hrbour-2ve` would read as a look-alike of another clinic's "harbour"
+    /// (with a Cyrillic "а") — exactly the spoofing a subdomain must not allow — while
+    /// ClinicGate has no use for internationalised labels (Cliniko's patient-button URLs match
+    /// letters, digits and hyphens). IDNA reserves every label of that shape ("R-LDH") for
+    /// encodings, so all of them are refused, not only today's `xn--`. Labels already stored
+    /// keep routing (see [`Subdomain::parse_label`]).
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let label = Self::parse_label(raw).map_err(|e| Error::Validation(vec![e]))?;
+        if label.0.get(2..4) == Some("--") {
+            return Err(Error::invalid(
+                "subdomain",
+                "reserved_prefix",
+                "a subdomain cannot have \"--\" as its third and fourth characters (that form, \
+                 like xn--, is reserved for internationalised names); choose another name",
+            ));
+        }
         if RESERVED.contains(&label.0.as_str()) {
             return Err(Error::invalid(
                 "subdomain",
@@ -137,6 +154,16 @@ mod tests {
         assert_eq!(code_of("clinic-"), "hyphen_at_edge");
         assert_eq!(code_of("WWW"), "reserved");
         assert_eq!(code_of("api"), "reserved");
+        assert_eq!(code_of("xn--hrbour-2ve"), "reserved_prefix");
+        assert_eq!(code_of("XN--80AK6AA92E"), "reserved_prefix");
+        assert_eq!(code_of("ab--c"), "reserved_prefix");
+    }
+
+    #[test]
+    fn double_hyphens_elsewhere_are_fine_and_stored_punycode_labels_still_route() {
+        assert!(Subdomain::parse("a--b").is_ok());
+        assert!(Subdomain::parse("harbour--physio").is_ok());
+        assert!(Subdomain::parse_label("xn--hrbour-2ve").is_ok());
     }
 
     #[test]
@@ -152,6 +179,7 @@ mod tests {
                 prop_assert!(!s.is_empty() && s.len() <= 63);
                 prop_assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
                 prop_assert!(!s.starts_with('-') && !s.ends_with('-'));
+                prop_assert!(s.get(2..4) != Some("--"));
             }
         }
 
@@ -159,6 +187,7 @@ mod tests {
         fn well_formed_labels_are_accepted(raw in "[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?") {
             let lower = raw.to_ascii_lowercase();
             prop_assume!(!RESERVED.contains(&lower.as_str()));
+            prop_assume!(lower.get(2..4) != Some("--"));
             let parsed = Subdomain::parse(&raw).unwrap();
             prop_assert_eq!(parsed.as_str(), lower.as_str());
         }

@@ -6,6 +6,11 @@
 //! rate budget, so a key made for a dedicated integration user (not a person's login, not an
 //! administrator) is what clinics should connect; [`ClinikoConnection::warnings`] says when it is
 //! not.
+//!
+//! One Cliniko key backs at most one clinic: [`fingerprint`] recognises a key another clinic
+//! already connected.
+
+mod fingerprint;
 
 use std::sync::Arc;
 
@@ -21,6 +26,11 @@ use crate::ids::TenantId;
 use crate::secrets::{SealedSecret, SecretPurpose, Vault};
 use crate::tenancy::TenantContext;
 use crate::{Error, Result};
+
+pub use fingerprint::{KeyFingerprint, KeyFingerprinter, load_key_fingerprinter};
+
+/// Stored keys fingerprinted per batch at start-up.
+const FINGERPRINT_BATCH: u64 = 100;
 
 /// The Cliniko user a key belongs to, as Cliniko reported it when the key was verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,16 +54,17 @@ pub struct ClinikoConnection {
     pub owner: KeyOwner,
     /// When Cliniko last accepted it (UTC).
     pub verified_at: DateTime<Utc>,
-    /// When Cliniko refused it since (a 401: revoked, its user deactivated, or the account moved
-    /// to another shard). The clinic must connect a new key; `None` while it works.
+    /// When Cliniko last refused it (a 401: revoked, its user deactivated, or the account moved
+    /// to another shard), if it has not accepted it since. `None` while it works: the next call
+    /// Cliniko accepts clears it, so one transient refusal does not condemn a working key.
     pub rejected_at: Option<DateTime<Utc>>,
 }
 
 /// Why the UI warns about a connected key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyWarning {
-    /// Cliniko has refused the key since it was connected: nothing that needs Cliniko works until
-    /// a new key is connected.
+    /// Cliniko refused the key on its last use: nothing that needs Cliniko works until it
+    /// accepts the key again or a new key is connected.
     Rejected,
     /// The key's user is a Cliniko administrator: it can do far more than ClinicGate needs.
     Administrator,
@@ -76,9 +87,10 @@ impl KeyWarning {
     pub const fn message(self) -> &'static str {
         match self {
             Self::Rejected => {
-                "Cliniko no longer accepts this key: it was revoked, its user was deactivated, or \
-                 the account moved to another Cliniko region. Patient pages and the API cannot \
-                 reach Cliniko until you connect a new key."
+                "Cliniko refused this key the last time ClinicGate used it: it may have been \
+                 revoked, its user deactivated, or the account moved to another Cliniko region. \
+                 Patient pages and the API cannot reach Cliniko while it is refused; connect a new \
+                 key. (If Cliniko accepts the key again, this warning goes away by itself.)"
             }
             Self::Administrator => {
                 "This key belongs to a Cliniko administrator. Create a dedicated Cliniko user for \
@@ -149,12 +161,69 @@ pub struct StoredClinikoKey {
 pub trait ClinikoKeyRepository: Send + Sync + std::fmt::Debug {
     /// The clinic's stored key, if connected.
     async fn find_in_tenant(&self, tenant: TenantId) -> Result<Option<StoredClinikoKey>>;
-    /// Stores (or replaces) the clinic's key.
-    async fn save_in_tenant(&self, tenant: TenantId, key: &StoredClinikoKey) -> Result<()>;
+    /// Stores (or replaces) the clinic's key with its fingerprint. A fingerprint another
+    /// clinic's key already has is [`key_in_use`] (a unique index decides races).
+    async fn save_in_tenant(
+        &self,
+        tenant: TenantId,
+        key: &StoredClinikoKey,
+        fingerprint: &KeyFingerprint,
+    ) -> Result<()>;
+    /// The clinic whose stored key has `fingerprint`, if any.
+    async fn tenant_with_fingerprint(
+        &self,
+        fingerprint: &KeyFingerprint,
+    ) -> Result<Option<TenantId>>;
+    /// Up to `limit` stored keys that have no fingerprint yet (stored before fingerprints
+    /// existed), in clinic id order after `after`.
+    async fn without_fingerprint(
+        &self,
+        after: Option<TenantId>,
+        limit: u64,
+    ) -> Result<Vec<(TenantId, SealedSecret)>>;
+    /// Gives the clinic's stored key its fingerprint if it has none; [`key_in_use`] when another
+    /// clinic's key has it.
+    async fn set_fingerprint_in_tenant(
+        &self,
+        tenant: TenantId,
+        fingerprint: &KeyFingerprint,
+    ) -> Result<()>;
     /// Forgets the clinic's key; whether there was one.
     async fn delete_in_tenant(&self, tenant: TenantId) -> Result<bool>;
     /// Records that Cliniko refused the clinic's stored key at `at` (no-op when none is stored).
     async fn mark_rejected_in_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<()>;
+    /// Records that Cliniko accepted the clinic's key at `at` after refusing it: clears
+    /// `rejected_at` and moves `verified_at`, but only while `rejected_at` is still `seen` (a
+    /// refusal recorded meanwhile, or a replaced key, is left alone).
+    async fn clear_rejection_in_tenant(
+        &self,
+        tenant: TenantId,
+        seen: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+}
+
+/// The conflict a key already connected to another clinic reports, whichever check caught it.
+pub fn key_in_use() -> Error {
+    Error::Conflict {
+        code: "cliniko_key_in_use",
+        detail: "this Cliniko API key is already connected to another ClinicGate clinic, and a \
+                 Cliniko account can back only one clinic: connect a key of this clinic's own \
+                 Cliniko account, or disconnect the key from the other clinic first"
+            .to_owned(),
+    }
+}
+
+/// What [`ClinikoKeyService::fill_missing_fingerprints`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FingerprintReport {
+    /// Keys that got their fingerprint.
+    pub filled: u64,
+    /// Keys left without one because another clinic's key has the same fingerprint: both
+    /// clinics keep working, and the operator is told (one of them should reconnect its own key).
+    pub shared: u64,
+    /// Keys that could not be opened (logged; they fail on use as well).
+    pub unreadable: u64,
 }
 
 /// Connecting, describing and disconnecting clinics' Cliniko keys.
@@ -163,6 +232,7 @@ pub struct ClinikoKeyService {
     cliniko: Arc<dyn ClinikoClient>,
     vault: Vault,
     keys: Arc<dyn ClinikoKeyRepository>,
+    fingerprints: Arc<KeyFingerprinter>,
 }
 
 /// The owner of a key as stored, from what Cliniko said.
@@ -192,25 +262,30 @@ fn rejected_key() -> Error {
 }
 
 impl ClinikoKeyService {
-    /// A service verifying keys with `cliniko` and sealing them with `vault` into `keys`.
+    /// A service verifying keys with `cliniko`, sealing them with `vault` into `keys`, and
+    /// recognising keys already in use with `fingerprints`.
     pub fn new(
         cliniko: Arc<dyn ClinikoClient>,
         vault: Vault,
         keys: Arc<dyn ClinikoKeyRepository>,
+        fingerprints: Arc<KeyFingerprinter>,
     ) -> Self {
         Self {
             cliniko,
             vault,
             keys,
+            fingerprints,
         }
     }
 
     /// Verifies `raw_key` with Cliniko (`GET /user`) and, if accepted, stores it sealed,
-    /// replacing any previous key. Nothing is stored when verification fails.
+    /// replacing any previous key. Nothing is stored when verification fails. Reconnecting the
+    /// clinic's own key is fine; a key another clinic holds is refused before Cliniko is asked.
     ///
     /// # Errors
     /// `Forbidden` for clinicians; `Validation` for a malformed key or one Cliniko rejects;
-    /// `Upstream` (502/504) when Cliniko cannot be reached; `RateLimited` when Cliniko says so.
+    /// `Conflict` ([`key_in_use`]) for a key connected to another clinic; `Upstream` (502/504)
+    /// when Cliniko cannot be reached; `RateLimited` when Cliniko says so.
     #[tracing::instrument(skip_all, fields(tenant_id = %ctx.tenant_id()))]
     pub async fn connect(
         &self,
@@ -219,6 +294,17 @@ impl ClinikoKeyService {
     ) -> Result<ClinikoConnection> {
         ctx.require_manager()?;
         let key = ClinikoApiKey::parse(raw_key.expose_secret())?;
+        let fingerprint = self.fingerprints.fingerprint(&key);
+        // Cheap pre-check so another clinic's key costs no Cliniko call; the unique index still
+        // decides races.
+        if self
+            .keys
+            .tenant_with_fingerprint(&fingerprint)
+            .await?
+            .is_some_and(|holder| holder != ctx.tenant_id())
+        {
+            return Err(key_in_use());
+        }
         let account = ClinikoAccount {
             tenant_id: ctx.tenant_id(),
             key,
@@ -254,6 +340,7 @@ impl ClinikoKeyService {
                     connection: connection.clone(),
                     sealed,
                 },
+                &fingerprint,
             )
             .await?;
         tracing::info!(shard = %connection.shard, "Cliniko key connected");
@@ -286,14 +373,21 @@ impl ClinikoKeyService {
     }
 
     /// Runs `call` with the clinic's decrypted Cliniko credentials: the one way to use a stored
-    /// key. `Ok(None)` when the clinic has not connected Cliniko. A 401 from Cliniko marks the key
-    /// as rejected (the settings page then asks for a new one) and is returned as it came.
+    /// key. `Ok(None)` when the clinic has not connected Cliniko.
+    ///
+    /// A 401 from Cliniko marks the key as rejected (the settings page then asks for a new one)
+    /// and is returned as it came. The next call Cliniko accepts clears the mark: Cliniko has
+    /// been seen to answer 401 transiently, and a key that works again must not be shown as dead.
+    /// (Requiring several 401s in a row instead would keep a revoked key looking healthy and
+    /// need a counter written on every refusal.) Only those changes of state write to the
+    /// database; a success on a key that was not marked costs nothing beyond the read that
+    /// loads the key.
     pub async fn with_account<T, F, Fut>(&self, ctx: &TenantContext, call: F) -> Result<Option<T>>
     where
         F: FnOnce(ClinikoAccount) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let Some(account) = self.account(ctx).await? else {
+        let Some((account, rejected_at)) = self.account(ctx).await? else {
             return Ok(None);
         };
         match call(account).await {
@@ -314,29 +408,104 @@ impl ClinikoKeyService {
                 }
                 Err(err)
             }
-            other => other.map(Some),
+            Ok(value) => {
+                if let Some(seen) = rejected_at {
+                    self.clear_rejection(ctx, seen).await;
+                }
+                Ok(Some(value))
+            }
+            Err(other) => Err(other),
         }
     }
 
-    /// The clinic's decrypted credentials, if connected.
-    async fn account(&self, ctx: &TenantContext) -> Result<Option<ClinikoAccount>> {
+    /// Clears a rejection mark after Cliniko accepted the key again. A failure only leaves the
+    /// stale hint in place (the next success tries again), so the caller's answer stands.
+    async fn clear_rejection(&self, ctx: &TenantContext, seen: DateTime<Utc>) {
+        match self
+            .keys
+            .clear_rejection_in_tenant(ctx.tenant_id(), seen, Utc::now())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(tenant_id = %ctx.tenant_id(), "Cliniko accepts the clinic's key again");
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not clear the Cliniko key's rejection");
+            }
+        }
+    }
+
+    /// Gives every stored key that has none its fingerprint, decrypting it with the vault; run at
+    /// start-up. Keys stored before fingerprints existed cannot be fingerprinted by a migration
+    /// (it cannot decrypt), and filling them only when next used would leave an idle clinic's
+    /// key open to being connected elsewhere, so each instance fills them when it starts (a
+    /// handful of AES operations and writes per clinic, once; concurrent instances agree
+    /// because only empty fingerprints are written).
+    ///
+    /// # Errors
+    /// Storage failures. A key that cannot be opened or whose fingerprint another clinic's key
+    /// already has is logged, counted and left as it is.
+    pub async fn fill_missing_fingerprints(&self) -> Result<FingerprintReport> {
+        let mut report = FingerprintReport::default();
+        let mut after = None;
+        loop {
+            let batch = self
+                .keys
+                .without_fingerprint(after, FINGERPRINT_BATCH)
+                .await?;
+            let Some((last, _)) = batch.last() else {
+                return Ok(report);
+            };
+            after = Some(*last);
+            for (tenant, sealed) in batch {
+                let key = match self.open_key(tenant, &sealed).await {
+                    Ok(key) => key,
+                    Err(err) => {
+                        tracing::warn!(tenant_id = %tenant, error = %err, "could not open a stored Cliniko key to fingerprint it");
+                        report.unreadable += 1;
+                        continue;
+                    }
+                };
+                let fingerprint = self.fingerprints.fingerprint(&key);
+                match self
+                    .keys
+                    .set_fingerprint_in_tenant(tenant, &fingerprint)
+                    .await
+                {
+                    Ok(()) => report.filled += 1,
+                    Err(Error::Conflict { .. }) => {
+                        tracing::warn!(tenant_id = %tenant, "this clinic's Cliniko key is also connected to another clinic; one of them should connect a key of its own Cliniko account");
+                        report.shared += 1;
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+        }
+    }
+
+    /// The clinic's decrypted credentials and when Cliniko last refused them, if connected.
+    async fn account(
+        &self,
+        ctx: &TenantContext,
+    ) -> Result<Option<(ClinikoAccount, Option<DateTime<Utc>>)>> {
         let Some(stored) = self.keys.find_in_tenant(ctx.tenant_id()).await? else {
             return Ok(None);
         };
+        let account = ClinikoAccount {
+            tenant_id: ctx.tenant_id(),
+            key: self.open_key(ctx.tenant_id(), &stored.sealed).await?,
+        };
+        Ok(Some((account, stored.connection.rejected_at)))
+    }
+
+    /// Decrypts a clinic's stored key.
+    async fn open_key(&self, tenant: TenantId, sealed: &SealedSecret) -> Result<ClinikoApiKey> {
         let secret = self
             .vault
-            .open(
-                ctx.tenant_id(),
-                SecretPurpose::ClinikoApiKey,
-                &stored.sealed,
-            )
+            .open(tenant, SecretPurpose::ClinikoApiKey, sealed)
             .await?;
-        let key = ClinikoApiKey::parse(secret.expose_secret())
-            .map_err(|_| Error::internal("a stored Cliniko key no longer parses"))?;
-        Ok(Some(ClinikoAccount {
-            tenant_id: ctx.tenant_id(),
-            key,
-        }))
+        ClinikoApiKey::parse(secret.expose_secret())
+            .map_err(|_| Error::internal("a stored Cliniko key no longer parses"))
     }
 }
 

@@ -5,7 +5,8 @@
 //!   to its clinic and purpose).
 //! - [`vault`]: the service that finds or creates a clinic's data key through the
 //!   [`DataKeyRepository`] port, and the master-key rotation.
-//! - [`service_keys`]: the deployment's own keys (client-secret hashing, token signing), sealed
+//! - [`service_keys`]: the deployment's own keys (client-secret hashing, Cliniko key
+//!   fingerprints, token signing), sealed
 //!   directly by the master key and re-wrapped by the same rotation.
 //!
 //! Plaintext secrets only ever exist in memory as `SecretString`s; they are never logged.
@@ -16,7 +17,7 @@ mod vault;
 
 pub use envelope::{DataKey, SecretPurpose, WrappedDataKey};
 pub use service_keys::{
-    ServiceKeyPurpose, ServiceKeyRepository, StoredServiceKey, open_service_key,
+    ServiceKeyPurpose, ServiceKeyRepository, StoredServiceKey, load_hmac_key, open_service_key,
     rotate_service_keys, seal_service_key,
 };
 pub use vault::{

@@ -1,5 +1,5 @@
 //! Secrets of the deployment itself rather than of a clinic: the key that hashes API client
-//! secrets and the keys that sign access tokens.
+//! secrets, the key that fingerprints Cliniko keys, and the keys that sign access tokens.
 //!
 //! Each is sealed directly by the master key (AES-256-GCM, associated data binding it to its
 //! purpose and id), exactly as a clinic's data key is: they are keys, so a data key in between
@@ -9,7 +9,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use secrecy::SecretBox;
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretBox};
 
 use super::envelope::{WrappedDataKey, open_with, seal_with};
 use super::vault::{ROTATION_BATCH, RotationReport, rotation_readers};
@@ -23,6 +24,9 @@ pub enum ServiceKeyPurpose {
     ClientSecretHashing,
     /// An Ed25519 key signing access tokens (one per generation; rotated).
     TokenSigning,
+    /// The HMAC key of Cliniko key fingerprints (one, generation 1): a key of its own so that
+    /// neither use can ever be turned into the other.
+    ClinikoKeyFingerprint,
 }
 
 impl ServiceKeyPurpose {
@@ -31,14 +35,19 @@ impl ServiceKeyPurpose {
         match self {
             Self::ClientSecretHashing => "client_secret_hashing",
             Self::TokenSigning => "token_signing",
+            Self::ClinikoKeyFingerprint => "cliniko_key_fingerprint",
         }
     }
 
     /// Parses a stored value.
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::ClientSecretHashing, Self::TokenSigning]
-            .into_iter()
-            .find(|p| p.as_str() == value)
+        [
+            Self::ClientSecretHashing,
+            Self::TokenSigning,
+            Self::ClinikoKeyFingerprint,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == value)
     }
 }
 
@@ -130,6 +139,53 @@ pub fn open_service_key(
     .map(|plain| SecretBox::new(Box::new(plain)))
 }
 
+/// The deployment's 32-byte HMAC key for `purpose`: random, sealed by the master key in
+/// `service_keys`, created on first start (concurrent first starts agree on one through the
+/// unique generation). Random rather than derived from the master key, so rotating the master
+/// key re-wraps it and every stored hash made with it stays valid.
+///
+/// # Errors
+/// Storage failures; a stored key no configured master key can open.
+pub async fn load_hmac_key(
+    keyring: &MasterKeyring,
+    repo: &dyn ServiceKeyRepository,
+    purpose: ServiceKeyPurpose,
+) -> Result<SecretBox<[u8; 32]>> {
+    let stored = match repo.list(purpose).await?.pop() {
+        Some(stored) => stored,
+        None => {
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            let id = uuid::Uuid::now_v7().to_string();
+            let fresh = StoredServiceKey {
+                wrapped: seal_service_key(keyring.current(), purpose, &id, &key)?,
+                id,
+                purpose,
+                generation: 1,
+                public_key: None,
+                created_at: Utc::now(),
+            };
+            // `false`: another instance stored generation 1 first; the list below finds it.
+            repo.insert(&fresh).await?;
+            repo.list(purpose).await?.pop().ok_or_else(|| {
+                Error::internal(format!(
+                    "the {} key vanished after being stored",
+                    purpose.as_str()
+                ))
+            })?
+        }
+    };
+    let material = open_service_key(keyring, &stored)?;
+    let key: [u8; 32] = material
+        .expose_secret()
+        .as_slice()
+        .try_into()
+        .map_err(|_| {
+            Error::internal(format!("the {} key has the wrong length", purpose.as_str()))
+        })?;
+    Ok(SecretBox::new(Box::new(key)))
+}
+
 /// Re-wraps every service key not yet wrapped by `new`, like
 /// [`super::rotate_master_key`] does for clinics' data keys (same guarantees: safe while serving,
 /// resumable, compare-and-set per row).
@@ -219,6 +275,7 @@ mod tests {
         for purpose in [
             ServiceKeyPurpose::ClientSecretHashing,
             ServiceKeyPurpose::TokenSigning,
+            ServiceKeyPurpose::ClinikoKeyFingerprint,
         ] {
             assert_eq!(ServiceKeyPurpose::parse(purpose.as_str()), Some(purpose));
         }

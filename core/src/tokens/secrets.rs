@@ -8,9 +8,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
 
 use crate::crypto::MasterKeyring;
-use crate::secrets::{
-    ServiceKeyPurpose, ServiceKeyRepository, StoredServiceKey, open_service_key, seal_service_key,
-};
+use crate::secrets::{ServiceKeyPurpose, ServiceKeyRepository, load_hmac_key};
 
 /// Prefix of every client secret, so leaked secrets are recognisable by secret scanners and people.
 pub const CLIENT_SECRET_PREFIX: &str = "cgsk_";
@@ -86,10 +84,8 @@ impl fmt::Debug for SecretHasher {
     }
 }
 
-/// The deployment's client-secret hasher: its random 32-byte key is sealed by the master key in
-/// `service_keys` (created on first start; concurrent first starts agree on one through the
-/// unique generation). Sealed rather than derived from the master key, so rotating the master
-/// key re-wraps it and every stored secret hash stays valid.
+/// The deployment's client-secret hasher, keyed with its own service key (see
+/// [`load_hmac_key`]).
 ///
 /// # Errors
 /// Storage failures; a stored key no configured master key can open.
@@ -97,36 +93,8 @@ pub async fn load_secret_hasher(
     keyring: &MasterKeyring,
     repo: &dyn ServiceKeyRepository,
 ) -> crate::Result<SecretHasher> {
-    const PURPOSE: ServiceKeyPurpose = ServiceKeyPurpose::ClientSecretHashing;
-    let stored = match repo.list(PURPOSE).await?.pop() {
-        Some(stored) => stored,
-        None => {
-            let mut key = [0u8; 32];
-            rand::rng().fill_bytes(&mut key);
-            let id = uuid::Uuid::now_v7().to_string();
-            let fresh = StoredServiceKey {
-                wrapped: seal_service_key(keyring.current(), PURPOSE, &id, &key)?,
-                id,
-                purpose: PURPOSE,
-                generation: 1,
-                public_key: None,
-                created_at: chrono::Utc::now(),
-            };
-            repo.insert(&fresh).await?;
-            repo.list(PURPOSE).await?.pop().ok_or_else(|| {
-                crate::Error::internal("the client-secret hashing key vanished after being stored")
-            })?
-        }
-    };
-    let material = open_service_key(keyring, &stored)?;
-    let key: &[u8; 32] = material
-        .expose_secret()
-        .as_slice()
-        .try_into()
-        .map_err(|_| {
-            crate::Error::internal("the client-secret hashing key has the wrong length")
-        })?;
-    SecretHasher::new(key)
+    let key = load_hmac_key(keyring, repo, ServiceKeyPurpose::ClientSecretHashing).await?;
+    SecretHasher::new(key.expose_secret())
 }
 
 #[cfg(test)]

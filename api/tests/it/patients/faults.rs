@@ -72,10 +72,13 @@ async fn cliniko_without_patient() -> MockServer {
 
 async fn app_on(server: &MockServer) -> (TestApp, String) {
     let uri = server.uri();
+    // A budget large enough for several views in a row, so no test here waits on it.
     let app = spawn_app_with(move |f| {
         cliniko_at(f, &uri)
             .merge(Serialized::default("cliniko.timeout_secs", 1))
             .merge(Serialized::default("cliniko.max_retries", 0))
+            .merge(Serialized::default("cliniko.budget_per_minute", 180))
+            .merge(Serialized::default("cliniko.budget_burst", 15))
     })
     .await;
     let clinic = app.sign_up("harbour").await;
@@ -205,4 +208,89 @@ async fn a_cliniko_429_is_waited_out_and_the_clinician_sees_the_patient() {
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("Wilhelmina Faultless") && html.contains("Latex allergy"));
+}
+
+/// When the clinic's key row last changed, read straight from the database.
+async fn key_row_updated_at(app: &TestApp) -> String {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    let statement = Statement::from_string(
+        app.state.db.get_database_backend(),
+        "SELECT CAST(updated_at AS TEXT) AS updated FROM cliniko_keys",
+    );
+    let row = app
+        .state
+        .db
+        .query_one_raw(statement)
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<String>("", "updated").unwrap()
+}
+
+async fn key_status(app: &TestApp, cookie: &str) -> serde_json::Value {
+    let response = app
+        .on(
+            Method::GET,
+            "harbour",
+            "/api/tenant/cliniko-key",
+            Some(cookie),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn view_json(app: &TestApp, cookie: &str) -> reqwest::Response {
+    app.on(
+        Method::GET,
+        "harbour",
+        &format!("/api/tenant/patients/{PATIENT}"),
+        Some(cookie),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_single_cliniko_401_flags_the_key_only_until_cliniko_accepts_it_again() {
+    let server = cliniko_without_patient().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/patients/{PATIENT}")))
+        .respond_with(ResponseTemplate::new(401).set_body_string("HTTP Basic: Access denied.\n"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/patients/{PATIENT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(patient()))
+        .mount(&server)
+        .await;
+    let (app, cookie) = app_on(&server).await;
+
+    let refused = view_json(&app, &cookie).await;
+    assert_eq!(refused.status(), 502);
+    let flagged = key_status(&app, &cookie).await;
+    assert!(flagged["rejected_at"].is_string(), "{flagged}");
+    assert_eq!(flagged["warnings"][0]["code"], "key_rejected");
+
+    // Cliniko accepts the same key again: the settings page stops asking for a new one.
+    assert_eq!(view_json(&app, &cookie).await.status(), 200);
+    let recovered = key_status(&app, &cookie).await;
+    assert!(recovered.get("rejected_at").is_none(), "{recovered}");
+    assert!(
+        recovered["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["code"] != "key_rejected"),
+        "{recovered}"
+    );
+
+    // A working key's row is not rewritten by every successful call.
+    let before = key_row_updated_at(&app).await;
+    assert_eq!(view_json(&app, &cookie).await.status(), 200);
+    assert_eq!(key_row_updated_at(&app).await, before);
 }
