@@ -39,7 +39,7 @@ impl ClinicUrls {
 
 /// A clinic, as its staff see it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClinicOut {
+pub struct TenantClinicOut {
     /// The clinic's id.
     pub id: Uuid,
     /// Display name.
@@ -63,7 +63,7 @@ pub struct ClinicOut {
     pub created_at: DateTime<Utc>,
 }
 
-impl ClinicOut {
+impl TenantClinicOut {
     /// The clinic with its URLs.
     pub fn new(clinic: &Clinic, public: &PublicUrl, cliniko_connected: bool) -> Self {
         let urls = ClinicUrls::new(public, clinic.subdomain.as_str());
@@ -84,7 +84,7 @@ impl ClinicOut {
 #[utoipa::path(
     tag = "clinic",
     responses(
-        (status = 200, description = "The clinic", body = ClinicOut),
+        (status = 200, description = "The clinic", body = TenantClinicOut),
         (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
@@ -93,9 +93,9 @@ impl ClinicOut {
 pub async fn get_tenant(
     auth: Authenticated,
     state: web::Data<AppState>,
-) -> Result<web::Json<ClinicOut>, ApiError> {
+) -> Result<web::Json<TenantClinicOut>, ApiError> {
     let connected = state.cliniko_keys.connection(auth.ctx()).await?.is_some();
-    Ok(web::Json(ClinicOut::new(
+    Ok(web::Json(TenantClinicOut::new(
         &auth.clinic,
         &state.settings.public_url,
         connected,

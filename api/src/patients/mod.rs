@@ -103,7 +103,7 @@ pub struct PhoneOut {
 
 /// A postal address.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AddressOut {
+pub struct PatientAddressOut {
     /// Address lines, in order, without empty ones.
     pub lines: Vec<String>,
     /// City.
@@ -127,7 +127,7 @@ pub struct AlertOut {
 
 /// An appointment with its names and local time.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AppointmentOut {
+pub struct PatientAppointmentOut {
     /// Cliniko's id.
     pub id: String,
     /// Start, with the business's UTC offset (e.g. `2026-11-24T09:30:00+11:00`).
@@ -178,7 +178,7 @@ pub struct PatientOut {
     /// E-mail address.
     pub email: Option<String>,
     /// Postal address, if any part is known.
-    pub address: Option<AddressOut>,
+    pub address: Option<PatientAddressOut>,
     /// Emergency contact (free text).
     pub emergency_contact: Option<String>,
     /// When Cliniko archived the patient, if it did.
@@ -186,9 +186,9 @@ pub struct PatientOut {
     /// Medical alerts.
     pub medical_alerts: Vec<AlertOut>,
     /// The next appointments (up to 10), soonest first.
-    pub upcoming_appointments: Vec<AppointmentOut>,
+    pub upcoming_appointments: Vec<PatientAppointmentOut>,
     /// The latest past appointments (up to 10), most recent first.
-    pub recent_appointments: Vec<AppointmentOut>,
+    pub recent_appointments: Vec<PatientAppointmentOut>,
     /// The patient in Cliniko's web app (absent when the connected key may not read the
     /// account's settings).
     pub cliniko_url: Option<String>,
@@ -201,7 +201,7 @@ fn phone(p: &PhoneNumber) -> Option<PhoneOut> {
     })
 }
 
-fn address(p: &Patient) -> Option<AddressOut> {
+fn address(p: &Patient) -> Option<PatientAddressOut> {
     let lines: Vec<String> = [&p.address_1, &p.address_2, &p.address_3]
         .into_iter()
         .flatten()
@@ -213,7 +213,7 @@ fn address(p: &Patient) -> Option<AddressOut> {
         && p.state.is_none()
         && p.post_code.is_none()
         && country.is_none();
-    (!empty).then(|| AddressOut {
+    (!empty).then(|| PatientAddressOut {
         lines,
         city: p.city.clone(),
         state: p.state.clone(),
@@ -229,9 +229,9 @@ fn alert(a: &MedicalAlert) -> AlertOut {
     }
 }
 
-fn appointment(v: &Visit) -> AppointmentOut {
+fn appointment(v: &Visit) -> PatientAppointmentOut {
     let a = &v.appointment;
-    AppointmentOut {
+    PatientAppointmentOut {
         id: a.id.to_string(),
         starts_at: v.local_start().to_rfc3339(),
         ends_at: v.local_end().map(|end| end.to_rfc3339()),

@@ -66,7 +66,7 @@ impl From<Doctor> for DoctorOut {
 
 /// A clinic's postal address.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AddressOut {
+pub struct ClinicAddressOut {
     /// Street lines.
     #[schema(example = json!(["123 George Street"]))]
     pub lines: Vec<String>,
@@ -89,13 +89,13 @@ pub struct AddressOut {
     "country": "Australia", "country_code": "AU", "time_zone": "Australia/Sydney",
     "contact": "+614 555 0100", "website": "https://harbourphysio.example"
 }))]
-pub struct ClinicOut {
+pub struct PublicClinicOut {
     /// Cliniko's business id.
     pub id: String,
     /// Name.
     pub name: String,
     /// Postal address.
-    pub address: AddressOut,
+    pub address: ClinicAddressOut,
     /// Country.
     pub country: Option<String>,
     /// ISO 3166-1 alpha-2 country code.
@@ -108,12 +108,12 @@ pub struct ClinicOut {
     pub website: Option<String>,
 }
 
-impl From<Clinic> for ClinicOut {
+impl From<Clinic> for PublicClinicOut {
     fn from(c: Clinic) -> Self {
         Self {
             id: c.id.to_string(),
             name: c.name,
-            address: AddressOut {
+            address: ClinicAddressOut {
                 lines: c.address_lines,
                 city: c.city,
                 state: c.state,
@@ -184,7 +184,7 @@ list_of!(
 list_of!(
     /// A page of clinics.
     ClinicList,
-    ClinicOut
+    PublicClinicOut
 );
 list_of!(
     /// A page of appointment types.
@@ -391,7 +391,7 @@ pub async fn list_clinics(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     directory_list(&state, &req, caller.ctx(), |directory| {
-        ClinicList::new(&state, &req, page.of(directory.clinics()), ClinicOut::from)
+        ClinicList::new(&state, &req, page.of(directory.clinics()), PublicClinicOut::from)
     })
     .await
 }

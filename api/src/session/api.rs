@@ -12,7 +12,7 @@ use super::{
     Authenticated, expired_cookie, invalid_credentials, log_in, require_same_origin,
     session_cookie, token_from,
 };
-use crate::clinic::ClinicOut;
+use crate::clinic::TenantClinicOut;
 use crate::http::problem::{ApiError, Problem};
 use crate::state::AppState;
 use crate::tenancy::TenantHost;
@@ -35,7 +35,7 @@ pub struct SessionOut {
     /// Who is logged in.
     pub user: UserOut,
     /// The clinic of this host.
-    pub clinic: ClinicOut,
+    pub clinic: TenantClinicOut,
     /// When the session ends at the latest (it ends sooner after 30 idle minutes by default).
     pub expires_at: DateTime<Utc>,
 }
@@ -51,7 +51,7 @@ async fn session_out(
         .await?
         .is_some();
     Ok(SessionOut {
-        clinic: ClinicOut::new(auth_clinic, &state.settings.public_url, connected),
+        clinic: TenantClinicOut::new(auth_clinic, &state.settings.public_url, connected),
         expires_at: session.expires_at,
         user: session.user.into(),
     })
