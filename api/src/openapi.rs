@@ -13,6 +13,7 @@ use utoipa_actix_web::{AppExt as _, OpenApiFactory};
 
 use crate::auth::oauth::SecuritySchemes;
 use crate::http::problem::{FieldProblem, Problem};
+use crate::http::responses::SharedResponses;
 use crate::routes::Routes;
 use crate::state::AppState;
 
@@ -34,7 +35,7 @@ use crate::state::AppState;
         (name = "public", description = "The public API for third parties, on the root host, with `Authorization: Bearer {access token}`. Each route needs a scope (403 `insufficient_scope` names it). Every response carries `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); beyond the client's limit, 429 with `Retry-After`."),
     ),
     components(schemas(Problem, FieldProblem)),
-    modifiers(&SessionCookie, &SecuritySchemes)
+    modifiers(&SessionCookie, &SecuritySchemes, &SharedResponses)
 )]
 struct ApiDoc;
 
@@ -149,7 +150,10 @@ mod tests {
     #[test]
     fn no_two_types_register_the_same_component_name() {
         let registrations = SchemaRegistrations::of_all_routes();
-        assert!(registrations.0.len() > 50, "the routes' schemas were not collected");
+        assert!(
+            registrations.0.len() > 50,
+            "the routes' schemas were not collected"
+        );
         assert_eq!(registrations.clashes(), Vec::<String>::new());
     }
 

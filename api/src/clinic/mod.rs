@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::config::PublicUrl;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::responses::SessionErrors;
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -85,7 +86,7 @@ impl TenantClinicOut {
     tag = "clinic",
     responses(
         (status = 200, description = "The clinic", body = TenantClinicOut),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
     ),
     security(("session" = []))
 )]

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use crate::http::client_ip::client_ip;
 use crate::http::observe::current_request_id;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{ClinikoErrors, SessionErrors};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -294,14 +295,10 @@ pub fn not_connected() -> ApiError {
     params(("id" = String, Path, description = "The patient's Cliniko id: a positive integer of at most 19 digits", example = "836447129235883061")),
     responses(
         (status = 200, description = "The patient (with `Cache-Control: no-store`)", body = PatientOut),
+        SessionErrors, ClinikoErrors,
         (status = 400, description = "The id is not a Cliniko id (`invalid_patient_id`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such patient in this clinic's Cliniko", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Cliniko's budget for this clinic is exhausted beyond the wait a page allows", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed or refused the clinic's key", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The access could not be recorded, so nothing is shown", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]

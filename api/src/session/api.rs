@@ -14,6 +14,7 @@ use super::{
 };
 use crate::clinic::TenantClinicOut;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{JsonBodyErrors, SessionErrors};
 use crate::state::AppState;
 use crate::tenancy::TenantHost;
 use crate::users::UserOut;
@@ -67,6 +68,7 @@ async fn session_out(
     request_body = SessionIn,
     responses(
         (status = 200, description = "Logged in; the `Set-Cookie` header carries the session", body = SessionOut),
+        JsonBodyErrors,
         (status = 401, description = "Wrong e-mail or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -100,7 +102,7 @@ pub async fn create_session(
     tag = "session",
     responses(
         (status = 200, description = "The session", body = SessionOut),
-        (status = 401, description = "No valid session for this clinic", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
     ),
     security(("session" = []))
 )]
