@@ -14,7 +14,7 @@ use super::{
 };
 use crate::clinic::TenantClinicOut;
 use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{JsonBodyErrors, SessionErrors};
+use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors};
 use crate::state::AppState;
 use crate::tenancy::TenantHost;
 use crate::users::UserOut;
@@ -68,7 +68,7 @@ async fn session_out(
     request_body = SessionIn,
     responses(
         (status = 200, description = "Logged in; the `Set-Cookie` header carries the session", body = SessionOut),
-        JsonBodyErrors,
+        JsonBodyErrors, StoreErrors,
         (status = 401, description = "Wrong e-mail or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -125,6 +125,7 @@ pub async fn current_session(
     tag = "session",
     responses(
         (status = 204, description = "Logged out"),
+        StoreErrors,
         (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
