@@ -231,6 +231,9 @@ class Deployment:
 
 
 def fuzz(args, deployment, schema, way, host, headers, filters):
+    """One schemathesis run. It runs in the deployment's scratch folder: schemathesis keeps a
+    cache of past failures in `.schemathesis/` under its working directory, and a run must
+    neither depend on an earlier one nor leave files in the checkout."""
     argv = [
         args.schemathesis,
         "run",
@@ -256,7 +259,7 @@ def fuzz(args, deployment, schema, way, host, headers, filters):
         argv += ["-H", f"{name}: {value}"]
     log(f"{deployment.name}: {way}")
     started = time.monotonic()
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL)
+    result = subprocess.run(argv, stdin=subprocess.DEVNULL, cwd=schema.parent)
     log(f"{deployment.name}: {way} finished in {time.monotonic() - started:.0f} s (exit {result.returncode})")
     return result.returncode == 0
 
