@@ -1,13 +1,20 @@
 //! The OpenAPI 3.1 document, generated from the route annotations. `clinicgate openapi` prints
 //! it; `openapi/openapi.json` is the committed copy, checked for drift by the test suite and CI.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::dev::HttpServiceFactory;
 use actix_web::http::header::ContentType;
 use actix_web::{App, HttpResponse, web};
 use utoipa::OpenApi;
-use utoipa_actix_web::AppExt as _;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa_actix_web::{AppExt as _, OpenApiFactory};
 
 use crate::auth::oauth::SecuritySchemes;
 use crate::http::problem::{FieldProblem, Problem};
+use crate::http::responses::SharedResponses;
+use crate::routes::Routes;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -28,7 +35,7 @@ use crate::state::AppState;
         (name = "public", description = "The public API for third parties, on the root host, with `Authorization: Bearer {access token}`. Each route needs a scope (403 `insufficient_scope` names it). Every response carries `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); beyond the client's limit, 429 with `Retry-After`."),
     ),
     components(schemas(Problem, FieldProblem)),
-    modifiers(&SessionCookie, &SecuritySchemes)
+    modifiers(&SessionCookie, &SecuritySchemes, &SharedResponses)
 )]
 struct ApiDoc;
 
@@ -72,12 +79,146 @@ pub async fn serve_document(state: web::Data<AppState>) -> HttpResponse {
         .body(state.openapi_json.clone())
 }
 
+/// Every component schema the documented routes register, in order and with repeats. utoipa
+/// keeps one schema per name in the document, so two Rust types registering the same name
+/// silently replace each other there (a client generated from the document then expects the
+/// wrong shape); the registrations, taken before that merge, are where the clash shows.
+#[derive(Default)]
+pub struct SchemaRegistrations(Vec<(String, RefOr<Schema>)>);
+
+impl std::fmt::Debug for SchemaRegistrations {
+    // utoipa's schemas implement `Debug` only with its `debug` feature: the names say enough.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl SchemaRegistrations {
+    /// The registrations of the base document and of every route in [`crate::routes::configure`].
+    pub fn of_all_routes() -> Self {
+        let base = ApiDoc::openapi().components.unwrap_or_default().schemas;
+        let mut registrations = Self(base.into_iter().collect());
+        crate::routes::configure(&mut registrations);
+        registrations
+    }
+
+    /// Names registered with two different schemas (so by two types), sorted.
+    pub fn clashes(&self) -> Vec<String> {
+        let mut seen: BTreeMap<&str, &RefOr<Schema>> = BTreeMap::new();
+        let mut clashes = BTreeSet::new();
+        for (name, schema) in &self.0 {
+            match seen.get(name.as_str()) {
+                Some(first) if *first != schema => {
+                    clashes.insert(name.clone());
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, schema);
+                }
+            }
+        }
+        clashes.into_iter().collect()
+    }
+}
+
+impl Routes for SchemaRegistrations {
+    fn route<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, factory: F) -> &mut Self {
+        factory.schemas(&mut self.0);
+        self
+    }
+
+    fn pages(&mut self) -> &mut Self {
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use utoipa::ToSchema;
+
+    use super::*;
+
     #[test]
     fn the_document_is_openapi_3_1() {
         let json: serde_json::Value = serde_json::from_str(&super::spec_json().unwrap()).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
         assert!(json["paths"]["/readyz"]["get"].is_object());
+    }
+
+    #[test]
+    fn no_two_types_register_the_same_component_name() {
+        let registrations = SchemaRegistrations::of_all_routes();
+        assert!(
+            registrations.0.len() > 50,
+            "the routes' schemas were not collected"
+        );
+        assert_eq!(registrations.clashes(), Vec::<String>::new());
+    }
+
+    /// The statuses the shared machinery in front of handlers answers, by what the operation
+    /// declares: a JSON body, a session, query parameters.
+    #[test]
+    fn every_operation_documents_what_its_extractors_and_doors_can_answer() {
+        let json: serde_json::Value = serde_json::from_str(&super::spec_json().unwrap()).unwrap();
+        let mut missing = Vec::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let documented = op["responses"].as_object().unwrap();
+                let mut expected = Vec::new();
+                let json_body = op["requestBody"]["content"]["application/json"].is_object();
+                // The OAuth endpoints read their own bodies and answer in RFC 6749's shape.
+                if json_body && !path.starts_with("/api/auth/") {
+                    expected.extend(["400", "413", "415", "422"]);
+                }
+                if op["security"].to_string().contains("\"session\"") {
+                    expected.extend(["401", "403"]);
+                }
+                let has_query = op["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+                if has_query {
+                    expected.extend(["400", "422"]);
+                }
+                for status in expected {
+                    if !documented.contains_key(status) {
+                        missing.push(format!("{method} {path}: {status}"));
+                    }
+                }
+            }
+        }
+        assert_eq!(missing, Vec::<String>::new());
+    }
+
+    /// Two types that both call themselves `Twin`, as `ClinicOut` once did.
+    #[derive(ToSchema)]
+    #[schema(as = Twin)]
+    #[expect(dead_code, reason = "only the schema matters")]
+    struct StaffTwin {
+        subdomain: String,
+    }
+
+    #[derive(ToSchema)]
+    #[schema(as = Twin)]
+    #[expect(dead_code, reason = "only the schema matters")]
+    struct PublicTwin {
+        address: String,
+    }
+
+    fn registration<T: ToSchema>() -> (String, RefOr<Schema>) {
+        (T::name().into_owned(), T::schema())
+    }
+
+    #[test]
+    fn a_name_registered_by_two_types_is_reported_once() {
+        let registrations = SchemaRegistrations(vec![
+            registration::<StaffTwin>(),
+            registration::<PublicTwin>(),
+            registration::<StaffTwin>(),
+            registration::<Problem>(),
+            registration::<Problem>(),
+        ]);
+        assert_eq!(registrations.clashes(), vec!["Twin".to_owned()]);
     }
 }

@@ -13,7 +13,7 @@ use clinicgate_core::tokens::{
 };
 use clinicgate_core::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _,
+    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, DbErr, EntityTrait as _,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, Select, Set,
 };
 
@@ -46,6 +46,15 @@ fn by_client_id(client_id: &ClientId) -> Select<entity::Entity> {
 fn not_found() -> Error {
     Error::NotFound {
         resource: "API client",
+    }
+}
+
+/// An update reads the row first; when the client is deleted in between, the update matches no
+/// row, and that is the client not being there (404), not a server fault.
+fn update_error(err: DbErr) -> Error {
+    match err {
+        DbErr::RecordNotUpdated => not_found(),
+        other => db_error(other),
     }
 }
 
@@ -158,7 +167,7 @@ impl ApiClientRepository for SeaApiClientRepository {
             row.rate_limit_per_minute = Set(stored_rate_limit(limit)?);
         }
         row.updated_at = Set(Utc::now());
-        to_domain(&row.update(&self.db).await.map_err(db_error)?)
+        to_domain(&row.update(&self.db).await.map_err(update_error)?)
     }
 
     async fn rotate_secret_in_tenant(
@@ -175,7 +184,7 @@ impl ApiClientRepository for SeaApiClientRepository {
         row.previous_secret_expires_at = Set(Some(previous_valid_until));
         row.secret_hash = Set(new_hash);
         row.updated_at = Set(Utc::now());
-        to_domain(&row.update(&self.db).await.map_err(db_error)?)
+        to_domain(&row.update(&self.db).await.map_err(update_error)?)
     }
 
     async fn delete_in_tenant(&self, tenant: TenantId, client_id: &ClientId) -> Result<bool> {
@@ -221,5 +230,20 @@ impl ApiClientRepository for SeaApiClientRepository {
             rate_limit_per_minute: rate_limit(row.rate_limit_per_minute)?,
             clinic_active: clinic_active(clinic.as_ref()),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_deleted_between_read_and_update_is_not_found_rather_than_a_server_error() {
+        assert!(matches!(
+            update_error(DbErr::RecordNotUpdated),
+            Error::NotFound {
+                resource: "API client"
+            }
+        ));
     }
 }

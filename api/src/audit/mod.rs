@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{QueryErrors, SessionErrors};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -239,8 +240,7 @@ pub fn entry_out(entry: &LedgerEntry, emails: &HashMap<UserId, String>) -> Audit
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of entries", body = AuditPageOut),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Clinicians cannot read the ledger", body = Problem, content_type = "application/problem+json"),
+        SessionErrors, QueryErrors,
         (status = 422, description = "A filter is malformed (`errors[].field` names it)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
@@ -333,8 +333,7 @@ async fn export_csv(
     params(AuditQuery),
     responses(
         (status = 200, description = "CSV with a header row", content_type = "text/csv", body = String),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Clinicians cannot read the ledger", body = Problem, content_type = "application/problem+json"),
+        SessionErrors, QueryErrors,
         (status = 422, description = "A filter is malformed", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))

@@ -4,12 +4,16 @@
 
 use std::collections::HashMap;
 
-use actix_web::HttpRequest;
-use actix_web::http::header;
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use futures::future::LocalBoxFuture;
 
 use super::oauth::OAuthError;
+use crate::state::AppState;
 
 /// What the `Authorization` header holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -96,9 +100,45 @@ pub fn client_credentials(
 }
 
 /// An OAuth request's parameters. Empty values count as absent (RFC 6749 §3.1); a parameter
-/// given twice is an `invalid_request`.
+/// given twice is an `invalid_request`. As an extractor it reads the body itself, so that even a
+/// body over the limit is answered in the OAuth error shape (413 `invalid_request`), not with
+/// actix's plain-text 413.
 #[derive(Debug, Default)]
 pub struct Params(HashMap<String, String>);
+
+impl FromRequest for Params {
+    type Error = OAuthError;
+    type Future = LocalBoxFuture<'static, Result<Self, OAuthError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|err| unreadable_body(&req, &err))?;
+            Self::parse(&req, &body)
+        })
+    }
+}
+
+/// The OAuth error for a body that could not be read: too large (413), or cut off (400).
+fn unreadable_body(req: &HttpRequest, err: &actix_web::Error) -> OAuthError {
+    if err.as_response_error().status_code() != StatusCode::PAYLOAD_TOO_LARGE {
+        return OAuthError::invalid_request("the request body could not be read");
+    }
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.http.body_limit_bytes);
+    let description = match limit {
+        Some(limit) => format!("the body is larger than {limit} bytes"),
+        None => "the body is too large".to_owned(),
+    };
+    OAuthError::OAuth {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        error: "invalid_request",
+        description: Some(description),
+        challenge: None,
+    }
+}
 
 impl Params {
     /// Parses `body` by the request's content type; an empty body has no parameters.

@@ -160,6 +160,7 @@ pub struct RevokeRequest {
         (status = 204, description = "Revoked (or nothing to revoke)"),
         (status = 400, description = "`invalid_request`, or `unauthorized_client` for another client's token", body = OAuthErrorBody),
         (status = 401, description = "`invalid_token`: the bearer token is not genuine; `invalid_client`: the client credentials are wrong", body = OAuthErrorBody),
+        (status = 413, description = "The body is larger than the deployment's limit (`invalid_request`)", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
@@ -170,9 +171,8 @@ pub async fn revoke(
     req: HttpRequest,
     _root: RootHost,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    params: Params,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = Params::parse(&req, &body)?;
     match authorization(&req) {
         Authorization::Bearer(bearer) => {
             revoke_with_bearer(&state, bearer, params.get("token")).await?;

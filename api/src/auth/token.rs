@@ -68,6 +68,7 @@ pub struct TokenResponse {
         (status = 200, description = "The token (`Cache-Control: no-store`)", body = TokenResponse),
         (status = 400, description = "`invalid_request`, `unsupported_grant_type` or `invalid_scope`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`, with `WWW-Authenticate: Basic realm=\"clinicgate\"`", body = OAuthErrorBody),
+        (status = 413, description = "The body is larger than the deployment's limit (`invalid_request`)", body = OAuthErrorBody),
         (status = 429, description = "Too many failed client authentications; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
@@ -78,9 +79,8 @@ pub async fn issue_token(
     req: HttpRequest,
     _root: RootHost,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    params: Params,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = Params::parse(&req, &body)?;
     match params.get("grant_type") {
         None => return Err(OAuthError::invalid_request("grant_type is required")),
         Some("client_credentials") => {}

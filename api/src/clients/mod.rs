@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{JsonBodyErrors, SessionErrors};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -112,8 +113,7 @@ pub struct ClientPatchIn {
     tag = "clinic",
     responses(
         (status = 200, description = "Every client, oldest first", body = [ClientOut]),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Clinicians cannot manage API clients", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
     ),
     security(("session" = []))
 )]
@@ -134,8 +134,8 @@ pub async fn list_clients(
     request_body = ClientIn,
     responses(
         (status = 201, description = "Created; store `client_secret` now", body = ClientWithSecretOut),
-        (status = 403, description = "Wrong role, or the request did not come from this clinic's pages", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name, unknown scope (`unknown_scope`), no scope, or rate limit out of range", body = Problem, content_type = "application/problem+json"),
+        SessionErrors, JsonBodyErrors,
+        (status = 422, description = "Invalid name, unknown scope (`unknown_scope`), no scope, or rate limit out of range; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -169,9 +169,9 @@ pub async fn create_client(
     request_body = ClientPatchIn,
     responses(
         (status = 200, description = "Changed", body = ClientOut),
-        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        SessionErrors, JsonBodyErrors,
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or nothing to change", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or nothing to change; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -206,7 +206,7 @@ pub async fn update_client(
     params(("client_id" = String, Path, description = "The client id")),
     responses(
         (status = 200, description = "The new secret; store it now", body = ClientWithSecretOut),
-        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
@@ -229,7 +229,7 @@ pub async fn rotate_client_secret(
     params(("client_id" = String, Path, description = "The client id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))

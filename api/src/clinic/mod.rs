@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::config::PublicUrl;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::responses::SessionErrors;
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -39,7 +40,7 @@ impl ClinicUrls {
 
 /// A clinic, as its staff see it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClinicOut {
+pub struct TenantClinicOut {
     /// The clinic's id.
     pub id: Uuid,
     /// Display name.
@@ -63,7 +64,7 @@ pub struct ClinicOut {
     pub created_at: DateTime<Utc>,
 }
 
-impl ClinicOut {
+impl TenantClinicOut {
     /// The clinic with its URLs.
     pub fn new(clinic: &Clinic, public: &PublicUrl, cliniko_connected: bool) -> Self {
         let urls = ClinicUrls::new(public, clinic.subdomain.as_str());
@@ -84,8 +85,8 @@ impl ClinicOut {
 #[utoipa::path(
     tag = "clinic",
     responses(
-        (status = 200, description = "The clinic", body = ClinicOut),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The clinic", body = TenantClinicOut),
+        SessionErrors,
     ),
     security(("session" = []))
 )]
@@ -93,9 +94,9 @@ impl ClinicOut {
 pub async fn get_tenant(
     auth: Authenticated,
     state: web::Data<AppState>,
-) -> Result<web::Json<ClinicOut>, ApiError> {
+) -> Result<web::Json<TenantClinicOut>, ApiError> {
     let connected = state.cliniko_keys.connection(auth.ctx()).await?.is_some();
-    Ok(web::Json(ClinicOut::new(
+    Ok(web::Json(TenantClinicOut::new(
         &auth.clinic,
         &state.settings.public_url,
         connected,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{JsonBodyErrors, SessionErrors};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -110,7 +111,7 @@ impl From<Option<ClinikoConnection>> for ClinikoKeyOut {
     tag = "clinic",
     responses(
         (status = 200, description = "Connected or not", body = ClinikoKeyOut),
-        (status = 403, description = "Clinicians cannot see key details", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
     ),
     security(("session" = []))
 )]
@@ -132,9 +133,9 @@ pub async fn get_cliniko_key(
     request_body = ClinikoKeyIn,
     responses(
         (status = 200, description = "Verified and stored", body = ClinikoKeyOut),
-        (status = 403, description = "Wrong role, or not sent from this clinic's pages", body = Problem, content_type = "application/problem+json"),
+        SessionErrors, JsonBodyErrors,
         (status = 409, description = "The key is already connected to another clinic (`cliniko_key_in_use`): one Cliniko account backs one clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed key, unknown shard, or Cliniko rejected it (`errors[].code` = `rejected`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed key, unknown shard, or Cliniko rejected it (`errors[].code` = `rejected`); or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Cliniko is not answering correctly (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -158,7 +159,7 @@ pub async fn put_cliniko_key(
     tag = "clinic",
     responses(
         (status = 204, description = "Disconnected"),
-        (status = 403, description = "Wrong role, or not sent from this clinic's pages", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
     ),
     security(("session" = []))
 )]

@@ -6,4 +6,5 @@ pub mod extract;
 pub mod fallback;
 pub mod observe;
 pub mod problem;
+pub mod responses;
 pub mod security;

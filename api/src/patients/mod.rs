@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use crate::http::client_ip::client_ip;
 use crate::http::observe::current_request_id;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{ClinikoErrors, SessionErrors};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -103,7 +104,7 @@ pub struct PhoneOut {
 
 /// A postal address.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AddressOut {
+pub struct PatientAddressOut {
     /// Address lines, in order, without empty ones.
     pub lines: Vec<String>,
     /// City.
@@ -127,7 +128,7 @@ pub struct AlertOut {
 
 /// An appointment with its names and local time.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AppointmentOut {
+pub struct PatientAppointmentOut {
     /// Cliniko's id.
     pub id: String,
     /// Start, with the business's UTC offset (e.g. `2026-11-24T09:30:00+11:00`).
@@ -178,7 +179,7 @@ pub struct PatientOut {
     /// E-mail address.
     pub email: Option<String>,
     /// Postal address, if any part is known.
-    pub address: Option<AddressOut>,
+    pub address: Option<PatientAddressOut>,
     /// Emergency contact (free text).
     pub emergency_contact: Option<String>,
     /// When Cliniko archived the patient, if it did.
@@ -186,9 +187,9 @@ pub struct PatientOut {
     /// Medical alerts.
     pub medical_alerts: Vec<AlertOut>,
     /// The next appointments (up to 10), soonest first.
-    pub upcoming_appointments: Vec<AppointmentOut>,
+    pub upcoming_appointments: Vec<PatientAppointmentOut>,
     /// The latest past appointments (up to 10), most recent first.
-    pub recent_appointments: Vec<AppointmentOut>,
+    pub recent_appointments: Vec<PatientAppointmentOut>,
     /// The patient in Cliniko's web app (absent when the connected key may not read the
     /// account's settings).
     pub cliniko_url: Option<String>,
@@ -201,7 +202,7 @@ fn phone(p: &PhoneNumber) -> Option<PhoneOut> {
     })
 }
 
-fn address(p: &Patient) -> Option<AddressOut> {
+fn address(p: &Patient) -> Option<PatientAddressOut> {
     let lines: Vec<String> = [&p.address_1, &p.address_2, &p.address_3]
         .into_iter()
         .flatten()
@@ -213,7 +214,7 @@ fn address(p: &Patient) -> Option<AddressOut> {
         && p.state.is_none()
         && p.post_code.is_none()
         && country.is_none();
-    (!empty).then(|| AddressOut {
+    (!empty).then(|| PatientAddressOut {
         lines,
         city: p.city.clone(),
         state: p.state.clone(),
@@ -229,9 +230,9 @@ fn alert(a: &MedicalAlert) -> AlertOut {
     }
 }
 
-fn appointment(v: &Visit) -> AppointmentOut {
+fn appointment(v: &Visit) -> PatientAppointmentOut {
     let a = &v.appointment;
-    AppointmentOut {
+    PatientAppointmentOut {
         id: a.id.to_string(),
         starts_at: v.local_start().to_rfc3339(),
         ends_at: v.local_end().map(|end| end.to_rfc3339()),
@@ -294,14 +295,10 @@ pub fn not_connected() -> ApiError {
     params(("id" = String, Path, description = "The patient's Cliniko id: a positive integer of at most 19 digits", example = "836447129235883061")),
     responses(
         (status = 200, description = "The patient (with `Cache-Control: no-store`)", body = PatientOut),
+        SessionErrors, ClinikoErrors,
         (status = 400, description = "The id is not a Cliniko id (`invalid_patient_id`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such patient in this clinic's Cliniko", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Cliniko's budget for this clinic is exhausted beyond the wait a page allows", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed or refused the clinic's key", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The access could not be recorded, so nothing is shown", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]

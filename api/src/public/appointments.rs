@@ -25,6 +25,7 @@ use super::listing::{check, local, parse_date, parse_id, parse_time, utc};
 use super::{ApiCaller, AppointmentsRead, AppointmentsWrite};
 use crate::http::extract::invalid_body;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{BearerErrors, ClinikoErrors, JsonBodyErrors};
 use crate::patients::request_meta;
 use crate::state::AppState;
 
@@ -485,14 +486,10 @@ fn to_value(out: &impl Serialize) -> Result<Value, Error> {
     params(("Idempotency-Key" = String, Header, description = "A unique key per booking, e.g. a UUID; reuse it when retrying", example = "0b6f5c1e-3f7e-4c44-9c7d-2d3a0f5b8e11")),
     responses(
         (status = 201, description = "Booked", body = AppointmentOut),
+        BearerErrors, JsonBodyErrors, ClinikoErrors,
         (status = 400, description = "No or a malformed `Idempotency-Key` (`idempotency_key_missing`, `invalid_idempotency_key`), or malformed JSON (`malformed_json`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `appointments:write` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slot_unavailable`, `slot_taken`, `idempotency_in_progress` or `cliniko_not_connected`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, ids that do not go together, an unknown patient, Cliniko's own validation messages (`validation_failed`, `invalid_body`), or a reused key (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["appointments:write"]))
 )]
@@ -533,15 +530,11 @@ pub async fn create_appointment(
     ),
     responses(
         (status = 200, description = "The changed appointment", body = AppointmentOut),
+        BearerErrors, JsonBodyErrors, ClinikoErrors,
         (status = 400, description = "No or a malformed `Idempotency-Key`, or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `appointments:write` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such appointment in this clinic (`not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`appointment_cancelled`, `slot_unavailable`, `slot_taken`, `idempotency_in_progress` or `cliniko_not_connected`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or conflicting fields (`validation_failed`, `invalid_body`), or a reused key (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["appointments:write"]))
 )]
@@ -575,13 +568,8 @@ pub async fn update_appointment(
     params(("id" = String, Path, description = "The appointment's id", example = "836447129235991234")),
     responses(
         (status = 200, description = "The status", body = AppointmentStatusOut),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `appointments:read` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
+        BearerErrors, ClinikoErrors,
         (status = 404, description = "No such appointment in this clinic (`not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["appointments:read"]))
 )]

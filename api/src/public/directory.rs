@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::listing::{PageParams, check, list_of, optional_id, parse_id};
 use super::{ApiCaller, DoctorsRead};
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{BearerErrors, ClinikoErrors, QueryErrors};
 use crate::state::AppState;
 
 /// A doctor (a Cliniko practitioner shown in online bookings).
@@ -66,7 +67,7 @@ impl From<Doctor> for DoctorOut {
 
 /// A clinic's postal address.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AddressOut {
+pub struct ClinicAddressOut {
     /// Street lines.
     #[schema(example = json!(["123 George Street"]))]
     pub lines: Vec<String>,
@@ -89,13 +90,13 @@ pub struct AddressOut {
     "country": "Australia", "country_code": "AU", "time_zone": "Australia/Sydney",
     "contact": "+614 555 0100", "website": "https://harbourphysio.example"
 }))]
-pub struct ClinicOut {
+pub struct PublicClinicOut {
     /// Cliniko's business id.
     pub id: String,
     /// Name.
     pub name: String,
     /// Postal address.
-    pub address: AddressOut,
+    pub address: ClinicAddressOut,
     /// Country.
     pub country: Option<String>,
     /// ISO 3166-1 alpha-2 country code.
@@ -108,12 +109,12 @@ pub struct ClinicOut {
     pub website: Option<String>,
 }
 
-impl From<Clinic> for ClinicOut {
+impl From<Clinic> for PublicClinicOut {
     fn from(c: Clinic) -> Self {
         Self {
             id: c.id.to_string(),
             name: c.name,
-            address: AddressOut {
+            address: ClinicAddressOut {
                 lines: c.address_lines,
                 city: c.city,
                 state: c.state,
@@ -184,7 +185,7 @@ list_of!(
 list_of!(
     /// A page of clinics.
     ClinicList,
-    ClinicOut
+    PublicClinicOut
 );
 list_of!(
     /// A page of appointment types.
@@ -258,14 +259,8 @@ async fn directory_list<L: Serialize>(
     params(DoctorsQuery, PageParams),
     responses(
         (status = 200, description = "A page of doctors", body = DoctorList),
-        (status = 400, description = "A query parameter of the wrong type (`invalid_query`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `doctors:read` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
+        BearerErrors, QueryErrors, ClinikoErrors,
         (status = 422, description = "An id that is not a Cliniko id, or `page`/`per_page` out of range (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The client's rate limit, or the clinic's Cliniko budget, is used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed or refused the clinic's key (`cliniko_unavailable`, `cliniko_key_rejected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["doctors:read"]))
 )]
@@ -309,13 +304,8 @@ pub async fn list_doctors(
     params(("id" = String, Path, description = "The doctor's id", example = "836447129235007919")),
     responses(
         (status = 200, description = "The doctor", body = DoctorOut),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `doctors:read` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
+        BearerErrors, ClinikoErrors,
         (status = 404, description = "No public doctor has this id (`not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["doctors:read"]))
 )]
@@ -339,12 +329,7 @@ pub async fn get_doctor(
     params(PageParams),
     responses(
         (status = 200, description = "A page of specialties", body = SpecialtyList),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `doctors:read` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
+        BearerErrors, QueryErrors, ClinikoErrors,
     ),
     security(("bearer" = ["doctors:read"]))
 )]
@@ -373,12 +358,7 @@ pub async fn list_specialties(
     params(PageParams),
     responses(
         (status = 200, description = "A page of clinics", body = ClinicList),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `doctors:read` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
+        BearerErrors, QueryErrors, ClinikoErrors,
     ),
     security(("bearer" = ["doctors:read"]))
 )]
@@ -391,7 +371,12 @@ pub async fn list_clinics(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     directory_list(&state, &req, caller.ctx(), |directory| {
-        ClinicList::new(&state, &req, page.of(directory.clinics()), ClinicOut::from)
+        ClinicList::new(
+            &state,
+            &req,
+            page.of(directory.clinics()),
+            PublicClinicOut::from,
+        )
     })
     .await
 }
@@ -402,13 +387,8 @@ pub async fn list_clinics(
     params(AppointmentTypesQuery, PageParams),
     responses(
         (status = 200, description = "A page of appointment types", body = AppointmentTypeList),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `doctors:read` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
+        BearerErrors, QueryErrors, ClinikoErrors,
         (status = 422, description = "`doctor_id` is not a Cliniko id (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["doctors:read"]))
 )]

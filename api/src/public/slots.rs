@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::listing::{PageParams, check, list_of, local, parse_date, parse_id, required, utc};
 use super::{ApiCaller, SlotsRead};
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{BearerErrors, ClinikoErrors, QueryErrors};
 use crate::state::AppState;
 
 /// One free slot.
@@ -82,13 +83,8 @@ pub struct SlotsQuery {
     params(SlotsQuery, PageParams),
     responses(
         (status = 200, description = "A page of free slots", body = SlotList),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks `slots:read` (`insufficient_scope`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The clinic has not connected Cliniko (`cliniko_not_connected`)", body = Problem, content_type = "application/problem+json"),
+        BearerErrors, QueryErrors, ClinikoErrors,
         (status = 422, description = "A missing or malformed parameter, ids that do not go together (`unknown`, `not_offered`), a day in the past (`in_past`), `to` before `from` or too long a range (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit or Cliniko budget used up; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko failed (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["slots:read"]))
 )]

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::ApiCaller;
-use crate::http::problem::Problem;
+use crate::http::responses::BearerErrors;
 
 /// The caller, as its token says.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,9 +30,7 @@ pub struct MeOut {
     tag = "public",
     responses(
         (status = 200, description = "The caller", body = MeOut),
-        (status = 401, description = "No valid access token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The client's rate limit is used up; see `Retry-After` and `RateLimit`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
+        BearerErrors,
     ),
     security(("bearer" = []))
 )]

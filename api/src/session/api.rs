@@ -12,8 +12,9 @@ use super::{
     Authenticated, expired_cookie, invalid_credentials, log_in, require_same_origin,
     session_cookie, token_from,
 };
-use crate::clinic::ClinicOut;
+use crate::clinic::TenantClinicOut;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors};
 use crate::state::AppState;
 use crate::tenancy::TenantHost;
 use crate::users::UserOut;
@@ -35,7 +36,7 @@ pub struct SessionOut {
     /// Who is logged in.
     pub user: UserOut,
     /// The clinic of this host.
-    pub clinic: ClinicOut,
+    pub clinic: TenantClinicOut,
     /// When the session ends at the latest (it ends sooner after 30 idle minutes by default).
     pub expires_at: DateTime<Utc>,
 }
@@ -51,7 +52,7 @@ async fn session_out(
         .await?
         .is_some();
     Ok(SessionOut {
-        clinic: ClinicOut::new(auth_clinic, &state.settings.public_url, connected),
+        clinic: TenantClinicOut::new(auth_clinic, &state.settings.public_url, connected),
         expires_at: session.expires_at,
         user: session.user.into(),
     })
@@ -67,6 +68,7 @@ async fn session_out(
     request_body = SessionIn,
     responses(
         (status = 200, description = "Logged in; the `Set-Cookie` header carries the session", body = SessionOut),
+        JsonBodyErrors, StoreErrors,
         (status = 401, description = "Wrong e-mail or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
@@ -100,7 +102,7 @@ pub async fn create_session(
     tag = "session",
     responses(
         (status = 200, description = "The session", body = SessionOut),
-        (status = 401, description = "No valid session for this clinic", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
     ),
     security(("session" = []))
 )]
@@ -123,6 +125,7 @@ pub async fn current_session(
     tag = "session",
     responses(
         (status = 204, description = "Logged out"),
+        StoreErrors,
         (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
     )
 )]

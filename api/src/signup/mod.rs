@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::clinic::ClinicUrls;
 use crate::http::client_ip::client_ip;
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{JsonBodyErrors, StoreErrors};
 use crate::state::AppState;
 use crate::tenancy::RootHost;
 
@@ -63,8 +64,9 @@ pub struct SignupOut {
     request_body = SignupIn,
     responses(
         (status = 201, description = "Created; `Location` is the clinic's URL", body = SignupOut),
+        JsonBodyErrors, StoreErrors,
         (status = 409, description = "The subdomain is taken (`subdomain_taken`), whatever its case", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields; `errors` says which and why", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields; `errors` says which and why; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-ups from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::http::problem::{ApiError, Problem};
+use crate::http::responses::{JsonBodyErrors, SessionErrors};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -101,8 +102,7 @@ pub struct UserPatch {
     tag = "clinic",
     responses(
         (status = 200, description = "Every staff member, oldest first", body = [UserOut]),
-        (status = 401, description = "Not logged in to this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Clinicians cannot manage staff", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
     ),
     security(("session" = []))
 )]
@@ -121,9 +121,9 @@ pub async fn list_users(
     request_body = UserIn,
     responses(
         (status = 201, description = "Added", body = UserOut),
-        (status = 403, description = "Wrong role, or the request did not come from this clinic's pages", body = Problem, content_type = "application/problem+json"),
+        SessionErrors, JsonBodyErrors,
         (status = 409, description = "The e-mail is already used in this clinic (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid e-mail or password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid e-mail or password; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -155,10 +155,10 @@ pub async fn create_user(
     request_body = UserPatch,
     responses(
         (status = 200, description = "Changed", body = UserOut),
-        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        SessionErrors, JsonBodyErrors,
         (status = 404, description = "No such user in this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "It would leave the clinic without an active owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Nothing to change", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Nothing to change; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []))
 )]
@@ -194,7 +194,7 @@ pub async fn update_user(
     params(("id" = Uuid, Path, description = "The user's id")),
     responses(
         (status = 204, description = "Deactivated"),
-        (status = 403, description = "Wrong role", body = Problem, content_type = "application/problem+json"),
+        SessionErrors,
         (status = 404, description = "No such user in this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "It is the clinic's last active owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
     ),

@@ -14,6 +14,7 @@ mod common;
 mod binary;
 mod cliniko;
 mod cliniko_key;
+mod error_bodies;
 mod errors;
 mod faults;
 mod health;
