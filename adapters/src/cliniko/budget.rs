@@ -105,10 +105,14 @@ impl Budget {
     /// key is paused after a Cliniko 429; [`Error::Unavailable`] when the shared store is down.
     pub(crate) async fn reserve(&self, key: &KeyId, lane: Lane, calls: u32) -> Result<()> {
         self.check_pause(key).await?;
+        // What the lane may queue, plus what the operation would wait anyway on an idle budget
+        // when it needs more than a bucket holds (a two-month slot search).
+        let beyond_bucket =
+            calls.saturating_sub(self.quota.limit.saturating_sub(self.headroom(lane)));
         let may_wait = match lane {
             Lane::Api => API_BOOKING_WAIT,
             other => self.max_wait(other),
-        };
+        } + self.refill_time(beyond_bucket);
         let booked = self
             .limiter
             .book(
@@ -134,6 +138,16 @@ impl Budget {
                     .max(Duration::from_secs(1)),
             }),
         }
+    }
+
+    /// Gives back `units` booked for an operation that did not need them.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the shared store is down (the units then return with time).
+    pub(crate) async fn refund(&self, key: &KeyId, units: u32) -> Result<()> {
+        self.limiter
+            .refund(&bucket_key(key), self.quota, units)
+            .await
     }
 
     /// Refuses while `key` is paused after a Cliniko 429 (for calls whose budget was booked).

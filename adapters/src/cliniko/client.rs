@@ -276,9 +276,12 @@ impl ClinikoClient for HttpClinikoClient {
         calls: u32,
     ) -> Result<Arc<dyn ClinikoClient>> {
         let key = KeyId::of(&account.key);
-        self.transport.budget().reserve(&key, lane, calls).await?;
+        let budget = self.transport.budget();
+        budget.reserve(&key, lane, calls).await?;
         Ok(Arc::new(Self {
-            transport: self.transport.with_prepaid(Prepaid::new(key, calls)),
+            transport: self
+                .transport
+                .with_prepaid(Prepaid::new(key, calls, budget.clone())),
             ..self.clone()
         }))
     }

@@ -98,6 +98,15 @@ impl Gcra {
         self.allow_offset_us
     }
 
+    /// The TAT to store after giving back `cost` units at `now_us` (`None`: delete the key, the
+    /// bucket is full). Never before `now`: a refund cannot make the bucket more than full.
+    pub(crate) fn refunded(&self, now_us: i64, stored_tat_us: Option<i64>) -> Option<i64> {
+        let tat = i128::from(stored_tat_us?) - self.increment_us;
+        (tat > i128::from(now_us))
+            .then(|| i64::try_from(tat).ok())
+            .flatten()
+    }
+
     /// Decides a request at `now_us` given the stored TAT (`None` when the key is absent).
     pub(crate) fn evaluate(&self, now_us: i64, stored_tat_us: Option<i64>) -> Evaluation {
         let now = i128::from(now_us);
@@ -280,6 +289,21 @@ mod tests {
         assert_eq!(big.wait, Duration::from_secs(3));
         // A plain acquisition never waits.
         assert_eq!(plain.evaluate(NOW, None).wait, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_refund_gives_units_back_but_never_more_than_a_full_bucket() {
+        let g = gcra(5, Duration::from_secs(5), 1, 0);
+        let (_, stored) = run(&g, 5, None);
+        let two = gcra(5, Duration::from_secs(5), 2, 0);
+        let back = two.refunded(NOW, stored);
+        assert_eq!(back, Some(NOW + 3_000_000));
+        let (decisions, _) = run(&g, 3, back);
+        assert_eq!(decisions.iter().filter(|d| d.allowed).count(), 2);
+        // More than was taken: the bucket is just full.
+        let many = gcra(5, Duration::from_secs(5), 50, 0);
+        assert_eq!(many.refunded(NOW, stored), None);
+        assert_eq!(many.refunded(NOW, None), None);
     }
 
     #[test]

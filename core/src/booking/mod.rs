@@ -245,8 +245,10 @@ impl BookingService {
                 let patience = Patience::default();
                 let windows = windows(search.from, search.to);
                 // Every window booked before the first call: a search the budget cannot cover
-                // is refused before it spends anything, not after its first weeks.
-                let calls = u32::try_from(windows.len()).unwrap_or(u32::MAX);
+                // is refused before it spends anything, not after its first weeks. Two calls a
+                // window: a full-time week can have more free times than one page holds; what
+                // is not used goes back to the budget.
+                let calls = u32::try_from(windows.len() * CALLS_PER_WINDOW).unwrap_or(u32::MAX);
                 let cliniko = self.cliniko().reserve(&account, Lane::Api, calls).await?;
                 let mut times: Vec<AvailableTime> = Vec::new();
                 for (from, to) in windows {
@@ -658,9 +660,12 @@ struct Move<'a> {
     notes: Option<String>,
 }
 
-/// The Cliniko calls of a booking of a known or matched patient: the day's available times, the
-/// patient, the booking and the conflicts check (a new patient costs one more, asked for then).
-const BOOKING_CALLS: u32 = 4;
+/// The most Cliniko calls a booking makes: the day's available times, the patient (a lookup,
+/// and a creation when new), the booking and the conflicts check. Unused ones go back.
+const BOOKING_CALLS: u32 = 5;
+
+/// Pages of free times one 7-day window may need (100 a page).
+const CALLS_PER_WINDOW: usize = 2;
 
 /// Days of one Cliniko availability call (`to = from + 6`: the safe reading of "at most 7 days").
 const WINDOW_DAYS: u64 = 7;

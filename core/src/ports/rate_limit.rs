@@ -79,6 +79,11 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
         max_wait: Duration,
     ) -> Result<Option<Duration>>;
 
+    /// Gives back `units` units taken from `key`'s bucket (by [`acquire`](Self::acquire) or
+    /// [`book`](Self::book)) and not used, so the next callers get them. The bucket never holds
+    /// more than a full bucket.
+    async fn refund(&self, key: &str, quota: Quota, units: u32) -> Result<()>;
+
     /// Takes `cost` units from `key`'s sliding window if no more than `quota.limit` units would
     /// then have been taken within the last `quota.period`. Unlike [`acquire`](Self::acquire)'s
     /// bucket, which refills while it is being spent (so a `period` can see up to twice `limit`),

@@ -421,6 +421,11 @@ mod tests {
             Ok(decision.allowed.then_some(Duration::ZERO))
         }
 
+        async fn refund(&self, _: &str, _: Quota, units: u32) -> Result<()> {
+            self.taken.fetch_sub(units, Ordering::SeqCst);
+            Ok(())
+        }
+
         async fn increment(&self, _: &str, _: Duration) -> Result<u64> {
             Ok(0)
         }

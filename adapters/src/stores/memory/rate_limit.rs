@@ -126,6 +126,17 @@ impl RateLimiter for MemoryRateLimiter {
         Ok(evaluation.decision.allowed.then_some(evaluation.wait))
     }
 
+    async fn refund(&self, key: &str, quota: Quota, units: u32) -> Result<()> {
+        let gcra = Gcra::new(quota, units, 0)?;
+        let mut state = lock(&self.state);
+        let now_us = self.now_us(Instant::now());
+        match gcra.refunded(now_us, state.buckets.get(key).copied()) {
+            Some(tat) => state.buckets.insert(key.to_owned(), tat),
+            None => state.buckets.remove(key),
+        };
+        Ok(())
+    }
+
     async fn take_in_window(
         &self,
         key: &str,

@@ -80,6 +80,30 @@ return {string.format('%d', now), seen}
     )
 });
 
+/// Gives units back to a GCRA bucket, atomically, on Redis's clock: the TAT moves back by
+/// `units × T`, and a bucket that would be more than full is deleted (full). The same step as
+/// `Gcra::refunded`.
+///
+/// KEYS[1] the bucket; ARGV[1] `units × T` (µs). Returns 1 when the bucket held a TAT.
+static REFUND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local stored = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if stored < 0 then return 0 end
+local tat = stored - tonumber(ARGV[1])
+if tat > now then
+  local ttl_ms = math.ceil((tat - now) / 1000)
+  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', string.format('%d', ttl_ms))
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+",
+    )
+});
+
 /// Increments a fixed-window counter, starting the window on the first increment only.
 ///
 /// KEYS[1] the counter; ARGV[1] the window (ms). Returns the new value.
@@ -163,6 +187,21 @@ impl RateLimiter for RedisRateLimiter {
             .evaluate(key, Gcra::booking(quota, cost, reserve, max_wait)?)
             .await?;
         Ok(evaluation.decision.allowed.then_some(evaluation.wait))
+    }
+
+    async fn refund(&self, key: &str, quota: Quota, units: u32) -> Result<()> {
+        let gcra = Gcra::new(quota, units, 0)?;
+        let mut connection = self.store.connection();
+        let mut invocation = REFUND.prepare_invoke();
+        invocation
+            .key(self.bucket_key(key))
+            .arg(gcra.increment_us().to_string());
+        run(
+            "rate_limiter.refund",
+            invocation.invoke_async::<i64>(&mut connection),
+        )
+        .await
+        .map(drop)
     }
 
     async fn take_in_window(

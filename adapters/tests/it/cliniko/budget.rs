@@ -252,6 +252,66 @@ async fn refused_calls_do_not_use_up_the_budget() {
 }
 
 #[tokio::test]
+async fn a_reservation_is_all_or_nothing_and_its_unused_units_go_back() {
+    // A bucket of 4 refilling one unit every 500 ms.
+    let budget = BudgetConfig {
+        limit: 4,
+        period: Duration::from_secs(2),
+        burst: 4,
+        api_reserve: 0,
+        background_reserve: 1,
+        ..BudgetConfig::default()
+    };
+    let server = user_mock().await;
+    let (clients, _instances) = three_clients(&mock_base(&server), &budget).await;
+    let clinic = clinic();
+
+    // Three units booked on one instance, one used: two go back when the operation ends.
+    let operation = clients[0].reserve(&clinic, Lane::Api, 3).await.unwrap();
+    operation.current_user(&clinic, Lane::Api).await.unwrap();
+    // Only the fourth unit is left to the others meanwhile.
+    clients[1].current_user(&clinic, Lane::Api).await.unwrap();
+    assert!(clients[2].current_user(&clinic, Lane::Api).await.is_err());
+    drop(operation);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    clients[1].current_user(&clinic, Lane::Api).await.unwrap();
+    clients[2].current_user(&clinic, Lane::Api).await.unwrap();
+    assert_eq!(received(&server).await, 4);
+
+    // A queue: one operation holds the bucket, a second waits 2 s for its turn, and a third,
+    // which would wait 4 s, is refused at once and takes nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let first = clients[0].reserve(&clinic, Lane::Api, 4).await.unwrap();
+    let second = {
+        let (client, clinic) = (clients[1].clone(), clinic.clone());
+        tokio::spawn(async move { client.reserve(&clinic, Lane::Api, 4).await.map(drop) })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let refused = clients[2].reserve(&clinic, Lane::Api, 4).await;
+    assert!(
+        matches!(refused, Err(Error::RateLimited { .. })),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(500));
+    second.await.unwrap().unwrap();
+    drop(first);
+    // Larger than the bucket on an idle budget: admitted after the refill it needs.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    let big = clients[1].reserve(&clinic, Lane::Api, 6).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(800)..Duration::from_millis(1500)).contains(&waited),
+        "two units beyond the bucket take a second to refill: waited {waited:?}"
+    );
+    for _ in 0..6 {
+        big.current_user(&clinic, Lane::Api).await.unwrap();
+    }
+    assert_eq!(received(&server).await, 10);
+}
+
+#[tokio::test]
 async fn a_cliniko_429_seen_by_one_instance_pauses_every_instance_until_the_reset() {
     let server = MockServer::start().await;
     let reset = SystemTime::now()

@@ -4,6 +4,7 @@
 mod appointments;
 mod directory;
 mod faults;
+mod overload;
 mod slots;
 
 use std::net::TcpListener;
