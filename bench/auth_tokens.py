@@ -4,6 +4,7 @@ measured in the same run, alternating, on the same machine (wrk on loopback).
 
   python3 bench/auth_tokens.py [--duration 10] [--rounds 3] [--connections 64] [--threads 2]
                                [--redis redis://127.0.0.1:6379] [--log-level info]
+                               [--binary target/release/clinicgate] [--workers 0] [--pin]
 
 Targets, each hit by `wrk -t{threads} -c{connections} -d{duration}s --latency`:
   nginx-200     nginx `return 200;` (the peer of validate)
@@ -20,6 +21,12 @@ ClinicGate runs the release build with its production defaults (2 HTTP workers, 
 at info, written to /dev/null), SQLite, and Redis for revocations, client state and rate limits.
 The API client's limit is set far above what the run can reach, so every request goes through the
 limiter and none is refused. nginx runs 2 workers, access log off.
+
+Every run first prints the host (CPU model, cores, kernel, hypervisor, clock source, load), and
+after each wrk round the CPU time the server under test spent per request and the share of the
+machine wrk itself took: ratios against nginx depend on how the cores are split between the load
+generator and the servers, which differs between hosts of the same kind. `--pin` runs wrk on CPU 0
+and every server on the other CPUs, so each side gets the same cores on any host.
 """
 
 import argparse
@@ -39,7 +46,46 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BINARY = ROOT / "target" / "release" / "clinicgate"
+BINARY = Path(os.environ.get("CLINICGATE_BENCH_BINARY", ROOT / "target" / "release" / "clinicgate"))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def host_summary() -> str:
+    """One line naming the machine, so figures from different hosts are never compared as equal."""
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text().strip()
+        except OSError:
+            return "?"
+    cpuinfo = read("/proc/cpuinfo")
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                  if line.startswith("model name")), "?")
+    virtual = "hypervisor" in cpuinfo
+    return (f"host: {model}, {os.cpu_count()} CPUs{' (virtual)' if virtual else ''}, "
+            f"kernel {os.uname().release}, clock source "
+            f"{read('/sys/devices/system/clocksource/clocksource0/current_clocksource')}, "
+            f"load average {os.getloadavg()[0]:.2f}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid` and its children (nginx's workers), in seconds."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state ppid ... utime (14th field of the line) stime (15th).
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """`command` under `taskset -c cpus` when pinning."""
+    return ["taskset", "-c", cpus, *command] if cpus else command
 PASSWORD = "correct horse battery staple 42"
 
 
@@ -106,7 +152,7 @@ http {{
   server {{ listen 127.0.0.1:{upstream}; root {static}; }}
 }}
 """)
-    process = subprocess.Popen(["nginx", "-c", str(config), "-p", str(workdir)],
+    process = subprocess.Popen(pinned(["nginx", "-c", str(config), "-p", str(workdir)], SERVER_CPUS),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(plain, "/", "localhost")
     wait_ready(proxy, "/", "localhost")
@@ -114,7 +160,7 @@ http {{
 
 
 def start_clinicgate(workdir: Path, redis: str, log_level: str,
-                     extra_env: dict | None = None) -> tuple[subprocess.Popen, int]:
+                     extra_env: dict | None = None, workers: int = 0) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINICGATE_")}
     env.update({
@@ -125,9 +171,10 @@ def start_clinicgate(workdir: Path, redis: str, log_level: str,
         "CLINICGATE_REDIS__KEY_PREFIX": f"cgbench:{uuid.uuid4().hex}",
         "CLINICGATE_LOG__FORMAT": "json",
         "RUST_LOG": log_level,
+        "CLINICGATE_HTTP__WORKERS": str(workers),
     })
     env.update(extra_env or {})
-    process = subprocess.Popen([str(BINARY), "serve"], env=env,
+    process = subprocess.Popen(pinned([str(BINARY), "serve"], SERVER_CPUS), env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/readyz", "localhost")
     return process, port
@@ -169,7 +216,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(url: str, host: str, token: str | None, args) -> dict:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
+    command = pinned(["wrk"], LOAD_CPUS) + [ f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
                "--latency", "-H", f"Host: {host}"]
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
@@ -195,7 +242,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--log-level", default="info")
-    return parser.parse_args()
+    parser.add_argument("--binary", type=Path, default=None,
+                        help="the clinicgate binary (default target/release/clinicgate)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="ClinicGate's HTTP workers (0: one per CPU, the default)")
+    parser.add_argument("--pin", action="store_true",
+                        help="wrk on CPU 0, nginx and ClinicGate on the other CPUs")
+    args = parser.parse_args()
+    global BINARY, LOAD_CPUS, SERVER_CPUS
+    if args.binary:
+        BINARY = args.binary.resolve()
+    if args.pin:
+        count = os.cpu_count() or 2
+        LOAD_CPUS, SERVER_CPUS = "0", f"1-{count - 1}" if count > 2 else "1"
+    print(host_summary())
+    print(f"binary {BINARY}; ClinicGate workers {args.workers or 'one per CPU'}; "
+          f"{'pinned: wrk on CPU ' + LOAD_CPUS + ', servers on ' + SERVER_CPUS if args.pin else 'not pinned'}; "
+          f"log level {args.log_level}", flush=True)
+    return args
+
+
+# CPUs for the load generator and for the servers when `--pin` is given (None: not pinned).
+LOAD_CPUS: str | None = None
+SERVER_CPUS: str | None = None
 
 
 def prepared() -> bool:
@@ -211,25 +280,38 @@ def prepared() -> bool:
 
 
 def run_rounds(targets, args) -> dict:
-    """Runs wrk on each `(name, url, host, bearer)` target in turn, `args.rounds` times, printing
-    each run and then the table of medians; returns `{name: {"rps", "p50_ms", "p99_ms"}}`."""
+    """Runs wrk on each `(name, url, host, bearer, server_pid)` target in turn, `args.rounds` times,
+    printing each run and then the table of medians; returns
+    `{name: {"rps", "p50_ms", "p99_ms", "cpu_us", "wrk_share"}}`. `cpu_us` is the CPU time the
+    server (with its child processes) spent per request; `wrk_share` is the part of all CPUs wrk
+    used during the round."""
     results = {name: [] for name, *_ in targets}
     for round_ in range(1, args.rounds + 1):
-        for name, url, host, bearer in targets:
+        for name, url, host, bearer, pid in targets:
+            server_before = cpu_seconds(pid)
+            wrk_before = os.times()
             result = wrk(url, host, bearer, args)
+            wrk_after = os.times()
+            requests = result["rps"] * args.duration
+            result["cpu_us"] = (cpu_seconds(pid) - server_before) / requests * 1e6
+            wrk_cpu = (wrk_after.children_user + wrk_after.children_system
+                       - wrk_before.children_user - wrk_before.children_system)
+            result["wrk_share"] = wrk_cpu / ((wrk_after.elapsed - wrk_before.elapsed) * (os.cpu_count() or 1))
             results[name].append(result)
             print(f"round {round_} {name:15} {result['rps']:10.0f} req/s  p50 {result['p50_ms']:.2f} ms"
-                  f"  p99 {result['p99_ms']:.2f} ms  non-2xx {result['non_2xx']} {result['socket_errors']}",
-                  flush=True)
-    median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms")}
+                  f"  p99 {result['p99_ms']:.2f} ms  server CPU {result['cpu_us']:.1f} us/req"
+                  f"  wrk {result['wrk_share']:.0%} of the CPUs  non-2xx {result['non_2xx']}"
+                  f" {result['socket_errors']}", flush=True)
+    keys = ("rps", "p50_ms", "p99_ms", "cpu_us", "wrk_share")
+    median = {name: {key: statistics.median(r[key] for r in runs) for key in keys}
               for name, runs in results.items()}
     print()
-    print("| target | req/s (median) | p50 | p99 | non-2xx |")
-    print("|---|---|---|---|---|")
+    print("| target | req/s (median) | p50 | p99 | server CPU per request | wrk's share of the CPUs | non-2xx |")
+    print("|---|---|---|---|---|---|---|")
     for name, runs in results.items():
         m = median[name]
         print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | "
-              f"{sum(r['non_2xx'] for r in runs)} |")
+              f"{m['cpu_us']:.1f} µs | {m['wrk_share']:.0%} | {sum(r['non_2xx'] for r in runs)} |")
     print()
     return median
 
@@ -256,17 +338,21 @@ def main() -> int:
     try:
         nginx, plain, proxy = start_nginx(workdir)
         processes.append(nginx)
-        clinicgate, port = start_clinicgate(workdir, args.redis, args.log_level)
+        clinicgate, port = start_clinicgate(workdir, args.redis, args.log_level, workers=args.workers)
         processes.append(clinicgate)
         token = access_token(port)
         targets = [
-            ("nginx-200", f"http://127.0.0.1:{plain}/", "localhost", None),
-            ("validate", f"http://127.0.0.1:{port}/api/auth/validate", f"localhost:{port}", token),
-            ("nginx-proxy", f"http://127.0.0.1:{proxy}/", "localhost", None),
-            ("public-me", f"http://127.0.0.1:{port}/api/public/me", f"localhost:{port}", token),
-            ("cg-healthz", f"http://127.0.0.1:{port}/healthz", f"localhost:{port}", None),
+            ("nginx-200", f"http://127.0.0.1:{plain}/", "localhost", None, nginx.pid),
+            ("validate", f"http://127.0.0.1:{port}/api/auth/validate", f"localhost:{port}", token,
+             clinicgate.pid),
+            ("nginx-proxy", f"http://127.0.0.1:{proxy}/", "localhost", None, nginx.pid),
+            ("public-me", f"http://127.0.0.1:{port}/api/public/me", f"localhost:{port}", token,
+             clinicgate.pid),
+            ("cg-healthz", f"http://127.0.0.1:{port}/healthz", f"localhost:{port}", None,
+             clinicgate.pid),
         ]
         median = run_rounds(targets, args)
+        print(f"healthz / nginx-200:      {median['cg-healthz']['rps'] / median['nginx-200']['rps']:.2f}x (the framework's floor)")
         print(f"validate / nginx-200:     {median['validate']['rps'] / median['nginx-200']['rps']:.2f}x (target >= 0.5x)")
         print(f"public-me / nginx-proxy:  {median['public-me']['rps'] / median['nginx-proxy']['rps']:.2f}x (target >= 1.0x)")
         print(f"public-me p99:            {median['public-me']['p99_ms']:.2f} ms (target <= 5 ms at {args.connections} connections)")

@@ -5,6 +5,7 @@ file of the same size, alternating in one run, on the same machine (wrk on loopb
 
   python3 bench/public_doctors.py [--duration 10] [--rounds 3] [--connections 64] [--threads 2]
                                   [--redis redis://127.0.0.1:6379] [--log-level info]
+                                  [--binary target/release/clinicgate] [--workers 0] [--pin]
 
 Set-up: the release `clinicgate` binary with its production defaults (2 HTTP workers, JSON
 request log at info to /dev/null, SQLite, Redis for revocations, client state, rate limits and the
@@ -32,7 +33,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from auth_tokens import (BINARY, access_token, call, free_port, parse_args,  # noqa: E402
+import auth_tokens  # noqa: E402  (BINARY and the CPU pinning are set by parse_args)
+from auth_tokens import (access_token, call, free_port, parse_args,  # noqa: E402
                          prepared, run_rounds, start_clinicgate, start_nginx, stop,
                          wait_ready)
 
@@ -40,7 +42,8 @@ from auth_tokens import (BINARY, access_token, call, free_port, parse_args,  # n
 def start_sandbox() -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINICGATE_")}
-    process = subprocess.Popen([str(BINARY), "cliniko-sandbox", "--port", str(port)], env=env,
+    command = [str(auth_tokens.BINARY), "cliniko-sandbox", "--port", str(port)]
+    process = subprocess.Popen(auth_tokens.pinned(command, auth_tokens.SERVER_CPUS), env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/__sandbox/keys", "127.0.0.1")
     return process, port
@@ -72,7 +75,7 @@ def main() -> int:
         clinicgate, port = start_clinicgate(workdir, args.redis, args.log_level, {
             "CLINICGATE_CLINIKO__BASE_URL": f"http://127.0.0.1:{sandbox_port}/{{shard}}/v1",
             "CLINICGATE_CLINIKO__USER_AGENT": "ClinicGate Bench (bench@clinicgate.dev)",
-        })
+        }, workers=args.workers)
         processes.append(clinicgate)
         token = access_token(port, cliniko_key=sandbox_key(sandbox_port))
         host = f"localhost:{port}"
@@ -88,10 +91,11 @@ def main() -> int:
 
         calls_before = cliniko_calls(sandbox_port)
         targets = [
-            ("nginx-proxy", f"http://127.0.0.1:{proxy}/", "localhost", None),
-            ("public-doctors", f"http://127.0.0.1:{port}/api/public/doctors", host, token),
+            ("nginx-proxy", f"http://127.0.0.1:{proxy}/", "localhost", None, nginx.pid),
+            ("public-doctors", f"http://127.0.0.1:{port}/api/public/doctors", host, token,
+             clinicgate.pid),
             # Reference: the same door (token, client state, rate limit) with a no-op handler.
-            ("public-me", f"http://127.0.0.1:{port}/api/public/me", host, token),
+            ("public-me", f"http://127.0.0.1:{port}/api/public/me", host, token, clinicgate.pid),
         ]
         median = run_rounds(targets, args)
         calls_during = cliniko_calls(sandbox_port) - calls_before

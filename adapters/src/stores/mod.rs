@@ -1,4 +1,4 @@
-//! The shared-state ports of `clinicgate-core` (cache, rate limits, revocations, sessions, jobs),
+//! The shared-state ports of `clinicgate-core` (cache, rate limits, revocations, sessions),
 //! implemented twice: over Redis, so that every instance behind a load balancer sees the same
 //! state, and in-process, for a single instance with no Redis to run.
 //!

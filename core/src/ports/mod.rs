@@ -6,7 +6,6 @@
 //! decide whether to fail closed (rate limits, revocation) or carry on.
 
 mod cache;
-mod jobs;
 mod rate_limit;
 mod revocation;
 mod sessions;
@@ -14,7 +13,6 @@ mod sessions;
 use std::sync::Arc;
 
 pub use cache::Cache;
-pub use jobs::{Job, JobId, JobQueue};
 pub use rate_limit::{Quota, RateDecision, RateLimiter};
 pub use revocation::{Generation, RevocationSet};
 pub use sessions::{SessionKey, SessionRecord, SessionStore};
@@ -30,6 +28,4 @@ pub struct SharedState {
     pub revocations: Arc<dyn RevocationSet>,
     /// Browser sessions.
     pub sessions: Arc<dyn SessionStore>,
-    /// Background jobs.
-    pub jobs: Arc<dyn JobQueue>,
 }

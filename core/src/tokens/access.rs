@@ -18,8 +18,7 @@
 //! the database (never an empty set or a missing tombstone), and the next generation starts
 //! with no cached states at all.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -90,6 +89,16 @@ impl Cached {
     }
 }
 
+/// A cached entry's client state (`None` inside: the client is gone), or `None` if the bytes are
+/// not a cached state (written by another version). Decoded on every request: the memo of
+/// decoded states that sat in front of the tracked read was removed, its win too small to see
+/// (`docs/architecture.md`, "Performance layers").
+fn decode(bytes: &[u8]) -> Option<Option<ClientAccess>> {
+    serde_json::from_slice::<Cached>(bytes)
+        .ok()
+        .map(Cached::into_access)
+}
+
 /// Checks and records whether tokens may still be used.
 #[derive(Debug, Clone)]
 pub struct AccessChecker {
@@ -97,39 +106,6 @@ pub struct AccessChecker {
     revocations: Arc<RevocationSync>,
     cache: Arc<dyn Cache>,
     freshness: Freshness,
-    decoded: Arc<DecodedStates>,
-}
-
-/// Most clients whose decoded state is remembered; beyond it the memory starts over.
-const DECODED_CAPACITY: usize = 10_000;
-
-/// The last cached entry decoded for each client, with the bytes it came from. The entry is read
-/// on every request and rarely changes, and decoding it cost more than the rest of the check; a
-/// changed entry has other bytes, so it is decoded again.
-#[derive(Debug, Default)]
-struct DecodedStates {
-    entries: Mutex<HashMap<ClientId, Decoded>>,
-}
-
-/// A cached entry's bytes and what they decoded to.
-type Decoded = (Vec<u8>, Option<ClientAccess>);
-
-impl DecodedStates {
-    /// `bytes` decoded (`None` if they are not a cached state).
-    fn decode(&self, client_id: &ClientId, bytes: &[u8]) -> Option<Option<ClientAccess>> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((seen, access)) = entries.get(client_id)
-            && seen.as_slice() == bytes
-        {
-            return Some(access.clone());
-        }
-        let access = serde_json::from_slice::<Cached>(bytes).ok()?.into_access();
-        if entries.len() >= DECODED_CAPACITY {
-            entries.clear();
-        }
-        entries.insert(client_id.clone(), (bytes.to_vec(), access.clone()));
-        Some(access)
-    }
 }
 
 /// How a client's state is written to the cache.
@@ -162,7 +138,6 @@ impl AccessChecker {
             revocations: Arc::new(RevocationSync::new(revoked, revocations)),
             cache,
             freshness,
-            decoded: Arc::default(),
         }
     }
 
@@ -233,7 +208,7 @@ impl AccessChecker {
                     .await
                     .inspect_err(|_| self.revocations.distrust())
             })?;
-        let access = match cached.map(|bytes| self.decoded.decode(client_id, &bytes)) {
+        let access = match cached.map(|bytes| decode(&bytes)) {
             Some(Some(access)) => access,
             None => {
                 self.store(generation, client_id, cache_ttl, Write::IfAbsent)
@@ -372,27 +347,5 @@ mod tests {
         let gone = serde_json::to_vec(&Cached::from_access(None)).unwrap();
         assert_eq!(gone, br#"{"state":"gone"}"#);
         assert!(serde_json::from_slice::<Cached>(b"garbage").is_err());
-    }
-
-    #[test]
-    fn a_changed_entry_is_decoded_again() {
-        let decoded = DecodedStates::default();
-        let client = ClientId::parse("cgcl_AAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        let access = |limit| ClientAccess {
-            tenant_id: TenantId::new(),
-            scopes: ScopeSet::parse_list("doctors:read", "scope").unwrap(),
-            rate_limit_per_minute: Some(limit),
-            clinic_active: true,
-        };
-        let first = access(5);
-        let bytes = serde_json::to_vec(&Cached::from_access(Some(first.clone()))).unwrap();
-        assert_eq!(decoded.decode(&client, &bytes), Some(Some(first.clone())));
-        assert_eq!(decoded.decode(&client, &bytes), Some(Some(first)));
-        let second = access(7);
-        let bytes = serde_json::to_vec(&Cached::from_access(Some(second.clone()))).unwrap();
-        assert_eq!(decoded.decode(&client, &bytes), Some(Some(second)));
-        let gone = serde_json::to_vec(&Cached::from_access(None)).unwrap();
-        assert_eq!(decoded.decode(&client, &gone), Some(None));
-        assert_eq!(decoded.decode(&client, b"garbage"), None);
     }
 }

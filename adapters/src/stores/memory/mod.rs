@@ -3,7 +3,7 @@
 //! running several instances requires the Redis stores.
 //!
 //! TTL-only stores use `moka` with a per-entry expiry; stores that need an atomic
-//! read-modify-write (rate limits, sessions, jobs) use a `std::sync::Mutex` over plain maps, held
+//! read-modify-write (rate limits, sessions) use a `std::sync::Mutex` over plain maps, held
 //! only for the computation (never across an `.await`) and swept of expired entries as they go.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,7 +24,6 @@ macro_rules! opaque_debug {
 }
 
 mod cache;
-mod jobs;
 mod rate_limit;
 mod revocation;
 mod sessions;
@@ -36,7 +35,6 @@ pub(super) fn shared_state() -> SharedState {
         rate_limiter: Arc::new(rate_limit::MemoryRateLimiter::new()),
         revocations: Arc::new(revocation::MemoryRevocationSet::new()),
         sessions: Arc::new(sessions::MemorySessionStore::new()),
-        jobs: Arc::new(jobs::MemoryJobQueue::new()),
     }
 }
 

@@ -1,8 +1,7 @@
 //! Redis implementations of the shared-state ports, for any number of ClinicGate instances.
 //!
-//! All five stores share one [`ConnectionManager`] (a multiplexed connection that reconnects by
-//! itself), plus one per HTTP worker once it is open (see [`local`]), and prefix every key with
-//! `"{key_prefix}:"`. Cache reads and revocation checks go through [`tracked`] reads, which
+//! All four stores share one [`ConnectionManager`] (a multiplexed connection that reconnects by
+//! itself) and prefix every key with `"{key_prefix}:"`. Cache reads and revocation checks go through [`tracked`] reads, which
 //! answer from this process until Redis reports a change. Each multi-step operation is one Lua script,
 //! so it is atomic however many instances call it at once, and scripts read the clock with
 //! `TIME`, so instances with drifting clocks still agree.
@@ -11,8 +10,6 @@
 //! against a single Redis (not a cluster), where that is allowed.
 
 mod cache;
-mod jobs;
-mod local;
 mod rate_limit;
 mod revocation;
 mod sessions;
@@ -41,7 +38,6 @@ const CALL_DEADLINE: Duration = Duration::from_secs(3);
 /// The connection and key prefix every Redis store shares. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct RedisStore {
-    local: Arc<local::LocalConnections>,
     /// Reads of hot, rarely written keys, kept here until Redis says they changed.
     tracked: Arc<tracked::TrackedReads>,
     connection: ConnectionManager,
@@ -57,14 +53,13 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// The five stores over one Redis connection.
+/// The four stores over one Redis connection.
 pub(super) fn shared_state(store: &RedisStore) -> SharedState {
     SharedState {
         cache: Arc::new(cache::RedisCache::new(store.clone())),
         rate_limiter: Arc::new(rate_limit::RedisRateLimiter::new(store.clone())),
         revocations: Arc::new(revocation::RedisRevocationSet::new(store.clone())),
         sessions: Arc::new(sessions::RedisSessionStore::new(store.clone())),
-        jobs: Arc::new(jobs::RedisJobQueue::new(store.clone())),
     }
 }
 
@@ -88,7 +83,7 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let connection = run(
             "connect",
-            ConnectionManager::new_with_config(client.clone(), config.clone()),
+            ConnectionManager::new_with_config(client.clone(), config),
         )
         .await?;
         let tracked = tracked::TrackedReads::new(&client, key_prefix).map_err(|err| {
@@ -97,7 +92,6 @@ impl RedisStore {
         })?;
         let store = Self {
             tracked: Arc::new(tracked),
-            local: Arc::new(local::LocalConnections::new(client, config)),
             connection,
             prefix: Arc::from(key_prefix),
         };
@@ -129,10 +123,11 @@ impl RedisStore {
         format!("{}:{name}", self.prefix)
     }
 
-    /// A handle to a multiplexed connection for one call: this worker's own when it has one,
-    /// else the shared one.
+    /// A handle to the shared multiplexed connection for one call. (Per-worker connections were
+    /// tried and removed: once hot reads were tracked, no request on the hot path waits for
+    /// Redis, and they made no measurable difference; see `docs/architecture.md`.)
     fn connection(&self) -> ConnectionManager {
-        self.local.get().unwrap_or_else(|| self.connection.clone())
+        self.connection.clone()
     }
 }
 

@@ -7,7 +7,6 @@
 //! turn a late wake-up into a failure.
 
 mod cache;
-mod jobs;
 mod rate_limit;
 mod revocation;
 mod sessions;

@@ -269,6 +269,58 @@ async fn the_directory_comes_from_the_cache_with_one_cliniko_read_per_ttl() {
 }
 
 #[tokio::test]
+async fn a_disconnected_clinic_s_directory_is_served_no_longer_than_its_memo() {
+    // The memo's staleness bound (docs/architecture.md, "Performance layers"): a memo hit skips
+    // the key lookup, so a clinic that disconnects Cliniko may be served from the memo, but never
+    // for longer than `directory_memo_ms` after the memo was filled.
+    const MEMO_MS: u64 = 1_500;
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| {
+        f.merge(Serialized::default("public_api.directory_memo_ms", MEMO_MS))
+    })
+    .await;
+    let owner = clinic(&app, "harbour").await;
+    super::connect_cliniko(&app, &owner, &admin_key(&sandbox, "au1").key).await;
+    let client = create_client(&app, &owner, &["doctors:read"], None).await;
+    let token = token(&app, &client).await;
+
+    assert_eq!(get_json(&app, "/api/public/doctors", &token).await.0, 200);
+    // The memo was filled before this instant, so it expires before `filled` + MEMO_MS.
+    let filled = std::time::Instant::now();
+    let response = app
+        .on(
+            Method::DELETE,
+            owner.sub(),
+            "/api/tenant/cliniko-key",
+            Some(&owner.cookie),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+
+    let deadline = std::time::Duration::from_millis(MEMO_MS + 1_000);
+    let (status, body) = loop {
+        let sent = filled.elapsed();
+        let (status, body) = get_json(&app, "/api/public/doctors", &token).await;
+        if status != 200 {
+            break (status, body);
+        }
+        assert!(
+            sent < std::time::Duration::from_millis(MEMO_MS),
+            "a disconnected clinic was served from a memo older than {MEMO_MS} ms"
+        );
+        assert!(
+            filled.elapsed() < deadline,
+            "still served after the deadline"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "cliniko_not_connected");
+}
+
+#[tokio::test]
 async fn a_busy_clinic_s_directory_is_reloaded_before_its_memo_expires() {
     let sandbox = sandbox();
     // The reference cache expires within a second, so every reload of the 4 s memo is visible
