@@ -4,7 +4,7 @@ change is judged against the code before it on the same machine at the same mome
 
   python3 bench/ab.py --a OLD_BINARY --b NEW_BINARY [--path /api/public/me] [--rounds 5]
                       [--duration 10] [--connections 64] [--threads 2] [--workers 0] [--pin]
-                      [--redis redis://127.0.0.1:6379] [--log-level info]
+                      [--redis redis://127.0.0.1:6379] [--log-level info] [--quiet]
 
 Both builds run side by side with the production defaults of bench/auth_tokens.py (SQLite, Redis,
 JSON request log at info to /dev/null), each with its own clinic, API client and token; only the
@@ -35,6 +35,8 @@ def main() -> int:
     parser.add_argument("--pin", action="store_true")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--quiet", action="store_true",
+                        help="start each round only when the machine has been idle for 2 s")
     args = parser.parse_args()
     if args.pin:
         auth_tokens.LOAD_CPUS, auth_tokens.SERVER_CPUS = "0", "1"
@@ -54,6 +56,8 @@ def main() -> int:
         results = {"A": [], "B": []}
         for round_ in range(1, args.rounds + 1):
             for name, (pid, port, token) in servers.items():
+                if args.quiet:
+                    auth_tokens.wait_until_quiet()
                 before = cpu_seconds(pid)
                 result = wrk(f"http://127.0.0.1:{port}{args.path}", f"localhost:{port}", token, args)
                 result["cpu_us"] = (cpu_seconds(pid) - before) / (result["rps"] * args.duration) * 1e6
@@ -64,7 +68,7 @@ def main() -> int:
         median = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms", "cpu_us")}
                   for name, runs in results.items()}
         print()
-        print(f"| build | req/s (median) | p50 | p99 | CPU per request |")
+        print("| build | req/s (median) | p50 | p99 | CPU per request |")
         print("|---|---|---|---|---|")
         for name, m in median.items():
             print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | {m['cpu_us']:.1f} µs |")

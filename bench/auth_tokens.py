@@ -5,6 +5,7 @@ measured in the same run, alternating, on the same machine (wrk on loopback).
   python3 bench/auth_tokens.py [--duration 10] [--rounds 3] [--connections 64] [--threads 2]
                                [--redis redis://127.0.0.1:6379] [--log-level info]
                                [--binary target/release/clinicgate] [--workers 0] [--pin]
+                               [--syscalls]
 
 Targets, each hit by `wrk -t{threads} -c{connections} -d{duration}s --latency`:
   nginx-200     nginx `return 200;` (the peer of validate)
@@ -26,7 +27,11 @@ Every run first prints the host (CPU model, cores, kernel, hypervisor, clock sou
 after each wrk round the CPU time the server under test spent per request and the share of the
 machine wrk itself took: ratios against nginx depend on how the cores are split between the load
 generator and the servers, which differs between hosts of the same kind. `--pin` runs wrk on CPU 0
-and every server on the other CPUs, so each side gets the same cores on any host.
+and every server on the other CPUs, so each side gets the same cores on any host. `--syscalls`
+also counts, with `perf stat` on the server's threads, system calls and context switches per
+request: on a virtual machine both cost more on some hosts than on others (a wake-up of another
+vCPU is an interrupt the hypervisor delivers), so a server that needs more of them per request
+loses more ground against nginx there.
 """
 
 import argparse
@@ -50,6 +55,23 @@ BINARY = Path(os.environ.get("CLINICGATE_BENCH_BINARY", ROOT / "target" / "relea
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def kernel_costs() -> tuple[float, float]:
+    """Rough nanoseconds of one system call (`getppid`, which glibc never caches) and of one
+    monotonic clock read, from a Python loop minus the loop's cost of calling a C function. Coarse,
+    but hosts of one kind differ by multiples here (the clock is a vDSO read or a system call; the
+    kernel's speculation mitigations set a system call's price), and a server doing more of either
+    per request than nginx loses more ground on the slower host."""
+    def per_call(function, *args, calls=300_000):
+        started = time.perf_counter_ns()
+        for _ in range(calls):
+            function(*args)
+        return (time.perf_counter_ns() - started) / calls
+    baseline = min(per_call(abs, -1) for _ in range(3))
+    syscall = min(per_call(os.getppid) for _ in range(3)) - baseline
+    clock = min(per_call(time.clock_gettime_ns, time.CLOCK_MONOTONIC) for _ in range(3)) - baseline
+    return syscall, clock
+
+
 def host_summary() -> str:
     """One line naming the machine, so figures from different hosts are never compared as equal."""
     def read(path: str) -> str:
@@ -58,18 +80,19 @@ def host_summary() -> str:
         except OSError:
             return "?"
     cpuinfo = read("/proc/cpuinfo")
+    syscall, clock = kernel_costs()
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
                   if line.startswith("model name")), "?")
     virtual = "hypervisor" in cpuinfo
     return (f"host: {model}, {os.cpu_count()} CPUs{' (virtual)' if virtual else ''}, "
             f"kernel {os.uname().release}, clock source "
             f"{read('/sys/devices/system/clocksource/clocksource0/current_clocksource')}, "
-            f"load average {os.getloadavg()[0]:.2f}")
+            f"load average {os.getloadavg()[0]:.2f}; system call ≈ {syscall:.0f} ns, clock read ≈ {clock:.0f} ns")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process `pid` and its children (nginx's workers), in seconds."""
-    total = 0
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU of process `pid` and its children (nginx's workers), in seconds."""
+    user = system = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -79,8 +102,76 @@ def cpu_seconds(pid: int) -> float:
             continue
         # After the command: state ppid ... utime (14th field of the line) stime (15th).
         if int(entry.name) == pid or int(fields[1]) == pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+            user += int(fields[11])
+            system += int(fields[12])
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid` and its children, in seconds."""
+    return sum(cpu_times(pid))
+
+
+def server_pids(pid: int) -> list[int]:
+    """`pid` and its child processes (nginx's workers)."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class KernelCounts:
+    """System calls and context switches of a process tree over an interval, by `perf stat`
+    (tracepoint and software events: they need no hardware counters, which virtual machines
+    often lack)."""
+
+    EVENTS = ("raw_syscalls:sys_enter", "context-switches")
+
+    def __init__(self, pid: int):
+        self.output = tempfile.NamedTemporaryFile(prefix="cg-perf-", suffix=".csv", delete=False)
+        pids = ",".join(str(p) for p in server_pids(pid))
+        self.process = subprocess.Popen(
+            ["perf", "stat", "-x", ",", "-e", ",".join(self.EVENTS), "-p", pids, "-o", self.output.name],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> dict:
+        """Stops counting; returns `{event: count}`."""
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=10)
+        counts = {}
+        for line in Path(self.output.name).read_text().splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2] in self.EVENTS and fields[0].isdigit():
+                counts[fields[2]] = int(fields[0])
+        os.unlink(self.output.name)
+        return counts
+
+
+def busy_share(seconds: float) -> float:
+    """The share of all CPUs that was busy over the next `seconds` (from /proc/stat)."""
+    def sample():
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+    total_before, idle_before = sample()
+    time.sleep(seconds)
+    total_after, idle_after = sample()
+    return 1 - (idle_after - idle_before) / max(1, total_after - total_before)
+
+
+def wait_until_quiet(limit: float = 300.0) -> float:
+    """Waits until the machine is idle (under 10 % busy for 2 s) or `limit` seconds have passed;
+    returns the seconds waited. Other work on a shared machine (a build) takes cores from both
+    sides of a ratio unevenly, so rounds start only between such bursts."""
+    started = time.time()
+    while time.time() - started < limit and busy_share(2.0) > 0.10:
+        pass
+    return time.time() - started
 
 
 def pinned(command: list[str], cpus: str | None) -> list[str]:
@@ -248,8 +339,14 @@ def parse_args() -> argparse.Namespace:
                         help="ClinicGate's HTTP workers (0: one per CPU, the default)")
     parser.add_argument("--pin", action="store_true",
                         help="wrk on CPU 0, nginx and ClinicGate on the other CPUs")
+    parser.add_argument("--quiet", action="store_true",
+                        help="start each round only when the machine has been idle for 2 s")
+    parser.add_argument("--syscalls", action="store_true",
+                        help="count the servers' system calls and context switches per request (perf)")
     args = parser.parse_args()
     global BINARY, LOAD_CPUS, SERVER_CPUS
+    if args.syscalls and not shutil.which("perf"):
+        parser.error("--syscalls needs perf: apt-get install -y linux-perf")
     if args.binary:
         BINARY = args.binary.resolve()
     if args.pin:
@@ -281,37 +378,55 @@ def prepared() -> bool:
 
 def run_rounds(targets, args) -> dict:
     """Runs wrk on each `(name, url, host, bearer, server_pid)` target in turn, `args.rounds` times,
-    printing each run and then the table of medians; returns
-    `{name: {"rps", "p50_ms", "p99_ms", "cpu_us", "wrk_share"}}`. `cpu_us` is the CPU time the
-    server (with its child processes) spent per request; `wrk_share` is the part of all CPUs wrk
-    used during the round."""
+    printing each run and then the table of medians; returns `{name: {"rps", "p50_ms", "p99_ms",
+    "cpu_us", "kernel_share", "wrk_share", "syscalls", "switches"}}`. `cpu_us` is the CPU time the
+    server (with its child processes) spent per request, `kernel_share` the part of it spent in
+    the kernel; `wrk_share` is the part of all CPUs wrk used during the round."""
     results = {name: [] for name, *_ in targets}
     for round_ in range(1, args.rounds + 1):
         for name, url, host, bearer, pid in targets:
-            server_before = cpu_seconds(pid)
+            waited = wait_until_quiet() if args.quiet else 0.0
+            if waited > 2.5:
+                print(f"(waited {waited:.0f} s for the machine to be idle)", flush=True)
+            user_before, system_before = cpu_times(pid)
             wrk_before = os.times()
+            counts = KernelCounts(pid) if args.syscalls else None
             result = wrk(url, host, bearer, args)
+            kernel = counts.stop() if counts else {}
             wrk_after = os.times()
             requests = result["rps"] * args.duration
-            result["cpu_us"] = (cpu_seconds(pid) - server_before) / requests * 1e6
+            result["syscalls"] = kernel.get("raw_syscalls:sys_enter", 0) / requests
+            result["switches"] = kernel.get("context-switches", 0) / requests
+            user_after, system_after = cpu_times(pid)
+            user, system = user_after - user_before, system_after - system_before
+            result["cpu_us"] = (user + system) / requests * 1e6
+            # nginx's cost is almost all the kernel's TCP path; a framework adds user time, which a
+            # faster kernel path (another host, other mitigations) does not shrink.
+            result["kernel_share"] = system / max(user + system, 1e-9)
             wrk_cpu = (wrk_after.children_user + wrk_after.children_system
                        - wrk_before.children_user - wrk_before.children_system)
             result["wrk_share"] = wrk_cpu / ((wrk_after.elapsed - wrk_before.elapsed) * (os.cpu_count() or 1))
             results[name].append(result)
             print(f"round {round_} {name:15} {result['rps']:10.0f} req/s  p50 {result['p50_ms']:.2f} ms"
                   f"  p99 {result['p99_ms']:.2f} ms  server CPU {result['cpu_us']:.1f} us/req"
+                  f" ({result['kernel_share']:.0%} kernel)"
                   f"  wrk {result['wrk_share']:.0%} of the CPUs  non-2xx {result['non_2xx']}"
+                  + (f"  syscalls {result['syscalls']:.2f}/req  switches {result['switches']:.3f}/req"
+                     if args.syscalls else "") +
                   f" {result['socket_errors']}", flush=True)
-    keys = ("rps", "p50_ms", "p99_ms", "cpu_us", "wrk_share")
+    keys = ("rps", "p50_ms", "p99_ms", "cpu_us", "kernel_share", "wrk_share", "syscalls", "switches")
     median = {name: {key: statistics.median(r[key] for r in runs) for key in keys}
               for name, runs in results.items()}
     print()
-    print("| target | req/s (median) | p50 | p99 | server CPU per request | wrk's share of the CPUs | non-2xx |")
-    print("|---|---|---|---|---|---|---|")
+    kernel_head = " syscalls per request | context switches per request |" if args.syscalls else ""
+    print("| target | req/s (median) | p50 | p99 | server CPU per request (in the kernel) | wrk's share of the CPUs |"
+          f"{kernel_head} non-2xx |")
+    print("|---|---|---|---|---|---|" + ("---|---|" if args.syscalls else "") + "---|")
     for name, runs in results.items():
         m = median[name]
+        kernel = f" {m['syscalls']:.2f} | {m['switches']:.3f} |" if args.syscalls else ""
         print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | "
-              f"{m['cpu_us']:.1f} µs | {m['wrk_share']:.0%} | {sum(r['non_2xx'] for r in runs)} |")
+              f"{m['cpu_us']:.1f} µs ({m['kernel_share']:.0%}) | {m['wrk_share']:.0%} |{kernel} {sum(r['non_2xx'] for r in runs)} |")
     print()
     return median
 
