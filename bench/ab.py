@@ -2,13 +2,21 @@
 """A/B of two ClinicGate builds on one path, alternating wrk rounds between them in one run, so a
 change is judged against the code before it on the same machine at the same moment.
 
-  python3 bench/ab.py --a OLD_BINARY --b NEW_BINARY [--path /api/public/me] [--rounds 5]
+  python3 bench/ab.py --a OLD_BINARY [--b NEW_BINARY] [--b-env NAME=VALUE ...]
+                      [--path /api/public/me] [--rounds 5]
                       [--duration 10] [--connections 64] [--threads 2] [--workers 0] [--pin]
                       [--redis redis://127.0.0.1:6379] [--log-level info] [--quiet]
 
 Both builds run side by side with the production defaults of bench/auth_tokens.py (SQLite, Redis,
 JSON request log at info to /dev/null), each with its own clinic, API client and token; only the
 one being measured receives load. Prints each round, then the medians and B/A.
+
+`--b-env` starts B with extra environment variables; with B the same binary as A (the default),
+that measures a setting or the host rather than a change, e.g. a slow clock source:
+
+  gcc -O2 -shared -fPIC -o /tmp/slow_clock.so bench/slow_clock.c -ldl
+  python3 bench/ab.py --a target/release/clinicgate --path /healthz \
+      --b-env LD_PRELOAD=/tmp/slow_clock.so --b-env SLOW_CLOCK_NS=1000
 """
 
 import argparse
@@ -25,7 +33,9 @@ from auth_tokens import access_token, start_clinicgate, stop, wrk, cpu_seconds  
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--a", type=Path, required=True)
-    parser.add_argument("--b", type=Path, required=True)
+    parser.add_argument("--b", type=Path, default=None, help="default: the same binary as A")
+    parser.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for B (repeatable)")
     parser.add_argument("--path", default="/api/public/me")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=10)
@@ -46,11 +56,12 @@ def main() -> int:
     processes = []
     try:
         servers = {}
-        for name, binary in (("A", args.a), ("B", args.b)):
+        b_env = dict(pair.split("=", 1) for pair in args.b_env)
+        for name, binary, env in (("A", args.a, {}), ("B", args.b or args.a, b_env)):
             auth_tokens.BINARY = binary.resolve()
             (workdir / name).mkdir()
             process, port = start_clinicgate(workdir / name, args.redis, args.log_level,
-                                             workers=args.workers)
+                                             extra_env=env, workers=args.workers)
             processes.append(process)
             servers[name] = (process.pid, port, access_token(port))
         results = {"A": [], "B": []}
