@@ -17,8 +17,8 @@ use clinicgate_core::{Error, FieldError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{QueryErrors, SessionErrors};
+use crate::http::problem::ApiError;
+use crate::http::responses::{QueryErrors, SessionErrors, route_problems};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -233,6 +233,13 @@ pub fn entry_out(entry: &LedgerEntry, emails: &HashMap<UserId, String>) -> Audit
     }
 }
 
+route_problems!(
+    /// What `GET /api/tenant/audit` answers itself.
+    ListAuditProblems {
+        422 => "A filter is malformed (`errors[].field` names it)",
+    }
+);
+
 /// The clinic's PHI access ledger, newest first (owners and admins). Each entry is one
 /// disclosure of one patient's data: who, which patient, what, how, when and from where.
 #[utoipa::path(
@@ -241,7 +248,7 @@ pub fn entry_out(entry: &LedgerEntry, emails: &HashMap<UserId, String>) -> Audit
     responses(
         (status = 200, description = "A page of entries", body = AuditPageOut),
         SessionErrors, QueryErrors,
-        (status = 422, description = "A filter is malformed (`errors[].field` names it)", body = Problem, content_type = "application/problem+json"),
+        ListAuditProblems,
     ),
     security(("session" = []))
 )]
@@ -325,6 +332,13 @@ async fn export_csv(
     }
 }
 
+route_problems!(
+    /// What `GET /api/tenant/audit/export` answers itself.
+    ExportAuditProblems {
+        422 => "A filter is malformed",
+    }
+);
+
 /// The clinic's PHI access ledger as CSV (owners and admins), with the same filters as
 /// `GET /api/tenant/audit` (`limit` and `cursor` are ignored): every matching entry, newest
 /// first, up to 100 000 rows.
@@ -334,7 +348,7 @@ async fn export_csv(
     responses(
         (status = 200, description = "CSV with a header row", content_type = "text/csv", body = String),
         SessionErrors, QueryErrors,
-        (status = 422, description = "A filter is malformed", body = Problem, content_type = "application/problem+json"),
+        ExportAuditProblems,
     ),
     security(("session" = []))
 )]

@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 
 use crate::http::client_ip::client_ip;
 use crate::http::observe::current_request_id;
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{ClinikoErrors, SessionErrors};
+use crate::http::problem::ApiError;
+use crate::http::responses::{ClinikoErrors, SessionErrors, route_problems};
 use crate::session::Authenticated;
 use crate::state::AppState;
 
@@ -286,6 +286,15 @@ pub fn not_connected() -> ApiError {
     )
 }
 
+route_problems!(
+    /// What `GET /api/tenant/patients/{id}` answers itself.
+    GetPatientProblems {
+        400 => "The id is not a Cliniko id (`invalid_patient_id`)",
+        404 => "No such patient in this clinic's Cliniko",
+        503 => "The access could not be recorded, so nothing is shown",
+    }
+);
+
 /// One patient's chart from the clinic's Cliniko: demographics, contact details, medical alerts,
 /// upcoming and recent appointments (times in each business's time zone). Every successful
 /// response is recorded in the clinic's access ledger (channel `json`); if it cannot be recorded
@@ -296,9 +305,7 @@ pub fn not_connected() -> ApiError {
     responses(
         (status = 200, description = "The patient (with `Cache-Control: no-store`)", body = PatientOut),
         SessionErrors, ClinikoErrors,
-        (status = 400, description = "The id is not a Cliniko id (`invalid_patient_id`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such patient in this clinic's Cliniko", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The access could not be recorded, so nothing is shown", body = Problem, content_type = "application/problem+json"),
+        GetPatientProblems,
     ),
     security(("session" = []))
 )]
