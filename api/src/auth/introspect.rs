@@ -12,10 +12,10 @@ use uuid::Uuid;
 use super::credentials::{Authorization, Params, authorization, client_credentials};
 use super::oauth::{OAuthError, OAuthErrorBody, bearer_challenge, no_store};
 use crate::http::client_ip::client_ip;
+use crate::http::host::RootHost;
 use crate::http::problem::ApiError;
 use crate::http::responses::{StoreErrors, route_problems};
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// An active token's introspection (RFC 7662 §2.2).
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use super::credentials::{Params, client_credentials};
 use super::oauth::{OAuthError, OAuthErrorBody, no_store};
 use crate::http::client_ip::client_ip;
+use crate::http::host::RootHost;
 use crate::http::responses::{StoreErrors, route_problems};
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// A token request (RFC 6749 §4.4.2), as `application/x-www-form-urlencoded` (or JSON). The
 /// handler reads the body itself (either encoding, repeated parameters refused); this type

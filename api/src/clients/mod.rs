@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
-use crate::session::Authenticated;
+use crate::sessions::Authenticated;
 use crate::state::AppState;
 
 /// An API client (never its secret).

@@ -212,7 +212,7 @@ response_set!(
     JsonBodyErrors = [MALFORMED_JSON, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INVALID_BODY]
 );
 response_set!(
-    /// Behind `session::Authenticated`: 401, 403 (role or cross-origin write), 503.
+    /// Behind `sessions::Authenticated`: 401, 403 (role or cross-origin write), 503.
     SessionErrors = [NOT_LOGGED_IN, STAFF_FORBIDDEN, UNAVAILABLE]
 );
 response_set!(

@@ -24,9 +24,9 @@ use super::idempotent::{Answer, key_of, run_once};
 use super::listing::{check, local, parse_date, parse_id, parse_time, utc};
 use super::{ApiCaller, AppointmentsRead, AppointmentsWrite};
 use crate::http::extract::invalid_body;
+use crate::http::phi::request_meta;
 use crate::http::problem::ApiError;
 use crate::http::responses::{BearerErrors, ClinikoErrors, JsonBodyErrors, route_problems};
-use crate::patients::request_meta;
 use crate::state::AppState;
 
 /// The longest notes accepted.

@@ -230,7 +230,7 @@ fn ok_json(body: &impl Serialize) -> HttpResponse {
 }
 
 /// A directory list's response: the clinic's directory, and a body made from it by `render` only
-/// once per directory, path and query (see [`ListBodies`](super::bodies::ListBodies)).
+/// once per directory, path and query (see [`ListBodies`](crate::state::ListBodies)).
 async fn directory_list<L: Serialize>(
     state: &AppState,
     req: &HttpRequest,

@@ -10,12 +10,11 @@ use std::time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::clinic::ClinicUrls;
 use crate::http::client_ip::client_ip;
+use crate::http::host::RootHost;
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, StoreErrors, route_problems};
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// The window sign-ups per address are counted in.
 const SIGNUP_WINDOW: Duration = Duration::from_secs(3600);
@@ -106,7 +105,10 @@ pub async fn sign_up(
         })
         .await?;
     limiter.increment(&counter, SIGNUP_WINDOW).await?;
-    let urls = ClinicUrls::new(&state.settings.public_url, clinic.subdomain.as_str());
+    let urls = state
+        .settings
+        .public_url
+        .clinic_urls(clinic.subdomain.as_str());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, urls.url.clone()))
         .json(SignupOut {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
-use crate::session::Authenticated;
+use crate::sessions::Authenticated;
 use crate::state::AppState;
 
 /// What a staff member may do.

@@ -1,4 +1,5 @@
-//! `/api/session`: logging in and out with JSON, and "who am I".
+//! `/api/session`: a staff member logs in, reads and ends their session with JSON (the HTML
+//! flow is `pages::login`; the session machinery is [`crate::sessions`]).
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
@@ -8,15 +9,15 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{
+use crate::clinics::TenantClinicOut;
+use crate::http::host::TenantHost;
+use crate::http::problem::ApiError;
+use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors, route_problems};
+use crate::sessions::{
     Authenticated, expired_cookie, invalid_credentials, log_in, require_same_origin,
     session_cookie, token_from,
 };
-use crate::clinic::TenantClinicOut;
-use crate::http::problem::ApiError;
-use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors, route_problems};
 use crate::state::AppState;
-use crate::tenancy::TenantHost;
 use crate::users::UserOut;
 
 /// Credentials for this clinic's host.
