@@ -1,6 +1,7 @@
 //! Holds the crate's top-level modules to their layering, read from the source files: no import
-//! loop between them, and the pages use only core, `http`, `sessions` and the app state — never a
-//! route module. A helper one route module imports from another belongs in `http` (or core).
+//! loop between them; the shared layers (`config`, `telemetry`, `state`, `http`, `sessions`) use
+//! no route module, page or wiring; and the pages use only core, `http`, `sessions` and the app
+//! state — never a route module. A helper two route modules share belongs in `http` (or core).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -11,6 +12,10 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// The modules a pages module may use.
 const PAGES_MAY_USE: &[&str] = &["http", "sessions", "state"];
+
+/// The layers every route and page stands on: they use one another (without a loop), never a
+/// route module, a page or the wiring.
+const SHARED_LAYERS: &[&str] = &["config", "telemetry", "state", "http", "sessions"];
 
 /// The top-level modules a source file refers to through `crate::` (and `$crate::` in macros;
 /// `super::` too when the file is a top-level module's own, whose parent is the crate root).
@@ -167,6 +172,21 @@ fn pages_use_only_http_sessions_and_the_app_state() {
         .collect();
     assert!(pages.contains("sessions"), "pages were not read: {pages:?}");
     assert_eq!(outside, Vec::<&String>::new());
+}
+
+#[test]
+fn the_shared_layers_use_no_route_module_page_or_wiring() {
+    let graph = this_crate();
+    let outside: Vec<String> = SHARED_LAYERS
+        .iter()
+        .flat_map(|layer| {
+            graph[*layer]
+                .iter()
+                .filter(|name| !SHARED_LAYERS.contains(&name.as_str()))
+                .map(move |name| format!("{layer} -> {name}"))
+        })
+        .collect();
+    assert_eq!(outside, Vec::<String>::new());
 }
 
 #[test]
