@@ -7,21 +7,24 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clients;
-pub mod clinic;
+pub mod clinics;
 pub mod cliniko_key;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod login;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod patients;
 pub mod public;
 pub mod routes;
-pub mod session;
+pub mod sessions;
 pub mod signup;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod tenancy;
 pub mod users;
+
+#[cfg(test)]
+mod layering;

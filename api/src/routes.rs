@@ -7,7 +7,7 @@ use actix_web::web;
 use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
-    audit, auth, clients, clinic, cliniko_key, ops, pages, patients, public, session, signup, users,
+    audit, auth, clients, clinics, cliniko_key, login, ops, pages, patients, public, signup, users,
 };
 
 /// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
@@ -52,10 +52,10 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(ops::readyz)
         .route(ops::metrics)
         .route(signup::sign_up)
-        .route(session::api::create_session)
-        .route(session::api::current_session)
-        .route(session::api::delete_session)
-        .route(clinic::get_tenant)
+        .route(login::create_session)
+        .route(login::current_session)
+        .route(login::delete_session)
+        .route(clinics::get_tenant)
         .route(users::list_users)
         .route(users::create_user)
         .route(users::update_user)

@@ -46,9 +46,9 @@ use tokio_util::sync::CancellationToken;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::config::Settings;
-use crate::http::{extract, fallback, observe, security};
+use crate::http::{extract, fallback, host, observe, security};
 use crate::state::{AppState, Inner};
-use crate::{openapi, ops, public, routes, tenancy};
+use crate::{openapi, ops, public, routes};
 
 /// Opens the database described by `settings`.
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<Db> {
@@ -249,7 +249,7 @@ impl Application {
                 .context("serialising the OpenAPI document")?
                 .into(),
             allowed_methods: fallback::allowed_methods(&spec),
-            list_bodies: public::ListBodies::default(),
+            list_bodies: crate::state::ListBodies::default(),
             metrics: ops::recorder_handle(),
             settings,
         });
@@ -490,7 +490,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"])))
             .default_service(web::to(fallback::fallback))
             .wrap(from_fn(public::rate_limit_headers))
-            .wrap(from_fn(tenancy::route_by_host))
+            .wrap(from_fn(host::route_by_host))
             .wrap(Compress::default())
             .wrap(from_fn(move |req, next| {
                 security::security_headers(req, next, hsts)

@@ -12,9 +12,10 @@ use uuid::Uuid;
 use super::credentials::{Authorization, Params, authorization, client_credentials};
 use super::oauth::{OAuthError, OAuthErrorBody, bearer_challenge, no_store};
 use crate::http::client_ip::client_ip;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::host::RootHost;
+use crate::http::problem::ApiError;
+use crate::http::responses::{StoreErrors, route_problems};
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// An active token's introspection (RFC 7662 §2.2).
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,7 +81,7 @@ fn inactive() -> HttpResponse {
     responses(
         (status = 200, description = "The token is active", body = IntrospectionOut),
         (status = 401, description = "Missing, malformed, expired, not yet valid, wrongly signed or revoked, or its client or clinic is gone or suspended", body = InactiveOut),
-        (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     ),
     security(("bearer" = []))
 )]
@@ -137,6 +138,13 @@ pub struct RevokeRequest {
     pub token_type_hint: Option<String>,
 }
 
+route_problems!(
+    /// What `DELETE /api/auth/revoke` answers itself.
+    RevokeProblems {
+        429 => "Too many failed client authentications",
+    }
+);
+
 /// Revokes an access token (RFC 7009-style). Two ways to ask:
 ///
 /// - with `Authorization: Bearer …`: revokes that token itself or, with a `token` parameter,
@@ -161,8 +169,8 @@ pub struct RevokeRequest {
         (status = 400, description = "`invalid_request`, or `unauthorized_client` for another client's token", body = OAuthErrorBody),
         (status = 401, description = "`invalid_token`: the bearer token is not genuine; `invalid_client`: the client credentials are wrong", body = OAuthErrorBody),
         (status = 413, description = "The body is larger than the deployment's limit (`invalid_request`)", body = OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
+        RevokeProblems,
+        StoreErrors,
     ),
     security(("bearer" = []), ("client_basic" = []), ())
 )]

@@ -4,8 +4,8 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 
+use crate::http::host::RootHost;
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// The JSON Web Key Set (RFC 7517) of the token signing keys (Ed25519, RFC 8037): the key that
 /// signs now, keys about to sign, and retired keys until every token they signed has expired.

@@ -2,7 +2,6 @@
 //! endpoint, introspection, revocation and the JWKS. Tokens, keys and revocation rules live in
 //! `clinicgate_core::tokens`; this module is HTTP only.
 
-pub mod config;
 mod credentials;
 mod introspect;
 mod key_set;

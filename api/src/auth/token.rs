@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use super::credentials::{Params, client_credentials};
 use super::oauth::{OAuthError, OAuthErrorBody, no_store};
 use crate::http::client_ip::client_ip;
-use crate::http::problem::Problem;
+use crate::http::host::RootHost;
+use crate::http::responses::{StoreErrors, route_problems};
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// A token request (RFC 6749 §4.4.2), as `application/x-www-form-urlencoded` (or JSON). The
 /// handler reads the body itself (either encoding, repeated parameters refused); this type
@@ -50,6 +50,13 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+route_problems!(
+    /// What `POST /api/auth/token` answers itself.
+    IssueTokenProblems {
+        429 => "Too many failed client authentications; see `Retry-After`",
+    }
+);
+
 /// Issues an access token to an API client (OAuth 2.0 client credentials).
 ///
 /// Authenticate the client with HTTP Basic (`client_id:client_secret`, each form-encoded, as
@@ -69,8 +76,8 @@ pub struct TokenResponse {
         (status = 400, description = "`invalid_request`, `unsupported_grant_type` or `invalid_scope`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`, with `WWW-Authenticate: Basic realm=\"clinicgate\"`", body = OAuthErrorBody),
         (status = 413, description = "The body is larger than the deployment's limit (`invalid_request`)", body = OAuthErrorBody),
-        (status = 429, description = "Too many failed client authentications; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A store ClinicGate needs is unavailable", body = Problem, content_type = "application/problem+json"),
+        IssueTokenProblems,
+        StoreErrors,
     ),
     security((), ("client_basic" = []))
 )]

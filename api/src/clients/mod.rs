@@ -8,9 +8,9 @@ use clinicgate_core::tokens::{ApiClient, ClientPatch, ClientWithSecret, NewClien
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{JsonBodyErrors, SessionErrors};
-use crate::session::Authenticated;
+use crate::http::problem::ApiError;
+use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
+use crate::sessions::Authenticated;
 use crate::state::AppState;
 
 /// An API client (never its secret).
@@ -128,6 +128,13 @@ pub async fn list_clients(
     ))
 }
 
+route_problems!(
+    /// What `POST /api/tenant/clients` answers itself.
+    CreateClientProblems {
+        422 => "Invalid name, unknown scope (`unknown_scope`), no scope, or rate limit out of range; or JSON of the wrong shape (`invalid_body`)",
+    }
+);
+
 /// Creates an API client. The response holds its secret, which is never shown again.
 #[utoipa::path(
     tag = "clinic",
@@ -135,7 +142,7 @@ pub async fn list_clients(
     responses(
         (status = 201, description = "Created; store `client_secret` now", body = ClientWithSecretOut),
         SessionErrors, JsonBodyErrors,
-        (status = 422, description = "Invalid name, unknown scope (`unknown_scope`), no scope, or rate limit out of range; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
+        CreateClientProblems,
     ),
     security(("session" = []))
 )]
@@ -162,6 +169,14 @@ pub async fn create_client(
         .json(ClientWithSecretOut::from(created)))
 }
 
+route_problems!(
+    /// What `PATCH /api/tenant/clients/{client_id}` answers itself.
+    UpdateClientProblems {
+        404 => "No such client in this clinic",
+        422 => "Invalid field, or nothing to change; or JSON of the wrong shape (`invalid_body`)",
+    }
+);
+
 /// Changes a client's name, scopes or rate limit.
 #[utoipa::path(
     tag = "clinic",
@@ -170,8 +185,7 @@ pub async fn create_client(
     responses(
         (status = 200, description = "Changed", body = ClientOut),
         SessionErrors, JsonBodyErrors,
-        (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or nothing to change; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
+        UpdateClientProblems,
     ),
     security(("session" = []))
 )]
@@ -198,6 +212,13 @@ pub async fn update_client(
     Ok(web::Json(client.into()))
 }
 
+route_problems!(
+    /// What `POST /api/tenant/clients/{client_id}/rotate-secret` answers itself.
+    RotateClientSecretProblems {
+        404 => "No such client in this clinic",
+    }
+);
+
 /// Gives a client a new secret (returned once). The previous secret keeps working until
 /// `previous_secret_expires_at` (24 hours by default), so the partner can switch without
 /// downtime; tokens already issued stay valid.
@@ -207,7 +228,7 @@ pub async fn update_client(
     responses(
         (status = 200, description = "The new secret; store it now", body = ClientWithSecretOut),
         SessionErrors,
-        (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
+        RotateClientSecretProblems,
     ),
     security(("session" = []))
 )]
@@ -223,6 +244,13 @@ pub async fn rotate_client_secret(
         .json(ClientWithSecretOut::from(rotated)))
 }
 
+route_problems!(
+    /// What `DELETE /api/tenant/clients/{client_id}` answers itself.
+    DeleteClientProblems {
+        404 => "No such client in this clinic",
+    }
+);
+
 /// Deletes a client: its secrets and every token it holds stop working at once.
 #[utoipa::path(
     tag = "clinic",
@@ -230,7 +258,7 @@ pub async fn rotate_client_secret(
     responses(
         (status = 204, description = "Deleted"),
         SessionErrors,
-        (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
+        DeleteClientProblems,
     ),
     security(("session" = []))
 )]

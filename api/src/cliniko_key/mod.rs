@@ -8,9 +8,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{JsonBodyErrors, SessionErrors};
-use crate::session::Authenticated;
+use crate::http::problem::ApiError;
+use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
+use crate::sessions::Authenticated;
 use crate::state::AppState;
 
 /// A Cliniko API key to connect.
@@ -125,6 +125,16 @@ pub async fn get_cliniko_key(
     ))
 }
 
+route_problems!(
+    /// What `PUT /api/tenant/cliniko-key` answers itself.
+    PutClinikoKeyProblems {
+        409 => "The key is already connected to another clinic (`cliniko_key_in_use`): one Cliniko account backs one clinic",
+        422 => "Malformed key, unknown shard, or Cliniko rejected it (`errors[].code` = `rejected`); or JSON of the wrong shape (`invalid_body`)",
+        502 => "Cliniko is not answering correctly (`cliniko_unavailable`)",
+        504 => "Cliniko did not answer in time (`cliniko_timeout`)",
+    }
+);
+
 /// Connects a Cliniko API key, replacing any previous one. The key is first verified with
 /// Cliniko (`GET /user`); nothing is stored unless Cliniko accepts it. A key already connected
 /// to another clinic is refused.
@@ -134,10 +144,7 @@ pub async fn get_cliniko_key(
     responses(
         (status = 200, description = "Verified and stored", body = ClinikoKeyOut),
         SessionErrors, JsonBodyErrors,
-        (status = 409, description = "The key is already connected to another clinic (`cliniko_key_in_use`): one Cliniko account backs one clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed key, unknown shard, or Cliniko rejected it (`errors[].code` = `rejected`); or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Cliniko is not answering correctly (`cliniko_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "Cliniko did not answer in time (`cliniko_timeout`)", body = Problem, content_type = "application/problem+json"),
+        PutClinikoKeyProblems,
     ),
     security(("session" = []))
 )]

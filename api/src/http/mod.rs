@@ -4,7 +4,11 @@
 pub mod client_ip;
 pub mod extract;
 pub mod fallback;
+pub mod host;
+pub mod html;
+pub mod ledger;
 pub mod observe;
+pub mod phi;
 pub mod problem;
 pub mod responses;
 pub mod security;

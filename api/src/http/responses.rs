@@ -2,8 +2,8 @@
 //! `components.responses`; routes list them in sets (`responses((status = 200, …), BearerErrors)`)
 //! that name what the shared machinery in front of a handler can answer: the extractors
 //! (`http::extract`), the session and bearer doors, the Cliniko adapter. A route adds its own
-//! tuple only where it answers something more specific; listed after a set, the tuple replaces
-//! the set's response for that status.
+//! set of its own ([`route_problems!`]) only where it answers something more specific; listed
+//! after a shared set, it replaces the shared set's response for that status.
 
 use std::collections::BTreeMap;
 
@@ -164,6 +164,45 @@ macro_rules! response_set {
     };
 }
 
+/// Declares the problem responses one route answers itself, each with its own description, as
+/// an `IntoResponses` set to list after the shared sets. They are written inline in the
+/// operation, not in `components.responses`: a description that names one route's resource or
+/// codes is no use to any other.
+///
+/// ```ignore
+/// route_problems!(
+///     /// What adding a staff member answers itself.
+///     CreateUserProblems {
+///         409 => "The e-mail is already used in this clinic (`email_taken`)",
+///     }
+/// );
+/// ```
+macro_rules! route_problems {
+    ($(#[$doc:meta])* $name:ident { $($status:literal => $description:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl ::utoipa::IntoResponses for $name {
+            fn responses() -> ::std::collections::BTreeMap<
+                String,
+                ::utoipa::openapi::RefOr<::utoipa::openapi::Response>,
+            > {
+                [$(($status, $description)),+]
+                    .into_iter()
+                    .map(|(status, description): (u16, &str)| {
+                        (
+                            status.to_string(),
+                            $crate::http::responses::problem_response(description).into(),
+                        )
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+pub(crate) use route_problems;
+
 response_set!(
     /// A query string read by `web::Query`: 400 `invalid_query`, 422 for values out of range.
     QueryErrors = [INVALID_QUERY, INVALID_PARAMETER]
@@ -173,7 +212,7 @@ response_set!(
     JsonBodyErrors = [MALFORMED_JSON, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INVALID_BODY]
 );
 response_set!(
-    /// Behind `session::Authenticated`: 401, 403 (role or cross-origin write), 503.
+    /// Behind `sessions::Authenticated`: 401, 403 (role or cross-origin write), 503.
     SessionErrors = [NOT_LOGGED_IN, STAFF_FORBIDDEN, UNAVAILABLE]
 );
 response_set!(

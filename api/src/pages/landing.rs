@@ -4,7 +4,8 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
-use super::{Nav, Page, PageError, render};
+use super::{Nav, Page};
+use crate::http::html::{PageError, render};
 use crate::state::AppState;
 
 const LANDING: &str = include_str!("../../../frontend-static/pages/landing.html");

@@ -9,36 +9,23 @@ use clinicgate_core::clinics::Clinic;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{Nav, Page, PageError, escape, not_found, render};
-use crate::session::{
-    authenticate, expired_cookie, log_in, require_same_origin, safe_next, session_cookie,
-    token_from,
+use super::{Nav, Page};
+use crate::http::host::TenantHost;
+use crate::http::html::{PageError, escape, not_found, render, see_other};
+use crate::sessions::{
+    NoReturn, PageSession, authenticate, expired_cookie, log_in, require_same_origin, safe_next,
+    session_cookie, token_from,
 };
 use crate::state::AppState;
-use crate::tenancy::TenantHost;
 
 const LOGIN: &str = include_str!("../../../frontend-static/pages/login.html");
 const LOGOUT: &str = include_str!("../../../frontend-static/pages/logout.html");
 
-/// The clinic of the request's host, for page handlers (which answer an HTML 404 elsewhere).
-pub(super) fn clinic_of(req: &HttpRequest) -> Option<Clinic> {
+/// The clinic of the request's host, for the login pages (which answer an HTML 404 elsewhere).
+fn clinic_of(req: &HttpRequest) -> Option<Clinic> {
     req.extensions()
         .get::<TenantHost>()
         .map(|host| host.0.clone())
-}
-
-/// A 303 to `location`.
-pub(super) fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
-/// `/login?next=…`: where to go back to after logging in.
-pub(super) fn login_location(next: &str) -> String {
-    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    format!("/login?next={encoded}")
 }
 
 /// Query of `GET /login`.
@@ -200,24 +187,16 @@ pub async fn submit(
 
 /// Asks to confirm logging out (a link cannot log anyone out: that takes a POST).
 #[get("/logout")]
-pub async fn confirm_logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    let Some(clinic) = clinic_of(&req) else {
-        return Ok(not_found(&req));
-    };
-    let Some(auth) = authenticate(&req, &state, &clinic).await? else {
-        return Ok(see_other("/login"));
-    };
+pub async fn confirm_logout(session: PageSession<NoReturn>) -> Result<HttpResponse, PageError> {
+    let clinic = &session.clinic;
     let content = render(LOGOUT, &[("clinic_name", &clinic.name)])?;
     Ok(Page {
         title: "Log out",
         content,
         scripts: &[],
         nav: Nav::Clinic {
-            clinic: &clinic,
-            user: &auth.session.user,
+            clinic,
+            user: &session.session.user,
             active: "",
         },
     }

@@ -4,29 +4,28 @@
 //! Pages are server-rendered from templates in `frontend-static/pages/`; the settings pages load
 //! their data from the JSON API with small scripts in `frontend-static/js/` (no inline script:
 //! the CSP is `default-src 'self'`). Pages are not part of the OpenAPI document.
+//!
+//! Pages depend only on core, `http` (templates, error pages, PHI headers), `sessions`
+//! ([`PageSession`](crate::sessions::PageSession) is their login preamble) and the app state —
+//! never on the JSON route modules. The checker in `crate::layering` holds them to that.
 
 mod assets;
-mod audit;
-mod clinic;
+mod home;
 mod landing;
 mod login;
 mod patients;
-mod render;
+mod settings;
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, ResponseError, get, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, ResponseError as _, get, web};
+use chrono::NaiveDate;
 use clinicgate_core::clinics::Clinic;
 use clinicgate_core::users::{Role, User};
 
-pub use render::{escape, render};
-
-use crate::http::observe::current_request_id;
-use crate::http::problem::ApiError;
+use crate::http::host::RootHost;
+use crate::http::html::{Layout, PageError, escape};
+use crate::sessions::{BackHome, PageRefusal, PageSession};
 use crate::state::AppState;
-use crate::tenancy::{RootHost, TenantHost};
-
-const LAYOUT: &str = include_str!("../../../frontend-static/pages/layout.html");
-const ERROR: &str = include_str!("../../../frontend-static/pages/error.html");
 
 /// Registers every page and the static assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,13 +35,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login::submit)
         .service(login::confirm_logout)
         .service(login::logout)
-        .service(clinic::settings)
-        .service(clinic::cliniko_settings)
-        .service(clinic::users_settings)
-        .service(clinic::clients_settings)
+        .service(settings::settings)
+        .service(settings::cliniko::cliniko_settings)
+        .service(settings::users::users_settings)
+        .service(settings::clients::clients_settings)
+        .service(settings::audit::ledger)
         .service(patients::show)
-        .service(patients::search_patients)
-        .service(audit::ledger);
+        .service(home::search_patients);
 }
 
 /// The navigation a page shows.
@@ -153,152 +152,36 @@ pub struct Page<'a> {
 }
 
 impl Page<'_> {
-    /// Renders the page as an HTML response with `status`. Pages are never cached: they show
-    /// who is logged in and clinic data.
+    /// Renders the page in the layout as an HTML response with `status` (never cached).
     pub fn respond(self, status: StatusCode) -> Result<HttpResponse, clinicgate_core::Error> {
-        let scripts: String = self
-            .scripts
-            .iter()
-            .map(|name| format!("<script src=\"/static/{name}\" defer></script>"))
-            .collect();
-        let html = render(
-            LAYOUT,
-            &[
-                ("title", self.title),
-                ("scripts", &scripts),
-                ("brand_suffix", &self.nav.brand_suffix()),
-                ("nav", &self.nav.html()),
-                ("content", &self.content),
-            ],
-        )?;
-        Ok(HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(html))
-    }
-}
-
-/// A page explaining an error, with the request id to quote.
-fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let request_id = current_request_id().unwrap_or_default();
-    let content = render(
-        ERROR,
-        &[
-            ("title", title),
-            ("message", message),
-            ("status", status.as_str()),
-            ("request_id", &request_id),
-        ],
-    );
-    let page = content.and_then(|content| {
-        Page {
-            title,
-            content,
-            scripts: &[],
-            nav: Nav::Bare,
+        Layout {
+            title: self.title,
+            scripts: self.scripts,
+            brand_suffix: &self.nav.brand_suffix(),
+            nav: &self.nav.html(),
+            content: &self.content,
         }
         .respond(status)
-    });
-    // The templates are embedded and tested; a plain-text answer is the last resort.
-    page.unwrap_or_else(|_| {
-        HttpResponse::build(status).body(format!("{title}. Request id: {request_id}"))
-    })
-}
-
-/// Whether the client asked for HTML (a browser navigating) rather than JSON.
-fn wants_html(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
-}
-
-/// The 404 for paths and hosts that do not exist: identical for every such case.
-pub fn not_found(req: &HttpRequest) -> HttpResponse {
-    if wants_html(req) {
-        error_page(
-            StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is nothing at this address. Check the link, or ask your clinic for its ClinicGate address.",
-        )
-    } else {
-        ApiError::not_found().error_response()
     }
 }
 
-/// An error while rendering a page: shown as an HTML page carrying the request id.
-#[derive(Debug)]
-pub struct PageError(Box<ApiError>);
-
-impl From<ApiError> for PageError {
-    fn from(err: ApiError) -> Self {
-        Self(Box::new(err))
-    }
-}
-
-impl From<clinicgate_core::Error> for PageError {
-    fn from(err: clinicgate_core::Error) -> Self {
-        Self(Box::new(err.into()))
-    }
-}
-
-impl From<crate::session::CrossOrigin> for PageError {
-    fn from(err: crate::session::CrossOrigin) -> Self {
-        Self(Box::new(err.into()))
-    }
-}
-
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl ResponseError for PageError {
-    fn status_code(&self) -> StatusCode {
-        self.0.status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        // Rendering the problem logs a 5xx cause exactly once; the HTML replaces its body.
-        let problem = self.0.error_response();
-        let status = problem.status();
-        let (title, message) = match status {
-            StatusCode::NOT_FOUND => ("Page not found", "There is nothing at this address."),
-            StatusCode::FORBIDDEN => (
-                "Not allowed",
-                "Your role in this clinic does not allow this. Ask an owner or admin of your clinic.",
-            ),
-            StatusCode::TOO_MANY_REQUESTS => {
-                ("Too many requests", "Please wait a moment and try again.")
-            }
-            s if s.is_server_error() => (
-                "Something went wrong",
-                "ClinicGate could not complete this request. Try again shortly; if it keeps happening, quote the request id below.",
-            ),
-            _ => (
-                "This request could not be completed",
-                "Go back and try again.",
-            ),
-        };
-        let mut page = error_page(status, title, message);
-        if let Some(retry) = problem.headers().get(header::RETRY_AFTER) {
-            page.headers_mut()
-                .insert(header::RETRY_AFTER, retry.clone());
-        }
-        page
-    }
+/// A date as pages write it, e.g. `21 November 2026`.
+fn long_date(date: NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
 }
 
 /// `/`: the landing page on the root host, the clinic home on a clinic host.
 #[get("/")]
-async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+async fn index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Result<PageSession<BackHome>, PageRefusal>,
+) -> Result<HttpResponse, PageError> {
     if req.extensions().get::<RootHost>().is_some() {
         return landing::landing(&state);
     }
-    let tenant = req.extensions().get::<TenantHost>().cloned();
-    match tenant {
-        Some(TenantHost(clinic)) => clinic::home(&req, &state, &clinic).await,
-        None => Ok(not_found(&req)),
+    match session {
+        Ok(session) => home::home_page(&req, &state, &session, None).await,
+        Err(refusal) => Ok(refusal.error_response()),
     }
 }

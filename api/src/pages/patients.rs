@@ -1,24 +1,21 @@
-//! The custom patient button's target, `GET /patients?patient_id=…`, and the clinic home's
-//! patient search (`POST /patients/search`: a name never goes into a URL) and "recently viewed"
-//! list. Every patient shown is recorded in the access ledger before the page is sent.
+//! The custom patient button's target, `GET /patients?patient_id=…`: one patient's chart. Every
+//! patient shown is recorded in the access ledger before the page is sent.
 
 use std::time::Instant;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _, get, post, web};
-use chrono::{NaiveDate, Utc};
-use clinicgate_core::cliniko::ClinikoId;
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, get, web};
+use chrono::Utc;
+use clinicgate_core::cliniko::{ClinikoId, Patient};
 use clinicgate_core::ledger::Channel;
-use clinicgate_core::patients::{PatientChart, PatientSummary, SearchTerms, Visit, age_on};
+use clinicgate_core::patients::{PatientChart, Visit, age_on};
 use clinicgate_core::{Error, UpstreamFailure};
-use serde::Deserialize;
 
-use super::clinic::home_page;
-use super::login::{clinic_of, login_location, see_other};
-use super::{Nav, Page, PageError, error_page, escape, not_found, render};
+use super::{Nav, Page, long_date};
+use crate::http::html::{PageError, error_page, escape, render};
+use crate::http::phi::{phi_headers, request_meta, server_timing};
 use crate::http::problem::ApiError;
-use crate::patients::{PatientOut, phi_headers, request_meta, server_timing};
-use crate::session::{Authenticated, authenticate, require_same_origin};
+use crate::sessions::{Authenticated, BackToPatient, PageRefusal, PageSession};
 use crate::state::AppState;
 
 const PATIENT: &str = include_str!("../../../frontend-static/pages/patient.html");
@@ -34,15 +31,24 @@ fn patient_id_of(query: &str) -> Option<ClinikoId> {
     }
 }
 
-/// The page a clinician lands on from Cliniko's patient button.
+/// The page a clinician lands on from Cliniko's patient button. Logging in first comes back
+/// here, to the same patient.
 #[get("/patients")]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Result<PageSession<BackToPatient>, PageRefusal>,
+) -> HttpResponse {
     let started = Instant::now();
-    let (mut response, cliniko) = match patient_page(&req, &state).await {
-        Ok(shown) => shown,
-        Err(err) => (err.error_response(), None),
+    let (mut response, cliniko) = match session {
+        Ok(session) => match patient_page(&req, &state, &session).await {
+            Ok(shown) => shown,
+            Err(err) => (err.error_response(), None),
+        },
+        Err(refusal) => (refusal.error_response(), None),
     };
-    // Error pages too: a 404 names the id, and nothing here may be cached or framed.
+    // Every answer, the login redirect and error pages too: a 404 names the id, and nothing
+    // here may be cached or framed.
     phi_headers(&mut response);
     server_timing(&mut response, &state, started, cliniko);
     response
@@ -51,17 +57,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 async fn patient_page(
     req: &HttpRequest,
     state: &AppState,
+    auth: &Authenticated,
 ) -> Result<(HttpResponse, Option<std::time::Duration>), PageError> {
-    let Some(clinic) = clinic_of(req) else {
-        return Ok((not_found(req), None));
-    };
-    let Some(auth) = authenticate(req, state, &clinic).await? else {
-        let here = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        // `/` may stay as it is in a query value: `/login?next=/patients%3Fpatient_id%3D1`, the
-        // address the clinic's staff see after clicking the button, reads as what it is.
-        let location = login_location(here).replace("next=%2F", "next=/");
-        return Ok((see_other(&location), None));
-    };
     let Some(id) = patient_id_of(req.query_string()) else {
         return Ok((
             error_page(
@@ -80,10 +77,10 @@ async fn patient_page(
     {
         Ok(Some(chart)) => {
             let time = chart.cliniko_time;
-            Ok((render_chart(&auth, &chart)?, Some(time)))
+            Ok((render_chart(auth, &chart)?, Some(time)))
         }
-        Ok(None) => Ok((not_connected_page(&auth)?, None)),
-        Err(err) => Ok((chart_error(err, &auth), None)),
+        Ok(None) => Ok((not_connected_page(auth)?, None)),
+        Err(err) => Ok((chart_error(err, auth), None)),
     }
 }
 
@@ -173,8 +170,28 @@ fn fact(label: &str, value: Option<&str>) -> String {
     }
 }
 
-fn long_date(date: NaiveDate) -> String {
-    date.format("%-d %B %Y").to_string()
+/// The postal address on one line, if any part of it is known.
+fn address(p: &Patient) -> Option<String> {
+    let locality = [
+        p.city.as_deref(),
+        p.state.as_deref(),
+        p.post_code.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let parts: Vec<&str> = [
+        p.address_1.as_deref(),
+        p.address_2.as_deref(),
+        p.address_3.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(Some(locality.as_str()).filter(|l| !l.is_empty()))
+    .chain(p.country_code.as_deref().or(p.country.as_deref()))
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 fn visits_table(visits: &[Visit], empty: &str) -> String {
@@ -223,7 +240,6 @@ fn visits_table(visits: &[Visit], empty: &str) -> String {
 
 /// The patient page for `chart`.
 fn render_chart(auth: &Authenticated, chart: &PatientChart) -> Result<HttpResponse, PageError> {
-    let out = PatientOut::from(chart);
     let p = &chart.patient;
     let full_name = [
         p.title.as_deref(),
@@ -239,10 +255,12 @@ fn render_chart(auth: &Authenticated, chart: &PatientChart) -> Result<HttpRespon
     } else {
         full_name
     };
-    let born = p.date_of_birth.map(|dob| match out.age {
-        Some(age) => format!("{} (age {age})", long_date(dob)),
-        None => long_date(dob),
-    });
+    let born = p
+        .date_of_birth
+        .map(|dob| match age_on(dob, Utc::now().date_naive()) {
+            Some(age) => format!("{} (age {age})", long_date(dob)),
+            None => long_date(dob),
+        });
     let mut subtitle = Vec::new();
     if let Some(preferred) = &p.preferred_first_name {
         subtitle.push(format!(
@@ -265,31 +283,18 @@ fn render_chart(auth: &Authenticated, chart: &PatientChart) -> Result<HttpRespon
         fact("Occupation", p.occupation.as_deref()),
     ]
     .concat();
-    let phones: String = out
-        .phones
+    let phones: String = p
+        .phones()
         .iter()
-        .map(|phone| {
-            fact(
-                phone.kind.as_deref().unwrap_or("Phone"),
-                Some(&phone.number),
-            )
+        .filter_map(|phone| {
+            let number = phone.number.as_deref()?;
+            Some(fact(
+                phone.phone_type.as_deref().unwrap_or("Phone"),
+                Some(number),
+            ))
         })
         .collect();
-    let address = out.address.as_ref().map(|a| {
-        let mut parts = a.lines.clone();
-        let locality = [
-            a.city.as_deref(),
-            a.state.as_deref(),
-            a.post_code.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-        parts.extend([locality].into_iter().filter(|l| !l.is_empty()));
-        parts.extend(a.country.clone());
-        parts.join(", ")
-    });
+    let address = address(p);
     let contact = [
         phones,
         fact("Email", p.email.as_deref()),
@@ -307,13 +312,13 @@ fn render_chart(auth: &Authenticated, chart: &PatientChart) -> Result<HttpRespon
     } else {
         details
     };
-    let alerts = if out.medical_alerts.is_empty() {
+    let alerts = if chart.alerts.is_empty() {
         "<p class=\"no-alerts\">No medical alerts recorded in Cliniko.</p>".to_owned()
     } else {
-        let items: String = out
-            .medical_alerts
+        let items: String = chart
+            .alerts
             .iter()
-            .map(|a| format!("<li>{}</li>", escape(&a.name)))
+            .map(|a| format!("<li>{}</li>", escape(a.name.as_deref().unwrap_or(""))))
             .collect();
         format!(
             "<section class=\"alerts\" role=\"alert\" aria-labelledby=\"alerts-title\"><h2 id=\"alerts-title\">Medical alerts</h2><ul id=\"medical-alerts\">{items}</ul></section>"
@@ -373,137 +378,6 @@ fn render_chart(auth: &Authenticated, chart: &PatientChart) -> Result<HttpRespon
         },
     }
     .respond(StatusCode::OK)?)
-}
-
-/// The form `POST /patients/search` receives.
-#[derive(Debug, Deserialize)]
-pub struct SearchForm {
-    q: String,
-}
-
-/// Searches the clinic's Cliniko by name and shows the clinic home with the results.
-#[post("/patients/search")]
-pub async fn search_patients(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<SearchForm>,
-) -> Result<HttpResponse, PageError> {
-    let Some(clinic) = clinic_of(&req) else {
-        return Ok(not_found(&req));
-    };
-    require_same_origin(&req, &state.settings.public_url)?;
-    let Some(auth) = authenticate(&req, &state, &clinic).await? else {
-        return Ok(see_other(&login_location("/")));
-    };
-    home_page(&req, &state, &auth, Some(&form.q)).await
-}
-
-fn born(summary: &PatientSummary) -> String {
-    summary
-        .date_of_birth
-        .map(|dob| {
-            let age = age_on(dob, Utc::now().date_naive())
-                .map(|age| format!(", {age}"))
-                .unwrap_or_default();
-            format!("born {}{age}", long_date(dob))
-        })
-        .unwrap_or_default()
-}
-
-fn patient_list(id: &str, patients: &[PatientSummary], empty: &str) -> String {
-    if patients.is_empty() {
-        return format!("<p class=\"muted\" id=\"{id}\">{}</p>", escape(empty));
-    }
-    let items: String = patients
-        .iter()
-        .map(|p| {
-            let archived = if p.archived {
-                " <span class=\"pill pill-off\">archived</span>"
-            } else {
-                ""
-            };
-            format!(
-                "<li><a href=\"/patients?patient_id={}\">{}</a>{archived}<span class=\"muted small\">{}</span></li>",
-                p.id,
-                escape(if p.name.is_empty() { "Unnamed patient" } else { &p.name }),
-                escape(&born(p)),
-            )
-        })
-        .collect();
-    format!("<ul class=\"patient-list\" id=\"{id}\">{items}</ul>")
-}
-
-/// A failure shown inside the home page, with the request id (the cause is logged once).
-fn inline_error(err: Error, what: &str) -> String {
-    let problem = ApiError::from(err);
-    let message = match problem.code() {
-        "validation_failed" => {
-            "Type at least two letters (and at most 100) of the patient's name.".to_owned()
-        }
-        "rate_limited" => format!(
-            "Cliniko is busy right now, so {what} could not be loaded. Try again in a moment."
-        ),
-        "service_unavailable" => format!(
-            "{what} could not be shown: the access ledger is unavailable. Try again shortly."
-        ),
-        _ => format!("{what} could not be loaded from Cliniko. Try again shortly."),
-    };
-    // Rendering the problem logs a server-side cause once; only its message is shown here.
-    drop(problem.error_response());
-    let request_id = crate::http::observe::current_request_id().unwrap_or_default();
-    format!(
-        "<p class=\"notice notice-error\" role=\"alert\">{} <span class=\"small\">Request id: <code>{}</code></span></p>",
-        escape(&message),
-        escape(&request_id)
-    )
-}
-
-/// The home page's patient card: the search form, the search's results (when `search` is
-/// given), and the patients this user opened recently.
-pub(super) async fn home_section(
-    req: &HttpRequest,
-    state: &AppState,
-    auth: &Authenticated,
-    search: Option<&str>,
-) -> String {
-    let meta = request_meta(req, state);
-    let ctx = auth.ctx();
-    let results = match search.map(SearchTerms::parse) {
-        None => String::new(),
-        Some(Err(err)) => inline_error(err, "The search"),
-        Some(Ok(terms)) => match state.patients.search(ctx, &terms, &meta).await {
-            Ok(Some(found)) => format!(
-                "<h3>Results</h3>{}",
-                patient_list(
-                    "search-results",
-                    &found,
-                    "No patient in Cliniko matches this name."
-                )
-            ),
-            Ok(None) => String::new(),
-            Err(err) => inline_error(err, "The search"),
-        },
-    };
-    let recent = match state.patients.recently_viewed(ctx, &meta).await {
-        Ok(Some(recent)) => format!(
-            "<h3>Recently viewed</h3>{}",
-            patient_list("recent-patients", &recent, "Patients you open appear here.")
-        ),
-        Ok(None) => {
-            return "<article class=\"card card-span\"><h2>Patients</h2><p class=\"muted\">Once Cliniko is connected, you can find patients here.</p></article>".to_owned();
-        }
-        Err(err) => inline_error(err, "Recently viewed patients"),
-    };
-    format!(
-        "<link rel=\"stylesheet\" href=\"/static/patients.css\">\
-         <article class=\"card card-span\" aria-labelledby=\"patients-title\"><h2 id=\"patients-title\">Patients</h2>\
-         <form method=\"post\" action=\"/patients/search\" role=\"search\">\
-         <div class=\"field\"><label for=\"patient-search\">Find a patient</label>\
-         <div class=\"search-row\"><input id=\"patient-search\" name=\"q\" type=\"search\" minlength=\"2\" maxlength=\"100\" autocomplete=\"off\" value=\"{}\">\
-         <button class=\"button\" type=\"submit\">Search</button></div>\
-         <p class=\"hint\">First name, last name or both, as in Cliniko.</p></div></form>{results}{recent}</article>",
-        escape(search.unwrap_or(""))
-    )
 }
 
 #[cfg(test)]

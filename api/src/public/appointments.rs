@@ -24,9 +24,9 @@ use super::idempotent::{Answer, key_of, run_once};
 use super::listing::{check, local, parse_date, parse_id, parse_time, utc};
 use super::{ApiCaller, AppointmentsRead, AppointmentsWrite};
 use crate::http::extract::invalid_body;
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{BearerErrors, ClinikoErrors, JsonBodyErrors};
-use crate::patients::request_meta;
+use crate::http::phi::request_meta;
+use crate::http::problem::ApiError;
+use crate::http::responses::{BearerErrors, ClinikoErrors, JsonBodyErrors, route_problems};
 use crate::state::AppState;
 
 /// The longest notes accepted.
@@ -470,6 +470,15 @@ fn to_value(out: &impl Serialize) -> Result<Value, Error> {
     serde_json::to_value(out).map_err(Error::internal)
 }
 
+route_problems!(
+    /// What `POST /api/public/appointments` answers itself.
+    CreateAppointmentProblems {
+        400 => "No or a malformed `Idempotency-Key` (`idempotency_key_missing`, `invalid_idempotency_key`), or malformed JSON (`malformed_json`)",
+        409 => "`slot_unavailable`, `slot_taken`, `idempotency_in_progress` or `cliniko_not_connected`",
+        422 => "Invalid fields, ids that do not go together, an unknown patient, Cliniko's own validation messages (`validation_failed`, `invalid_body`), or a reused key (`idempotency_key_reused`)",
+    }
+);
+
 /// Books an appointment through the booking guard: the doctor must offer the type at the
 /// clinic (else 422), the start must be a free slot in Cliniko right now (else 409
 /// `slot_unavailable`), only one booking of a slot runs at a time on any instance (else 409
@@ -487,9 +496,7 @@ fn to_value(out: &impl Serialize) -> Result<Value, Error> {
     responses(
         (status = 201, description = "Booked", body = AppointmentOut),
         BearerErrors, JsonBodyErrors, ClinikoErrors,
-        (status = 400, description = "No or a malformed `Idempotency-Key` (`idempotency_key_missing`, `invalid_idempotency_key`), or malformed JSON (`malformed_json`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_unavailable`, `slot_taken`, `idempotency_in_progress` or `cliniko_not_connected`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, ids that do not go together, an unknown patient, Cliniko's own validation messages (`validation_failed`, `invalid_body`), or a reused key (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
+        CreateAppointmentProblems,
     ),
     security(("bearer" = ["appointments:write"]))
 )]
@@ -518,6 +525,16 @@ pub async fn create_appointment(
     .await
 }
 
+route_problems!(
+    /// What `PATCH /api/public/appointments/{id}` answers itself.
+    UpdateAppointmentProblems {
+        400 => "No or a malformed `Idempotency-Key`, or malformed JSON",
+        404 => "No such appointment in this clinic (`not_found`)",
+        409 => "`appointment_cancelled`, `slot_unavailable`, `slot_taken`, `idempotency_in_progress` or `cliniko_not_connected`",
+        422 => "Invalid or conflicting fields (`validation_failed`, `invalid_body`), or a reused key (`idempotency_key_reused`)",
+    }
+);
+
 /// Reschedules (same guard as booking), changes notes, or cancels an appointment with one of
 /// Cliniko's reasons. Requires `Idempotency-Key` (see booking). Another clinic's appointment is
 /// 404.
@@ -531,10 +548,7 @@ pub async fn create_appointment(
     responses(
         (status = 200, description = "The changed appointment", body = AppointmentOut),
         BearerErrors, JsonBodyErrors, ClinikoErrors,
-        (status = 400, description = "No or a malformed `Idempotency-Key`, or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such appointment in this clinic (`not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`appointment_cancelled`, `slot_unavailable`, `slot_taken`, `idempotency_in_progress` or `cliniko_not_connected`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid or conflicting fields (`validation_failed`, `invalid_body`), or a reused key (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
+        UpdateAppointmentProblems,
     ),
     security(("bearer" = ["appointments:write"]))
 )]
@@ -562,6 +576,13 @@ pub async fn update_appointment(
     .await
 }
 
+route_problems!(
+    /// What `GET /api/public/appointments/{id}/status` answers itself.
+    AppointmentStatusProblems {
+        404 => "No such appointment in this clinic (`not_found`)",
+    }
+);
+
 /// An appointment's status, live from Cliniko (see `StatusOut` for how it is derived).
 #[utoipa::path(
     tag = "public",
@@ -569,7 +590,7 @@ pub async fn update_appointment(
     responses(
         (status = 200, description = "The status", body = AppointmentStatusOut),
         BearerErrors, ClinikoErrors,
-        (status = 404, description = "No such appointment in this clinic (`not_found`)", body = Problem, content_type = "application/problem+json"),
+        AppointmentStatusProblems,
     ),
     security(("bearer" = ["appointments:read"]))
 )]

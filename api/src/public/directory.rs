@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::listing::{PageParams, check, list_of, optional_id, parse_id};
 use super::{ApiCaller, DoctorsRead};
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{BearerErrors, ClinikoErrors, QueryErrors};
+use crate::http::problem::ApiError;
+use crate::http::responses::{BearerErrors, ClinikoErrors, QueryErrors, route_problems};
 use crate::state::AppState;
 
 /// A doctor (a Cliniko practitioner shown in online bookings).
@@ -230,7 +230,7 @@ fn ok_json(body: &impl Serialize) -> HttpResponse {
 }
 
 /// A directory list's response: the clinic's directory, and a body made from it by `render` only
-/// once per directory, path and query (see [`ListBodies`](super::bodies::ListBodies)).
+/// once per directory, path and query (see [`ListBodies`](crate::state::ListBodies)).
 async fn directory_list<L: Serialize>(
     state: &AppState,
     req: &HttpRequest,
@@ -253,6 +253,13 @@ async fn directory_list<L: Serialize>(
         .body(body))
 }
 
+route_problems!(
+    /// What `GET /api/public/doctors` answers itself.
+    ListDoctorsProblems {
+        422 => "An id that is not a Cliniko id, or `page`/`per_page` out of range (`validation_failed`)",
+    }
+);
+
 /// Lists doctors, filtered and paged. Ordered by display name.
 #[utoipa::path(
     tag = "public",
@@ -260,7 +267,7 @@ async fn directory_list<L: Serialize>(
     responses(
         (status = 200, description = "A page of doctors", body = DoctorList),
         BearerErrors, QueryErrors, ClinikoErrors,
-        (status = 422, description = "An id that is not a Cliniko id, or `page`/`per_page` out of range (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        ListDoctorsProblems,
     ),
     security(("bearer" = ["doctors:read"]))
 )]
@@ -298,6 +305,13 @@ pub async fn list_doctors(
     .await
 }
 
+route_problems!(
+    /// What `GET /api/public/doctors/{id}` answers itself.
+    GetDoctorProblems {
+        404 => "No public doctor has this id (`not_found`)",
+    }
+);
+
 /// One doctor.
 #[utoipa::path(
     tag = "public",
@@ -305,7 +319,7 @@ pub async fn list_doctors(
     responses(
         (status = 200, description = "The doctor", body = DoctorOut),
         BearerErrors, ClinikoErrors,
-        (status = 404, description = "No public doctor has this id (`not_found`)", body = Problem, content_type = "application/problem+json"),
+        GetDoctorProblems,
     ),
     security(("bearer" = ["doctors:read"]))
 )]
@@ -381,6 +395,13 @@ pub async fn list_clinics(
     .await
 }
 
+route_problems!(
+    /// What `GET /api/public/appointment-types` answers itself.
+    ListAppointmentTypesProblems {
+        422 => "`doctor_id` is not a Cliniko id (`validation_failed`)",
+    }
+);
+
 /// Appointment types bookable online, optionally those one doctor offers. Ordered by name.
 #[utoipa::path(
     tag = "public",
@@ -388,7 +409,7 @@ pub async fn list_clinics(
     responses(
         (status = 200, description = "A page of appointment types", body = AppointmentTypeList),
         BearerErrors, QueryErrors, ClinikoErrors,
-        (status = 422, description = "`doctor_id` is not a Cliniko id (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        ListAppointmentTypesProblems,
     ),
     security(("bearer" = ["doctors:read"]))
 )]

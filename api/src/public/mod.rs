@@ -8,8 +8,6 @@
 //! then is there a `TenantContext`, whose tenant is the token's clinic.
 
 mod appointments;
-mod bodies;
-mod config;
 mod directory;
 mod idempotent;
 mod listing;
@@ -32,8 +30,6 @@ use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::tokens::{ApiAccess, Rejection, Scope};
 
 pub use appointments::{appointment_status, create_appointment, update_appointment};
-pub use bodies::ListBodies;
-pub use config::PublicApiSettings;
 pub use directory::{
     get_doctor, list_appointment_types, list_clinics, list_doctors, list_specialties,
 };
@@ -43,10 +39,10 @@ pub use whoami::{MeOut, me};
 
 use crate::auth::bearer_token;
 use crate::auth::oauth::bearer_challenge;
+use crate::http::host::RootHost;
 use crate::http::observe;
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// The scope a route needs, as a type, so the requirement is visible in the handler signature.
 pub trait RouteScope {

@@ -10,8 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::listing::{PageParams, check, list_of, local, parse_date, parse_id, required, utc};
 use super::{ApiCaller, SlotsRead};
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{BearerErrors, ClinikoErrors, QueryErrors};
+use crate::http::problem::ApiError;
+use crate::http::responses::{BearerErrors, ClinikoErrors, QueryErrors, route_problems};
 use crate::state::AppState;
 
 /// One free slot.
@@ -74,6 +74,13 @@ pub struct SlotsQuery {
     pub to: Option<String>,
 }
 
+route_problems!(
+    /// What `GET /api/public/available-slots` answers itself.
+    AvailableSlotsProblems {
+        422 => "A missing or malformed parameter, ids that do not go together (`unknown`, `not_offered`), a day in the past (`in_past`), `to` before `from` or too long a range (`validation_failed`)",
+    }
+);
+
 /// Free slots of a doctor for an appointment type at a clinic over a range of days, live from
 /// Cliniko (fetched in Cliniko's 7-day windows in the clinic's time zone and stitched). Each
 /// page re-reads Cliniko: ask for the days you need rather than paging far (100 per page at
@@ -84,7 +91,7 @@ pub struct SlotsQuery {
     responses(
         (status = 200, description = "A page of free slots", body = SlotList),
         BearerErrors, QueryErrors, ClinikoErrors,
-        (status = 422, description = "A missing or malformed parameter, ids that do not go together (`unknown`, `not_offered`), a day in the past (`in_past`), `to` before `from` or too long a range (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        AvailableSlotsProblems,
     ),
     security(("bearer" = ["slots:read"]))
 )]

@@ -10,12 +10,11 @@ use std::time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::clinic::ClinicUrls;
 use crate::http::client_ip::client_ip;
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{JsonBodyErrors, StoreErrors};
+use crate::http::host::RootHost;
+use crate::http::problem::ApiError;
+use crate::http::responses::{JsonBodyErrors, StoreErrors, route_problems};
 use crate::state::AppState;
-use crate::tenancy::RootHost;
 
 /// The window sign-ups per address are counted in.
 const SIGNUP_WINDOW: Duration = Duration::from_secs(3600);
@@ -57,6 +56,15 @@ pub struct SignupOut {
     pub login_url: String,
 }
 
+route_problems!(
+    /// What `POST /api/signup` answers itself.
+    SignUpProblems {
+        409 => "The subdomain is taken (`subdomain_taken`), whatever its case",
+        422 => "Invalid fields; `errors` says which and why; or JSON of the wrong shape (`invalid_body`)",
+        429 => "Too many sign-ups from this address; see `Retry-After`",
+    }
+);
+
 /// Signs a clinic up: creates the clinic and its owner in one transaction (on any failure,
 /// neither exists). The owner then logs in at `login_url`.
 #[utoipa::path(
@@ -65,9 +73,7 @@ pub struct SignupOut {
     responses(
         (status = 201, description = "Created; `Location` is the clinic's URL", body = SignupOut),
         JsonBodyErrors, StoreErrors,
-        (status = 409, description = "The subdomain is taken (`subdomain_taken`), whatever its case", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields; `errors` says which and why; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many sign-ups from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        SignUpProblems,
     )
 )]
 #[post("/api/signup")]
@@ -99,7 +105,10 @@ pub async fn sign_up(
         })
         .await?;
     limiter.increment(&counter, SIGNUP_WINDOW).await?;
-    let urls = ClinicUrls::new(&state.settings.public_url, clinic.subdomain.as_str());
+    let urls = state
+        .settings
+        .public_url
+        .clinic_urls(clinic.subdomain.as_str());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, urls.url.clone()))
         .json(SignupOut {

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{JsonBodyErrors, SessionErrors};
-use crate::session::Authenticated;
+use crate::http::problem::ApiError;
+use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
+use crate::sessions::Authenticated;
 use crate::state::AppState;
 
 /// What a staff member may do.
@@ -115,6 +115,14 @@ pub async fn list_users(
     Ok(web::Json(users.into_iter().map(UserOut::from).collect()))
 }
 
+route_problems!(
+    /// What `POST /api/tenant/users` answers itself.
+    CreateUserProblems {
+        409 => "The e-mail is already used in this clinic (`email_taken`)",
+        422 => "Invalid e-mail or password; or JSON of the wrong shape (`invalid_body`)",
+    }
+);
+
 /// Adds a staff member (owners and admins; only owners may add owners).
 #[utoipa::path(
     tag = "clinic",
@@ -122,8 +130,7 @@ pub async fn list_users(
     responses(
         (status = 201, description = "Added", body = UserOut),
         SessionErrors, JsonBodyErrors,
-        (status = 409, description = "The e-mail is already used in this clinic (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid e-mail or password; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
+        CreateUserProblems,
     ),
     security(("session" = []))
 )]
@@ -148,6 +155,15 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(UserOut::from(user)))
 }
 
+route_problems!(
+    /// What `PATCH /api/tenant/users/{id}` answers itself.
+    UpdateUserProblems {
+        404 => "No such user in this clinic",
+        409 => "It would leave the clinic without an active owner (`last_owner`)",
+        422 => "Nothing to change; or JSON of the wrong shape (`invalid_body`)",
+    }
+);
+
 /// Changes a staff member's role or active flag.
 #[utoipa::path(
     tag = "clinic",
@@ -156,9 +172,7 @@ pub async fn create_user(
     responses(
         (status = 200, description = "Changed", body = UserOut),
         SessionErrors, JsonBodyErrors,
-        (status = 404, description = "No such user in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It would leave the clinic without an active owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Nothing to change; or JSON of the wrong shape (`invalid_body`)", body = Problem, content_type = "application/problem+json"),
+        UpdateUserProblems,
     ),
     security(("session" = []))
 )]
@@ -188,6 +202,14 @@ pub async fn update_user(
     Ok(web::Json(user.into()))
 }
 
+route_problems!(
+    /// What `DELETE /api/tenant/users/{id}` answers itself.
+    DeleteUserProblems {
+        404 => "No such user in this clinic",
+        409 => "It is the clinic's last active owner (`last_owner`)",
+    }
+);
+
 /// Deactivates a staff member: they can no longer log in and their sessions end.
 #[utoipa::path(
     tag = "clinic",
@@ -195,8 +217,7 @@ pub async fn update_user(
     responses(
         (status = 204, description = "Deactivated"),
         SessionErrors,
-        (status = 404, description = "No such user in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It is the clinic's last active owner (`last_owner`)", body = Problem, content_type = "application/problem+json"),
+        DeleteUserProblems,
     ),
     security(("session" = []))
 )]

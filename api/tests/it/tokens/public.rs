@@ -4,8 +4,8 @@
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, test, web};
 use chrono::Utc;
+use clinicgate_api::http::host;
 use clinicgate_api::public::{ApiCaller, PatientsRead, rate_limit_headers};
-use clinicgate_api::tenancy;
 use clinicgate_core::tokens::{Scope, ScopeSet};
 use figment::providers::Serialized;
 use serde_json::Value;
@@ -154,7 +154,7 @@ async fn a_route_refuses_a_token_without_its_scope_and_names_the_scope() {
                 }),
             )
             .wrap(from_fn(rate_limit_headers))
-            .wrap(from_fn(tenancy::route_by_host)),
+            .wrap(from_fn(host::route_by_host)),
     )
     .await;
     let call = |token: String| {

@@ -11,32 +11,8 @@ use uuid::Uuid;
 use crate::config::PublicUrl;
 use crate::http::problem::ApiError;
 use crate::http::responses::SessionErrors;
-use crate::session::Authenticated;
+use crate::sessions::Authenticated;
 use crate::state::AppState;
-
-/// The clinic's public addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClinicUrls {
-    /// `https://{subdomain}.{host}`.
-    pub url: String,
-    /// `https://{subdomain}.{host}/patients`: what the clinic pastes into Cliniko.
-    pub button_url: String,
-    /// `*.{host}/patients`: the wildcard form ClinicGate registers with Cliniko once for all clinics.
-    pub wildcard_button_url: String,
-}
-
-impl ClinicUrls {
-    /// The URLs of the clinic on `subdomain` under `public`.
-    pub fn new(public: &PublicUrl, subdomain: &str) -> Self {
-        let url = public.tenant_url(subdomain);
-        let port = public.port().map(|p| format!(":{p}")).unwrap_or_default();
-        Self {
-            button_url: format!("{url}/patients"),
-            wildcard_button_url: format!("*.{}{port}/patients", public.host()),
-            url,
-        }
-    }
-}
 
 /// A clinic, as its staff see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,7 +43,7 @@ pub struct TenantClinicOut {
 impl TenantClinicOut {
     /// The clinic with its URLs.
     pub fn new(clinic: &Clinic, public: &PublicUrl, cliniko_connected: bool) -> Self {
-        let urls = ClinicUrls::new(public, clinic.subdomain.as_str());
+        let urls = public.clinic_urls(clinic.subdomain.as_str());
         Self {
             id: clinic.id.as_uuid(),
             name: clinic.name.clone(),
@@ -101,23 +77,4 @@ pub async fn get_tenant(
         &state.settings.public_url,
         connected,
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn button_urls_follow_the_public_url() {
-        let urls = ClinicUrls::new(
-            &PublicUrl::parse("https://gw.example.com").unwrap(),
-            "clinic-a",
-        );
-        assert_eq!(urls.url, "https://clinic-a.gw.example.com");
-        assert_eq!(urls.button_url, "https://clinic-a.gw.example.com/patients");
-        assert_eq!(urls.wildcard_button_url, "*.gw.example.com/patients");
-        let dev = ClinicUrls::new(&PublicUrl::parse("http://localhost:8080").unwrap(), "a");
-        assert_eq!(dev.button_url, "http://a.localhost:8080/patients");
-        assert_eq!(dev.wildcard_button_url, "*.localhost:8080/patients");
-    }
 }

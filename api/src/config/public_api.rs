@@ -8,7 +8,7 @@ use clinicgate_core::cliniko::MAX_AVAILABILITY_DAYS;
 use clinicgate_core::idempotency::IdempotencyPolicy;
 use serde::Deserialize;
 
-use crate::config::ConfigProblem;
+use super::ConfigProblem;
 
 /// `[public_api]`.
 #[derive(Debug, Clone, Deserialize)]

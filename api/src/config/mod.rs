@@ -18,11 +18,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-pub use crate::auth::config::TokenSettings;
-pub use crate::public::PublicApiSettings;
+pub mod public_api;
+pub mod tokens;
+
+pub use public_api::PublicApiSettings;
+pub use tokens::TokenSettings;
 
 /// The embedded defaults, documented key by key.
-pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
 /// Prefix of every environment variable ClinicGate reads.
 const ENV_PREFIX: &str = "CLINICGATE_";
@@ -284,6 +287,28 @@ impl PublicUrl {
         let port = self.port().map(|p| format!(":{p}")).unwrap_or_default();
         format!("{}://{subdomain}.{}{port}", self.url.scheme(), self.host)
     }
+
+    /// The addresses of the clinic on `subdomain`.
+    pub fn clinic_urls(&self, subdomain: &str) -> ClinicUrls {
+        let url = self.tenant_url(subdomain);
+        let port = self.port().map(|p| format!(":{p}")).unwrap_or_default();
+        ClinicUrls {
+            button_url: format!("{url}/patients"),
+            wildcard_button_url: format!("*.{}{port}/patients", self.host()),
+            url,
+        }
+    }
+}
+
+/// The clinic's public addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClinicUrls {
+    /// `https://{subdomain}.{host}`.
+    pub url: String,
+    /// `https://{subdomain}.{host}/patients`: what the clinic pastes into Cliniko.
+    pub button_url: String,
+    /// `*.{host}/patients`: the wildcard form ClinicGate registers with Cliniko once for all clinics.
+    pub wildcard_button_url: String,
 }
 
 /// Validated configuration.
@@ -667,6 +692,21 @@ pub fn local_address(bind: SocketAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn button_urls_follow_the_public_url() {
+        let urls = PublicUrl::parse("https://gw.example.com")
+            .unwrap()
+            .clinic_urls("clinic-a");
+        assert_eq!(urls.url, "https://clinic-a.gw.example.com");
+        assert_eq!(urls.button_url, "https://clinic-a.gw.example.com/patients");
+        assert_eq!(urls.wildcard_button_url, "*.gw.example.com/patients");
+        let dev = PublicUrl::parse("http://localhost:8080")
+            .unwrap()
+            .clinic_urls("a");
+        assert_eq!(dev.button_url, "http://a.localhost:8080/patients");
+        assert_eq!(dev.wildcard_button_url, "*.localhost:8080/patients");
+    }
 
     fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut figment = Settings::defaults();

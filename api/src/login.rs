@@ -1,4 +1,5 @@
-//! `/api/session`: logging in and out with JSON, and "who am I".
+//! `/api/session`: a staff member logs in, reads and ends their session with JSON (the HTML
+//! flow is `pages::login`; the session machinery is [`crate::sessions`]).
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
@@ -8,15 +9,15 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{
+use crate::clinics::TenantClinicOut;
+use crate::http::host::TenantHost;
+use crate::http::problem::ApiError;
+use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors, route_problems};
+use crate::sessions::{
     Authenticated, expired_cookie, invalid_credentials, log_in, require_same_origin,
     session_cookie, token_from,
 };
-use crate::clinic::TenantClinicOut;
-use crate::http::problem::{ApiError, Problem};
-use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors};
 use crate::state::AppState;
-use crate::tenancy::TenantHost;
 use crate::users::UserOut;
 
 /// Credentials for this clinic's host.
@@ -58,6 +59,15 @@ async fn session_out(
     })
 }
 
+route_problems!(
+    /// What `POST /api/session` answers itself.
+    CreateSessionProblems {
+        401 => "Wrong e-mail or password (`invalid_credentials`)",
+        403 => "Not sent from this clinic's pages (`csrf_origin_mismatch`)",
+        429 => "Too many failed logins; see `Retry-After`",
+    }
+);
+
 /// Logs in on this clinic's host and sets the session cookie.
 ///
 /// A user belongs to one clinic: the same e-mail on another clinic's host is not found. Wrong
@@ -69,9 +79,7 @@ async fn session_out(
     responses(
         (status = 200, description = "Logged in; the `Set-Cookie` header carries the session", body = SessionOut),
         JsonBodyErrors, StoreErrors,
-        (status = 401, description = "Wrong e-mail or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed logins; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        CreateSessionProblems,
     )
 )]
 #[post("/api/session")]
@@ -120,13 +128,20 @@ pub async fn current_session(
         .json(body))
 }
 
+route_problems!(
+    /// What `DELETE /api/session` answers itself.
+    DeleteSessionProblems {
+        403 => "Not sent from this clinic's pages (`csrf_origin_mismatch`)",
+    }
+);
+
 /// Logs out: the session is deleted on the server and the cookie cleared. Idempotent.
 #[utoipa::path(
     tag = "session",
     responses(
         (status = 204, description = "Logged out"),
         StoreErrors,
-        (status = 403, description = "Not sent from this clinic's pages (`csrf_origin_mismatch`)", body = Problem, content_type = "application/problem+json"),
+        DeleteSessionProblems,
     )
 )]
 #[delete("/api/session")]

@@ -12,8 +12,9 @@ use actix_web::http::{Method, StatusCode, header};
 use url::Url;
 
 use crate::config::PublicUrl;
+use crate::http::host::request_host;
+use crate::http::html::PageError;
 use crate::http::problem::ApiError;
-use crate::tenancy::request_host;
 
 /// Whether `method` can change state (and so needs the origin check).
 pub fn is_unsafe(method: &Method) -> bool {
@@ -31,6 +32,12 @@ impl From<CrossOrigin> for ApiError {
             "csrf_origin_mismatch",
             "this request did not come from a page of this clinic's site; reload the page and try again",
         )
+    }
+}
+
+impl From<CrossOrigin> for PageError {
+    fn from(err: CrossOrigin) -> Self {
+        ApiError::from(err).into()
     }
 }
 

@@ -1,13 +1,14 @@
-//! Staff sessions on clinic hosts: the cookie, logging in and out, CSRF checks, and the
-//! [`Authenticated`] extractor through which every session-authenticated handler obtains its
-//! `TenantContext`.
+//! Staff sessions on clinic hosts: the cookie, logging in and out, CSRF checks, and the two
+//! extractors through which every session-authenticated handler obtains its `TenantContext`:
+//! [`Authenticated`] for JSON routes (problems) and [`PageSession`] for pages (redirects to the
+//! login page and error pages). Depends on `http` and the app state, never on routes or pages.
 //!
 //! The cookie is host-only (no `Domain`), `HttpOnly`, `SameSite=Lax`, `Path=/`, and `Secure` with
 //! the `__Host-` name prefix when the public URL is https. Its value is an opaque 256-bit token;
 //! the server stores only its digest (see `clinicgate_core::sessions`).
 
-pub mod api;
 mod csrf;
+mod page;
 mod redirect;
 
 use std::future::Future;
@@ -24,13 +25,17 @@ use clinicgate_core::tenancy::TenantContext;
 use secrecy::SecretString;
 
 pub use csrf::{CrossOrigin, is_unsafe, require_same_origin};
+pub use page::{
+    BackHere, BackHome, BackToPatient, LoginReturn, NoReturn, PageRefusal, PageSession,
+    login_location,
+};
 pub use redirect::safe_next;
 
 use crate::config::PublicUrl;
 use crate::http::client_ip::client_ip;
+use crate::http::host::TenantHost;
 use crate::http::problem::ApiError;
 use crate::state::AppState;
-use crate::tenancy::TenantHost;
 
 /// The cookie's name over plain http (development).
 const COOKIE: &str = "cg_session";

@@ -23,7 +23,9 @@ use clinicgate_core::users::UserService;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Settings;
-use crate::public::ListBodies;
+mod list_bodies;
+
+pub use list_bodies::ListBodies;
 
 /// Shared application state; cheap to clone.
 #[derive(Clone)]

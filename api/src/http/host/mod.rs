@@ -1,4 +1,6 @@
-//! Tenant routing: every request is classified by its Host before any route sees it.
+//! Tenant routing by Host (middleware and extractors): every request is classified by its Host
+//! before any route sees it. Named apart from `clinicgate_core::tenancy`, which is who a request
+//! acts for, not where it arrived.
 //!
 //! - the public root host: marked [`RootHost`] (landing page, sign-up, public API);
 //! - `{label}.{public host}` of an existing, active clinic: the clinic is attached as
@@ -9,9 +11,9 @@
 //!   command address instances by IP.
 //!
 //! The resolved host is *where* a request arrived, not *who* sent it: a [`TenantHost`] grants
-//! nothing. A `TenantContext` comes only from authentication (see [`crate::session`]).
+//! nothing. A `TenantContext` comes only from authentication (see [`crate::sessions`]).
 
-mod host;
+mod classify;
 
 use std::future::{Ready, ready};
 
@@ -22,10 +24,10 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, ResponseError as _, web};
 use clinicgate_core::clinics::{Clinic, ClinicStatus};
 
-pub use host::{HostKind, classify};
+pub use classify::{HostKind, classify};
 
-use crate::http::problem::ApiError;
-use crate::pages;
+use super::problem::ApiError;
+
 use crate::state::AppState;
 
 /// Paths served on every host (see the module docs).
@@ -86,7 +88,7 @@ pub async fn route_by_host(
 
 /// The one 404 every unknown host gets: an HTML page for browsers, a problem otherwise.
 fn nothing_here(req: ServiceRequest) -> ServiceResponse<BoxBody> {
-    let response = pages::not_found(req.request());
+    let response = super::html::not_found(req.request());
     req.into_response(response)
 }
 

@@ -1,18 +1,20 @@
-//! `/settings/audit`: the access ledger for owners and admins — who was shown which patient's
+//! The access ledger tab, `/settings/audit`: the access ledger for owners and admins — who was shown which patient's
 //! data, filtered by patient, staff member and date, page by page, with a CSV export. Rendered on
 //! the server from the same filters as `GET /api/tenant/audit`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use clinicgate_core::Error;
 use clinicgate_core::ledger::LedgerActor;
 
-use super::clinic::{manager, settings_tabs};
-use super::{Nav, Page, PageError, escape, render};
-use crate::audit::{AuditQuery, entry_out, staff_emails};
+use super::settings_tabs;
+use crate::http::html::{PageError, escape, render};
+use crate::http::ledger::{AuditQuery, entry_out, staff_emails};
+use crate::pages::{Nav, Page};
+use crate::sessions::PageSession;
 use crate::state::AppState;
 
-const AUDIT: &str = include_str!("../../../frontend-static/pages/audit.html");
+const AUDIT: &str = include_str!("../../../../frontend-static/pages/audit.html");
 
 /// Entries per page.
 const PAGE_SIZE: u32 = 50;
@@ -31,14 +33,11 @@ fn query_string(pairs: &[(&str, &Option<String>)]) -> String {
 /// The ledger page.
 #[get("/settings/audit")]
 pub async fn ledger(
-    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
+    auth: PageSession,
 ) -> Result<HttpResponse, PageError> {
-    let auth = match manager(&req, &state).await? {
-        Ok(auth) => auth,
-        Err(response) => return Ok(response),
-    };
+    auth.require_manager()?;
     let ctx = auth.ctx();
     let emails = staff_emails(&state, ctx).await?;
     let (page, error) = match query.filter() {

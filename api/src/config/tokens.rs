@@ -7,7 +7,7 @@ use clinicgate_core::sessions::ThrottlePolicy;
 use clinicgate_core::tokens::{KeyPolicy, MAX_RATE_LIMIT_PER_MINUTE};
 use serde::Deserialize;
 
-use crate::config::ConfigProblem;
+use super::ConfigProblem;
 
 /// Least time between two key reloads caused by tokens naming an unknown key.
 const UNKNOWN_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(5);

@@ -1,0 +1,80 @@
+//! The settings pages, for owners and admins only (a clinician gets 403 and never sees a link to
+//! them): one module per tab, sharing the tabs and the page shape here. The Cliniko, staff and
+//! API client tabs load their data from the JSON API with scripts; the access ledger is rendered
+//! on the server.
+
+pub mod audit;
+pub mod clients;
+pub mod cliniko;
+pub mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get};
+
+use crate::http::html::{PageError, render, see_other};
+use crate::pages::{Nav, Page};
+use crate::sessions::{Authenticated, PageSession};
+use crate::state::AppState;
+
+/// The tabs of the settings pages.
+fn settings_tabs(active: &str) -> String {
+    [
+        ("cliniko", "/settings/cliniko", "Cliniko"),
+        ("users", "/settings/users", "Staff"),
+        ("clients", "/settings/clients", "API clients"),
+        ("audit", "/settings/audit", "Access ledger"),
+    ]
+    .iter()
+    .map(|(id, href, label)| {
+        let current = if *id == active {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        format!("<a href=\"{href}\"{current}>{label}</a>")
+    })
+    .collect::<Vec<_>>()
+    .join("")
+}
+
+/// A settings page: `template` rendered with the tabs, the clinic's URLs and `extra` values.
+pub(super) fn settings_page(
+    state: &AppState,
+    auth: &Authenticated,
+    (title, tab): (&str, &str),
+    template: &str,
+    script: &'static str,
+    extra: &[(&str, &str)],
+) -> Result<HttpResponse, PageError> {
+    let urls = state
+        .settings
+        .public_url
+        .clinic_urls(auth.clinic.subdomain.as_str());
+    let tabs = settings_tabs(tab);
+    let mut values = vec![
+        ("tabs", tabs.as_str()),
+        ("button_url", urls.button_url.as_str()),
+        ("wildcard_button_url", urls.wildcard_button_url.as_str()),
+        ("role", auth.session.user.role.as_str()),
+    ];
+    values.extend_from_slice(extra);
+    let content = render(template, &values)?;
+    Ok(Page {
+        title,
+        content,
+        scripts: &["common.js", script],
+        nav: Nav::Clinic {
+            clinic: &auth.clinic,
+            user: &auth.session.user,
+            active: "settings",
+        },
+    }
+    .respond(StatusCode::OK)?)
+}
+
+/// `/settings` → the first settings page.
+#[get("/settings")]
+pub async fn settings(session: PageSession) -> Result<HttpResponse, PageError> {
+    session.require_manager()?;
+    Ok(see_other("/settings/cliniko"))
+}
