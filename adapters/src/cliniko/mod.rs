@@ -7,7 +7,9 @@
 //! - [`reference_cache`]: reference data cached per clinic, single-flight across instances;
 //! - [`availability`]: cutting long ranges into Cliniko's 7-day windows in the business's zone.
 //!
-//! [`sandbox`] is a Cliniko look-alike server for tests, demos and partners.
+//! The Cliniko look-alike server the tests run against is a crate of its own,
+//! `clinicgate-cliniko-sandbox` (`adapters/cliniko-sandbox/`), so no actix-web is built into the
+//! adapters.
 //!
 //! It holds no state of its own that another instance needs: budgets, pauses and cached reference
 //! data live in the shared-state ports.
@@ -20,7 +22,6 @@ mod key_id;
 mod prepaid;
 mod reference_cache;
 mod responses;
-pub mod sandbox;
 mod telemetry;
 mod transport;
 
