@@ -5,7 +5,8 @@
 //! - [`budget`]: one shared rate budget per key with priority lanes, and the shared 429 pause;
 //! - [`telemetry`]: per-clinic usage in `/metrics` and in shared per-minute counters;
 //! - [`reference_cache`]: reference data cached per clinic, single-flight across instances;
-//! - [`availability`]: cutting long ranges into Cliniko's 7-day windows in the business's zone.
+//! - [`availability`]: cutting long ranges into Cliniko's 7-day windows in the business's zone;
+//! - [`wire`]: Cliniko's JSON, read into core's domain types and written from them.
 //!
 //! The Cliniko look-alike server the tests run against is a crate of its own,
 //! `clinicgate-cliniko-sandbox` (`adapters/cliniko-sandbox/`), so no actix-web is built into the
@@ -24,6 +25,7 @@ mod reference_cache;
 mod responses;
 mod telemetry;
 mod transport;
+mod wire;
 
 pub use client::HttpClinikoClient;
 pub use config::{BudgetConfig, ClinikoClientConfig, RetryConfig};
