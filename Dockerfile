@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: compile in the Rust image, run in a slim Debian with a non-root user.
+# The image is for running ClinicGate against Cliniko: it is built without the default
+# `cliniko-sandbox` feature, so it has no `serve --demo` and no `cliniko-sandbox` command (both
+# are for evaluation and tests; `cargo run --release -- serve --demo` runs the demo from source).
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --locked --release -p clinicgate-api \
+    cargo build --locked --release -p clinicgate-api --no-default-features \
  && cp target/release/clinicgate /usr/local/bin/clinicgate
 
 FROM debian:bookworm-slim

@@ -8,7 +8,8 @@
 //!   deployment's sealed keys (client-secret hashing, token signing) and revoked tokens.
 //! - [`ledger`]: the append-only PHI access ledger.
 //! - [`booking_claims`], [`idempotency`]: the public API's slot claims and idempotency records.
-//! - [`cliniko`]: the Cliniko client (shared per-key budget, cache) and the Cliniko sandbox.
+//! - [`cliniko`]: the Cliniko client (shared per-key budget, cache). The Cliniko sandbox the
+//!   tests run against is the `clinicgate-cliniko-sandbox` crate.
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
 //! api never sees a database row.

@@ -1,4 +1,7 @@
 //! The command line: `clinicgate [--config FILE] [serve|migrate|openapi|healthcheck|rotate-master-key|rotate-signing-key|cliniko-sandbox]`.
+//!
+//! `cliniko-sandbox` and `serve --demo` exist only with the default cargo feature `cliniko-sandbox`
+//! (the Cliniko look-alike server, `clinicgate-cliniko-sandbox`); a build without it has neither.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -37,6 +40,7 @@ pub enum Command {
     Serve {
         /// Also run the Cliniko sandbox in-process and create a `demo` clinic connected to it, so
         /// the whole product works with no Cliniko account (prints the demo login once).
+        #[cfg(feature = "cliniko-sandbox")]
         #[arg(long)]
         demo: bool,
     },
@@ -50,6 +54,7 @@ pub enum Command {
         #[arg(long)]
         live: bool,
     },
+    #[cfg(feature = "cliniko-sandbox")]
     /// Run the Cliniko sandbox: a local server that behaves like Cliniko (several demo accounts on
     /// different shards), for demos, tests and partners without a Cliniko account. Point
     /// CLINICGATE_CLINIKO__BASE_URL at the base URL it prints.
@@ -90,10 +95,14 @@ pub fn run(cli: Cli) -> ExitCode {
     {
         // Already installed by an embedding test harness: nothing to do.
     }
-    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    let command = cli.command.unwrap_or(Command::Serve {
+        #[cfg(feature = "cliniko-sandbox")]
+        demo: false,
+    });
     if let Command::Openapi = command {
         return print_openapi();
     }
+    #[cfg(feature = "cliniko-sandbox")]
     if let Command::ClinikoSandbox {
         port,
         bind,
@@ -123,14 +132,19 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match command {
+            #[cfg(feature = "cliniko-sandbox")]
             Command::Serve { demo } => serve(settings, demo).await,
+            #[cfg(not(feature = "cliniko-sandbox"))]
+            Command::Serve {} => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Healthcheck { live } => healthcheck(&settings, live).await,
             Command::RotateMasterKey { new_key_file } => {
                 rotate_master_key(&settings, &new_key_file).await
             }
             Command::RotateSigningKey => rotate_signing_key(&settings).await,
-            Command::Openapi | Command::ClinikoSandbox { .. } => Ok(()),
+            Command::Openapi => Ok(()),
+            #[cfg(feature = "cliniko-sandbox")]
+            Command::ClinikoSandbox { .. } => Ok(()),
         }
     });
     match outcome {
@@ -144,8 +158,9 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// Runs the Cliniko sandbox until SIGINT/SIGTERM, after printing its base URL and demo keys.
+#[cfg(feature = "cliniko-sandbox")]
 fn cliniko_sandbox(address: std::net::SocketAddr, rate_limit: u32, seed: u64) -> ExitCode {
-    use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig};
+    use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig};
     let _log = crate::telemetry::init(crate::config::LogFormat::Pretty);
     let config = SandboxConfig {
         rate_limit,
@@ -205,6 +220,7 @@ fn print_openapi() -> ExitCode {
     }
 }
 
+#[cfg(feature = "cliniko-sandbox")]
 async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     let public_url = settings.public_url.as_str().to_owned();
     let sandbox = if demo {
@@ -226,6 +242,15 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         sandbox.stop().await;
     }
     served
+}
+
+/// Built without the Cliniko sandbox: there is no `--demo` to ask for.
+#[cfg(not(feature = "cliniko-sandbox"))]
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let public_url = settings.public_url.as_str().to_owned();
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port(), public_url, "ClinicGate is listening");
+    app.run_until_stopped().await.context("serving HTTP")
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
 use anyhow::Context as _;
-use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig};
+use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig};
 use clinicgate_core::clinics::{SignupRequest, Subdomain};
 use clinicgate_core::sessions::LoginAttempt;
 use rand::Rng as _;

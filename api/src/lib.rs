@@ -10,6 +10,7 @@ pub mod clients;
 pub mod clinics;
 pub mod cliniko_key;
 pub mod config;
+#[cfg(feature = "cliniko-sandbox")]
 pub mod demo;
 pub mod http;
 pub mod login;

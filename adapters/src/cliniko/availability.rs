@@ -1,6 +1,8 @@
 //! Available times over any range: Cliniko answers at most 7 days per call, counted in the
 //! business's time zone, and refuses days before today there. This module cuts a range into
-//! such windows and decides which local day a returned time falls on.
+//! such windows, says how many calls a range may take, and decides which local day a returned
+//! time falls on. It is the only place that knows Cliniko's windows: callers of
+//! `ClinikoClient::available_times` ask for any range and book `available_times_calls` for it.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -10,6 +12,21 @@ use clinicgate_core::{Error, Result};
 /// Days per Cliniko call (`from` and `to` inclusive): 7, read as `to = from + 6`, the safe reading
 /// of "at most 7 days apart".
 const WINDOW_DAYS: u64 = 7;
+
+/// Pages of free times one window may need (100 a page): a full-time week can have more free
+/// times than one page holds.
+const PAGES_PER_WINDOW: u32 = 2;
+
+/// The most calls the free times of `from..=to` take: [`PAGES_PER_WINDOW`] for each window,
+/// counted from `from` (days before today, which are skipped, only make it fewer). 0 for a range
+/// [`windows`] refuses: it is refused before any call.
+pub(crate) fn most_calls(from: NaiveDate, to: NaiveDate) -> u32 {
+    windows(from, to, from).map_or(0, |windows| {
+        u32::try_from(windows.len())
+            .unwrap_or(u32::MAX)
+            .saturating_mul(PAGES_PER_WINDOW)
+    })
+}
 
 /// `from..=to` cut into windows of at most [`WINDOW_DAYS`] days, starting no earlier than `today`
 /// (business-local). Empty when the whole range is in the past.
@@ -105,6 +122,15 @@ mod tests {
                 .len(),
             13
         );
+    }
+
+    #[test]
+    fn a_range_may_take_two_calls_for_each_of_its_windows() {
+        assert_eq!(most_calls(day("2030-05-10"), day("2030-05-10")), 2);
+        assert_eq!(most_calls(day("2030-05-10"), day("2030-05-16")), 2);
+        assert_eq!(most_calls(day("2030-05-10"), day("2030-05-22")), 4);
+        assert_eq!(most_calls(day("2030-05-10"), day("2030-07-10")), 18);
+        assert_eq!(most_calls(day("2030-05-10"), day("2030-05-09")), 0);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::reference_cache::ReferenceCache;
 use super::responses;
 use super::telemetry::{Counted, Telemetry};
 use super::transport::{Call, Transport};
+use super::wire::{self, FromWire, ToWire, Wire};
 
 /// Availability windows fetched at once for one range: a few in parallel keep a long range quick
 /// without one request taking a clinic's whole burst.
@@ -79,7 +80,7 @@ impl HttpClinikoClient {
     }
 
     /// A reference-data list, from the cache or every page from Cliniko.
-    async fn cached_list<T: DeserializeOwned>(
+    async fn cached_list<T: FromWire>(
         &self,
         call: Call<'_>,
         resource: &str,
@@ -100,7 +101,7 @@ impl HttpClinikoClient {
     }
 
     /// Every record of a patient-data list (never cached).
-    async fn list<T: DeserializeOwned>(
+    async fn list<T: FromWire>(
         &self,
         call: Call<'_>,
         path: &str,
@@ -121,16 +122,23 @@ impl HttpClinikoClient {
         self.transport.get_json(&call, url).await
     }
 
-    /// A write with a JSON body; the answer's body parsed as `T`.
-    async fn write<T: DeserializeOwned>(
+    /// One record.
+    async fn get_record<T: FromWire>(&self, call: Call<'_>, path: &str) -> Result<T> {
+        self.get(call, path).await.map(|Wire(record)| record)
+    }
+
+    /// A write with a JSON body; the answer's body is the record written.
+    async fn write<T: FromWire>(
         &self,
         call: Call<'_>,
         method: Method,
         path: &str,
-        body: &impl serde::Serialize,
+        body: &(impl ToWire + Sync),
     ) -> Result<T> {
-        let answer = self.send_body(call, method, path, Some(body)).await?;
-        responses::parse(&answer, call.operation)
+        let answer = self
+            .send_body(call, method, path, Some(&Wire(body)))
+            .await?;
+        responses::parse(&answer, call.operation).map(|Wire(record)| record)
     }
 
     /// A write whose answer has no body (204).
@@ -229,8 +237,10 @@ fn call<'a>(
 }
 
 /// Parses a JSON array of records.
-fn records<T: DeserializeOwned>(value: Value, operation: &'static str) -> Result<Vec<T>> {
-    serde_json::from_value(value).map_err(|err| responses::bad_json(operation, &err))
+fn records<T: FromWire>(value: Value, operation: &'static str) -> Result<Vec<T>> {
+    serde_json::from_value::<Vec<Wire<T>>>(value)
+        .map(|records| records.into_iter().map(|Wire(record)| record).collect())
+        .map_err(|err| responses::bad_json(operation, &err))
 }
 
 fn append(url: &mut Url, params: &[(&str, String)]) {
@@ -287,7 +297,7 @@ impl ClinikoClient for HttpClinikoClient {
     }
 
     async fn current_user(&self, account: &ClinikoAccount, lane: Lane) -> Result<ClinikoUser> {
-        self.get(call(account, lane, "user.get", "cliniko user"), "/user")
+        self.get_record(call(account, lane, "user.get", "cliniko user"), "/user")
             .await
     }
 
@@ -324,7 +334,7 @@ impl ClinikoClient for HttpClinikoClient {
             .await?;
         let path = format!("/practitioners/{id}");
         let call = call(account, lane, "practitioners.get", "practitioner");
-        find_or_get(all, id, |p| &p.id, || self.get(call, &path)).await
+        find_or_get(all, id, |p| &p.id, || self.get_record(call, &path)).await
     }
 
     async fn businesses(&self, account: &ClinikoAccount, lane: Lane) -> Result<Vec<Business>> {
@@ -342,7 +352,7 @@ impl ClinikoClient for HttpClinikoClient {
         let all = self.businesses(account, lane).await?;
         let path = format!("/businesses/{id}");
         let call = call(account, lane, "businesses.get", "business");
-        find_or_get(all, id, |b| &b.id, || self.get(call, &path)).await
+        find_or_get(all, id, |b| &b.id, || self.get_record(call, &path)).await
     }
 
     async fn appointment_types(
@@ -377,7 +387,7 @@ impl ClinikoClient for HttpClinikoClient {
             .await?;
         let path = format!("/appointment_types/{id}");
         let call = call(account, lane, "appointment_types.get", "appointment type");
-        find_or_get(all, id, |t| &t.id, || self.get(call, &path)).await
+        find_or_get(all, id, |t| &t.id, || self.get_record(call, &path)).await
     }
 
     async fn available_times(
@@ -409,18 +419,17 @@ impl ClinikoClient for HttpClinikoClient {
         Ok(times)
     }
 
+    fn available_times_calls(&self, query: &AvailabilityQuery) -> u32 {
+        availability::most_calls(query.from, query.to)
+    }
+
     async fn next_available_time(
         &self,
         account: &ClinikoAccount,
         lane: Lane,
         bookable: &Bookable,
     ) -> Result<Option<AvailableTime>> {
-        #[derive(serde::Deserialize)]
-        struct Next {
-            #[serde(default, deserialize_with = "clinicgate_core::cliniko::wire::datetime")]
-            appointment_start: Option<chrono::DateTime<chrono::Utc>>,
-        }
-        let next: Next = self
+        let next: wire::NextAvailableTime = self
             .get(
                 call(
                     account,
@@ -431,9 +440,7 @@ impl ClinikoClient for HttpClinikoClient {
                 &format!("{}/next_available_time", bookable_path(bookable)),
             )
             .await?;
-        Ok(next
-            .appointment_start
-            .map(|appointment_start| AvailableTime { appointment_start }))
+        Ok(next.into_time())
     }
 
     async fn appointments(
@@ -458,7 +465,7 @@ impl ClinikoClient for HttpClinikoClient {
         lane: Lane,
         id: &ClinikoId,
     ) -> Result<Appointment> {
-        self.get(
+        self.get_record(
             call(account, lane, "appointments.get", "appointment"),
             &format!("/individual_appointments/{id}"),
         )
@@ -507,7 +514,7 @@ impl ClinikoClient for HttpClinikoClient {
             call(account, lane, "appointments.cancel", "appointment"),
             Method::PATCH,
             &format!("/individual_appointments/{id}/cancel"),
-            Some(cancellation),
+            Some(&Wire(cancellation)),
         )
         .await
     }
@@ -518,21 +525,13 @@ impl ClinikoClient for HttpClinikoClient {
         lane: Lane,
         id: &ClinikoId,
     ) -> Result<bool> {
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            conflicts: Conflicts,
-        }
-        #[derive(serde::Deserialize)]
-        struct Conflicts {
-            exist: bool,
-        }
-        let answer: Answer = self
+        let answer: wire::Conflicts = self
             .get(
                 call(account, lane, "appointments.conflicts", "appointment"),
                 &format!("/individual_appointments/{id}/conflicts"),
             )
             .await?;
-        Ok(answer.conflicts.exist)
+        Ok(answer.exist())
     }
 
     async fn patients(
@@ -551,7 +550,7 @@ impl ClinikoClient for HttpClinikoClient {
         lane: Lane,
         id: &ClinikoId,
     ) -> Result<Patient> {
-        self.get(
+        self.get_record(
             call(account, lane, "patients.get", "patient"),
             &format!("/patients/{id}"),
         )
@@ -633,7 +632,9 @@ impl ClinikoClient for HttpClinikoClient {
                 Ok(value)
             })
             .await?;
-        serde_json::from_value(value).map_err(|err| responses::bad_json("settings.get", &err))
+        serde_json::from_value(value)
+            .map(|Wire(settings)| settings)
+            .map_err(|err| responses::bad_json("settings.get", &err))
     }
 
     async fn invalidate_reference_data(&self, account: &ClinikoAccount) -> Result<()> {

@@ -5,9 +5,12 @@
 //! - [`budget`]: one shared rate budget per key with priority lanes, and the shared 429 pause;
 //! - [`telemetry`]: per-clinic usage in `/metrics` and in shared per-minute counters;
 //! - [`reference_cache`]: reference data cached per clinic, single-flight across instances;
-//! - [`availability`]: cutting long ranges into Cliniko's 7-day windows in the business's zone.
+//! - [`availability`]: cutting long ranges into Cliniko's 7-day windows in the business's zone;
+//! - [`wire`]: Cliniko's JSON, read into core's domain types and written from them.
 //!
-//! [`sandbox`] is a Cliniko look-alike server for tests, demos and partners.
+//! The Cliniko look-alike server the tests run against is a crate of its own,
+//! `clinicgate-cliniko-sandbox` (`adapters/cliniko-sandbox/`), so no actix-web is built into the
+//! adapters.
 //!
 //! It holds no state of its own that another instance needs: budgets, pauses and cached reference
 //! data live in the shared-state ports.
@@ -20,9 +23,9 @@ mod key_id;
 mod prepaid;
 mod reference_cache;
 mod responses;
-pub mod sandbox;
 mod telemetry;
 mod transport;
+mod wire;
 
 pub use client::HttpClinikoClient;
 pub use config::{BudgetConfig, ClinikoClientConfig, RetryConfig};

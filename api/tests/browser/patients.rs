@@ -2,7 +2,7 @@
 //! the patient (name and alert visible, printable, on a phone too) → the owner's access ledger
 //! shows the view. Cliniko is the in-repo sandbox.
 
-use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig};
+use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig};
 use fantoccini::Locator;
 use figment::providers::Serialized;
 use reqwest::Method;

@@ -215,6 +215,7 @@ fn the_server_passes_its_healthcheck_and_stops_cleanly_on_sigterm() {
 }
 
 /// Starts `clinicgate serve --demo` and returns it with what it printed up to the sandbox line.
+#[cfg(feature = "cliniko-sandbox")]
 fn start_demo(dir: &std::path::Path, port: u16) -> (Running, String) {
     use std::io::BufRead as _;
     let mut child = clinicgate(dir)
@@ -238,6 +239,7 @@ fn start_demo(dir: &std::path::Path, port: u16) -> (Running, String) {
     (Running(child), printed)
 }
 
+#[cfg(feature = "cliniko-sandbox")]
 fn stop(mut child: Running) {
     Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
@@ -247,6 +249,7 @@ fn stop(mut child: Running) {
     assert!(status.success(), "the demo did not stop cleanly: {status}");
 }
 
+#[cfg(feature = "cliniko-sandbox")]
 #[tokio::test]
 async fn the_demo_runs_a_clinic_connected_to_the_sandbox_with_one_command() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,4 +303,25 @@ async fn the_demo_runs_a_clinic_connected_to_the_sandbox_with_one_command() {
     );
     assert!(!printed.contains(&password));
     stop(child);
+}
+
+/// A build without the Cliniko sandbox (`--no-default-features`, as in the container image) has
+/// neither `serve --demo` nor `cliniko-sandbox`: both are usage errors, not a silent plain serve.
+#[cfg(not(feature = "cliniko-sandbox"))]
+#[test]
+fn a_build_without_the_sandbox_has_no_demo_and_no_sandbox_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, named) in [
+        (&["serve", "--demo"][..], "--demo"),
+        (&["cliniko-sandbox", "--port", "0"][..], "cliniko-sandbox"),
+    ] {
+        let output = clinicgate(dir.path())
+            .args(args)
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
 }

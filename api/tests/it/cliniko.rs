@@ -2,12 +2,9 @@
 //! `[cliniko]`, reporting per-clinic usage by lane in `/metrics`; and the `cliniko-sandbox`
 //! command an operator runs.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig};
+use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig};
 use clinicgate_core::cliniko::{ClinikoAccount, ClinikoApiKey, Lane};
 use clinicgate_core::ids::TenantId;
 use figment::providers::Serialized;
@@ -67,8 +64,13 @@ async fn the_app_calls_cliniko_through_its_state_and_shows_each_clinics_calls_by
     );
 }
 
+#[cfg(feature = "cliniko-sandbox")]
 #[test]
 fn the_sandbox_command_prints_its_base_url_and_keys_and_serves_them_on_loopback() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

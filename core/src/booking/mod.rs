@@ -27,8 +27,8 @@ pub use patients::{NewPatient, PatientChoice};
 pub use status::AppointmentStatus;
 
 use crate::cliniko::{
-    Appointment, AppointmentPatch, AvailabilityQuery, AvailableTime, Bookable, Cancellation,
-    CancellationReason, ClinikoAccount, ClinikoClient, ClinikoId, Lane, NewAppointment, Patience,
+    Appointment, AppointmentPatch, AvailabilityQuery, Bookable, Cancellation, CancellationReason,
+    ClinikoAccount, ClinikoClient, ClinikoId, Lane, NewAppointment, Patience,
 };
 use crate::directory::{Directory, DirectoryService, Offer, not_connected};
 use crate::error::{FieldError, UpstreamFailure};
@@ -223,8 +223,8 @@ impl BookingService {
     }
 
     /// Free slots: the doctor must offer the type at the clinic; days are clinic-local, from today
-    /// on, at most [`BookingPolicy::max_slot_days`]. Cliniko's 7-day windows are fetched and
-    /// stitched by the client (`ClinikoClient::available_times`).
+    /// on, at most [`BookingPolicy::max_slot_days`]. However many calls Cliniko needs for the
+    /// range, the client answers the whole range in order (`ClinikoClient::available_times`).
     ///
     /// # Errors
     /// `Validation` for ids that do not go together or a bad range; Cliniko's failures.
@@ -238,33 +238,23 @@ impl BookingService {
         let time_zone = offer.clinic.time_zone;
         let today = Utc::now().with_timezone(&time_zone).date_naive();
         check_range(search.from, search.to, today, self.policy.max_slot_days)?;
-        let bookable = bookable(&offer);
+        let query = AvailabilityQuery {
+            bookable: bookable(&offer),
+            from: search.from,
+            to: search.to,
+        };
         let length = chrono::Duration::minutes(i64::from(offer.appointment_type.duration_minutes));
+        let query = &query;
         let times = self
             .with_cliniko(ctx, |account| async move {
-                let patience = Patience::default();
-                let windows = windows(search.from, search.to);
-                // Every window booked before the first call: a search the budget cannot cover
-                // is refused before it spends anything, not after its first weeks. Two calls a
-                // window: a full-time week can have more free times than one page holds; what
-                // is not used goes back to the budget.
-                let calls = u32::try_from(windows.len() * CALLS_PER_WINDOW).unwrap_or(u32::MAX);
+                // Every call of the search booked before the first: a search the budget cannot
+                // cover is refused before it spends anything, not after its first weeks. The
+                // client books for the worst case; what is not used goes back to the budget.
+                let calls = self.cliniko().available_times_calls(query);
                 let cliniko = self.cliniko().reserve(&account, Lane::Api, calls).await?;
-                let mut times: Vec<AvailableTime> = Vec::new();
-                for (from, to) in windows {
-                    let query = AvailabilityQuery {
-                        bookable: bookable.clone(),
-                        from,
-                        to,
-                    };
-                    let window = patience
-                        .call(|| cliniko.available_times(&account, Lane::Api, &query))
-                        .await?;
-                    times.extend(window);
-                }
-                times.sort_unstable();
-                times.dedup();
-                Ok(times)
+                Patience::default()
+                    .call(|| cliniko.available_times(&account, Lane::Api, query))
+                    .await
             })
             .await?;
         Ok(Slots {
@@ -664,30 +654,6 @@ struct Move<'a> {
 /// and a creation when new), the booking and the conflicts check. Unused ones go back.
 const BOOKING_CALLS: u32 = 5;
 
-/// Pages of free times one 7-day window may need (100 a page).
-const CALLS_PER_WINDOW: usize = 2;
-
-/// Days of one Cliniko availability call (`to = from + 6`: the safe reading of "at most 7 days").
-const WINDOW_DAYS: u64 = 7;
-
-/// `from..=to` cut into Cliniko's 7-day windows (clinic-local days). Booked together, then
-/// fetched one at a time.
-fn windows(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut windows = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = start
-            .checked_add_days(chrono::Days::new(WINDOW_DAYS - 1))
-            .map_or(to, |end| end.min(to));
-        windows.push((start, end));
-        match end.succ_opt() {
-            Some(next) => start = next,
-            None => break,
-        }
-    }
-    windows
-}
-
 fn bookable(offer: &Offer<'_>) -> Bookable {
     Bookable {
         business_id: offer.clinic.id.clone(),
@@ -726,22 +692,6 @@ mod tests {
 
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()
-    }
-
-    #[test]
-    fn a_range_is_cut_into_seven_day_windows_covering_it_exactly() {
-        assert_eq!(
-            windows(day("2030-05-10"), day("2030-05-22")),
-            [
-                (day("2030-05-10"), day("2030-05-16")),
-                (day("2030-05-17"), day("2030-05-22"))
-            ]
-        );
-        assert_eq!(
-            windows(day("2030-05-10"), day("2030-05-10")),
-            [(day("2030-05-10"), day("2030-05-10"))]
-        );
-        assert_eq!(windows(day("2030-05-10"), day("2030-07-10")).len(), 9);
     }
 
     #[test]

@@ -58,48 +58,48 @@ impl AppointmentStatus {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+    use crate::cliniko::ClinikoId;
 
-    fn appointment(extra: serde_json::Value) -> Appointment {
-        let mut base = json!({"id": "1", "starts_at": "2030-05-21T08:00:00Z",
-            "ends_at": "2030-05-21T08:30:00Z"});
-        if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
-            base.extend(extra.clone());
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn appointment() -> Appointment {
+        Appointment {
+            ends_at: Some(at("2030-05-21T08:30:00Z")),
+            ..Appointment::new(ClinikoId::parse("1").unwrap(), at("2030-05-21T08:00:00Z"))
         }
-        serde_json::from_value(base).unwrap()
     }
 
     #[test]
     fn each_status_follows_from_clinikos_fields() {
-        let before: DateTime<Utc> = "2030-05-21T08:10:00Z".parse().unwrap();
-        let after: DateTime<Utc> = "2030-05-21T09:00:00Z".parse().unwrap();
-        let status = |extra, now| AppointmentStatus::of(&appointment(extra), now);
-        assert_eq!(status(json!({}), before), AppointmentStatus::Booked);
-        assert_eq!(status(json!({}), after), AppointmentStatus::Booked);
-        assert_eq!(
-            status(json!({"cancelled_at": "2030-05-20T00:00:00Z"}), before),
-            AppointmentStatus::Cancelled
-        );
-        assert_eq!(
-            status(
-                json!({"archived_at": "2030-05-20T00:00:00Z", "patient_arrived": true}),
-                after
-            ),
-            AppointmentStatus::Cancelled
-        );
-        assert_eq!(
-            status(json!({"did_not_arrive": true}), after),
-            AppointmentStatus::DidNotArrive
-        );
-        assert_eq!(
-            status(json!({"patient_arrived": true}), before),
-            AppointmentStatus::Arrived
-        );
-        assert_eq!(
-            status(json!({"patient_arrived": true}), after),
-            AppointmentStatus::Completed
-        );
+        let before = at("2030-05-21T08:10:00Z");
+        let after = at("2030-05-21T09:00:00Z");
+        let status = |appointment: Appointment, now| AppointmentStatus::of(&appointment, now);
+        assert_eq!(status(appointment(), before), AppointmentStatus::Booked);
+        assert_eq!(status(appointment(), after), AppointmentStatus::Booked);
+        let cancelled = Appointment {
+            cancelled_at: Some(at("2030-05-20T00:00:00Z")),
+            ..appointment()
+        };
+        assert_eq!(status(cancelled, before), AppointmentStatus::Cancelled);
+        let archived = Appointment {
+            archived_at: Some(at("2030-05-20T00:00:00Z")),
+            patient_arrived: Some(true),
+            ..appointment()
+        };
+        assert_eq!(status(archived, after), AppointmentStatus::Cancelled);
+        let missed = Appointment {
+            did_not_arrive: Some(true),
+            ..appointment()
+        };
+        assert_eq!(status(missed, after), AppointmentStatus::DidNotArrive);
+        let arrived = Appointment {
+            patient_arrived: Some(true),
+            ..appointment()
+        };
+        assert_eq!(status(arrived.clone(), before), AppointmentStatus::Arrived);
+        assert_eq!(status(arrived, after), AppointmentStatus::Completed);
     }
 }

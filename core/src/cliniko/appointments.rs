@@ -7,79 +7,81 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::{ClinikoId, wire};
+use super::ClinikoId;
 
-/// An individual appointment as Cliniko returns it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+/// An individual appointment as Cliniko holds it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Appointment {
     /// Cliniko's id.
     pub id: ClinikoId,
     /// Start (UTC).
-    #[serde(deserialize_with = "wire::required_datetime")]
     pub starts_at: DateTime<Utc>,
     /// End (UTC).
-    #[serde(default, deserialize_with = "wire::datetime")]
     pub ends_at: Option<DateTime<Utc>>,
     /// The patient's name as Cliniko shows it.
-    #[serde(default, deserialize_with = "wire::text")]
     pub patient_name: Option<String>,
     /// Notes.
-    #[serde(default, deserialize_with = "wire::text")]
     pub notes: Option<String>,
     /// The patient.
-    #[serde(rename = "patient", default, deserialize_with = "wire::link_id")]
     pub patient_id: Option<ClinikoId>,
     /// The practitioner.
-    #[serde(rename = "practitioner", default, deserialize_with = "wire::link_id")]
     pub practitioner_id: Option<ClinikoId>,
     /// The business (location).
-    #[serde(rename = "business", default, deserialize_with = "wire::link_id")]
     pub business_id: Option<ClinikoId>,
     /// The appointment type.
-    #[serde(
-        rename = "appointment_type",
-        default,
-        deserialize_with = "wire::link_id"
-    )]
     pub appointment_type_id: Option<ClinikoId>,
     /// When cancelled.
-    #[serde(default, deserialize_with = "wire::datetime")]
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Cancellation reason code (see [`CancellationReason`]).
-    #[serde(default)]
     pub cancellation_reason: Option<i64>,
     /// Cancellation reason as text.
-    #[serde(default, deserialize_with = "wire::text")]
     pub cancellation_reason_description: Option<String>,
     /// Cancellation note.
-    #[serde(default, deserialize_with = "wire::text")]
     pub cancellation_note: Option<String>,
     /// Marked as did-not-arrive.
-    #[serde(default, deserialize_with = "wire::flag")]
     pub did_not_arrive: Option<bool>,
     /// Marked as arrived.
-    #[serde(default, deserialize_with = "wire::flag")]
     pub patient_arrived: Option<bool>,
     /// The practitioner's video link (present even when the type has no telehealth).
-    #[serde(default, deserialize_with = "wire::text")]
     pub telehealth_url: Option<String>,
     /// When archived.
-    #[serde(default, deserialize_with = "wire::datetime")]
     pub archived_at: Option<DateTime<Utc>>,
     /// When deleted.
-    #[serde(default, deserialize_with = "wire::datetime")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// Created.
-    #[serde(default, deserialize_with = "wire::datetime")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last changed.
-    #[serde(default, deserialize_with = "wire::datetime")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Appointment {
+    /// An appointment known only by its id and start: every other field absent.
+    pub fn new(id: ClinikoId, starts_at: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            starts_at,
+            ends_at: None,
+            patient_name: None,
+            notes: None,
+            patient_id: None,
+            practitioner_id: None,
+            business_id: None,
+            appointment_type_id: None,
+            cancelled_at: None,
+            cancellation_reason: None,
+            cancellation_reason_description: None,
+            cancellation_note: None,
+            did_not_arrive: None,
+            patient_arrived: None,
+            telehealth_url: None,
+            archived_at: None,
+            deleted_at: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
     /// Whether the appointment still takes place (not cancelled, archived or deleted).
     pub fn is_active(&self) -> bool {
         self.cancelled_at.is_none() && self.archived_at.is_none() && self.deleted_at.is_none()
@@ -97,16 +99,11 @@ impl fmt::Debug for Appointment {
 
 /// A booking to create. All four ids are required by Cliniko; `ends_at` defaults to the start
 /// plus the appointment type's duration.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewAppointment {
     /// Start (UTC).
-    #[serde(serialize_with = "wire::write_datetime")]
     pub starts_at: DateTime<Utc>,
     /// End (UTC); `None` lets Cliniko use the type's duration.
-    #[serde(
-        serialize_with = "wire::write_optional_datetime",
-        skip_serializing_if = "Option::is_none"
-    )]
     pub ends_at: Option<DateTime<Utc>>,
     /// The patient.
     pub patient_id: ClinikoId,
@@ -117,7 +114,6 @@ pub struct NewAppointment {
     /// The business.
     pub business_id: ClinikoId,
     /// Notes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 }
 
@@ -131,37 +127,23 @@ impl fmt::Debug for NewAppointment {
 }
 
 /// Changes to an appointment; `None` leaves a field alone.
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct AppointmentPatch {
     /// New start (UTC).
-    #[serde(
-        serialize_with = "wire::write_optional_datetime",
-        skip_serializing_if = "Option::is_none"
-    )]
     pub starts_at: Option<DateTime<Utc>>,
     /// New end (UTC).
-    #[serde(
-        serialize_with = "wire::write_optional_datetime",
-        skip_serializing_if = "Option::is_none"
-    )]
     pub ends_at: Option<DateTime<Utc>>,
     /// Another practitioner.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub practitioner_id: Option<ClinikoId>,
     /// Another appointment type.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub appointment_type_id: Option<ClinikoId>,
     /// Another business.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub business_id: Option<ClinikoId>,
     /// Notes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// Arrived.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub patient_arrived: Option<bool>,
     /// Did not arrive.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub did_not_arrive: Option<bool>,
 }
 
@@ -255,78 +237,41 @@ impl fmt::Debug for Cancellation {
     }
 }
 
-impl Serialize for Cancellation {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("cancellation_reason", &self.reason.code())?;
-        if let Some(note) = &self.note {
-            map.serialize_entry("cancellation_note", note)?;
-        }
-        map.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn id(raw: &str) -> ClinikoId {
-        ClinikoId::parse(raw).unwrap()
-    }
-
     #[test]
-    fn a_new_appointment_sends_string_ids_and_second_precision_utc() {
-        let new = NewAppointment {
-            starts_at: "2030-05-21T08:45:00.123Z".parse().unwrap(),
-            ends_at: None,
-            patient_id: id("1665207670417663701"),
-            practitioner_id: id("2"),
-            appointment_type_id: id("3"),
-            business_id: id("4"),
-            notes: None,
-        };
-        assert_eq!(
-            serde_json::to_value(&new).unwrap(),
-            serde_json::json!({
-                "starts_at": "2030-05-21T08:45:00Z",
-                "patient_id": "1665207670417663701",
-                "practitioner_id": "2", "appointment_type_id": "3", "business_id": "4"
-            })
-        );
-    }
-
-    #[test]
-    fn a_cancellation_sends_the_numeric_reason_code() {
-        let cancellation = Cancellation {
-            reason: CancellationReason::Covid19Related,
-            note: Some("isolating".into()),
-        };
-        assert_eq!(
-            serde_json::to_value(&cancellation).unwrap(),
-            serde_json::json!({"cancellation_reason": 31, "cancellation_note": "isolating"})
-        );
+    fn every_cancellation_reason_goes_back_and_forth_through_its_code() {
         for reason in CancellationReason::ALL {
             assert_eq!(
                 CancellationReason::from_code(reason.code().into()),
                 Some(reason)
             );
         }
+        assert_eq!(CancellationReason::from_code(11), None);
     }
 
     #[test]
-    fn an_appointment_reads_its_related_records_from_links() {
-        let appointment: Appointment = serde_json::from_str(
-            r#"{"id": "9", "starts_at": "2030-05-21T08:45:00Z", "ends_at": "2030-05-21T09:15:00Z",
-                "cancelled_at": "", "repeat_rule": {},
-                "patient": {"links": {"self": "https://api.uk1.cliniko.com/v1/patients/11"}},
-                "practitioner": {"links": {"self": "https://api.uk1.cliniko.com/v1/practitioners/12"}},
-                "business": {"links": {"self": "https://api.uk1.cliniko.com/v1/businesses/13"}},
-                "appointment_type": {"links": {"self": "https://api.uk1.cliniko.com/v1/appointment_types/14"}}}"#,
-        )
-        .unwrap();
-        assert_eq!(appointment.patient_id, Some(id("11")));
-        assert_eq!(appointment.appointment_type_id, Some(id("14")));
+    fn an_appointment_takes_place_until_cancelled_archived_or_deleted() {
+        let at: DateTime<Utc> = "2030-05-21T08:45:00Z".parse().unwrap();
+        let appointment = Appointment::new(ClinikoId::parse("9").unwrap(), at);
         assert!(appointment.is_active());
+        for gone in [
+            Appointment {
+                cancelled_at: Some(at),
+                ..appointment.clone()
+            },
+            Appointment {
+                archived_at: Some(at),
+                ..appointment.clone()
+            },
+            Appointment {
+                deleted_at: Some(at),
+                ..appointment.clone()
+            },
+        ] {
+            assert!(!gone.is_active());
+        }
     }
 }

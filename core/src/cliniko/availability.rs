@@ -1,12 +1,11 @@
 //! Free appointment times: which practitioner, at which business, for which appointment type.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
 
-use super::{ClinikoId, wire};
+use super::ClinikoId;
 
-/// The longest range [`super::ClinikoClient::available_times`] serves at once (13 Cliniko
-/// windows of 7 days): longer ranges would spend a clinic's budget on one request.
+/// The longest range [`super::ClinikoClient::available_times`] serves at once (13 weeks): longer
+/// ranges would spend a clinic's budget on one request.
 pub const MAX_AVAILABILITY_DAYS: i64 = 91;
 
 /// What can be booked: an appointment type with a practitioner at a business.
@@ -32,9 +31,8 @@ pub struct AvailabilityQuery {
 }
 
 /// One free start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AvailableTime {
     /// When the appointment would start (UTC).
-    #[serde(deserialize_with = "wire::required_datetime")]
     pub appointment_start: DateTime<Utc>,
 }

@@ -1,5 +1,9 @@
 //! Cliniko, the practice-management system every clinic connects: identifiers, API keys and the
 //! port through which ClinicGate talks to it. Facts come from `shared/reference/cliniko-api.md`.
+//!
+//! The types here are domain types: how Cliniko spells them in JSON, and how it cuts requests
+//! (pages, 7-day availability windows), is the adapter's business (`clinicgate-adapters`,
+//! `cliniko::wire` and `cliniko::availability`).
 
 mod appointments;
 mod availability;
@@ -11,7 +15,6 @@ mod query;
 mod reference;
 mod time_zones;
 mod usage;
-pub mod wire;
 
 use async_trait::async_trait;
 
@@ -69,7 +72,7 @@ pub struct ClinikoAccount {
 }
 
 /// The Cliniko user behind an API key (`GET /user`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClinikoUser {
     /// Cliniko's id of the user.
     pub id: ClinikoId,
@@ -81,8 +84,7 @@ pub struct ClinikoUser {
     pub email: Option<String>,
     /// Security role, e.g. `administrator` (absent in some accounts).
     pub role: Option<String>,
-    /// Whether the user is active (Cliniko calls it `user_active`).
-    #[serde(alias = "user_active")]
+    /// Whether the user is active.
     pub active: Option<bool>,
 }
 
@@ -180,16 +182,23 @@ pub trait ClinikoClient: Send + Sync + std::fmt::Debug {
         id: &ClinikoId,
     ) -> Result<AppointmentType>;
 
-    /// Free start times on the business-local days `from..=to`, in order, without duplicates.
-    /// Ranges longer than Cliniko's 7-day limit are fetched window by window (in the business's
-    /// time zone) and stitched; days before today are skipped. At most
-    /// [`MAX_AVAILABILITY_DAYS`] days.
+    /// Free start times on the business-local days `from..=to`, in order, without duplicates;
+    /// days before today are skipped. At most [`MAX_AVAILABILITY_DAYS`] days. However Cliniko
+    /// cuts a range into calls, the answer is the whole range.
+    ///
+    /// # Errors
+    /// `Validation` (`to`) for a range that ends before it starts or is too long.
     async fn available_times(
         &self,
         account: &ClinikoAccount,
         lane: Lane,
         query: &AvailabilityQuery,
     ) -> Result<Vec<AvailableTime>>;
+
+    /// The most Cliniko calls [`ClinikoClient::available_times`] makes for `query` (without
+    /// reference data it may have to fetch first), so an operation can [`ClinikoClient::reserve`]
+    /// them before its first call.
+    fn available_times_calls(&self, query: &AvailabilityQuery) -> u32;
 
     /// The next free start time, if Cliniko has one.
     async fn next_available_time(

@@ -6,9 +6,9 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
-use super::{ClinikoId, wire};
+use super::ClinikoId;
 
 /// A filter operator (Cliniko's documented set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,9 +62,10 @@ pub trait FilterValue {
     fn to_filter_text(&self) -> String;
 }
 
+/// UTC, seconds precision, `Z`: the form Cliniko's filters parse.
 impl FilterValue for DateTime<Utc> {
     fn to_filter_text(&self) -> String {
-        wire::format_datetime(self)
+        self.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 }
 

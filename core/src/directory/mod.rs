@@ -363,8 +363,6 @@ fn clinic(business: &Business, account_zone: Option<Tz>) -> Clinic {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     fn id(raw: &str) -> ClinikoId {
@@ -374,10 +372,13 @@ mod tests {
     /// Two public practitioners and a hidden one, two businesses (one hidden), two types (one
     /// archived). Ids above 2^53.
     fn source() -> DirectorySource {
-        let p = |id: &str, name: &str, designation: &str, shown: bool| -> Practitioner {
-            serde_json::from_value(json!({"id": id, "first_name": name, "last_name": "Doe",
-                "designation": designation, "active": true, "show_in_online_bookings": shown}))
-            .unwrap()
+        let p = |raw: &str, name: &str, designation: &str, shown: bool| Practitioner {
+            first_name: Some(name.to_owned()),
+            last_name: Some("Doe".to_owned()),
+            designation: Some(designation.to_owned()),
+            active: Some(true),
+            show_in_online_bookings: Some(shown),
+            ..Practitioner::new(id(raw))
         };
         DirectorySource {
             practitioners: vec![
@@ -386,22 +387,32 @@ mod tests {
                 p("9007199254740997", "Hid", "Osteopath", false),
             ],
             businesses: vec![
-                serde_json::from_value(json!({"id": "11", "business_name": "North",
-                    "show_in_online_bookings": true, "time_zone_identifier": "Europe/London",
-                    "appointment_type_ids": ["21", "22"]}))
-                .unwrap(),
-                serde_json::from_value(
-                    json!({"id": "12", "business_name": "Hidden", "show_in_online_bookings": false}),
-                )
-                .unwrap(),
+                Business {
+                    business_name: Some("North".to_owned()),
+                    show_in_online_bookings: Some(true),
+                    time_zone_identifier: Some("Europe/London".to_owned()),
+                    appointment_type_ids: vec![id("21"), id("22")],
+                    ..Business::new(id("11"))
+                },
+                Business {
+                    business_name: Some("Hidden".to_owned()),
+                    show_in_online_bookings: Some(false),
+                    ..Business::new(id("12"))
+                },
             ],
             appointment_types: vec![
-                serde_json::from_value(json!({"id": "21", "name": "Initial",
-                    "duration_in_minutes": 60, "show_in_online_bookings": true}))
-                .unwrap(),
-                serde_json::from_value(json!({"id": "22", "name": "Old",
-                    "show_in_online_bookings": true, "archived_at": "2020-01-01T00:00:00Z"}))
-                .unwrap(),
+                AppointmentType {
+                    name: Some("Initial".to_owned()),
+                    duration_in_minutes: Some(60),
+                    show_in_online_bookings: Some(true),
+                    ..AppointmentType::new(id("21"))
+                },
+                AppointmentType {
+                    name: Some("Old".to_owned()),
+                    show_in_online_bookings: Some(true),
+                    archived_at: "2020-01-01T00:00:00Z".parse().ok(),
+                    ..AppointmentType::new(id("22"))
+                },
             ],
             works_at: vec![
                 (

@@ -40,46 +40,47 @@ impl Visibility {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cliniko::ClinikoId;
 
-    fn practitioner(json: serde_json::Value) -> Practitioner {
-        serde_json::from_value(json).unwrap()
+    fn id(raw: &str) -> ClinikoId {
+        ClinikoId::parse(raw).unwrap()
+    }
+
+    fn practitioner(active: Option<bool>, shown: Option<bool>) -> Practitioner {
+        Practitioner {
+            active,
+            show_in_online_bookings: shown,
+            ..Practitioner::new(id("1"))
+        }
     }
 
     #[test]
     fn only_active_practitioners_shown_in_online_bookings_are_public() {
         let rule = Visibility::online_bookings();
-        assert!(rule.practitioner(&practitioner(
-            serde_json::json!({"id": "1", "active": true, "show_in_online_bookings": true})
-        )));
-        assert!(rule.practitioner(&practitioner(
-            serde_json::json!({"id": "1", "show_in_online_bookings": true})
-        )));
-        assert!(!rule.practitioner(&practitioner(
-            serde_json::json!({"id": "1", "active": false, "show_in_online_bookings": true})
-        )));
-        assert!(!rule.practitioner(&practitioner(
-            serde_json::json!({"id": "1", "active": true, "show_in_online_bookings": false})
-        )));
-        assert!(!rule.practitioner(&practitioner(
-            serde_json::json!({"id": "1", "active": true})
-        )));
+        assert!(rule.practitioner(&practitioner(Some(true), Some(true))));
+        assert!(rule.practitioner(&practitioner(None, Some(true))));
+        assert!(!rule.practitioner(&practitioner(Some(false), Some(true))));
+        assert!(!rule.practitioner(&practitioner(Some(true), Some(false))));
+        assert!(!rule.practitioner(&practitioner(Some(true), None)));
     }
 
     #[test]
     fn archived_or_hidden_businesses_and_types_are_not_public() {
         let rule = Visibility::online_bookings();
-        let business: Business = serde_json::from_value(serde_json::json!(
-            {"id": "2", "show_in_online_bookings": true, "archived_at": "2030-01-01T00:00:00Z"}
-        ))
-        .unwrap();
+        let business = Business {
+            show_in_online_bookings: Some(true),
+            archived_at: "2030-01-01T00:00:00Z".parse().ok(),
+            ..Business::new(id("2"))
+        };
         assert!(!rule.business(&business));
-        let shown: AppointmentType =
-            serde_json::from_value(serde_json::json!({"id": "3", "show_in_online_bookings": true}))
-                .unwrap();
-        let hidden: AppointmentType = serde_json::from_value(
-            serde_json::json!({"id": "3", "show_in_online_bookings": false}),
-        )
-        .unwrap();
+        let shown = AppointmentType {
+            show_in_online_bookings: Some(true),
+            ..AppointmentType::new(id("3"))
+        };
+        let hidden = AppointmentType {
+            show_in_online_bookings: Some(false),
+            ..AppointmentType::new(id("3"))
+        };
         assert!(rule.appointment_type(&shown));
         assert!(!rule.appointment_type(&hidden));
     }

@@ -123,6 +123,7 @@ pub(crate) fn merge(lists: Vec<Vec<Patient>>, limit: usize) -> Vec<PatientSummar
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cliniko::ClinikoId;
 
     fn params(terms: &str) -> Vec<Vec<String>> {
         SearchTerms::parse(terms)
@@ -163,11 +164,10 @@ mod tests {
 
     #[test]
     fn answers_merge_without_repeats_in_name_order() {
-        let patient = |id: &str, first: &str, last: &str| -> Patient {
-            serde_json::from_value(serde_json::json!({
-                "id": id, "first_name": first, "last_name": last
-            }))
-            .unwrap()
+        let patient = |id: &str, first: &str, last: &str| Patient {
+            first_name: Some(first.to_owned()),
+            last_name: Some(last.to_owned()),
+            ..Patient::new(ClinikoId::parse(id).unwrap())
         };
         let merged = merge(
             vec![

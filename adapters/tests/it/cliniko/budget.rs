@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use clinicgate_adapters::cliniko::sandbox::SandboxConfig;
 use clinicgate_adapters::cliniko::{BudgetConfig, ClinikoClientConfig, HttpClinikoClient};
+use clinicgate_cliniko_sandbox::SandboxConfig;
 use clinicgate_core::Error;
 use clinicgate_core::cliniko::{ClinikoAccount, ClinikoClient, Lane};
 use serde_json::json;

@@ -10,10 +10,10 @@ mod sandbox;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig, SandboxKey};
 use clinicgate_adapters::cliniko::{
     BudgetConfig, ClinikoClientConfig, HttpClinikoClient, RetryConfig,
 };
+use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig, SandboxKey};
 use clinicgate_core::cliniko::{ClinikoAccount, ClinikoApiKey};
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::ports::SharedState;

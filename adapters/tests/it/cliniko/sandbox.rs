@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::{Datelike as _, Days, Utc};
 use chrono_tz::Tz;
-use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig};
+use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig};
 use clinicgate_core::cliniko::{
     AppointmentPatch, AppointmentTypeScope, AvailabilityQuery, Bookable, Business, Cancellation,
     CancellationReason, ClinikoAccount, ClinikoClient, ClinikoId, Direction, Filter, FilterOp,

@@ -9,7 +9,7 @@ mod logs;
 mod overload;
 mod search;
 
-use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig, SandboxKey};
+use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig, SandboxKey};
 use figment::Figment;
 use figment::providers::Serialized;
 use reqwest::Method;

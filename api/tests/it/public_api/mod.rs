@@ -11,7 +11,7 @@ use std::net::TcpListener;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
-use clinicgate_adapters::cliniko::sandbox::{Sandbox, SandboxConfig, SandboxKey};
+use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig, SandboxKey};
 use figment::Figment;
 use figment::providers::Serialized;
 use reqwest::Method;

@@ -13,7 +13,7 @@ use figment::providers::Serialized;
 use super::{app_on, bookable, cliniko_settings, get_json, partner_of, sandbox};
 
 /// Accepted sandbox calls across accounts.
-fn cliniko_calls(sandbox: &clinicgate_adapters::cliniko::sandbox::Sandbox) -> u64 {
+fn cliniko_calls(sandbox: &clinicgate_cliniko_sandbox::Sandbox) -> u64 {
     sandbox.stats().values().map(|stats| stats.accepted).sum()
 }
 

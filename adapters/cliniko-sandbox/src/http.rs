@@ -12,11 +12,11 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::data::{Account, SandboxKey};
-use super::free_times::{NEXT_HORIZON_DAYS, free_starts};
-use super::limits::SlidingWindows;
-use super::query::{Collection, ListRequest, respond_items};
-use super::records::{Record, Ref};
+use crate::data::{Account, SandboxKey};
+use crate::free_times::{NEXT_HORIZON_DAYS, free_starts};
+use crate::limits::SlidingWindows;
+use crate::query::{Collection, ListRequest, respond_items};
+use crate::records::{Record, Ref};
 
 /// Everything the sandbox serves, behind locks held only while a request is computed.
 #[derive(Debug)]

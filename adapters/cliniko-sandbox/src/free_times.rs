@@ -6,7 +6,7 @@
 use chrono::{DateTime, Datelike as _, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::data::{Account, local_to_utc};
+use crate::data::{Account, local_to_utc};
 
 /// Calendar slot size: candidate starts are this far apart.
 const SLOT_MINUTES: i64 = 15;

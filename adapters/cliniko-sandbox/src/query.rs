@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::records::Record;
+use crate::records::Record;
 
 /// Default page size.
 const DEFAULT_PER_PAGE: usize = 50;
@@ -446,7 +446,7 @@ fn page_url(url: &Url, page: usize, per_page: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cliniko::sandbox::records::Ref;
+    use crate::records::Ref;
 
     const PATIENTS: Collection = Collection {
         name: "patients",

@@ -11,8 +11,8 @@ use chrono::{
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::records::{Record, Ref};
-use super::rng::Rng;
+use crate::records::{Record, Ref};
+use crate::rng::Rng;
 
 /// Patients per account.
 pub(crate) const PATIENTS_PER_ACCOUNT: usize = 300;

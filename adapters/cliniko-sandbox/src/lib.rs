@@ -12,6 +12,11 @@
 //! documented the sandbox picks the stricter reading (unknown filter fields are a 400; cancelled
 //! appointments are hidden from lists unless `cancelled_at` is filtered on) and says so here.
 //! It binds loopback unless told otherwise: its keys are published at `/__sandbox/keys`.
+//!
+//! It depends on no other ClinicGate crate. Its records are JSON written from the reference,
+//! not the adapter's types: a second implementation of Cliniko's format, so the tests check the
+//! adapter's reading of Cliniko against a writer that shares none of its code. It is built into
+//! the `clinicgate` binary only with the api's `cliniko-sandbox` feature.
 
 mod data;
 mod free_times;
