@@ -1,6 +1,9 @@
 //! The cross-tenant matrix: for every repository with tenant-owned rows, a row of clinic A is
 //! invisible to clinic B, and nothing B does through the repository changes or removes it. Runs
 //! on the backend the environment selects, like every test here.
+//!
+//! Revocations are not in it: every query on them crosses clinics by design (a token's `jti`,
+//! expiry), through `AcrossTenants`.
 
 use chrono::Utc;
 use clinicgate_adapters::api_clients::SeaApiClientRepository;
@@ -14,7 +17,7 @@ use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::users::SeaUserRepository;
 use clinicgate_core::Error;
 use clinicgate_core::booking::{SlotClaims as _, SlotKey};
-use clinicgate_core::clinics::{ClinicRepository as _, NewClinic, Subdomain};
+use clinicgate_core::clinics::{ClinicRepository as _, ClinicStatus, NewClinic, Subdomain};
 use clinicgate_core::cliniko::{ClinikoId, Shard};
 use clinicgate_core::cliniko_key::{
     ClinikoConnection, ClinikoKeyRepository as _, KeyFingerprint, KeyOwner, StoredClinikoKey,
@@ -316,4 +319,21 @@ async fn another_clinic_neither_finds_nor_completes_nor_releases_a_clinics_idemp
         "A's record is still there, still in progress"
     );
     assert_eq!(claim(b).await, Claimed::Acquired, "B never saw A's record");
+}
+
+#[tokio::test]
+async fn suspending_one_clinic_leaves_the_other_as_it_was() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let clinics = SeaClinicRepository::new(db);
+    let before = clinics.find_by_id(a).await.unwrap().unwrap();
+
+    clinics
+        .set_status(b, ClinicStatus::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(
+        clinics.find_by_id(b).await.unwrap().unwrap().status,
+        ClinicStatus::Suspended
+    );
+    assert_eq!(clinics.find_by_id(a).await.unwrap(), Some(before));
 }
