@@ -11,7 +11,9 @@
 //! 3. in a module whose entity is tenant-owned, sea-orm's own entry points (`Entity::find()`,
 //!    `update_many()`, `delete_many()`, `find_by_id()`, `delete_by_id()`, `update()`,
 //!    `delete()`), which would compile without a tenant;
-//! 4. an entity with a `tenant_id` field that `tenant_scoped` does not register.
+//! 4. an entity with a `tenant_id` field that `tenant_scoped` does not register;
+//! 5. a tenant-owned entity named from a module that is not itself tenant-owned (rule 3 only
+//!    looks inside tenant-owned modules, so such a use would escape it).
 //!
 //! What it cannot see: an entity renamed through a type alias, or queries written in another
 //! crate (entities are private to this one, so there are none).
@@ -142,6 +144,15 @@ fn violations(files: &[(String, String)]) -> Vec<Violation> {
                     "filters by tenant_id in SQL text; scope the query with InTenant or AcrossTenants (db/tenant_scoped.rs)",
                 );
             }
+            if !tenant_owned_module
+                && registered
+                    .iter()
+                    .any(|m| code.contains(&format!("{m}::entity")))
+            {
+                refuse(
+                    "uses a tenant-owned entity outside a tenant-owned repository module; query it from its own module",
+                );
+            }
             if tenant_owned_module
                 && UNSCOPED_ENTRY_POINTS
                     .iter()
@@ -268,6 +279,10 @@ fn planted_sql_and_unscoped_lookups_fail_the_check() {
         (
             "widgets/entity.rs",
             "pub struct Model {\n    pub tenant_id: Uuid,\n}",
+        ),
+        (
+            "service_keys/planted.rs",
+            "use crate::users::entity as users;",
         ),
     ] {
         assert_eq!(with_planted(file, text).len(), 1, "{file}: {text}");
