@@ -25,14 +25,15 @@ use sea_orm::{
 
 /// A table whose rows belong to one clinic each.
 ///
-/// Implemented only by [`tenant_owned!`] in this file, so the list of tenant-owned tables is here.
+/// Implemented through [`tenant_owned!`] below, so the list of tenant-owned tables is in one place.
 pub(crate) trait TenantOwned: EntityTrait {
     /// The column holding the owning clinic's id.
     const TENANT: Self::Column;
 }
 
-/// Registers tenant-owned entities: `crate::module => TenantColumn` (the module's `entity`). The tenancy check reads this list
-/// and refuses an entity with a `tenant_id` field that is missing from it.
+/// Registers tenant-owned entities: `crate::module => TenantColumn` (the module's `entity`).
+/// The tenancy check reads this list and refuses an entity with a `tenant_id` field that is
+/// missing from it.
 macro_rules! tenant_owned {
     ($(crate::$module:ident => $column:ident,)+) => {
         $(
