@@ -1,7 +1,8 @@
-//! API clients stored with sea-orm. Tenant-owned queries start from [`in_tenant`]; the two
-//! lookups by `client_id` alone serve authentication, which is where a token's clinic comes from.
+//! API clients stored with sea-orm. Queries start from
+//! [`InTenant`](crate::db::tenant_scoped::InTenant); the two lookups by `client_id` alone serve
+//! authentication, which is where a token's clinic comes from ([`Across::Authentication`]).
 
-mod entity;
+pub(crate) mod entity;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,12 +14,13 @@ use clinicgate_core::tokens::{
 };
 use clinicgate_core::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, DbErr, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, Select, Set,
+    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, DbErr, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Select, Set,
 };
 
 use crate::clinics::entity as clinics;
 use crate::db::db_error;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
 
 /// [`ApiClientRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -33,14 +35,10 @@ impl SeaApiClientRepository {
     }
 }
 
-/// The one way tenant-owned queries on `api_clients` begin: scoped to a clinic.
-fn in_tenant(tenant: TenantId) -> Select<entity::Entity> {
-    entity::Entity::find().filter(entity::Column::TenantId.eq(tenant.as_uuid()))
-}
-
 /// A client by its public id, whichever clinic it belongs to (authentication only).
 fn by_client_id(client_id: &ClientId) -> Select<entity::Entity> {
-    entity::Entity::find().filter(entity::Column::ClientId.eq(client_id.as_str()))
+    entity::Entity::find_across_tenants(Across::Authentication)
+        .filter(entity::Column::ClientId.eq(client_id.as_str()))
 }
 
 fn not_found() -> Error {
@@ -97,7 +95,7 @@ fn clinic_active(clinic: Option<&clinics::Model>) -> bool {
 
 impl SeaApiClientRepository {
     async fn one_in_tenant(&self, tenant: TenantId, client_id: &ClientId) -> Result<entity::Model> {
-        in_tenant(tenant)
+        entity::Entity::find_in_tenant(tenant)
             .filter(entity::Column::ClientId.eq(client_id.as_str()))
             .one(&self.db)
             .await
@@ -139,7 +137,7 @@ impl ApiClientRepository for SeaApiClientRepository {
     }
 
     async fn list_in_tenant(&self, tenant: TenantId) -> Result<Vec<ApiClient>> {
-        in_tenant(tenant)
+        entity::Entity::find_in_tenant(tenant)
             .order_by_asc(entity::Column::CreatedAt)
             .order_by_asc(entity::Column::Id)
             .all(&self.db)
@@ -188,8 +186,7 @@ impl ApiClientRepository for SeaApiClientRepository {
     }
 
     async fn delete_in_tenant(&self, tenant: TenantId, client_id: &ClientId) -> Result<bool> {
-        let result = entity::Entity::delete_many()
-            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
+        let result = entity::Entity::delete_many_in_tenant(tenant)
             .filter(entity::Column::ClientId.eq(client_id.as_str()))
             .exec(&self.db)
             .await
@@ -198,7 +195,7 @@ impl ApiClientRepository for SeaApiClientRepository {
     }
 
     async fn ids_in_tenant(&self, tenant: TenantId) -> Result<Vec<ClientId>> {
-        let ids: Vec<String> = in_tenant(tenant)
+        let ids: Vec<String> = entity::Entity::find_in_tenant(tenant)
             .select_only()
             .column(entity::Column::ClientId)
             .into_tuple()

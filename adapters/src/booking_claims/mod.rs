@@ -3,7 +3,7 @@
 //! shares on both backends: without Redis the cache is per process, so two instances on one
 //! database would both grant a slot through it.
 
-mod entity;
+pub(crate) mod entity;
 
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use sea_orm::{
 };
 
 use crate::db::db_error;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
 
 /// [`SlotClaims`] over the database.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ impl SlotClaims for SeaSlotClaims {
         let now = Utc::now();
         // Expired claims go first (an indexed delete; bookings are rare), so a claim whose
         // holder died or whose booking settled long ago no longer blocks its slot.
-        entity::Entity::delete_many()
+        entity::Entity::delete_many_across_tenants(Across::Expiry)
             .filter(entity::Column::ExpiresAt.lte(now))
             .exec(&self.db)
             .await
@@ -62,8 +63,7 @@ impl SlotClaims for SeaSlotClaims {
     }
 
     async fn release(&self, tenant: TenantId, slot: &SlotKey) -> Result<()> {
-        entity::Entity::delete_many()
-            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
+        entity::Entity::delete_many_in_tenant(tenant)
             .filter(entity::Column::Slot.eq(slot.as_key()))
             .exec(&self.db)
             .await

@@ -11,11 +11,12 @@ use clinicgate_core::ids::TenantId;
 use clinicgate_core::users::{NewUser, User};
 use clinicgate_core::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, SqlErr, TransactionTrait as _,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set, SqlErr,
+    TransactionTrait as _,
 };
 
 use crate::db::db_error;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
 
 /// [`ClinicRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -83,7 +84,7 @@ impl ClinicRepository for SeaClinicRepository {
     }
 
     async fn find_by_subdomain(&self, subdomain: &Subdomain) -> Result<Option<Clinic>> {
-        entity::Entity::find()
+        entity::Entity::find_across_tenants(Across::Authentication)
             .filter(entity::Column::Subdomain.eq(subdomain.as_str()))
             .one(&self.db)
             .await
@@ -93,7 +94,7 @@ impl ClinicRepository for SeaClinicRepository {
     }
 
     async fn find_by_id(&self, id: TenantId) -> Result<Option<Clinic>> {
-        entity::Entity::find_by_id(id.as_uuid())
+        entity::Entity::find_in_tenant(id)
             .one(&self.db)
             .await
             .map_err(db_error)?
@@ -102,7 +103,7 @@ impl ClinicRepository for SeaClinicRepository {
     }
 
     async fn set_status(&self, id: TenantId, status: ClinicStatus) -> Result<()> {
-        let result = entity::Entity::update_many()
+        let result = entity::Entity::update_many_in_tenant(id)
             .col_expr(
                 entity::Column::Status,
                 sea_orm::sea_query::Expr::value(status.as_str()),
@@ -111,7 +112,6 @@ impl ClinicRepository for SeaClinicRepository {
                 entity::Column::UpdatedAt,
                 sea_orm::sea_query::Expr::value(Utc::now()),
             )
-            .filter(entity::Column::Id.eq(id.as_uuid()))
             .exec(&self.db)
             .await
             .map_err(db_error)?;

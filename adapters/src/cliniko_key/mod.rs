@@ -2,7 +2,7 @@
 //! UI shows (shard, last four characters, whose key it is) and the key's keyed fingerprint (unique:
 //! one key, one clinic), never the key.
 
-mod entity;
+pub(crate) mod entity;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,10 +16,11 @@ use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, Set, SqlErr,
+    QuerySelect as _, Set, SqlErr,
 };
 
 use crate::db::db_error;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
 
 /// [`ClinikoKeyRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -71,7 +72,7 @@ fn to_domain(row: entity::Model) -> Result<StoredClinikoKey> {
 #[async_trait]
 impl ClinikoKeyRepository for SeaClinikoKeyRepository {
     async fn find_in_tenant(&self, tenant: TenantId) -> Result<Option<StoredClinikoKey>> {
-        entity::Entity::find_by_id(tenant.as_uuid())
+        entity::Entity::find_in_tenant(tenant)
             .one(&self.db)
             .await
             .map_err(db_error)?
@@ -131,7 +132,7 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
     }
 
     async fn delete_in_tenant(&self, tenant: TenantId) -> Result<bool> {
-        let result = entity::Entity::delete_by_id(tenant.as_uuid())
+        let result = entity::Entity::delete_many_in_tenant(tenant)
             .exec(&self.db)
             .await
             .map_err(db_error)?;
@@ -139,10 +140,9 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
     }
 
     async fn mark_rejected_in_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<()> {
-        entity::Entity::update_many()
+        entity::Entity::update_many_in_tenant(tenant)
             .col_expr(entity::Column::RejectedAt, Expr::value(at))
             .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
             .exec(&self.db)
             .await
             .map_err(db_error)?;
@@ -155,14 +155,13 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
         seen: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        entity::Entity::update_many()
+        entity::Entity::update_many_in_tenant(tenant)
             .col_expr(
                 entity::Column::RejectedAt,
                 Expr::value(None::<DateTime<Utc>>),
             )
             .col_expr(entity::Column::VerifiedAt, Expr::value(at))
             .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
             .filter(entity::Column::RejectedAt.eq(seen))
             .exec(&self.db)
             .await
@@ -174,7 +173,7 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
         &self,
         fingerprint: &KeyFingerprint,
     ) -> Result<Option<TenantId>> {
-        Ok(entity::Entity::find()
+        Ok(entity::Entity::find_across_tenants(Across::KeyUniqueness)
             .filter(entity::Column::KeyFingerprint.eq(fingerprint.as_str()))
             .one(&self.db)
             .await
@@ -187,12 +186,8 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
         after: Option<TenantId>,
         limit: u64,
     ) -> Result<Vec<(TenantId, SealedSecret)>> {
-        let mut query = entity::Entity::find().filter(entity::Column::KeyFingerprint.is_null());
-        if let Some(after) = after {
-            query = query.filter(entity::Column::TenantId.gt(after.as_uuid()));
-        }
-        Ok(query
-            .order_by_asc(entity::Column::TenantId)
+        Ok(entity::Entity::sweep_after(Across::KeyMaintenance, after)
+            .filter(entity::Column::KeyFingerprint.is_null())
             .limit(limit)
             .all(&self.db)
             .await
@@ -215,12 +210,11 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
         tenant: TenantId,
         fingerprint: &KeyFingerprint,
     ) -> Result<()> {
-        entity::Entity::update_many()
+        entity::Entity::update_many_in_tenant(tenant)
             .col_expr(
                 entity::Column::KeyFingerprint,
                 Expr::value(fingerprint.as_str()),
             )
-            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
             .filter(entity::Column::KeyFingerprint.is_null())
             .exec(&self.db)
             .await

@@ -5,6 +5,9 @@
 //! and anything else is an internal error whose cause is logged at the HTTP boundary.
 
 pub mod private_files;
+#[cfg(test)]
+mod tenancy_check;
+pub(crate) mod tenant_scoped;
 
 use std::path::Path;
 use std::time::Duration;

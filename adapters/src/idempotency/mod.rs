@@ -2,7 +2,7 @@
 //! primary key (clinic, client, key) makes a claim atomic: of two concurrent first requests, one
 //! inserts and the other finds its record.
 
-mod entity;
+pub(crate) mod entity;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +17,7 @@ use sea_orm::{
 };
 
 use crate::db::db_error;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
 
 const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";
@@ -36,9 +37,9 @@ impl SeaIdempotencyRepository {
         Self { db }
     }
 
+    /// The scope's record within its clinic (the clinic itself is the query's starting point).
     fn of(scope: &IdempotencyScope) -> Condition {
         Condition::all()
-            .add(entity::Column::TenantId.eq(scope.tenant.as_uuid()))
             .add(entity::Column::ClientId.eq(scope.client.as_str()))
             .add(entity::Column::IdempotencyKey.eq(scope.key.as_str()))
     }
@@ -79,7 +80,7 @@ impl IdempotencyRepository for SeaIdempotencyRepository {
         for _ in 0..CLAIM_ATTEMPTS {
             // A record past its expiry, or in progress past its lease (its instance died), no
             // longer holds the key: delete it (atomically, only if still so) and compete to insert.
-            entity::Entity::delete_many()
+            entity::Entity::delete_many_in_tenant(scope.tenant)
                 .filter(Self::of(scope))
                 .filter(
                     Condition::any()
@@ -115,7 +116,7 @@ impl IdempotencyRepository for SeaIdempotencyRepository {
                 }
                 Err(err) => return Err(db_error(err)),
             }
-            let found = entity::Entity::find()
+            let found = entity::Entity::find_in_tenant(scope.tenant)
                 .filter(Self::of(scope))
                 .one(&self.db)
                 .await
@@ -135,7 +136,7 @@ impl IdempotencyRepository for SeaIdempotencyRepository {
         status: u16,
         body: &SealedSecret,
     ) -> Result<()> {
-        entity::Entity::update_many()
+        entity::Entity::update_many_in_tenant(scope.tenant)
             .col_expr(entity::Column::State, COMPLETED.into())
             .col_expr(entity::Column::StatusCode, i32::from(status).into())
             .col_expr(entity::Column::ResponseBody, body.ciphertext.clone().into())
@@ -148,7 +149,7 @@ impl IdempotencyRepository for SeaIdempotencyRepository {
     }
 
     async fn release(&self, scope: &IdempotencyScope) -> Result<()> {
-        entity::Entity::delete_many()
+        entity::Entity::delete_many_in_tenant(scope.tenant)
             .filter(Self::of(scope))
             .filter(entity::Column::State.eq(IN_PROGRESS))
             .exec(&self.db)
@@ -158,7 +159,7 @@ impl IdempotencyRepository for SeaIdempotencyRepository {
     }
 
     async fn prune(&self, now: DateTime<Utc>) -> Result<u64> {
-        let result = entity::Entity::delete_many()
+        let result = entity::Entity::delete_many_across_tenants(Across::Expiry)
             .filter(entity::Column::ExpiresAt.lte(now))
             .exec(&self.db)
             .await

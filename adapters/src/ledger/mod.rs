@@ -1,8 +1,8 @@
 //! The PHI access ledger stored with sea-orm. Append and read only: this repository has no
 //! update or delete, and the table's triggers refuse both anyway (see the migration). Every read
-//! starts from [`in_tenant`].
+//! starts from [`InTenant`](crate::db::tenant_scoped::InTenant).
 
-mod entity;
+pub(crate) mod entity;
 
 use async_trait::async_trait;
 use clinicgate_core::cliniko::ClinikoId;
@@ -18,6 +18,7 @@ use sea_orm::{
 };
 
 use crate::db::db_error;
+use crate::db::tenant_scoped::InTenant as _;
 
 /// [`LedgerRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -30,11 +31,6 @@ impl SeaLedgerRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-}
-
-/// The one way reads of the ledger begin: scoped to a clinic.
-fn in_tenant(tenant: TenantId) -> Select<entity::Entity> {
-    entity::Entity::find().filter(entity::Column::TenantId.eq(tenant.as_uuid()))
 }
 
 fn corrupt(what: &str) -> Error {
@@ -103,7 +99,7 @@ impl LedgerRepository for SeaLedgerRepository {
         filter: &LedgerFilter,
         limit: u32,
     ) -> Result<Vec<LedgerEntry>> {
-        let mut select = in_tenant(tenant);
+        let mut select = entity::Entity::find_in_tenant(tenant);
         if let Some(patient) = &filter.patient_id {
             select = select.filter(entity::Column::PatientId.eq(patient.as_str()));
         }
@@ -141,7 +137,7 @@ impl LedgerRepository for SeaLedgerRepository {
             .filter(|channel| channel.opens_a_record())
             .map(Channel::as_str)
             .collect();
-        let ids: Vec<String> = of_actor(in_tenant(tenant), actor)
+        let ids: Vec<String> = of_actor(entity::Entity::find_in_tenant(tenant), actor)
             .filter(entity::Column::Channel.is_in(channels))
             .select_only()
             .column(entity::Column::PatientId)

@@ -1,7 +1,7 @@
 //! Revoked access tokens stored with sea-orm: the durable record (the [`RevocationRepository`]
 //! port) behind the shared revocation set.
 
-mod entity;
+pub(crate) mod entity;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,6 +14,7 @@ use sea_orm::{
 };
 
 use crate::db::db_error;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _};
 
 /// [`RevocationRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ impl RevocationRepository for SeaRevocationRepository {
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool> {
-        let count = entity::Entity::find()
+        let count = entity::Entity::find_across_tenants(Across::Authentication)
             .filter(entity::Column::Jti.eq(jti))
             .count(&self.db)
             .await
@@ -68,7 +69,7 @@ impl RevocationRepository for SeaRevocationRepository {
     }
 
     async fn unexpired(&self, now: DateTime<Utc>) -> Result<Vec<RevokedToken>> {
-        entity::Entity::find()
+        entity::Entity::find_across_tenants(Across::Authentication)
             .filter(entity::Column::ExpiresAt.gt(now))
             .all(&self.db)
             .await
@@ -79,7 +80,7 @@ impl RevocationRepository for SeaRevocationRepository {
     }
 
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
-        let result = entity::Entity::delete_many()
+        let result = entity::Entity::delete_many_across_tenants(Across::Expiry)
             .filter(entity::Column::ExpiresAt.lt(before))
             .exec(&self.db)
             .await

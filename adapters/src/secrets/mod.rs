@@ -1,6 +1,6 @@
 //! Clinics' wrapped data keys stored with sea-orm (the vault's [`DataKeyRepository`]).
 
-mod entity;
+pub(crate) mod entity;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -10,11 +10,11 @@ use clinicgate_core::ids::TenantId;
 use clinicgate_core::secrets::{DataKeyRepository, WrappedDataKey};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, Set,
+    ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, QuerySelect as _, Set,
 };
 
 use crate::db::db_error;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
 
 /// [`DataKeyRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ fn to_domain(row: entity::Model) -> (TenantId, WrappedDataKey) {
 #[async_trait]
 impl DataKeyRepository for SeaDataKeyRepository {
     async fn find(&self, tenant: TenantId) -> Result<Option<WrappedDataKey>> {
-        Ok(entity::Entity::find_by_id(tenant.as_uuid())
+        Ok(entity::Entity::find_in_tenant(tenant)
             .one(&self.db)
             .await
             .map_err(db_error)?
@@ -80,13 +80,8 @@ impl DataKeyRepository for SeaDataKeyRepository {
         after: Option<TenantId>,
         limit: u64,
     ) -> Result<Vec<(TenantId, WrappedDataKey)>> {
-        let mut query =
-            entity::Entity::find().filter(entity::Column::MasterKeyId.ne(master_key_id.as_str()));
-        if let Some(after) = after {
-            query = query.filter(entity::Column::TenantId.gt(after.as_uuid()));
-        }
-        Ok(query
-            .order_by_asc(entity::Column::TenantId)
+        Ok(entity::Entity::sweep_after(Across::KeyMaintenance, after)
+            .filter(entity::Column::MasterKeyId.ne(master_key_id.as_str()))
             .limit(limit)
             .all(&self.db)
             .await
@@ -103,7 +98,7 @@ impl DataKeyRepository for SeaDataKeyRepository {
         replacement: &WrappedDataKey,
     ) -> Result<bool> {
         // Compare-and-set on the stored bytes: a row someone else changed meanwhile is left alone.
-        let result = entity::Entity::update_many()
+        let result = entity::Entity::update_many_in_tenant(tenant)
             .col_expr(
                 entity::Column::MasterKeyId,
                 Expr::value(replacement.master_key_id.as_str()),
@@ -113,7 +108,6 @@ impl DataKeyRepository for SeaDataKeyRepository {
                 Expr::value(replacement.ciphertext.clone()),
             )
             .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(entity::Column::TenantId.eq(tenant.as_uuid()))
             .filter(entity::Column::MasterKeyId.eq(current.master_key_id.as_str()))
             .filter(entity::Column::WrappedKey.eq(current.ciphertext.clone()))
             .exec(&self.db)

@@ -1,4 +1,4 @@
-//! Staff accounts stored with sea-orm. Every query starts from [`in_tenant`], so no code path can
+//! Staff accounts stored with sea-orm. Every query starts from [`InTenant`](crate::db::tenant_scoped::InTenant), so no code path can
 //! read another clinic's users.
 
 pub(crate) mod entity;
@@ -12,13 +12,13 @@ use clinicgate_core::users::{
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _,
-    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, Select, Set, SqlErr,
-    TransactionTrait as _,
+    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection,
+    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, Set, SqlErr, TransactionTrait as _,
 };
 
 use crate::clinics::entity as clinics;
 use crate::db::db_error;
+use crate::db::tenant_scoped::InTenant as _;
 
 /// [`UserRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -31,11 +31,6 @@ impl SeaUserRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-}
-
-/// The one way queries on `users` begin: scoped to a clinic.
-fn in_tenant(tenant: TenantId) -> Select<entity::Entity> {
-    entity::Entity::find().filter(entity::Column::TenantId.eq(tenant.as_uuid()))
 }
 
 fn to_domain(row: entity::Model) -> Result<User> {
@@ -95,7 +90,7 @@ fn removes_ownership(current: &entity::Model, change: UserChange) -> bool {
 #[async_trait]
 impl UserRepository for SeaUserRepository {
     async fn list_in_tenant(&self, tenant: TenantId) -> Result<Vec<User>> {
-        in_tenant(tenant)
+        entity::Entity::find_in_tenant(tenant)
             .order_by_asc(entity::Column::CreatedAt)
             .order_by_asc(entity::Column::Id)
             .all(&self.db)
@@ -107,7 +102,7 @@ impl UserRepository for SeaUserRepository {
     }
 
     async fn find_in_tenant(&self, tenant: TenantId, id: UserId) -> Result<Option<User>> {
-        in_tenant(tenant)
+        entity::Entity::find_in_tenant(tenant)
             .filter(entity::Column::Id.eq(id.as_uuid()))
             .one(&self.db)
             .await
@@ -121,7 +116,7 @@ impl UserRepository for SeaUserRepository {
         tenant: TenantId,
         email: &Email,
     ) -> Result<Option<(User, PasswordHash)>> {
-        let Some(row) = in_tenant(tenant)
+        let Some(row) = entity::Entity::find_in_tenant(tenant)
             .filter(entity::Column::Email.eq(email.as_str()))
             .one(&self.db)
             .await
@@ -147,23 +142,22 @@ impl UserRepository for SeaUserRepository {
         // Touching the clinic's row first serialises every staff change of one clinic: it takes
         // the row lock on PostgreSQL and the write lock on SQLite, so two owners demoting each
         // other at once cannot both see the other as the remaining owner.
-        clinics::Entity::update_many()
+        clinics::Entity::update_many_in_tenant(tenant)
             .col_expr(
                 clinics::Column::UpdatedAt,
                 Expr::col(clinics::Column::UpdatedAt),
             )
-            .filter(clinics::Column::Id.eq(tenant.as_uuid()))
             .exec(&txn)
             .await
             .map_err(db_error)?;
-        let current = in_tenant(tenant)
+        let current = entity::Entity::find_in_tenant(tenant)
             .filter(entity::Column::Id.eq(id.as_uuid()))
             .one(&txn)
             .await
             .map_err(db_error)?
             .ok_or(Error::NotFound { resource: "user" })?;
         if removes_ownership(&current, change) {
-            let other_owners = in_tenant(tenant)
+            let other_owners = entity::Entity::find_in_tenant(tenant)
                 .filter(entity::Column::Id.ne(id.as_uuid()))
                 .filter(entity::Column::Role.eq(Role::Owner.as_str()))
                 .filter(entity::Column::Active.eq(true))

@@ -14,5 +14,6 @@ mod cliniko;
 mod public_api;
 mod secrets;
 mod stores;
+mod tenancy;
 mod tokens;
 mod users;

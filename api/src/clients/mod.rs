@@ -4,7 +4,10 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use clinicgate_core::tokens::{ApiClient, ClientPatch, ClientWithSecret, NewClientRequest};
+use clinicgate_core::Error;
+use clinicgate_core::tokens::{
+    ApiClient, ClientId, ClientPatch, ClientWithSecret, NewClientRequest,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -177,6 +180,20 @@ route_problems!(
     }
 );
 
+/// The client a path names. An id that cannot be one of ours names no client (404, like another
+/// clinic's), but only a manager learns that: anyone else is refused (403) whatever the id.
+fn path_client_id(auth: &Authenticated, raw: &str) -> Result<ClientId, Error> {
+    match ClientId::parse(raw) {
+        Some(client_id) => Ok(client_id),
+        None => {
+            auth.ctx().require_manager()?;
+            Err(Error::NotFound {
+                resource: "API client",
+            })
+        }
+    }
+}
+
 /// Changes a client's name, scopes or rate limit.
 #[utoipa::path(
     tag = "clinic",
@@ -196,6 +213,7 @@ pub async fn update_client(
     client_id: web::Path<String>,
     body: web::Json<ClientPatchIn>,
 ) -> Result<web::Json<ClientOut>, ApiError> {
+    let client_id = path_client_id(&auth, &client_id)?;
     let body = body.into_inner();
     let client = state
         .clients
@@ -238,6 +256,7 @@ pub async fn rotate_client_secret(
     state: web::Data<AppState>,
     client_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let client_id = path_client_id(&auth, &client_id)?;
     let rotated = state.clients.rotate_secret(auth.ctx(), &client_id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
@@ -268,6 +287,7 @@ pub async fn delete_client(
     state: web::Data<AppState>,
     client_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let client_id = path_client_id(&auth, &client_id)?;
     state.clients.delete(auth.ctx(), &client_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

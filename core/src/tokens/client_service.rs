@@ -165,11 +165,10 @@ impl ClientService {
     pub async fn change(
         &self,
         ctx: &TenantContext,
-        client_id: &str,
+        client_id: &ClientId,
         patch: ClientPatch,
     ) -> Result<ApiClient> {
         ctx.require_manager()?;
-        let client_id = ClientId::parse(client_id).ok_or_else(not_found)?;
         let mut errors = Vec::new();
         let change = ClientChange {
             name: patch
@@ -194,9 +193,9 @@ impl ClientService {
         }
         let client = self
             .clients
-            .change_in_tenant(ctx.tenant_id(), &client_id, change)
+            .change_in_tenant(ctx.tenant_id(), client_id, change)
             .await?;
-        self.access.refresh(&client_id).await?;
+        self.access.refresh(client_id).await?;
         Ok(client)
     }
 
@@ -208,17 +207,16 @@ impl ClientService {
     pub async fn rotate_secret(
         &self,
         ctx: &TenantContext,
-        client_id: &str,
+        client_id: &ClientId,
     ) -> Result<ClientWithSecret> {
         ctx.require_manager()?;
-        let client_id = ClientId::parse(client_id).ok_or_else(not_found)?;
         let secret = ClientSecret::generate();
         let grace = chrono::Duration::from_std(self.secret_grace).map_err(Error::internal)?;
         let client = self
             .clients
             .rotate_secret_in_tenant(
                 ctx.tenant_id(),
-                &client_id,
+                client_id,
                 self.hasher.hash(&secret),
                 Utc::now() + grace,
             )
@@ -232,17 +230,16 @@ impl ClientService {
     ///
     /// # Errors
     /// `NotFound` for another clinic's (or an unknown) client.
-    pub async fn delete(&self, ctx: &TenantContext, client_id: &str) -> Result<()> {
+    pub async fn delete(&self, ctx: &TenantContext, client_id: &ClientId) -> Result<()> {
         ctx.require_manager()?;
-        let client_id = ClientId::parse(client_id).ok_or_else(not_found)?;
         if !self
             .clients
-            .delete_in_tenant(ctx.tenant_id(), &client_id)
+            .delete_in_tenant(ctx.tenant_id(), client_id)
             .await?
         {
             return Err(not_found());
         }
-        self.access.refresh(&client_id).await?;
+        self.access.refresh(client_id).await?;
         tracing::info!(tenant_id = %ctx.tenant_id(), client_id = %client_id, "deleted an API client");
         Ok(())
     }

@@ -184,6 +184,37 @@ async fn admins_manage_clients_but_clinicians_are_refused_every_operation() {
 }
 
 #[tokio::test]
+async fn a_client_id_that_cannot_be_ours_is_not_found_for_managers_and_forbidden_to_clinicians() {
+    let app = spawn_app().await;
+    let owner = clinic(&app, "harbour").await;
+    app.add_user(
+        "harbour",
+        &owner.cookie,
+        "sam@harbour.example.com",
+        "clinician",
+    )
+    .await;
+    let clinician = app
+        .log_in("harbour", "sam@harbour.example.com", PASSWORD)
+        .await;
+    let path = "/api/tenant/clients/not-a-client-id";
+    for (cookie, expected) in [(&owner.cookie, 404), (&clinician, 403)] {
+        for (method, path, body) in [
+            (Method::PATCH, path.to_owned(), Some(json!({"name": "x"}))),
+            (Method::POST, format!("{path}/rotate-secret"), None),
+            (Method::DELETE, path.to_owned(), None),
+        ] {
+            let mut request = app.on(method.clone(), "harbour", &path, Some(cookie));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), expected, "{method} {path}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn another_clinics_client_is_not_found_and_a_token_is_not_a_session() {
     let app = spawn_app().await;
     let a = clinic(&app, "clinic-a").await;

@@ -1,0 +1,339 @@
+//! The cross-tenant matrix: for every repository with tenant-owned rows, a row of clinic A is
+//! invisible to clinic B, and nothing B does through the repository changes or removes it. Runs
+//! on the backend the environment selects, like every test here.
+//!
+//! Revocations are not in it: every query on them crosses clinics by design (a token's `jti`,
+//! expiry), through `AcrossTenants`.
+
+use chrono::Utc;
+use clinicgate_adapters::api_clients::SeaApiClientRepository;
+use clinicgate_adapters::booking_claims::SeaSlotClaims;
+use clinicgate_adapters::clinics::SeaClinicRepository;
+use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
+use clinicgate_adapters::db::Db;
+use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
+use clinicgate_adapters::ledger::SeaLedgerRepository;
+use clinicgate_adapters::secrets::SeaDataKeyRepository;
+use clinicgate_adapters::users::SeaUserRepository;
+use clinicgate_core::Error;
+use clinicgate_core::booking::{SlotClaims as _, SlotKey};
+use clinicgate_core::clinics::{ClinicRepository as _, ClinicStatus, NewClinic, Subdomain};
+use clinicgate_core::cliniko::{ClinikoId, Shard};
+use clinicgate_core::cliniko_key::{
+    ClinikoConnection, ClinikoKeyRepository as _, KeyFingerprint, KeyOwner, StoredClinikoKey,
+};
+use clinicgate_core::crypto::MasterKeyId;
+use clinicgate_core::idempotency::{
+    Claimed, ExistingRecord, Fingerprint, IdempotencyKey, IdempotencyRepository as _,
+    IdempotencyScope,
+};
+use clinicgate_core::ids::{TenantId, UserId};
+use clinicgate_core::ledger::{
+    Categories, Category, Channel, EntryId, LedgerActor, LedgerEntry, LedgerFilter,
+    LedgerRepository as _,
+};
+use clinicgate_core::secrets::{DataKeyRepository as _, SealedSecret, WrappedDataKey};
+use clinicgate_core::tokens::{
+    ApiClientRepository as _, ClientChange, ClientId, ClientName, NewApiClient, ScopeSet,
+};
+use clinicgate_core::users::{Email, NewUser, PasswordHash, Role, UserChange, UserRepository as _};
+
+use crate::backends::migrated_database;
+
+/// A database with two clinics: A owns the rows, B tries to reach them.
+async fn two_clinics() -> (
+    clinicgate_adapters::testing::TestDatabase,
+    Db,
+    TenantId,
+    TenantId,
+) {
+    let (guard, db) = migrated_database().await;
+    let clinics = SeaClinicRepository::new(db.clone());
+    let mut ids = Vec::new();
+    for subdomain in ["clinic-a", "clinic-b"] {
+        let clinic = clinics
+            .create(NewClinic {
+                name: subdomain.into(),
+                subdomain: Subdomain::parse(subdomain).unwrap(),
+            })
+            .await
+            .unwrap();
+        ids.push(clinic.id);
+    }
+    (guard, db, ids[0], ids[1])
+}
+
+fn is_not_found<T: std::fmt::Debug>(result: Result<T, Error>) -> bool {
+    matches!(result, Err(Error::NotFound { .. }))
+}
+
+#[tokio::test]
+async fn another_clinic_neither_finds_nor_changes_a_clinics_staff() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let users = SeaUserRepository::new(db);
+    let email = Email::parse("sam@example.com").unwrap();
+    let sam = users
+        .create_in_tenant(
+            a,
+            NewUser {
+                id: UserId::new(),
+                email: email.clone(),
+                role: Role::Owner,
+                password_hash: PasswordHash::from_stored("$argon2id$v=19$stored".to_owned()),
+            },
+        )
+        .await
+        .unwrap();
+
+    assert!(users.list_in_tenant(b).await.unwrap().is_empty());
+    assert!(users.find_in_tenant(b, sam.id).await.unwrap().is_none());
+    assert!(
+        users
+            .credentials_in_tenant(b, &email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let deactivate = UserChange {
+        role: None,
+        active: Some(false),
+    };
+    assert!(is_not_found(
+        users.change_in_tenant(b, sam.id, deactivate).await
+    ));
+
+    assert_eq!(users.find_in_tenant(a, sam.id).await.unwrap(), Some(sam));
+}
+
+#[tokio::test]
+async fn another_clinic_neither_finds_nor_changes_nor_deletes_a_clinics_api_client() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let clients = SeaApiClientRepository::new(db);
+    let id = ClientId::generate();
+    let created = clients
+        .create_in_tenant(
+            a,
+            NewApiClient {
+                client_id: id.clone(),
+                name: ClientName::parse("Partner").unwrap(),
+                scopes: ScopeSet::all(),
+                rate_limit_per_minute: Some(30),
+                secret_hash: "ab".repeat(32),
+            },
+        )
+        .await
+        .unwrap();
+
+    assert!(clients.list_in_tenant(b).await.unwrap().is_empty());
+    assert!(clients.ids_in_tenant(b).await.unwrap().is_empty());
+    let rename = ClientChange {
+        name: Some(ClientName::parse("Hijacked").unwrap()),
+        ..ClientChange::default()
+    };
+    assert!(is_not_found(clients.change_in_tenant(b, &id, rename).await));
+    assert!(is_not_found(
+        clients
+            .rotate_secret_in_tenant(b, &id, "cd".repeat(32), Utc::now())
+            .await
+    ));
+    assert!(!clients.delete_in_tenant(b, &id).await.unwrap());
+
+    assert_eq!(clients.list_in_tenant(a).await.unwrap(), [created]);
+    let credentials = clients.credentials(&id).await.unwrap().unwrap();
+    assert_eq!(
+        credentials.secret_hash,
+        "ab".repeat(32),
+        "the secret was not rotated"
+    );
+    assert_eq!(credentials.previous_secret, None);
+}
+
+#[tokio::test]
+async fn another_clinic_neither_finds_nor_changes_nor_deletes_a_clinics_cliniko_key() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let keys = SeaClinikoKeyRepository::new(db);
+    let stored = StoredClinikoKey {
+        connection: ClinikoConnection {
+            shard: Shard::parse("au1").unwrap(),
+            last4: "wxyz".to_owned(),
+            owner: KeyOwner {
+                id: ClinikoId::parse("836447129235883061").unwrap(),
+                name: "Front desk".to_owned(),
+                role: None,
+            },
+            verified_at: Utc::now(),
+            rejected_at: None,
+        },
+        sealed: SealedSecret {
+            ciphertext: vec![1, 2, 3],
+            key_version: 1,
+        },
+    };
+    keys.save_in_tenant(a, &stored, &KeyFingerprint::from_stored("ab".repeat(32)))
+        .await
+        .unwrap();
+    let before = keys.find_in_tenant(a).await.unwrap().unwrap();
+
+    assert!(keys.find_in_tenant(b).await.unwrap().is_none());
+    keys.mark_rejected_in_tenant(b, Utc::now()).await.unwrap();
+    keys.set_fingerprint_in_tenant(b, &KeyFingerprint::from_stored("cd".repeat(32)))
+        .await
+        .unwrap();
+    assert!(!keys.delete_in_tenant(b).await.unwrap());
+    assert_eq!(
+        keys.find_in_tenant(a).await.unwrap().as_ref(),
+        Some(&before)
+    );
+
+    // A rejection A recorded is not cleared by B either.
+    let refused = Utc::now();
+    keys.mark_rejected_in_tenant(a, refused).await.unwrap();
+    let rejected = keys.find_in_tenant(a).await.unwrap().unwrap();
+    let seen = rejected.connection.rejected_at.unwrap();
+    keys.clear_rejection_in_tenant(b, seen, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(keys.find_in_tenant(a).await.unwrap(), Some(rejected));
+}
+
+#[tokio::test]
+async fn another_clinic_neither_finds_nor_replaces_a_clinics_data_key() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let data_keys = SeaDataKeyRepository::new(db);
+    let wrapped = |id: &str, byte: u8| WrappedDataKey {
+        master_key_id: MasterKeyId::from_stored(id.to_owned()),
+        ciphertext: vec![byte; 40],
+    };
+    let stored = data_keys
+        .insert_if_absent(a, wrapped("master-1", 1))
+        .await
+        .unwrap();
+
+    assert_eq!(data_keys.find(b).await.unwrap(), None);
+    assert!(
+        !data_keys
+            .replace(b, &stored, &wrapped("master-2", 2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(data_keys.find(a).await.unwrap(), Some(stored));
+}
+
+#[tokio::test]
+async fn another_clinic_reads_nothing_of_a_clinics_access_ledger() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let ledger = SeaLedgerRepository::new(db);
+    let actor = LedgerActor::User(UserId::new());
+    let entry = LedgerEntry {
+        id: EntryId::new(),
+        actor: actor.clone(),
+        patient_id: ClinikoId::parse("836447129235883099").unwrap(),
+        categories: Categories::of(&[Category::Demographics]),
+        channel: Channel::Page,
+        at: Utc::now(),
+        ip: None,
+        user_agent: None,
+        request_id: None,
+    };
+    ledger.append_in_tenant(a, &[entry]).await.unwrap();
+
+    let everything = LedgerFilter::default();
+    assert!(
+        ledger
+            .list_in_tenant(b, &everything, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ledger
+            .recent_patients_in_tenant(b, &actor, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ledger
+            .list_in_tenant(a, &everything, 50)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn another_clinic_cannot_release_a_clinics_slot_claim() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let claims = SeaSlotClaims::new(db);
+    let slot = SlotKey {
+        clinic_id: ClinikoId::parse("836447129235883061").unwrap(),
+        doctor_id: ClinikoId::parse("836447129235883062").unwrap(),
+        starts_at: "2030-05-21T08:45:00Z".parse().unwrap(),
+    };
+    let ttl = std::time::Duration::from_secs(60);
+    assert!(claims.claim(a, &slot, ttl).await.unwrap());
+
+    claims.release(b, &slot).await.unwrap();
+    assert!(
+        !claims.claim(a, &slot, ttl).await.unwrap(),
+        "A's claim still holds after B released the same slot"
+    );
+}
+
+#[tokio::test]
+async fn another_clinic_neither_finds_nor_completes_nor_releases_a_clinics_idempotency_record() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let records = SeaIdempotencyRepository::new(db);
+    // The same client id and key in both clinics: only the clinic tells the records apart.
+    let scope = |tenant| IdempotencyScope {
+        tenant,
+        client: "cgcl_partner".into(),
+        key: IdempotencyKey::parse("key-1").unwrap(),
+    };
+    let print = Fingerprint::of("POST", "/api/public/appointments", &serde_json::json!({}));
+    let hour = chrono::Duration::hours(1);
+    let claim = |tenant| {
+        let (records, print) = (records.clone(), print.clone());
+        async move {
+            let now = Utc::now();
+            records
+                .claim(&scope(tenant), &print, now, now + hour, now + hour)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim(a).await, Claimed::Acquired);
+
+    let body = SealedSecret {
+        ciphertext: vec![1, 2, 3],
+        key_version: 1,
+    };
+    records.complete(&scope(b), 201, &body).await.unwrap();
+    records.release(&scope(b)).await.unwrap();
+    assert_eq!(
+        claim(a).await,
+        Claimed::Existing(ExistingRecord::InProgress {
+            fingerprint: print.clone()
+        }),
+        "A's record is still there, still in progress"
+    );
+    assert_eq!(claim(b).await, Claimed::Acquired, "B never saw A's record");
+}
+
+#[tokio::test]
+async fn suspending_one_clinic_leaves_the_other_as_it_was() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let clinics = SeaClinicRepository::new(db);
+    let before = clinics.find_by_id(a).await.unwrap().unwrap();
+
+    clinics
+        .set_status(b, ClinicStatus::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(
+        clinics.find_by_id(b).await.unwrap().unwrap().status,
+        ClinicStatus::Suspended
+    );
+    assert_eq!(clinics.find_by_id(a).await.unwrap(), Some(before));
+}
