@@ -31,7 +31,9 @@ and every server on the other CPUs, so each side gets the same cores on any host
 also counts, with `perf stat` on the server's threads, system calls and context switches per
 request: on a virtual machine both cost more on some hosts than on others (a wake-up of another
 vCPU is an interrupt the hypervisor delivers), so a server that needs more of them per request
-loses more ground against nginx there.
+loses more ground against nginx there. `--hogs N` runs N busy loops beside the benchmark, as other
+work on the machine (or a noisy neighbour on the host, seen as steal) would; `--quiet` instead
+starts each round only once the machine has been idle for 2 s.
 """
 
 import argparse
@@ -150,6 +152,14 @@ class KernelCounts:
                 counts[fields[2]] = int(fields[0])
         os.unlink(self.output.name)
         return counts
+
+
+def cpu_counters() -> tuple[int, int]:
+    """(all ticks, steal ticks) of all CPUs since boot, from /proc/stat. Steal is time the
+    hypervisor gave this VM's vCPUs to someone else: a neighbour on the host takes cores from
+    both sides of a ratio, like a build on this machine does."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(fields[:8]), fields[7]
 
 
 def busy_share(seconds: float) -> float:
@@ -339,12 +349,16 @@ def parse_args() -> argparse.Namespace:
                         help="ClinicGate's HTTP workers (0: one per CPU, the default)")
     parser.add_argument("--pin", action="store_true",
                         help="wrk on CPU 0, nginx and ClinicGate on the other CPUs")
+    parser.add_argument("--hogs", type=int, default=0,
+                        help="run this many busy loops beside the benchmark (other work on the machine)")
     parser.add_argument("--quiet", action="store_true",
                         help="start each round only when the machine has been idle for 2 s")
     parser.add_argument("--syscalls", action="store_true",
                         help="count the servers' system calls and context switches per request (perf)")
     args = parser.parse_args()
     global BINARY, LOAD_CPUS, SERVER_CPUS
+    if args.quiet and args.hogs:
+        parser.error("--quiet waits for an idle machine, which --hogs never leaves")
     if args.syscalls and not shutil.which("perf"):
         parser.error("--syscalls needs perf: apt-get install -y linux-perf")
     if args.binary:
@@ -379,16 +393,28 @@ def prepared() -> bool:
 def run_rounds(targets, args) -> dict:
     """Runs wrk on each `(name, url, host, bearer, server_pid)` target in turn, `args.rounds` times,
     printing each run and then the table of medians; returns `{name: {"rps", "p50_ms", "p99_ms",
-    "cpu_us", "kernel_share", "wrk_share", "syscalls", "switches"}}`. `cpu_us` is the CPU time the
-    server (with its child processes) spent per request, `kernel_share` the part of it spent in
-    the kernel; `wrk_share` is the part of all CPUs wrk used during the round."""
+    "cpu_us", "kernel_share", "wrk_share", "steal", "syscalls", "switches"}}`. `cpu_us` is the CPU
+    time the server (with its child processes) spent per request, `kernel_share` the part of it
+    spent in the kernel; `wrk_share` is the part of all CPUs wrk used during the round, `steal`
+    the part the hypervisor gave to other guests."""
     results = {name: [] for name, *_ in targets}
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
+    try:
+        return _rounds(targets, args, results)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def _rounds(targets, args, results) -> dict:
     for round_ in range(1, args.rounds + 1):
         for name, url, host, bearer, pid in targets:
             waited = wait_until_quiet() if args.quiet else 0.0
             if waited > 2.5:
                 print(f"(waited {waited:.0f} s for the machine to be idle)", flush=True)
             user_before, system_before = cpu_times(pid)
+            ticks_before, steal_before = cpu_counters()
             wrk_before = os.times()
             counts = KernelCounts(pid) if args.syscalls else None
             result = wrk(url, host, bearer, args)
@@ -398,6 +424,8 @@ def run_rounds(targets, args) -> dict:
             result["syscalls"] = kernel.get("raw_syscalls:sys_enter", 0) / requests
             result["switches"] = kernel.get("context-switches", 0) / requests
             user_after, system_after = cpu_times(pid)
+            ticks_after, steal_after = cpu_counters()
+            result["steal"] = (steal_after - steal_before) / max(1, ticks_after - ticks_before)
             user, system = user_after - user_before, system_after - system_before
             result["cpu_us"] = (user + system) / requests * 1e6
             # nginx's cost is almost all the kernel's TCP path; a framework adds user time, which a
@@ -410,23 +438,25 @@ def run_rounds(targets, args) -> dict:
             print(f"round {round_} {name:15} {result['rps']:10.0f} req/s  p50 {result['p50_ms']:.2f} ms"
                   f"  p99 {result['p99_ms']:.2f} ms  server CPU {result['cpu_us']:.1f} us/req"
                   f" ({result['kernel_share']:.0%} kernel)"
-                  f"  wrk {result['wrk_share']:.0%} of the CPUs  non-2xx {result['non_2xx']}"
+                  f"  wrk {result['wrk_share']:.0%} of the CPUs  steal {result['steal']:.0%}"
+                  f"  non-2xx {result['non_2xx']}"
                   + (f"  syscalls {result['syscalls']:.2f}/req  switches {result['switches']:.3f}/req"
                      if args.syscalls else "") +
                   f" {result['socket_errors']}", flush=True)
-    keys = ("rps", "p50_ms", "p99_ms", "cpu_us", "kernel_share", "wrk_share", "syscalls", "switches")
+    keys = ("rps", "p50_ms", "p99_ms", "cpu_us", "kernel_share", "wrk_share", "steal", "syscalls",
+            "switches")
     median = {name: {key: statistics.median(r[key] for r in runs) for key in keys}
               for name, runs in results.items()}
     print()
     kernel_head = " syscalls per request | context switches per request |" if args.syscalls else ""
-    print("| target | req/s (median) | p50 | p99 | server CPU per request (in the kernel) | wrk's share of the CPUs |"
+    print("| target | req/s (median) | p50 | p99 | server CPU per request (in the kernel) | wrk's share of the CPUs | steal |"
           f"{kernel_head} non-2xx |")
-    print("|---|---|---|---|---|---|" + ("---|---|" if args.syscalls else "") + "---|")
+    print("|---|---|---|---|---|---|---|" + ("---|---|" if args.syscalls else "") + "---|")
     for name, runs in results.items():
         m = median[name]
         kernel = f" {m['syscalls']:.2f} | {m['switches']:.3f} |" if args.syscalls else ""
         print(f"| {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | "
-              f"{m['cpu_us']:.1f} µs ({m['kernel_share']:.0%}) | {m['wrk_share']:.0%} |{kernel} {sum(r['non_2xx'] for r in runs)} |")
+              f"{m['cpu_us']:.1f} µs ({m['kernel_share']:.0%}) | {m['wrk_share']:.0%} | {m['steal']:.0%} |{kernel} {sum(r['non_2xx'] for r in runs)} |")
     print()
     return median
 
