@@ -209,44 +209,10 @@ impl LedgerActor {
     }
 }
 
-/// A ledger entry's id (UUIDv7: ordering by id is ordering by time of writing).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EntryId(Uuid);
-
-impl EntryId {
-    /// A fresh, time-ordered id.
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// Wraps a stored id.
-    pub const fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    /// The UUID.
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for EntryId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for EntryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl fmt::Debug for EntryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EntryId({})", self.0)
-    }
-}
+crate::ids::uuid_id!(
+    /// A ledger entry's id (UUIDv7: ordering by id is ordering by time of writing).
+    EntryId
+);
 
 /// One disclosure. Holds ids only: never a patient's name or details.
 #[derive(Debug, Clone, PartialEq, Eq)]
