@@ -19,8 +19,8 @@ use sea_orm::{
 };
 
 use crate::clinics::entity as clinics;
-use crate::db::db_error;
 use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
+use crate::db::{all_to_domain, db_error};
 
 /// [`ApiClientRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -137,15 +137,10 @@ impl ApiClientRepository for SeaApiClientRepository {
     }
 
     async fn list_in_tenant(&self, tenant: TenantId) -> Result<Vec<ApiClient>> {
-        entity::Entity::find_in_tenant(tenant)
+        let select = entity::Entity::find_in_tenant(tenant)
             .order_by_asc(entity::Column::CreatedAt)
-            .order_by_asc(entity::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(to_domain)
-            .collect()
+            .order_by_asc(entity::Column::Id);
+        all_to_domain(select, &self.db, |row| to_domain(&row)).await
     }
 
     async fn change_in_tenant(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clinicgate_core::Error;
 use sea_orm::sqlx::Error as SqlxError;
 use sea_orm::sqlx::postgres::PgDatabaseError;
-use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, EntityTrait, RuntimeErr, Select};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use sea_orm::DatabaseConnection as Db;
@@ -165,6 +165,22 @@ pub(crate) fn db_error(err: DbErr) -> Error {
     } else {
         Error::internal(err)
     }
+}
+
+/// Runs `select` and converts every row with `to_domain`, failing on the first stored row that
+/// is not valid: the one ending of every repository's list query, so each maps errors alike.
+pub(crate) async fn all_to_domain<E: EntityTrait, T>(
+    select: Select<E>,
+    db: &DatabaseConnection,
+    to_domain: impl FnMut(E::Model) -> clinicgate_core::Result<T>,
+) -> clinicgate_core::Result<Vec<T>> {
+    select
+        .all(db)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(to_domain)
+        .collect()
 }
 
 /// Whether `err` says the database could not be reached or dropped the connection, so retrying

@@ -17,8 +17,8 @@ use sea_orm::{
     QuerySelect as _, Select, Set,
 };
 
-use crate::db::db_error;
 use crate::db::tenant_scoped::InTenant as _;
+use crate::db::{all_to_domain, db_error};
 
 /// [`LedgerRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -115,15 +115,10 @@ impl LedgerRepository for SeaLedgerRepository {
         if let Some(before) = filter.before {
             select = select.filter(entity::Column::Id.lt(before.0.as_uuid()));
         }
-        select
+        let select = select
             .order_by_desc(entity::Column::Id)
-            .limit(u64::from(limit))
-            .all(&self.db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .limit(u64::from(limit));
+        all_to_domain(select, &self.db, to_domain).await
     }
 
     async fn recent_patients_in_tenant(

@@ -13,8 +13,8 @@ use sea_orm::{
     Set,
 };
 
-use crate::db::db_error;
 use crate::db::tenant_scoped::{Across, AcrossTenants as _};
+use crate::db::{all_to_domain, db_error};
 
 /// [`RevocationRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -69,14 +69,9 @@ impl RevocationRepository for SeaRevocationRepository {
     }
 
     async fn unexpired(&self, now: DateTime<Utc>) -> Result<Vec<RevokedToken>> {
-        entity::Entity::find_across_tenants(Across::Authentication)
-            .filter(entity::Column::ExpiresAt.gt(now))
-            .all(&self.db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+        let select = entity::Entity::find_across_tenants(Across::Authentication)
+            .filter(entity::Column::ExpiresAt.gt(now));
+        all_to_domain(select, &self.db, to_domain).await
     }
 
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {

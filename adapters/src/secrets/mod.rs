@@ -10,11 +10,53 @@ use clinicgate_core::ids::TenantId;
 use clinicgate_core::secrets::{DataKeyRepository, WrappedDataKey};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, QuerySelect as _, Set,
+    ColumnTrait as _, DatabaseConnection, EntityTrait, QueryFilter as _, QuerySelect as _, Set,
+    UpdateMany,
 };
 
 use crate::db::db_error;
 use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
+
+/// A table of data keys wrapped by a master key (clinics' data keys, the deployment's own keys),
+/// so re-wrapping one is written once, in [`replace_wrapped_key`].
+pub(crate) trait WrappedKeyColumns: EntityTrait {
+    /// The id of the master key that wrapped the stored key.
+    const MASTER_KEY_ID: Self::Column;
+    /// The wrapped key's bytes.
+    const WRAPPED_KEY: Self::Column;
+    /// When the row last changed.
+    const UPDATED_AT: Self::Column;
+}
+
+impl WrappedKeyColumns for entity::Entity {
+    const MASTER_KEY_ID: entity::Column = entity::Column::MasterKeyId;
+    const WRAPPED_KEY: entity::Column = entity::Column::WrappedKey;
+    const UPDATED_AT: entity::Column = entity::Column::UpdatedAt;
+}
+
+/// Replaces the key `update` selects with `replacement` if it still holds `current`; `true` when
+/// exactly one row was replaced. Compare-and-set on the stored bytes: a row someone else
+/// re-wrapped meanwhile is left alone.
+pub(crate) async fn replace_wrapped_key<E: WrappedKeyColumns>(
+    update: UpdateMany<E>,
+    db: &DatabaseConnection,
+    current: &WrappedDataKey,
+    replacement: &WrappedDataKey,
+) -> Result<bool> {
+    let result = update
+        .col_expr(
+            E::MASTER_KEY_ID,
+            Expr::value(replacement.master_key_id.as_str()),
+        )
+        .col_expr(E::WRAPPED_KEY, Expr::value(replacement.ciphertext.clone()))
+        .col_expr(E::UPDATED_AT, Expr::value(Utc::now()))
+        .filter(E::MASTER_KEY_ID.eq(current.master_key_id.as_str()))
+        .filter(E::WRAPPED_KEY.eq(current.ciphertext.clone()))
+        .exec(db)
+        .await
+        .map_err(db_error)?;
+    Ok(result.rows_affected == 1)
+}
 
 /// [`DataKeyRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -97,22 +139,7 @@ impl DataKeyRepository for SeaDataKeyRepository {
         current: &WrappedDataKey,
         replacement: &WrappedDataKey,
     ) -> Result<bool> {
-        // Compare-and-set on the stored bytes: a row someone else changed meanwhile is left alone.
-        let result = entity::Entity::update_many_in_tenant(tenant)
-            .col_expr(
-                entity::Column::MasterKeyId,
-                Expr::value(replacement.master_key_id.as_str()),
-            )
-            .col_expr(
-                entity::Column::WrappedKey,
-                Expr::value(replacement.ciphertext.clone()),
-            )
-            .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(entity::Column::MasterKeyId.eq(current.master_key_id.as_str()))
-            .filter(entity::Column::WrappedKey.eq(current.ciphertext.clone()))
-            .exec(&self.db)
-            .await
-            .map_err(db_error)?;
-        Ok(result.rows_affected == 1)
+        let update = entity::Entity::update_many_in_tenant(tenant);
+        replace_wrapped_key(update, &self.db, current, replacement).await
     }
 }

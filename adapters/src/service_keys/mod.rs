@@ -10,13 +10,13 @@ use clinicgate_core::secrets::{
     ServiceKeyPurpose, ServiceKeyRepository, StoredServiceKey, WrappedDataKey,
 };
 use clinicgate_core::{Error, Result};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, QueryOrder as _,
     QuerySelect as _, Set, SqlErr,
 };
 
-use crate::db::db_error;
+use crate::db::{all_to_domain, db_error};
+use crate::secrets::{WrappedKeyColumns, replace_wrapped_key};
 
 /// [`ServiceKeyRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -50,18 +50,19 @@ fn to_domain(row: entity::Model) -> Result<StoredServiceKey> {
     })
 }
 
+impl WrappedKeyColumns for entity::Entity {
+    const MASTER_KEY_ID: entity::Column = entity::Column::MasterKeyId;
+    const WRAPPED_KEY: entity::Column = entity::Column::WrappedKey;
+    const UPDATED_AT: entity::Column = entity::Column::UpdatedAt;
+}
+
 #[async_trait]
 impl ServiceKeyRepository for SeaServiceKeyRepository {
     async fn list(&self, purpose: ServiceKeyPurpose) -> Result<Vec<StoredServiceKey>> {
-        entity::Entity::find()
+        let select = entity::Entity::find()
             .filter(entity::Column::Purpose.eq(purpose.as_str()))
-            .order_by_asc(entity::Column::Generation)
-            .all(&self.db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .order_by_asc(entity::Column::Generation);
+        all_to_domain(select, &self.db, to_domain).await
     }
 
     async fn insert(&self, key: &StoredServiceKey) -> Result<bool> {
@@ -105,15 +106,8 @@ impl ServiceKeyRepository for SeaServiceKeyRepository {
         if let Some(after) = after {
             query = query.filter(entity::Column::Id.gt(after));
         }
-        query
-            .order_by_asc(entity::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+        let select = query.order_by_asc(entity::Column::Id).limit(limit);
+        all_to_domain(select, &self.db, to_domain).await
     }
 
     async fn replace(
@@ -122,23 +116,7 @@ impl ServiceKeyRepository for SeaServiceKeyRepository {
         current: &WrappedDataKey,
         replacement: &WrappedDataKey,
     ) -> Result<bool> {
-        // Compare-and-set, as for clinics' data keys.
-        let result = entity::Entity::update_many()
-            .col_expr(
-                entity::Column::MasterKeyId,
-                Expr::value(replacement.master_key_id.as_str()),
-            )
-            .col_expr(
-                entity::Column::WrappedKey,
-                Expr::value(replacement.ciphertext.clone()),
-            )
-            .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(entity::Column::Id.eq(id))
-            .filter(entity::Column::MasterKeyId.eq(current.master_key_id.as_str()))
-            .filter(entity::Column::WrappedKey.eq(current.ciphertext.clone()))
-            .exec(&self.db)
-            .await
-            .map_err(db_error)?;
-        Ok(result.rows_affected == 1)
+        let update = entity::Entity::update_many().filter(entity::Column::Id.eq(id));
+        replace_wrapped_key(update, &self.db, current, replacement).await
     }
 }

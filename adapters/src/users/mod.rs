@@ -17,8 +17,8 @@ use sea_orm::{
 };
 
 use crate::clinics::entity as clinics;
-use crate::db::db_error;
 use crate::db::tenant_scoped::InTenant as _;
+use crate::db::{all_to_domain, db_error};
 
 /// [`UserRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -90,15 +90,10 @@ fn removes_ownership(current: &entity::Model, change: UserChange) -> bool {
 #[async_trait]
 impl UserRepository for SeaUserRepository {
     async fn list_in_tenant(&self, tenant: TenantId) -> Result<Vec<User>> {
-        entity::Entity::find_in_tenant(tenant)
+        let select = entity::Entity::find_in_tenant(tenant)
             .order_by_asc(entity::Column::CreatedAt)
-            .order_by_asc(entity::Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .order_by_asc(entity::Column::Id);
+        all_to_domain(select, &self.db, to_domain).await
     }
 
     async fn find_in_tenant(&self, tenant: TenantId, id: UserId) -> Result<Option<User>> {
