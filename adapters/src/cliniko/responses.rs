@@ -250,13 +250,21 @@ mod tests {
         assert_eq!(fields[0].field, "base");
     }
 
+    /// How long from now `failure` pauses calls for.
+    fn pause_from_now(failure: &Failure) -> Duration {
+        failure
+            .pause_until
+            .unwrap()
+            .duration_since(SystemTime::now())
+            .unwrap()
+    }
+
     #[test]
     fn a_429_pauses_until_the_reset_header_or_retry_after_or_the_default() {
         let in_30s = SystemTime::now() + Duration::from_secs(30);
         let epoch = in_30s.duration_since(UNIX_EPOCH).unwrap().as_secs();
         let failure = classify(429, &[("x-ratelimit-reset", epoch.to_string())], "");
-        let until = failure.pause_until.unwrap();
-        let wait = until.duration_since(SystemTime::now()).unwrap();
+        let wait = pause_from_now(&failure);
         assert!(
             wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
             "{wait:?}"
@@ -264,22 +272,14 @@ mod tests {
         assert!(failure.retryable);
 
         let failure = classify(429, &[("retry-after", "7".into())], "");
-        let wait = failure
-            .pause_until
-            .unwrap()
-            .duration_since(SystemTime::now())
-            .unwrap();
+        let wait = pause_from_now(&failure);
         assert!(
             wait > Duration::from_secs(6) && wait <= Duration::from_secs(7),
             "{wait:?}"
         );
 
         let failure = classify(429, &[], "");
-        let wait = failure
-            .pause_until
-            .unwrap()
-            .duration_since(SystemTime::now())
-            .unwrap();
+        let wait = pause_from_now(&failure);
         assert!(
             wait > Duration::from_secs(9) && wait <= Duration::from_secs(10),
             "{wait:?}"
