@@ -45,63 +45,16 @@ impl AuditQuery {
     /// `Validation` naming each malformed field.
     pub fn filter(&self) -> Result<LedgerFilter, Error> {
         let mut errors = Vec::new();
-        let present = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let patient_id = present(&self.patient_id).and_then(|raw| {
-            ClinikoId::parse(&raw).or_else(|| {
-                errors.push(FieldError::new(
-                    "patient_id",
-                    "invalid",
-                    "a patient id is Cliniko's id: a positive integer of at most 19 digits",
-                ));
-                None
-            })
-        });
-        let actor = present(&self.actor).and_then(|raw| {
-            LedgerActor::parse(&raw).or_else(|| {
-                errors.push(FieldError::new(
-                    "actor",
-                    "invalid",
-                    "an actor is a staff member's id (a UUID) or an API client's id (cgcl_…)",
-                ));
-                None
-            })
-        });
-        let mut instant = |field: &'static str, end_of_day: bool| {
-            let raw = present(if field == "from" {
-                &self.from
-            } else {
-                &self.to
-            })?;
-            match parse_instant(&raw, end_of_day) {
-                Some(at) => Some(at),
-                None => {
-                    errors.push(FieldError::new(
-                        field,
-                        "invalid",
-                        "give a date (YYYY-MM-DD) or an RFC 3339 timestamp (2026-11-21T09:30:00Z)",
-                    ));
-                    None
-                }
-            }
-        };
-        let from = instant("from", false);
-        let to = instant("to", true);
-        let before = present(&self.cursor).and_then(|raw| {
-            LedgerCursor::parse(&raw).or_else(|| {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "invalid",
-                    "use the next_cursor of a previous page",
-                ));
-                None
-            })
-        });
+        let patient_id = parse_field(&self.patient_id, ClinikoId::parse, PATIENT_ID, &mut errors);
+        let actor = parse_field(&self.actor, LedgerActor::parse, ACTOR, &mut errors);
+        let from = parse_field(
+            &self.from,
+            |raw| parse_instant(raw, false),
+            FROM,
+            &mut errors,
+        );
+        let to = parse_field(&self.to, |raw| parse_instant(raw, true), TO, &mut errors);
+        let before = parse_field(&self.cursor, LedgerCursor::parse, CURSOR, &mut errors);
         if let Some(limit) = self.limit
             && !(1..=MAX_PAGE_SIZE).contains(&limit)
         {
@@ -123,6 +76,38 @@ impl AuditQuery {
             Err(Error::Validation(errors))
         }
     }
+}
+
+/// Each filter read by [`parse_field`], with what to say where it is malformed.
+const PATIENT_ID: (&str, &str) = (
+    "patient_id",
+    "a patient id is Cliniko's id: a positive integer of at most 19 digits",
+);
+const ACTOR: (&str, &str) = (
+    "actor",
+    "an actor is a staff member's id (a UUID) or an API client's id (cgcl_…)",
+);
+const INSTANT_FORMS: &str =
+    "give a date (YYYY-MM-DD) or an RFC 3339 timestamp (2026-11-21T09:30:00Z)";
+const FROM: (&str, &str) = ("from", INSTANT_FORMS);
+const TO: (&str, &str) = ("to", INSTANT_FORMS);
+const CURSOR: (&str, &str) = ("cursor", "use the next_cursor of a previous page");
+
+/// A filter as `parse` reads it; one left out or blank is no filter. One `parse` cannot read is
+/// noted in `errors` as `field` invalid, with `why`, so that every malformed filter is named at
+/// once.
+fn parse_field<T>(
+    raw: &Option<String>,
+    parse: impl FnOnce(&str) -> Option<T>,
+    (field, why): (&'static str, &'static str),
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let raw = raw.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+    let parsed = parse(raw);
+    if parsed.is_none() {
+        errors.push(FieldError::new(field, "invalid", why));
+    }
+    parsed
 }
 
 /// A date is a whole UTC day: `from` starts at its midnight, `to` ends at the next midnight.
