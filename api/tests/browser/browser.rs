@@ -1,6 +1,7 @@
 //! Starting chromedriver and a headless Chromium session.
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,9 +19,19 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Stops chromedriver and every Chromium process it started. Killing chromedriver alone
+    /// would leave its browser running, re-parented to init, whenever a test ends without
+    /// closing the session (a failed assertion, a panic): so chromedriver runs as the leader of
+    /// its own process group, and the whole group is killed.
     fn drop(&mut self) {
-        if let Err(err) = self.driver.kill() {
-            eprintln!("could not stop chromedriver: {err}");
+        let group = format!("-{}", self.driver.id());
+        match Command::new("kill").args(["-KILL", "--", &group]).status() {
+            Ok(status) if status.success() => {}
+            _ => {
+                if let Err(err) = self.driver.kill() {
+                    eprintln!("could not stop chromedriver: {err}");
+                }
+            }
         }
         let _ = self.driver.wait();
     }
@@ -48,6 +59,8 @@ pub async fn browser() -> Option<Browser> {
         .port();
     let driver = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        // Its own process group, so that dropping the browser can stop Chromium too.
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
