@@ -134,6 +134,12 @@ impl RevocationSync {
     /// database has it: a failure to reach the set distrusts it instead, so the token is refused
     /// everywhere from now on either way.
     ///
+    /// When the set could not be written (a timeout may also have written it late), one attempt
+    /// to invalidate it is made before answering: if it succeeds, the other instances are sent to
+    /// the database before the caller hears the token is revoked, not at some point after. If it
+    /// fails too, Redis is unreachable from here and the background retries take over (the
+    /// residual window of the module docs).
+    ///
     /// # Errors
     /// `Unavailable` when the database is down (nothing was revoked).
     pub(super) async fn revoke(
@@ -146,7 +152,13 @@ impl RevocationSync {
             tracing::warn!(
                 "a revocation could not be copied to the shared store: it is distrusted until invalidated"
             );
-            self.distrust();
+            if self.set.invalidate().await.is_ok() {
+                tracing::info!(
+                    "the shared revocation set was invalidated before the revocation was confirmed"
+                );
+            } else {
+                self.distrust();
+            }
         }
         Ok(())
     }
@@ -235,5 +247,127 @@ impl RevocationSync {
             .complete_refill(&generation)
             .await?
             .then_some(entries.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::tokens::ClientId;
+
+    /// A set whose writes of revocations fail (as a timed-out Redis call does), and which
+    /// records what was asked of it.
+    #[derive(Debug, Default)]
+    struct FailingWrites {
+        invalidations: Mutex<u32>,
+        invalidate_fails: bool,
+    }
+
+    #[async_trait]
+    impl RevocationSet for FailingWrites {
+        async fn generation(&self) -> Result<Option<Generation>> {
+            Ok(Some(Generation::new("g1")))
+        }
+        async fn revoke(&self, _: &str, _: Duration) -> Result<()> {
+            Err(Error::Unavailable {
+                dependency: SHARED_STORE,
+            })
+        }
+        async fn is_revoked(&self, _: &Generation, _: &str) -> Result<bool> {
+            Ok(false)
+        }
+        async fn begin_refill(&self) -> Result<Option<Generation>> {
+            Ok(None)
+        }
+        async fn refill(&self, _: &Generation, _: &[(String, Duration)]) -> Result<bool> {
+            Ok(false)
+        }
+        async fn complete_refill(&self, _: &Generation) -> Result<bool> {
+            Ok(false)
+        }
+        async fn invalidate(&self) -> Result<()> {
+            *self.invalidations.lock().unwrap() += 1;
+            if self.invalidate_fails {
+                return Err(Error::Unavailable {
+                    dependency: SHARED_STORE,
+                });
+            }
+            Ok(())
+        }
+    }
+
+    /// A database that records revocations.
+    #[derive(Debug, Default)]
+    struct Records(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl RevocationRepository for Records {
+        async fn insert(&self, revoked: &RevokedToken) -> Result<()> {
+            self.0.lock().unwrap().push(revoked.jti.clone());
+            Ok(())
+        }
+        async fn is_revoked(&self, jti: &str) -> Result<bool> {
+            Ok(self.0.lock().unwrap().iter().any(|j| j == jti))
+        }
+        async fn unexpired(&self, _: DateTime<Utc>) -> Result<Vec<RevokedToken>> {
+            Ok(Vec::new())
+        }
+        async fn prune(&self, _: DateTime<Utc>) -> Result<u64> {
+            Ok(0)
+        }
+    }
+
+    fn revoked() -> RevokedToken {
+        RevokedToken {
+            jti: "jti-1".into(),
+            tenant_id: TenantId::new(),
+            client_id: ClientId::generate(),
+            expires_at: Utc::now() + chrono::Duration::minutes(5),
+            revoked_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revocation_the_set_missed_invalidates_it_before_it_is_confirmed() {
+        let set = Arc::new(FailingWrites::default());
+        let records = Arc::new(Records::default());
+        let sync = Arc::new(RevocationSync::new(set.clone(), records.clone()));
+
+        sync.revoke(&revoked(), Duration::from_secs(300))
+            .await
+            .unwrap();
+
+        assert!(records.is_revoked("jti-1").await.unwrap());
+        assert_eq!(
+            *set.invalidations.lock().unwrap(),
+            1,
+            "invalidated before the revoke returned"
+        );
+        // The set is already invalidated: nothing left to distrust.
+        assert_eq!(
+            sync.view().await.unwrap(),
+            View::Shared(Generation::new("g1"))
+        );
+    }
+
+    #[tokio::test]
+    async fn when_the_set_cannot_be_invalidated_either_this_instance_fails_closed() {
+        let set = Arc::new(FailingWrites {
+            invalidate_fails: true,
+            ..FailingWrites::default()
+        });
+        let sync = Arc::new(RevocationSync::new(set, Arc::new(Records::default())));
+
+        sync.revoke(&revoked(), Duration::from_secs(300))
+            .await
+            .unwrap();
+
+        assert!(matches!(sync.view().await, Err(Error::Unavailable { .. })));
     }
 }
