@@ -11,6 +11,7 @@ pub mod cliniko_key;
 pub mod crypto;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
@@ -21,5 +22,6 @@ pub mod sessions;
 pub mod tenancy;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use error::{Error, FieldError, Result, UpstreamFailure};
