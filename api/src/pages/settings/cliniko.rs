@@ -2,13 +2,17 @@
 
 use actix_web::{HttpResponse, get, web};
 
-use super::settings_page;
+use super::ScriptedTab;
 use crate::http::html::PageError;
 use crate::sessions::PageSession;
 use crate::state::AppState;
 
-const CLINIKO_SETTINGS: &str =
-    include_str!("../../../../frontend-static/pages/settings-cliniko.html");
+const CLINIKO_TAB: ScriptedTab = ScriptedTab {
+    title: "Cliniko settings",
+    tab: "cliniko",
+    template: include_str!("../../../../frontend-static/pages/settings-cliniko.html"),
+    script: "cliniko-settings.js",
+};
 
 /// Connect Cliniko, and the custom patient button URL with the steps to add it in Cliniko.
 #[get("/settings/cliniko")]
@@ -16,13 +20,5 @@ pub async fn cliniko_settings(
     state: web::Data<AppState>,
     session: PageSession,
 ) -> Result<HttpResponse, PageError> {
-    session.require_manager()?;
-    settings_page(
-        &state,
-        &session,
-        ("Cliniko settings", "cliniko"),
-        CLINIKO_SETTINGS,
-        "cliniko-settings.js",
-        &[],
-    )
+    CLINIKO_TAB.page(&state, &session)
 }

@@ -72,6 +72,38 @@ pub(super) fn settings_page(
     .respond(StatusCode::OK)?)
 }
 
+/// A tab whose page is only its template and script: its data is loaded from the JSON API, so
+/// the page needs no values beyond those every settings page has.
+pub(super) struct ScriptedTab {
+    /// The page title.
+    pub(super) title: &'static str,
+    /// The tab's id in [`settings_tabs`].
+    pub(super) tab: &'static str,
+    /// The page's HTML template.
+    pub(super) template: &'static str,
+    /// The script that loads and edits the tab's data.
+    pub(super) script: &'static str,
+}
+
+impl ScriptedTab {
+    /// The tab's page, for owners and admins only.
+    pub(super) fn page(
+        &self,
+        state: &AppState,
+        session: &PageSession,
+    ) -> Result<HttpResponse, PageError> {
+        session.require_manager()?;
+        settings_page(
+            state,
+            session,
+            (self.title, self.tab),
+            self.template,
+            self.script,
+            &[],
+        )
+    }
+}
+
 /// `/settings` → the first settings page.
 #[get("/settings")]
 pub async fn settings(session: PageSession) -> Result<HttpResponse, PageError> {

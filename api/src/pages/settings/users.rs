@@ -2,12 +2,17 @@
 
 use actix_web::{HttpResponse, get, web};
 
-use super::settings_page;
+use super::ScriptedTab;
 use crate::http::html::PageError;
 use crate::sessions::PageSession;
 use crate::state::AppState;
 
-const USERS_SETTINGS: &str = include_str!("../../../../frontend-static/pages/settings-users.html");
+const USERS_TAB: ScriptedTab = ScriptedTab {
+    title: "Staff",
+    tab: "users",
+    template: include_str!("../../../../frontend-static/pages/settings-users.html"),
+    script: "users-settings.js",
+};
 
 /// Staff accounts.
 #[get("/settings/users")]
@@ -15,13 +20,5 @@ pub async fn users_settings(
     state: web::Data<AppState>,
     session: PageSession,
 ) -> Result<HttpResponse, PageError> {
-    session.require_manager()?;
-    settings_page(
-        &state,
-        &session,
-        ("Staff", "users"),
-        USERS_SETTINGS,
-        "users-settings.js",
-        &[],
-    )
+    USERS_TAB.page(&state, &session)
 }
