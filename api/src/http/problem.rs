@@ -200,47 +200,37 @@ fn upstream_problem(
     service: &str,
     failure: &UpstreamFailure,
 ) -> (StatusCode, &'static str, String) {
-    let cliniko = service == "cliniko";
-    match failure {
+    // Each failure has a pair of codes: Cliniko's own, and the one for any other upstream.
+    let (status, (cliniko_code, upstream_code), detail) = match failure {
         UpstreamFailure::Unauthorized => (
             StatusCode::BAD_GATEWAY,
-            if cliniko {
-                "cliniko_key_rejected"
-            } else {
-                "upstream_unauthorized"
-            },
+            ("cliniko_key_rejected", "upstream_unauthorized"),
             format!("{service} rejected this clinic's credentials; the clinic must reconnect it"),
         ),
         UpstreamFailure::Forbidden => (
             StatusCode::BAD_GATEWAY,
-            if cliniko {
-                "cliniko_forbidden"
-            } else {
-                "upstream_forbidden"
-            },
+            ("cliniko_forbidden", "upstream_forbidden"),
             format!("the {service} user behind this clinic's credentials may not do this"),
         ),
         UpstreamFailure::Timeout => (
             StatusCode::GATEWAY_TIMEOUT,
-            if cliniko {
-                "cliniko_timeout"
-            } else {
-                "upstream_timeout"
-            },
+            ("cliniko_timeout", "upstream_timeout"),
             format!("{service} did not answer in time; retry shortly"),
         ),
         UpstreamFailure::Unreachable
         | UpstreamFailure::ServerError(_)
         | UpstreamFailure::BadResponse(_) => (
             StatusCode::BAD_GATEWAY,
-            if cliniko {
-                "cliniko_unavailable"
-            } else {
-                "upstream_unavailable"
-            },
+            ("cliniko_unavailable", "upstream_unavailable"),
             format!("{service} is not answering correctly right now; retry shortly"),
         ),
-    }
+    };
+    let code = if service == "cliniko" {
+        cliniko_code
+    } else {
+        upstream_code
+    };
+    (status, code, detail)
 }
 
 impl ResponseError for ApiError {
