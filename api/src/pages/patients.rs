@@ -170,17 +170,19 @@ fn fact(label: &str, value: Option<&str>) -> String {
     }
 }
 
+/// The known parts, space-separated (a name from its parts, a locality from city, state and post
+/// code).
+fn join_known<const N: usize>(parts: [Option<&str>; N]) -> String {
+    parts.into_iter().flatten().collect::<Vec<_>>().join(" ")
+}
+
 /// The postal address on one line, if any part of it is known.
 fn address(p: &Patient) -> Option<String> {
-    let locality = [
+    let locality = join_known([
         p.city.as_deref(),
         p.state.as_deref(),
         p.post_code.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
+    ]);
     let parts: Vec<&str> = [
         p.address_1.as_deref(),
         p.address_2.as_deref(),
@@ -241,15 +243,11 @@ fn visits_table(visits: &[Visit], empty: &str) -> String {
 /// The patient page for `chart`.
 fn render_chart(auth: &Authenticated, chart: &PatientChart) -> Result<HttpResponse, PageError> {
     let p = &chart.patient;
-    let full_name = [
+    let full_name = join_known([
         p.title.as_deref(),
         p.first_name.as_deref(),
         p.last_name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
+    ]);
     let name = if full_name.is_empty() {
         "Unnamed patient".to_owned()
     } else {
