@@ -220,6 +220,18 @@ mod tests {
         }
     }
 
+    /// A writer that gathers lines for `linger` before writing them to a [`Batches`] sink, and
+    /// the sink's receiving end.
+    fn lingering(linger: Duration) -> (BatchedWriter, BatchGuard, mpsc::Receiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::channel();
+        let limits = Limits {
+            linger,
+            ..Limits::default()
+        };
+        let (writer, guard) = BatchedWriter::spawn(Batches(tx), limits, "test-log").expect("spawn");
+        (writer, guard, rx)
+    }
+
     fn log(writer: &BatchedWriter, line: &str) {
         writer
             .make_writer()
@@ -265,13 +277,7 @@ mod tests {
 
     #[test]
     fn a_lone_line_is_written_after_the_linger_without_more_traffic() {
-        let (tx, rx) = mpsc::channel();
-        let limits = Limits {
-            linger: Duration::from_millis(20),
-            ..Limits::default()
-        };
-        let (writer, _guard) =
-            BatchedWriter::spawn(Batches(tx), limits, "test-log").expect("spawn");
+        let (writer, _guard, rx) = lingering(Duration::from_millis(20));
         let started = Instant::now();
         log(&writer, "only line\n");
         let batch = rx
@@ -286,13 +292,7 @@ mod tests {
 
     #[test]
     fn lines_gathered_within_the_linger_are_written_together() {
-        let (tx, rx) = mpsc::channel();
-        let limits = Limits {
-            linger: Duration::from_millis(200),
-            ..Limits::default()
-        };
-        let (writer, _guard) =
-            BatchedWriter::spawn(Batches(tx), limits, "test-log").expect("spawn");
+        let (writer, _guard, rx) = lingering(Duration::from_millis(200));
         for i in 0..100 {
             log(&writer, &format!("line {i}\n"));
         }
