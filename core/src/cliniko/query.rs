@@ -90,29 +90,19 @@ impl FilterValue for [ClinikoId] {
     }
 }
 
-impl FilterValue for str {
-    fn to_filter_text(&self) -> String {
-        self.to_owned()
-    }
+/// Implements [`FilterValue`] for types Cliniko reads in their `Display` form.
+macro_rules! displayed_filter_value {
+    ($($value:ty),+) => {$(
+        impl FilterValue for $value {
+            fn to_filter_text(&self) -> String {
+                self.to_string()
+            }
+        }
+    )+};
 }
 
-impl FilterValue for String {
-    fn to_filter_text(&self) -> String {
-        self.clone()
-    }
-}
-
-impl FilterValue for bool {
-    fn to_filter_text(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl FilterValue for i64 {
-    fn to_filter_text(&self) -> String {
-        self.to_string()
-    }
-}
+// Text as given, `true`/`false`, decimal integers: the one form each has.
+displayed_filter_value!(str, String, bool, i64);
 
 /// One `q[]` condition.
 #[derive(Clone, PartialEq, Eq, Hash)]
