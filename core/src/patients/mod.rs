@@ -258,7 +258,7 @@ impl PatientService {
         require_patient_access(ctx)?;
         let lane = lane_for(Channel::Search);
         let cliniko = &self.cliniko;
-        let Some(found) = self
+        let found = self
             .keys
             .with_account(ctx, |account| async move {
                 let account = &account;
@@ -271,13 +271,8 @@ impl PatientService {
                 .await?;
                 Ok(search::merge(lists, SEARCH_RESULTS))
             })
-            .await?
-        else {
-            return Ok(None);
-        };
-        self.disclose_names(ctx, Channel::Search, &found, meta)
             .await?;
-        Ok(Some(found))
+        self.disclose_names(ctx, Channel::Search, found, meta).await
     }
 
     /// The patients this actor opened most recently, newest first, recorded in the ledger as
@@ -295,7 +290,7 @@ impl PatientService {
         let ids = self.ledger.recent_patients(ctx, RECENT_PATIENTS).await?;
         let lane = lane_for(Channel::Recent);
         let cliniko = &self.cliniko;
-        let Some(found) = self
+        let found = self
             .keys
             .with_account(ctx, |account| async move {
                 if ids.is_empty() {
@@ -317,26 +312,28 @@ impl PatientService {
                     .map(|patient| PatientSummary::from(&patient))
                     .collect())
             })
-            .await?
-        else {
-            return Ok(None);
-        };
-        self.disclose_names(ctx, Channel::Recent, &found, meta)
             .await?;
-        Ok(Some(found))
+        self.disclose_names(ctx, Channel::Recent, found, meta).await
     }
 
+    /// Records the names `found` as demographics shown through `channel`, then hands them
+    /// back; `None` (Cliniko not connected) passes through with nothing recorded. Search and
+    /// the recent list share it so that neither can return names before the ledger has them.
     async fn disclose_names(
         &self,
         ctx: &TenantContext,
         channel: Channel,
-        shown: &[PatientSummary],
+        found: Option<Vec<PatientSummary>>,
         meta: &RequestMeta,
-    ) -> Result<()> {
+    ) -> Result<Option<Vec<PatientSummary>>> {
+        let Some(shown) = found else {
+            return Ok(None);
+        };
         let ids: Vec<ClinikoId> = shown.iter().map(|p| p.id.clone()).collect();
         self.ledger
             .record(ctx, channel, Categories::DEMOGRAPHICS, &ids, meta)
-            .await
+            .await?;
+        Ok(Some(shown))
     }
 }
 
