@@ -367,12 +367,25 @@ mod tests {
         }
     }
 
+    /// What [`Bucket`] answers to the bucket calls, which client limits never make: they count
+    /// in sliding windows.
+    fn not_a_bucket<T>() -> Result<T> {
+        Err(crate::Error::internal(
+            "client limits are sliding windows, not buckets",
+        ))
+    }
+
+    /// A bucket of `capacity` and a limiter leasing from it.
+    fn leasing(capacity: u32) -> (Arc<Bucket>, LeasedLimiter) {
+        let bucket = Bucket::new(capacity);
+        let limits = LeasedLimiter::new(bucket.clone(), true);
+        (bucket, limits)
+    }
+
     #[async_trait]
     impl RateLimiter for Bucket {
         async fn acquire(&self, _: &str, _: Quota, _: u32, _: u32) -> Result<RateDecision> {
-            Err(crate::Error::internal(
-                "client limits are sliding windows, not buckets",
-            ))
+            not_a_bucket()
         }
 
         async fn take_in_window(
@@ -410,15 +423,13 @@ mod tests {
 
         async fn book(
             &self,
-            key: &str,
-            quota: Quota,
-            cost: u32,
-            reserve: u32,
+            _: &str,
+            _: Quota,
+            _: u32,
+            _: u32,
             _: Duration,
         ) -> Result<Option<Duration>> {
-            // A bucket that never refills: what is there now is all a booking can have.
-            let decision = self.acquire(key, quota, cost, reserve).await?;
-            Ok(decision.allowed.then_some(Duration::ZERO))
+            not_a_bucket()
         }
 
         async fn refund(&self, _: &str, _: Quota, units: u32) -> Result<()> {
@@ -449,8 +460,7 @@ mod tests {
 
     #[tokio::test]
     async fn slow_clients_ask_the_shared_store_every_time() {
-        let bucket = Bucket::new(1_000);
-        let limits = LeasedLimiter::new(bucket.clone(), true);
+        let (bucket, limits) = leasing(1_000);
         for _ in 0..5 {
             limits.acquire("c", Quota::per_minute(600)).await.unwrap();
         }
@@ -461,8 +471,7 @@ mod tests {
     #[tokio::test]
     async fn fast_clients_take_a_lease_and_never_exceed_the_shared_bucket() {
         // 60 000 a minute: leases of 100 units; the shared bucket holds 250.
-        let bucket = Bucket::new(250);
-        let limits = LeasedLimiter::new(bucket.clone(), true);
+        let (bucket, limits) = leasing(250);
         let quota = Quota::per_minute(60_000);
         let mut allowed = 0;
         let mut refused = None;
@@ -485,8 +494,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lease_reports_what_is_left_and_is_dropped_when_the_limit_changes() {
-        let bucket = Bucket::new(10_000);
-        let limits = LeasedLimiter::new(bucket.clone(), true);
+        let (bucket, limits) = leasing(10_000);
         let first = limits
             .acquire("c", Quota::per_minute(60_000))
             .await
@@ -509,8 +517,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lease_is_topped_up_before_it_runs_out() {
-        let bucket = Bucket::new(1_000_000);
-        let limits = LeasedLimiter::new(bucket.clone(), true);
+        let (bucket, limits) = leasing(1_000_000);
         let quota = Quota::per_minute(60_000);
         for _ in 0..1_000 {
             assert!(limits.acquire("c", quota).await.unwrap().allowed);
@@ -525,8 +532,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_do_not_wait_for_a_slow_top_up_while_units_are_left() {
-        let bucket = Bucket::new(1_000_000);
-        let limits = LeasedLimiter::new(bucket.clone(), true);
+        let (bucket, limits) = leasing(1_000_000);
         let quota = Quota::per_minute(60_000); // leases of 100 units
         assert!(limits.acquire("c", quota).await.unwrap().allowed);
         let stalled = bucket.hold.lock().await;
@@ -558,8 +564,7 @@ mod tests {
 
     #[tokio::test]
     async fn leased_units_are_handed_out_only_for_the_hold_the_window_counts_them_for() {
-        let bucket = Bucket::new(1_000_000);
-        let limits = LeasedLimiter::new(bucket.clone(), true);
+        let (bucket, limits) = leasing(1_000_000);
         let quota = Quota::per_minute(60_000); // leases of 100 units
         assert!(limits.acquire("c", quota).await.unwrap().allowed);
         assert_eq!(*bucket.lease_hold.lock().unwrap(), Some(LEASE_TTL));
