@@ -537,11 +537,49 @@ fn write_patient(
     id: Option<i64>,
     input: &Map<String, Value>,
 ) -> HttpResponse {
+    let errors = patient_errors(input, id.is_none());
+    if !errors.is_empty() {
+        return unprocessable(errors);
+    }
+    let at = stamp(ctx.now);
+    let fields: Map<String, Value> = input
+        .iter()
+        .filter(|(k, _)| PATIENT_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match id {
+        Some(id) => {
+            let Some(patient) = account.patients.iter_mut().find(|p| p.id == id) else {
+                return not_found();
+            };
+            patient.fields.extend(fields);
+            patient.fields.insert("updated_at".into(), json!(at));
+            HttpResponse::Ok().json(render(patient, ctx, "patients"))
+        }
+        None => {
+            let id = account.new_id();
+            let mut record = Record::new(
+                id,
+                json!({"title": "", "preferred_first_name": "", "date_of_birth": null, "email": "", "patient_phone_numbers": [], "old_reference_id": "", "archived_at": null, "deleted_at": null, "created_at": at, "updated_at": at}),
+                Vec::new(),
+            );
+            record.fields.extend(fields);
+            let rendered = render(&record, ctx, "patients");
+            account.patients.push(record);
+            created(ctx, "patients", id, rendered)
+        }
+    }
+}
+
+/// What is wrong with a patient body, by field: the names are required on create (`creating`)
+/// and may not be blanked on update; a date of birth, an e-mail address and phone numbers must
+/// be well formed when given.
+fn patient_errors(input: &Map<String, Value>, creating: bool) -> Map<String, Value> {
     let mut errors = Map::new();
     for name in ["first_name", "last_name"] {
         let given = input.get(name);
         let blank = given.is_none_or(|v| v.as_str().is_none_or(|s| s.trim().is_empty()));
-        if blank && (id.is_none() || given.is_some()) {
+        if blank && (creating || given.is_some()) {
             errors.insert(name.into(), json!(BLANK));
         }
     }
@@ -576,37 +614,7 @@ fn write_patient(
             errors.insert("patient_phone_numbers".into(), json!("is invalid"));
         }
     }
-    if !errors.is_empty() {
-        return unprocessable(errors);
-    }
-    let at = stamp(ctx.now);
-    let fields: Map<String, Value> = input
-        .iter()
-        .filter(|(k, _)| PATIENT_FIELDS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    match id {
-        Some(id) => {
-            let Some(patient) = account.patients.iter_mut().find(|p| p.id == id) else {
-                return not_found();
-            };
-            patient.fields.extend(fields);
-            patient.fields.insert("updated_at".into(), json!(at));
-            HttpResponse::Ok().json(render(patient, ctx, "patients"))
-        }
-        None => {
-            let id = account.new_id();
-            let mut record = Record::new(
-                id,
-                json!({"title": "", "preferred_first_name": "", "date_of_birth": null, "email": "", "patient_phone_numbers": [], "old_reference_id": "", "archived_at": null, "deleted_at": null, "created_at": at, "updated_at": at}),
-                Vec::new(),
-            );
-            record.fields.extend(fields);
-            let rendered = render(&record, ctx, "patients");
-            account.patients.push(record);
-            created(ctx, "patients", id, rendered)
-        }
-    }
+    errors
 }
 
 /// An id field of a write body: a string of digits or a JSON integer.
