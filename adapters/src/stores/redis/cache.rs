@@ -35,12 +35,7 @@ impl Cache for RedisCache {
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
         let mut connection = self.store.connection();
         let key = self.key(key);
-        let command = redis::cmd("SET")
-            .arg(&key)
-            .arg(value)
-            .arg("PX")
-            .arg(px(ttl))
-            .clone();
+        let command = set_command(&key, value, None, ttl);
         run("cache.set", command.exec_async(&mut connection)).await?;
         self.store.tracked.forget(&key);
         Ok(())
@@ -49,13 +44,7 @@ impl Cache for RedisCache {
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool> {
         let mut connection = self.store.connection();
         let key = self.key(key);
-        let command = redis::cmd("SET")
-            .arg(&key)
-            .arg(value)
-            .arg("NX")
-            .arg("PX")
-            .arg(px(ttl))
-            .clone();
+        let command = set_command(&key, value, Some("NX"), ttl);
         // `SET NX` replies OK when it stored the value and nil when the key already existed.
         let reply: redis::Value =
             run("cache.set_if_absent", command.query_async(&mut connection)).await?;
@@ -64,14 +53,19 @@ impl Cache for RedisCache {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        let mut connection = self.store.connection();
-        let key = self.key(key);
-        run(
-            "cache.delete",
-            redis::cmd("DEL").arg(&key).exec_async(&mut connection),
-        )
-        .await?;
-        self.store.tracked.forget(&key);
-        Ok(())
+        self.store
+            .delete_tracked("cache.delete", &self.key(key))
+            .await
     }
+}
+
+/// `SET key value [condition] PX ttl`: both writes go through it so that they expire alike.
+fn set_command(key: &str, value: &[u8], condition: Option<&str>, ttl: Duration) -> redis::Cmd {
+    let mut command = redis::cmd("SET");
+    command.arg(key).arg(value);
+    if let Some(condition) = condition {
+        command.arg(condition);
+    }
+    command.arg("PX").arg(px(ttl));
+    command
 }

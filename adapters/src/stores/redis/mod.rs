@@ -123,6 +123,15 @@ impl RedisStore {
         format!("{}:{name}", self.prefix)
     }
 
+    /// `DEL`s `key` (already prefixed) and forgets any tracked read of it, so this instance does
+    /// not go on answering from its copy of what it just removed.
+    async fn delete_tracked(&self, op: &'static str, key: &str) -> Result<()> {
+        let mut connection = self.connection();
+        run(op, redis::cmd("DEL").arg(key).exec_async(&mut connection)).await?;
+        self.tracked.forget(key);
+        Ok(())
+    }
+
     /// A handle to the shared multiplexed connection for one call. (Per-worker connections were
     /// tried and removed: once hot reads were tracked, no request on the hot path waits for
     /// Redis, and they made no measurable difference; see `docs/architecture.md`.)

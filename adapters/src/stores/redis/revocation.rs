@@ -212,14 +212,8 @@ impl RevocationSet for RedisRevocationSet {
     }
 
     async fn invalidate(&self) -> Result<()> {
-        let mut connection = self.store.connection();
-        let key = self.generation_key();
-        run(
-            "revocations.invalidate",
-            redis::cmd("DEL").arg(&key).exec_async(&mut connection),
-        )
-        .await?;
-        self.store.tracked.forget(&key);
-        Ok(())
+        self.store
+            .delete_tracked("revocations.invalidate", &self.generation_key())
+            .await
     }
 }
