@@ -9,6 +9,7 @@ pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;
 pub mod crypto;
+pub mod delivery;
 pub mod directory;
 pub mod error;
 pub mod events;

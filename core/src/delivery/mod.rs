@@ -1,0 +1,9 @@
+//! The one delivery machinery every outbound kind (webhooks, FHIR push, partner sync,
+//! notifications) shares: how an attempt's result is judged and when a failed delivery is tried
+//! again. Each kind only says how to build and send its request.
+
+mod outcome;
+mod schedule;
+
+pub use outcome::{AttemptResult, TransportFailure, Verdict};
+pub use schedule::{MAX_RETRY_AFTER, RetrySchedule, STANDARD_DELAYS};

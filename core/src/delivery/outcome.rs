@@ -1,0 +1,137 @@
+//! What one delivery attempt's result means: delivered, try again later, or failed for good.
+
+use std::time::Duration;
+
+/// How an attempt that got no usable answer failed, as the attempt log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The connection could not be made or broke (refused, reset, DNS failure).
+    Connection,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The outbound guard refused every address of the host (private, loopback, metadata…).
+    AddressNotAllowed,
+}
+
+impl TransportFailure {
+    /// The stable name shown in the attempt log.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connection => "connection",
+            Self::Tls => "tls",
+            Self::AddressNotAllowed => "address_not_allowed",
+        }
+    }
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The receiver answered with this status (and, on 429/503, maybe a `Retry-After`).
+    Answered {
+        /// The HTTP status.
+        status: u16,
+        /// The receiver's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// No answer.
+    Failed(TransportFailure),
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A 2xx: the delivery is done.
+    Delivered,
+    /// Try again later, no sooner than `retry_after` if the receiver asked.
+    Retry {
+        /// The receiver's `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// Trying again would not help: the delivery has failed.
+    Fail,
+}
+
+impl AttemptResult {
+    /// The verdict on this result. A 2xx is delivered; a timeout, a connection or TLS failure,
+    /// 408, 409, 425, 429 and every 5xx are retried; any other status (redirects are not
+    /// followed, so a 3xx too) and an address the outbound guard refuses fail at once.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Self::Answered { status, .. } if (200..300).contains(&status) => Verdict::Delivered,
+            Self::Answered {
+                status: 408 | 409 | 425 | 429 | 500..=599,
+                retry_after,
+            } => Verdict::Retry { retry_after },
+            Self::Answered { .. } | Self::Failed(TransportFailure::AddressNotAllowed) => {
+                Verdict::Fail
+            }
+            Self::Failed(
+                TransportFailure::Timeout | TransportFailure::Connection | TransportFailure::Tls,
+            ) => Verdict::Retry { retry_after: None },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> Verdict {
+        AttemptResult::Answered {
+            status,
+            retry_after: None,
+        }
+        .verdict()
+    }
+
+    #[test]
+    fn statuses_are_judged_as_the_documented_retry_policy_says() {
+        for delivered in [200, 201, 202, 204, 299] {
+            assert_eq!(status(delivered), Verdict::Delivered, "{delivered}");
+        }
+        for retried in [408, 409, 425, 429, 500, 502, 503, 504, 599] {
+            assert!(
+                matches!(status(retried), Verdict::Retry { .. }),
+                "{retried}"
+            );
+        }
+        for failed in [100, 301, 302, 307, 400, 401, 403, 404, 410, 413, 422] {
+            assert_eq!(status(failed), Verdict::Fail, "{failed}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_retried_except_a_refused_address() {
+        for retried in [
+            TransportFailure::Timeout,
+            TransportFailure::Connection,
+            TransportFailure::Tls,
+        ] {
+            assert_eq!(
+                AttemptResult::Failed(retried).verdict(),
+                Verdict::Retry { retry_after: None }
+            );
+        }
+        assert_eq!(
+            AttemptResult::Failed(TransportFailure::AddressNotAllowed).verdict(),
+            Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn a_retry_after_is_passed_on() {
+        let asked = Some(Duration::from_secs(30));
+        assert_eq!(
+            AttemptResult::Answered {
+                status: 429,
+                retry_after: asked
+            }
+            .verdict(),
+            Verdict::Retry { retry_after: asked }
+        );
+    }
+}
