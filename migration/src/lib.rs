@@ -22,6 +22,7 @@ mod m20261121_000008_add_cliniko_key_rejected_at;
 mod m20261121_000009_create_phi_access_ledger;
 mod m20261121_000010_create_booking_claims_and_idempotency;
 mod m20261204_000011_add_cliniko_key_fingerprint;
+mod m20261205_000012_create_events_and_deliveries;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000009_create_phi_access_ledger::Migration),
             Box::new(m20261121_000010_create_booking_claims_and_idempotency::Migration),
             Box::new(m20261204_000011_add_cliniko_key_fingerprint::Migration),
+            Box::new(m20261205_000012_create_events_and_deliveries::Migration),
         ]
     }
 }

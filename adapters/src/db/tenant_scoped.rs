@@ -50,6 +50,9 @@ tenant_owned! {
     // A clinic's own row: its id is the tenant.
     crate::clinics => Id,
     crate::cliniko_key => TenantId,
+    crate::deliveries => TenantId,
+    crate::delivery_attempts => TenantId,
+    crate::events => TenantId,
     crate::idempotency => TenantId,
     crate::ledger => TenantId,
     crate::revocations => TenantId,
@@ -95,6 +98,9 @@ pub(crate) enum Across {
     /// A rule that spans clinics: one Cliniko key belongs to one clinic, so a key is looked up by
     /// its fingerprint whichever clinic holds it.
     KeyUniqueness,
+    /// The delivery queue is shared: workers claim due deliveries of every clinic, and read the
+    /// events those deliveries carry.
+    Delivery,
 }
 
 /// The documented way across clinics. The reason does not change the query; it is written at
@@ -103,6 +109,11 @@ pub(crate) trait AcrossTenants: TenantOwned {
     /// Every clinic's rows.
     fn find_across_tenants(_why: Across) -> Select<Self> {
         Self::find()
+    }
+
+    /// Updates among every clinic's rows; further filters say which.
+    fn update_many_across_tenants(_why: Across) -> UpdateMany<Self> {
+        Self::update_many()
     }
 
     /// Deletes among every clinic's rows; further filters say which.

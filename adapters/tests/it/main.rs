@@ -11,6 +11,7 @@
 mod backends;
 mod clinics;
 mod cliniko;
+mod deliveries;
 mod public_api;
 mod secrets;
 mod stores;

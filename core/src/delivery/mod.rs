@@ -3,7 +3,12 @@
 //! again. Each kind only says how to build and send its request.
 
 mod outcome;
+mod queue;
 mod schedule;
 
 pub use outcome::{AttemptResult, TransportFailure, Verdict};
+pub use queue::{
+    AttemptRecord, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus, EventId, LeaseId,
+    Next, OutboundKind, RESPONSE_EXCERPT_BYTES, StoredEvent, Target, response_excerpt,
+};
 pub use schedule::{MAX_RETRY_AFTER, RetrySchedule, STANDARD_DELAYS};

@@ -25,6 +25,18 @@ impl TransportFailure {
             Self::AddressNotAllowed => "address_not_allowed",
         }
     }
+
+    /// Reads the name the attempt log stores.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Self::Timeout,
+            Self::Connection,
+            Self::Tls,
+            Self::AddressNotAllowed,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == raw)
+    }
 }
 
 /// The result of one attempt.

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rand::Rng;
+
+use super::outcome::Verdict;
+use super::queue::Next;
 
 /// The pauses before each retry of the documented schedule: after the first failed attempt
 /// 5 s, then 5 min, 30 min, 2 h, 5 h, 10 h and 10 h; a delivery whose eighth attempt fails has
@@ -67,6 +71,26 @@ impl RetrySchedule {
     }
 }
 
+impl RetrySchedule {
+    /// What follows attempt number `attempts_made` (from 1), judged `verdict`, made at `now`.
+    pub fn next(
+        &self,
+        attempts_made: u32,
+        verdict: Verdict,
+        now: DateTime<Utc>,
+        rng: &mut impl Rng,
+    ) -> Next {
+        match verdict {
+            Verdict::Delivered => Next::Delivered,
+            Verdict::Fail => Next::Failed,
+            Verdict::Retry { retry_after } => self
+                .next_delay(attempts_made, retry_after, rng)
+                .and_then(|delay| chrono::Duration::from_std(delay).ok())
+                .map_or(Next::Failed, |delay| Next::RetryAt(now + delay)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng as _;
@@ -90,6 +114,27 @@ mod tests {
         }
         assert_eq!(schedule.next_delay(8, None, &mut rng), None);
         assert_eq!(schedule.next_delay(0, None, &mut rng), None);
+    }
+
+    #[test]
+    fn a_retryable_failure_is_due_again_until_the_schedule_runs_out() {
+        let schedule = RetrySchedule::new(vec![Duration::from_secs(10)]);
+        let mut rng = StdRng::seed_from_u64(5);
+        let now = Utc::now();
+        let retry = Verdict::Retry { retry_after: None };
+        match schedule.next(1, retry, now, &mut rng) {
+            Next::RetryAt(at) => {
+                let wait = (at - now).num_milliseconds();
+                assert!((8_000..=12_000).contains(&wait), "{wait}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(schedule.next(2, retry, now, &mut rng), Next::Failed);
+        assert_eq!(schedule.next(1, Verdict::Fail, now, &mut rng), Next::Failed);
+        assert_eq!(
+            schedule.next(1, Verdict::Delivered, now, &mut rng),
+            Next::Delivered
+        );
     }
 
     #[test]

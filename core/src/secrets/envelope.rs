@@ -33,6 +33,8 @@ pub enum SecretPurpose {
     ClinikoApiKey,
     /// A public API response kept for idempotent replay (may hold appointment notes).
     IdempotentResponse,
+    /// An event's data (patients, appointments), kept for delivery and recovery.
+    EventData,
 }
 
 impl SecretPurpose {
@@ -41,6 +43,7 @@ impl SecretPurpose {
         match self {
             Self::ClinikoApiKey => "cliniko_api_key",
             Self::IdempotentResponse => "idempotent_response",
+            Self::EventData => "event_data",
         }
     }
 }

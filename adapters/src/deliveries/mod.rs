@@ -1,0 +1,286 @@
+//! The durable delivery queue ([`DeliveryQueue`]) over the database: events, their deliveries and
+//! the attempt log, shared by every instance.
+//!
+//! A claim is one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`: on
+//! PostgreSQL concurrent workers skip each other's rows instead of waiting for them, and a row
+//! claimed meanwhile is re-checked against the lease condition, so no two live claims hold one
+//! delivery. SQLite has no row locks (the clause is left out) and runs one writer at a time,
+//! which makes the same statement atomic there.
+
+pub(crate) mod entity;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use clinicgate_core::delivery::{
+    AttemptRecord, AttemptResult, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus,
+    EventId, LeaseId, Next, OutboundKind, StoredEvent, Target, TransportFailure,
+};
+use clinicgate_core::events::EventType;
+use clinicgate_core::ids::TenantId;
+use clinicgate_core::secrets::SealedSecret;
+use clinicgate_core::{Error, Result};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait as _, LockBehavior, LockType, Query};
+use sea_orm::{
+    ColumnTrait as _, DatabaseConnection, EntityTrait as _, Order, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Set, TransactionTrait as _,
+};
+
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
+use crate::db::{all_to_domain, db_error};
+use crate::delivery_attempts::entity as attempts;
+use crate::events::entity as events;
+
+/// [`DeliveryQueue`] over the database.
+#[derive(Debug, Clone)]
+pub struct SeaDeliveryQueue {
+    db: DatabaseConnection,
+}
+
+impl SeaDeliveryQueue {
+    /// Uses `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn malformed(what: &str) -> Error {
+    Error::internal(format!("a stored {what} is malformed"))
+}
+
+fn event_to_domain(row: events::Model) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        id: EventId::from_uuid(row.id),
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        event_type: EventType::parse(&row.event_type).ok_or_else(|| malformed("event type"))?,
+        occurred_at: row.occurred_at,
+        data: SealedSecret {
+            ciphertext: row.data,
+            key_version: row.data_key_version,
+        },
+        expires_at: row.expires_at,
+    })
+}
+
+fn delivery_to_domain(row: entity::Model) -> Result<Delivery> {
+    Ok(Delivery {
+        id: DeliveryId::from_uuid(row.id),
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        event_id: EventId::from_uuid(row.event_id),
+        target: Target {
+            kind: OutboundKind::parse(&row.kind).ok_or_else(|| malformed("delivery kind"))?,
+            id: row.target_id,
+        },
+        status: DeliveryStatus::parse(&row.status).ok_or_else(|| malformed("delivery status"))?,
+        attempts: u32::try_from(row.attempts).map_err(|_| malformed("attempt count"))?,
+        next_attempt_at: row.next_attempt_at,
+        created_at: row.created_at,
+        finished_at: row.finished_at,
+    })
+}
+
+fn attempt_to_domain(row: attempts::Model) -> Result<AttemptRecord> {
+    let result = match (row.status_code, row.error_class.as_deref()) {
+        (Some(status), None) => AttemptResult::Answered {
+            status: u16::try_from(status).map_err(|_| malformed("status code"))?,
+            retry_after: None,
+        },
+        (None, Some(class)) => AttemptResult::Failed(
+            TransportFailure::parse(class).ok_or_else(|| malformed("error class"))?,
+        ),
+        _ => return Err(malformed("attempt")),
+    };
+    Ok(AttemptRecord {
+        attempted_at: row.attempted_at,
+        result,
+        latency: Duration::from_millis(u64::try_from(row.latency_ms).unwrap_or(0)),
+        response_excerpt: row.response_excerpt,
+    })
+}
+
+fn to_chrono(duration: Duration) -> Result<chrono::Duration> {
+    chrono::Duration::from_std(duration).map_err(Error::internal)
+}
+
+#[async_trait]
+impl DeliveryQueue for SeaDeliveryQueue {
+    async fn append(&self, event: &StoredEvent, targets: &[Target]) -> Result<Vec<DeliveryId>> {
+        let ids: Vec<DeliveryId> = targets.iter().map(|_| DeliveryId::new()).collect();
+        let created_at = Utc::now();
+        let txn = self.db.begin().await.map_err(db_error)?;
+        events::Entity::insert(events::ActiveModel {
+            id: Set(event.id.as_uuid()),
+            tenant_id: Set(event.tenant_id.as_uuid()),
+            event_type: Set(event.event_type.as_str().to_owned()),
+            occurred_at: Set(event.occurred_at),
+            data: Set(event.data.ciphertext.clone()),
+            data_key_version: Set(event.data.key_version),
+            expires_at: Set(event.expires_at),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_error)?;
+        if !targets.is_empty() {
+            let rows = ids
+                .iter()
+                .zip(targets)
+                .map(|(id, target)| entity::ActiveModel {
+                    id: Set(id.as_uuid()),
+                    tenant_id: Set(event.tenant_id.as_uuid()),
+                    event_id: Set(event.id.as_uuid()),
+                    kind: Set(target.kind.as_str().to_owned()),
+                    target_id: Set(target.id),
+                    status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(created_at),
+                    lease_id: Set(None),
+                    lease_until: Set(None),
+                    created_at: Set(created_at),
+                    finished_at: Set(None),
+                });
+            entity::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_error)?;
+        }
+        txn.commit().await.map_err(db_error)?;
+        Ok(ids)
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
+        let lease = LeaseId::new();
+        let due = Query::select()
+            .column(entity::Column::Id)
+            .from(entity::Entity)
+            .and_where(entity::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .and_where(entity::Column::NextAttemptAt.lte(now))
+            .cond_where(
+                Condition::any()
+                    .add(entity::Column::LeaseUntil.is_null())
+                    .add(entity::Column::LeaseUntil.lte(now)),
+            )
+            .order_by(entity::Column::NextAttemptAt, Order::Asc)
+            .limit(u64::from(limit))
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        let claimed = entity::Entity::update_many_across_tenants(Across::Delivery)
+            .col_expr(entity::Column::LeaseId, Expr::value(lease.as_uuid()))
+            .col_expr(
+                entity::Column::LeaseUntil,
+                Expr::value(now + to_chrono(lease_for)?),
+            )
+            .filter(entity::Column::Id.in_subquery(due))
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(db_error)?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let event_ids: Vec<_> = claimed.iter().map(|row| row.event_id).collect();
+        let events = all_to_domain(
+            events::Entity::find_across_tenants(Across::Delivery)
+                .filter(events::Column::Id.is_in(event_ids)),
+            &self.db,
+            event_to_domain,
+        )
+        .await?;
+        let mut out = Vec::with_capacity(claimed.len());
+        for row in claimed {
+            let delivery = delivery_to_domain(row)?;
+            let event = events
+                .iter()
+                .find(|event| event.id == delivery.event_id)
+                .cloned()
+                .ok_or_else(|| malformed("delivery without its event"))?;
+            out.push(Claimed {
+                delivery,
+                event,
+                lease,
+            });
+        }
+        out.sort_by_key(|c| (c.delivery.next_attempt_at, c.delivery.id));
+        Ok(out)
+    }
+
+    async fn record(&self, claimed: &Claimed, attempt: &AttemptRecord, next: Next) -> Result<bool> {
+        let delivery = &claimed.delivery;
+        let (status, next_attempt_at, finished_at) = match next {
+            Next::Delivered => (DeliveryStatus::Delivered, None, Some(attempt.attempted_at)),
+            Next::Failed => (DeliveryStatus::Failed, None, Some(attempt.attempted_at)),
+            Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
+        };
+        let mut update = entity::Entity::update_many_in_tenant(delivery.tenant_id)
+            .col_expr(entity::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                entity::Column::Attempts,
+                Expr::col(entity::Column::Attempts).add(1),
+            )
+            .col_expr(
+                entity::Column::LeaseId,
+                Expr::value(Option::<uuid::Uuid>::None),
+            )
+            .col_expr(
+                entity::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(entity::Column::FinishedAt, Expr::value(finished_at))
+            .filter(entity::Column::Id.eq(delivery.id.as_uuid()))
+            .filter(entity::Column::LeaseId.eq(claimed.lease.as_uuid()));
+        if let Some(at) = next_attempt_at {
+            update = update.col_expr(entity::Column::NextAttemptAt, Expr::value(at));
+        }
+        let (status_code, error_class) = match attempt.result {
+            AttemptResult::Answered { status, .. } => (Some(i32::from(status)), None),
+            AttemptResult::Failed(failure) => (None, Some(failure.as_str().to_owned())),
+        };
+        let txn = self.db.begin().await.map_err(db_error)?;
+        if update.exec(&txn).await.map_err(db_error)?.rows_affected != 1 {
+            // The lease ran out and another worker holds the delivery now: its attempt counts.
+            return Ok(false);
+        }
+        attempts::Entity::insert(attempts::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            tenant_id: Set(delivery.tenant_id.as_uuid()),
+            delivery_id: Set(delivery.id.as_uuid()),
+            attempted_at: Set(attempt.attempted_at),
+            status_code: Set(status_code),
+            error_class: Set(error_class),
+            latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
+            response_excerpt: Set(attempt.response_excerpt.clone()),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        target: Target,
+        limit: u64,
+    ) -> Result<Vec<Delivery>> {
+        let select = entity::Entity::find_in_tenant(tenant)
+            .filter(entity::Column::Kind.eq(target.kind.as_str()))
+            .filter(entity::Column::TargetId.eq(target.id))
+            .order_by_desc(entity::Column::CreatedAt)
+            .order_by_desc(entity::Column::Id)
+            .limit(limit);
+        all_to_domain(select, &self.db, delivery_to_domain).await
+    }
+
+    async fn attempts(&self, tenant: TenantId, delivery: DeliveryId) -> Result<Vec<AttemptRecord>> {
+        let select = attempts::Entity::find_in_tenant(tenant)
+            .filter(attempts::Column::DeliveryId.eq(delivery.as_uuid()))
+            .order_by_asc(attempts::Column::AttemptedAt)
+            .order_by_asc(attempts::Column::Id);
+        all_to_domain(select, &self.db, attempt_to_domain).await
+    }
+}

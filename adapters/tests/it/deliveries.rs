@@ -1,0 +1,266 @@
+//! The durable delivery queue on the backend the environment selects: an event's deliveries are
+//! claimed by one worker at a time, a worker that died is taken over when its lease runs out, a
+//! late worker cannot overwrite the attempt of the one that took over, and one clinic never sees
+//! another's deliveries.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use clinicgate_adapters::clinics::SeaClinicRepository;
+use clinicgate_adapters::db::Db;
+use clinicgate_adapters::deliveries::SeaDeliveryQueue;
+use clinicgate_core::clinics::{ClinicRepository as _, NewClinic, Subdomain};
+use clinicgate_core::delivery::{
+    AttemptRecord, AttemptResult, DeliveryQueue as _, DeliveryStatus, EventId, Next, OutboundKind,
+    StoredEvent, Target, TransportFailure,
+};
+use clinicgate_core::events::EventType;
+use clinicgate_core::ids::TenantId;
+use clinicgate_core::secrets::SealedSecret;
+
+use crate::backends::migrated_database;
+
+async fn clinic(db: &Db, subdomain: &str) -> TenantId {
+    SeaClinicRepository::new(db.clone())
+        .create(NewClinic {
+            name: subdomain.into(),
+            subdomain: Subdomain::parse(subdomain).unwrap(),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+fn event(tenant: TenantId) -> StoredEvent {
+    // PostgreSQL keeps microseconds: an event read back equals the one written at that precision.
+    let now = Utc::now().trunc_subsecs(6);
+    StoredEvent {
+        id: EventId::new(),
+        tenant_id: tenant,
+        event_type: EventType::AppointmentCreated,
+        occurred_at: now,
+        data: SealedSecret {
+            ciphertext: vec![1, 2, 3],
+            key_version: 1,
+        },
+        expires_at: now + chrono::Duration::days(30),
+    }
+}
+
+fn webhook() -> Target {
+    Target {
+        kind: OutboundKind::Webhook,
+        id: uuid::Uuid::now_v7(),
+    }
+}
+
+fn answered(status: u16, at: DateTime<Utc>) -> AttemptRecord {
+    AttemptRecord {
+        attempted_at: at,
+        result: AttemptResult::Answered {
+            status,
+            retry_after: None,
+        },
+        latency: Duration::from_millis(12),
+        response_excerpt: Some("ok".into()),
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// A moment safely after everything appended so far is due.
+fn soon() -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(1)
+}
+
+#[tokio::test]
+async fn an_events_deliveries_are_claimed_once_retried_when_due_and_logged() {
+    let (_guard, db) = migrated_database().await;
+    let tenant = clinic(&db, "harbour").await;
+    let queue = SeaDeliveryQueue::new(db);
+    let (first, second) = (webhook(), webhook());
+    let stored = event(tenant);
+    let ids = queue.append(&stored, &[first, second]).await.unwrap();
+    assert_eq!(ids.len(), 2);
+
+    let claimed = queue.claim(soon(), LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|c| c.event == stored));
+    assert!(
+        queue.claim(soon(), LEASE, 10).await.unwrap().is_empty(),
+        "held deliveries are not claimed again"
+    );
+
+    let now = Utc::now();
+    let (delivered, retried) = if claimed[0].delivery.target == first {
+        (&claimed[0], &claimed[1])
+    } else {
+        (&claimed[1], &claimed[0])
+    };
+    assert!(
+        queue
+            .record(delivered, &answered(204, now), Next::Delivered)
+            .await
+            .unwrap()
+    );
+    let timeout = AttemptRecord {
+        attempted_at: now,
+        result: AttemptResult::Failed(TransportFailure::Timeout),
+        latency: Duration::from_secs(15),
+        response_excerpt: None,
+    };
+    let due = now + chrono::Duration::seconds(5);
+    assert!(
+        queue
+            .record(retried, &timeout, Next::RetryAt(due))
+            .await
+            .unwrap()
+    );
+
+    assert!(queue.claim(soon(), LEASE, 10).await.unwrap().is_empty());
+    let again = queue
+        .claim(due + chrono::Duration::seconds(1), LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery.id, retried.delivery.id);
+    assert_eq!(again[0].delivery.attempts, 1);
+    assert!(
+        queue
+            .record(&again[0], &answered(410, Utc::now()), Next::Failed)
+            .await
+            .unwrap()
+    );
+
+    let listed = queue.deliveries(tenant, second, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, DeliveryStatus::Failed);
+    assert_eq!(listed[0].attempts, 2);
+    assert!(listed[0].finished_at.is_some());
+    let log = queue.attempts(tenant, retried.delivery.id).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].result, timeout.result);
+    assert_eq!(log[0].latency, Duration::from_secs(15));
+    assert_eq!(
+        log[1].result,
+        AttemptResult::Answered {
+            status: 410,
+            retry_after: None
+        }
+    );
+    let done = queue.deliveries(tenant, first, 10).await.unwrap();
+    assert_eq!(done[0].status, DeliveryStatus::Delivered);
+}
+
+#[tokio::test]
+async fn a_dead_workers_delivery_is_taken_over_and_its_late_attempt_is_not_recorded() {
+    let (_guard, db) = migrated_database().await;
+    let tenant = clinic(&db, "harbour").await;
+    let queue = SeaDeliveryQueue::new(db);
+    let target = webhook();
+    queue.append(&event(tenant), &[target]).await.unwrap();
+
+    let now = soon();
+    let dead = queue
+        .claim(now, Duration::from_secs(2), 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        queue
+            .claim(now + chrono::Duration::seconds(1), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let successor = queue
+        .claim(now + chrono::Duration::seconds(3), LEASE, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(successor.delivery.id, dead.delivery.id);
+    assert_ne!(successor.lease, dead.lease);
+
+    assert!(
+        !queue
+            .record(&dead, &answered(500, Utc::now()), Next::Failed)
+            .await
+            .unwrap(),
+        "the claim was lost"
+    );
+    assert!(
+        queue
+            .record(&successor, &answered(200, Utc::now()), Next::Delivered)
+            .await
+            .unwrap()
+    );
+    let listed = queue.deliveries(tenant, target, 10).await.unwrap();
+    assert_eq!(listed[0].status, DeliveryStatus::Delivered);
+    assert_eq!(listed[0].attempts, 1);
+    assert_eq!(
+        queue
+            .attempts(tenant, dead.delivery.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_claim_the_same_delivery() {
+    let (_guard, db) = migrated_database().await;
+    let tenant = clinic(&db, "harbour").await;
+    let queue = SeaDeliveryQueue::new(db);
+    let targets: Vec<Target> = (0..120).map(|_| webhook()).collect();
+    queue.append(&event(tenant), &targets).await.unwrap();
+
+    let now = soon();
+    let workers = (0..6).map(|_| {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = queue.claim(now, LEASE, 7).await.unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|c| c.delivery.id));
+            }
+        })
+    });
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for worker in workers {
+        for id in worker.await.unwrap() {
+            total += 1;
+            assert!(seen.insert(id), "{id} was claimed twice");
+        }
+    }
+    assert_eq!(total, 120);
+}
+
+#[tokio::test]
+async fn another_clinic_sees_no_delivery_or_attempt_of_a_clinic() {
+    let (_guard, db) = migrated_database().await;
+    let (a, b) = (clinic(&db, "clinic-a").await, clinic(&db, "clinic-b").await);
+    let queue = SeaDeliveryQueue::new(db);
+    let target = webhook();
+    queue.append(&event(a), &[target]).await.unwrap();
+    let claimed = queue.claim(soon(), LEASE, 10).await.unwrap().remove(0);
+    queue
+        .record(&claimed, &answered(204, Utc::now()), Next::Delivered)
+        .await
+        .unwrap();
+
+    assert_eq!(queue.deliveries(a, target, 10).await.unwrap().len(), 1);
+    assert!(queue.deliveries(b, target, 10).await.unwrap().is_empty());
+    assert!(
+        queue
+            .attempts(b, claimed.delivery.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

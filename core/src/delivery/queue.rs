@@ -1,0 +1,255 @@
+//! The durable queue of events and their deliveries: the port the database implements.
+//!
+//! An event and one pending delivery per target are written in one transaction. Workers on any
+//! instance *claim* due deliveries with a lease (PostgreSQL skips rows another worker has
+//! locked); a claim whose lease ran out, because its instance died mid-delivery, is due again
+//! and taken over. Recording an attempt succeeds only while the claim is still held, so a late
+//! worker cannot overwrite the attempt of the worker that took its delivery over.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::outcome::AttemptResult;
+use crate::Result;
+use crate::events::EventType;
+use crate::ids::TenantId;
+use crate::secrets::SealedSecret;
+
+crate::ids::uuid_id!(
+    /// One event of one clinic.
+    EventId
+);
+crate::ids::uuid_id!(
+    /// One event's delivery to one target.
+    DeliveryId
+);
+crate::ids::uuid_id!(
+    /// One claim of a delivery by a worker: what proves the worker still holds it.
+    LeaseId
+);
+
+/// What a delivery goes to. Each kind says how to build and send its request; the queue, the
+/// retries and the attempt log are shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboundKind {
+    /// A partner's webhook endpoint.
+    Webhook,
+}
+
+impl OutboundKind {
+    /// Every kind.
+    pub const ALL: [Self; 1] = [Self::Webhook];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Not delivered yet: due at its next attempt time.
+    Pending,
+    /// A 2xx was received.
+    Delivered,
+    /// Given up: a final failure, or the schedule ran out.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// An event as stored: its data sealed with the clinic's data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Its id (the `webhook-id` of every message that carries it).
+    pub id: EventId,
+    /// Its clinic.
+    pub tenant_id: TenantId,
+    /// What happened.
+    pub event_type: EventType,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The JSON data, sealed.
+    pub data: SealedSecret,
+    /// When it is forgotten (the retention).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One target an event is delivered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// What kind of target.
+    pub kind: OutboundKind,
+    /// Its id (e.g. the webhook endpoint's).
+    pub id: Uuid,
+}
+
+/// A delivery's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its id.
+    pub id: DeliveryId,
+    /// Its clinic.
+    pub tenant_id: TenantId,
+    /// The event it carries.
+    pub event_id: EventId,
+    /// Where it goes.
+    pub target: Target,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it is next due (meaningful while pending).
+    pub next_attempt_at: DateTime<Utc>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was delivered or given up.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A delivery a worker holds, with its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The delivery, as claimed.
+    pub delivery: Delivery,
+    /// Its event.
+    pub event: StoredEvent,
+    /// The claim.
+    pub lease: LeaseId,
+}
+
+/// One attempt, as the attempt log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// When it was made.
+    pub attempted_at: DateTime<Utc>,
+    /// What came of it.
+    pub result: AttemptResult,
+    /// How long it took.
+    pub latency: Duration,
+    /// The first KiB of the answer's body, never parsed.
+    pub response_excerpt: Option<String>,
+}
+
+/// The longest response excerpt kept, in bytes.
+pub const RESPONSE_EXCERPT_BYTES: usize = 1024;
+
+/// `body` cut to at most [`RESPONSE_EXCERPT_BYTES`] on a character boundary, invalid UTF-8
+/// replaced: what the attempt log keeps of an answer.
+pub fn response_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(RESPONSE_EXCERPT_BYTES)]);
+    let mut end = text.len().min(RESPONSE_EXCERPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Done: delivered.
+    Delivered,
+    /// Due again at this time.
+    RetryAt(DateTime<Utc>),
+    /// Given up.
+    Failed,
+}
+
+/// The durable queue.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync + std::fmt::Debug {
+    /// Stores `event` and one pending delivery per target, due at once, in one transaction.
+    async fn append(&self, event: &StoredEvent, targets: &[Target]) -> Result<Vec<DeliveryId>>;
+
+    /// Claims up to `limit` pending deliveries due by `now` and not held by a live lease, of any
+    /// clinic, oldest due first, for `lease_for`.
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>>;
+
+    /// Records an attempt of `claimed` and what follows it, and releases the claim. `false`
+    /// (and nothing recorded) when the claim was lost: its lease ran out and another worker
+    /// claimed the delivery.
+    async fn record(&self, claimed: &Claimed, attempt: &AttemptRecord, next: Next) -> Result<bool>;
+
+    /// A clinic's deliveries to `target`, newest first, at most `limit`.
+    async fn deliveries(
+        &self,
+        tenant: TenantId,
+        target: Target,
+        limit: u64,
+    ) -> Result<Vec<Delivery>>;
+
+    /// The attempts of a clinic's delivery, oldest first (none for another clinic's).
+    async fn attempts(&self, tenant: TenantId, delivery: DeliveryId) -> Result<Vec<AttemptRecord>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::TransportFailure;
+
+    #[test]
+    fn an_excerpt_keeps_a_kib_on_a_character_boundary() {
+        assert_eq!(response_excerpt(b"ok"), "ok");
+        let long = "é".repeat(600); // 1200 bytes
+        let excerpt = response_excerpt(long.as_bytes());
+        assert!(excerpt.len() <= RESPONSE_EXCERPT_BYTES);
+        assert!(excerpt.chars().all(|c| c == 'é'));
+        assert_eq!(response_excerpt(&[0xff, b'a']), "\u{fffd}a");
+    }
+
+    #[test]
+    fn stored_names_round_trip() {
+        for kind in OutboundKind::ALL {
+            assert_eq!(OutboundKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(OutboundKind::parse("carrier_pigeon"), None);
+        for status in [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ] {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        for failure in [
+            TransportFailure::Timeout,
+            TransportFailure::Connection,
+            TransportFailure::Tls,
+            TransportFailure::AddressNotAllowed,
+        ] {
+            assert_eq!(TransportFailure::parse(failure.as_str()), Some(failure));
+        }
+    }
+}
