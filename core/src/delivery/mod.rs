@@ -5,6 +5,7 @@
 mod outcome;
 mod queue;
 mod schedule;
+mod worker;
 
 pub use outcome::{AttemptResult, TransportFailure, Verdict};
 pub use queue::{
@@ -12,3 +13,4 @@ pub use queue::{
     Next, OutboundKind, RESPONSE_EXCERPT_BYTES, StoredEvent, Target, response_excerpt,
 };
 pub use schedule::{MAX_RETRY_AFTER, RetrySchedule, STANDARD_DELAYS};
+pub use worker::{DeliveryWorker, EventMessage, Sender, Sent, WorkerSettings};
