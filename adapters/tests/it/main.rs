@@ -11,6 +11,7 @@
 mod backends;
 mod clinics;
 mod cliniko;
+mod outbound;
 mod public_api;
 mod secrets;
 mod stores;
