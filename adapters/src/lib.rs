@@ -10,6 +10,7 @@
 //! - [`booking_claims`], [`idempotency`]: the public API's slot claims and idempotency records.
 //! - [`cliniko`]: the Cliniko client (shared per-key budget, cache). The Cliniko sandbox the
 //!   tests run against is the `clinicgate-cliniko-sandbox` crate.
+//! - [`outbound`]: the SSRF guard, the one way to call a URL a user gave (webhooks and the like).
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
 //! api never sees a database row.
@@ -25,6 +26,7 @@ pub(crate) mod delivery_attempts;
 pub(crate) mod events;
 pub mod idempotency;
 pub mod ledger;
+pub mod outbound;
 pub mod revocations;
 pub mod secrets;
 pub mod service_keys;

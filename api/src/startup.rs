@@ -19,6 +19,7 @@ use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
+use clinicgate_adapters::outbound::OutboundClient;
 use clinicgate_adapters::revocations::SeaRevocationRepository;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
@@ -181,6 +182,8 @@ impl Application {
             HttpClinikoClient::new(settings.cliniko.client_config(), stores.state.clone())
                 .context("building the Cliniko client (check the [cliniko] settings)")?;
 
+        let outbound = outbound_client(&settings)?;
+
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -231,6 +234,7 @@ impl Application {
             staff: UserService::new(users, stores.state.sessions.clone()),
             patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),
             ledger,
+            outbound,
             cliniko_keys,
             directory,
             booking,
@@ -309,6 +313,27 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The client for user-given URLs, behind the SSRF guard. Says once what the guard lets through,
+/// so an operator can see from the log that their `[outbound]` settings were taken.
+fn outbound_client(settings: &Settings) -> anyhow::Result<OutboundClient> {
+    let outbound = OutboundClient::new(&settings.outbound.client_config())
+        .context("building the outbound HTTP client (check the [outbound] settings)")?;
+    let allowed = outbound.allowed_networks();
+    // The networks themselves are the operator's own configuration, not a secret.
+    let networks = allowed
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    tracing::info!(
+        allowed_networks = %networks,
+        allow_http = settings.outbound.allow_http,
+        "outbound guard: {} allowed networks",
+        allowed.len()
+    );
+    Ok(outbound)
 }
 
 /// The Cliniko key service, after giving keys stored before fingerprints existed theirs (so a

@@ -12,6 +12,7 @@ mod backends;
 mod clinics;
 mod cliniko;
 mod deliveries;
+mod outbound;
 mod public_api;
 mod secrets;
 mod stores;

@@ -18,9 +18,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+pub mod outbound;
 pub mod public_api;
 pub mod tokens;
 
+pub use outbound::OutboundSettings;
 pub use public_api::PublicApiSettings;
 pub use tokens::TokenSettings;
 
@@ -229,6 +231,7 @@ struct RawSettings {
     signup: SignupSettings,
     tokens: TokenSettings,
     public_api: PublicApiSettings,
+    outbound: outbound::RawOutboundSettings,
 }
 
 /// The public root URL, split into the parts tenant routing needs.
@@ -350,6 +353,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// `[public_api]`.
     pub public_api: PublicApiSettings,
+    /// `[outbound]`: the SSRF guard for calls to user-given URLs.
+    pub outbound: OutboundSettings,
 }
 
 /// One configuration problem: which key, what is wrong, how to fix it.
@@ -613,6 +618,10 @@ impl RawSettings {
         }
         problems.extend(self.tokens.problems());
         problems.extend(self.public_api.problems());
+        let outbound = self
+            .outbound
+            .validate(self.env)
+            .map_err(|found| problems.extend(found));
         if self.database.max_connections == 0 {
             problems.push(problem(
                 "CLINICGATE_DATABASE__MAX_CONNECTIONS",
@@ -620,8 +629,8 @@ impl RawSettings {
             ));
         }
 
-        match (bind, public_url, problems.is_empty()) {
-            (Ok(bind), Ok(public_url), true) => Ok(Settings {
+        match (bind, public_url, outbound, problems.is_empty()) {
+            (Ok(bind), Ok(public_url), Ok(outbound), true) => Ok(Settings {
                 env: self.env,
                 bind,
                 public_url,
@@ -640,6 +649,7 @@ impl RawSettings {
                 signup: self.signup,
                 tokens: self.tokens,
                 public_api: self.public_api,
+                outbound,
             }),
             _ => Err(ConfigError(problems)),
         }
@@ -815,6 +825,82 @@ mod tests {
         );
         assert_eq!(defaults.login.throttle_policy().max_failures_per_account, 5);
         assert!(!defaults.http.trust_forwarded_for);
+    }
+
+    #[test]
+    fn allowed_networks_come_from_a_comma_separated_variable_or_a_toml_list() {
+        let defaults = with(&[]).unwrap();
+        assert!(defaults.outbound.allowed_networks.is_empty());
+        assert!(!defaults.outbound.allow_http);
+
+        // What figment makes of CLINICGATE_OUTBOUND__ALLOWED_NETWORKS=127.0.0.0/8,fd00::/8.
+        let from_env: figment::value::Value = "127.0.0.0/8, fd00::/8,".parse().unwrap();
+        let figment =
+            Settings::defaults().merge(Serialized::default("outbound.allowed_networks", from_env));
+        let settings = Settings::from_figment(&figment).unwrap();
+        assert_eq!(
+            settings.outbound.allowed_networks,
+            ["127.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]
+        );
+        let single = with(&[("outbound.allowed_networks", "10.1.2.3/8")]).unwrap();
+        assert_eq!(
+            single.outbound.allowed_networks,
+            ["10.0.0.0/8".parse().unwrap()]
+        );
+
+        let file = Settings::defaults().merge(Toml::string(
+            "[outbound]\nallowed_networks = [\"10.20.0.0/16\", \"::1/128\"]\nallow_http = true",
+        ));
+        let settings = Settings::from_figment(&file).unwrap();
+        assert_eq!(settings.outbound.allowed_networks.len(), 2);
+        assert!(settings.outbound.allow_http);
+        assert_eq!(
+            settings.outbound.client_config().allowed_networks,
+            settings.outbound.allowed_networks
+        );
+    }
+
+    #[test]
+    fn an_invalid_allowed_network_is_refused_with_how_to_write_one() {
+        let err = with(&[(
+            "outbound.allowed_networks",
+            "127.0.0.0/8,10.0.0.0/33,10.0.0.5,localhost",
+        )])
+        .unwrap_err();
+        let message = err.to_string();
+        assert_eq!(keys(err), ["CLINICGATE_OUTBOUND__ALLOWED_NETWORKS"]);
+        for shown in [
+            "\"10.0.0.0/33\"",
+            "\"10.0.0.5\"",
+            "\"localhost\"",
+            "10.0.0.5/32",
+        ] {
+            assert!(message.contains(shown), "{message}");
+        }
+        assert!(!message.contains("\"127.0.0.0/8\""), "{message}");
+
+        let wrong_type =
+            Settings::defaults().merge(Toml::string("[outbound]\nallowed_networks = 8"));
+        let err = Settings::from_figment(&wrong_type).unwrap_err();
+        assert_eq!(keys(err), ["CLINICGATE_OUTBOUND__ALLOWED_NETWORKS"]);
+    }
+
+    #[test]
+    fn plain_http_to_user_given_urls_is_refused_in_production() {
+        let key = MasterKey::generate().to_base64();
+        let production = Settings::defaults()
+            .merge(Serialized::default("env", "production"))
+            .merge(Serialized::default("master_key", key.expose_secret()))
+            .merge(Serialized::default(
+                "cliniko.user_agent",
+                "ClinicGate Acme (ops@acme-health.com.au)",
+            ));
+        assert!(Settings::from_figment(&production).is_ok());
+        let err = Settings::from_figment(
+            &production.merge(Serialized::default("outbound.allow_http", true)),
+        )
+        .unwrap_err();
+        assert_eq!(keys(err), ["CLINICGATE_OUTBOUND__ALLOW_HTTP"]);
     }
 
     #[test]

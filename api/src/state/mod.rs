@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use clinicgate_adapters::db::Db;
+use clinicgate_adapters::outbound::OutboundClient;
 use clinicgate_adapters::stores::StoreProbe;
 use clinicgate_core::booking::BookingService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
@@ -67,6 +68,9 @@ pub struct Inner {
     pub clients: ClientService,
     /// The PHI access ledger.
     pub ledger: LedgerService,
+    /// The one client for URLs users give (webhooks, partner sync, FHIR push), behind the SSRF
+    /// guard configured by `[outbound]`.
+    pub outbound: OutboundClient,
     /// Patients from each clinic's Cliniko, every disclosure recorded in the ledger.
     pub patients: PatientService,
     /// Clinics' public directories (doctors, clinics, appointment types).

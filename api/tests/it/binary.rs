@@ -55,6 +55,71 @@ fn an_invalid_setting_stops_the_program_naming_the_key_and_the_fix() {
 }
 
 #[test]
+fn an_allowed_network_that_is_not_a_cidr_stops_the_program_saying_how_to_write_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = clinicgate(dir.path())
+        .env(
+            "CLINICGATE_OUTBOUND__ALLOWED_NETWORKS",
+            "127.0.0.0/8,10.0.0.0/33",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("CLINICGATE_OUTBOUND__ALLOWED_NETWORKS"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\"10.0.0.0/33\""), "{stderr}");
+    assert!(stderr.contains("CIDR notation"), "{stderr}");
+}
+
+#[test]
+fn the_server_says_at_start_how_many_networks_the_outbound_guard_allows() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = clinicgate(dir.path())
+        .env("CLINICGATE_BIND", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "CLINICGATE_OUTBOUND__ALLOWED_NETWORKS",
+            "127.0.0.0/8, fd00::/8",
+        )
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _server = Running(child);
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if lines.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let line = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) if line.contains("outbound guard:") => break line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!(
+                "no outbound guard line; the server logged:\n{}",
+                seen.join("\n")
+            ),
+        }
+    };
+    assert!(
+        line.contains("outbound guard: 2 allowed networks"),
+        "{line}"
+    );
+    assert!(line.contains("127.0.0.0/8,fd00::/8"), "{line}");
+}
+
+#[test]
 fn production_refuses_to_start_without_a_master_key() {
     let dir = tempfile::tempdir().unwrap();
     let output = clinicgate(dir.path())
