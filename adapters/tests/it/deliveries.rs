@@ -7,10 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use clinicgate_adapters::clinics::SeaClinicRepository;
-use clinicgate_adapters::db::Db;
 use clinicgate_adapters::deliveries::SeaDeliveryQueue;
-use clinicgate_core::clinics::{ClinicRepository as _, NewClinic, Subdomain};
 use clinicgate_core::delivery::{
     AttemptRecord, AttemptResult, DeliveryQueue as _, DeliveryStatus, EventId, Next, OutboundKind,
     StoredEvent, Target, TransportFailure,
@@ -19,18 +16,7 @@ use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::secrets::SealedSecret;
 
-use crate::backends::migrated_database;
-
-async fn clinic(db: &Db, subdomain: &str) -> TenantId {
-    SeaClinicRepository::new(db.clone())
-        .create(NewClinic {
-            name: subdomain.into(),
-            subdomain: Subdomain::parse(subdomain).unwrap(),
-        })
-        .await
-        .unwrap()
-        .id
-}
+use crate::backends::{clinic, migrated_database};
 
 fn event(tenant: TenantId) -> StoredEvent {
     // PostgreSQL keeps microseconds: an event read back equals the one written at that precision.

@@ -6,31 +6,16 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clinicgate_adapters::booking_claims::SeaSlotClaims;
-use clinicgate_adapters::clinics::SeaClinicRepository;
-use clinicgate_adapters::db::Db;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_core::booking::{SlotClaims as _, SlotKey};
-use clinicgate_core::clinics::{ClinicRepository as _, NewClinic, Subdomain};
 use clinicgate_core::cliniko::ClinikoId;
 use clinicgate_core::idempotency::{
     Claimed, ExistingRecord, Fingerprint, IdempotencyKey, IdempotencyRepository as _,
     IdempotencyScope,
 };
-use clinicgate_core::ids::TenantId;
 use clinicgate_core::secrets::SealedSecret;
 
-use crate::backends::migrated_database;
-
-async fn clinic(db: &Db, subdomain: &str) -> TenantId {
-    SeaClinicRepository::new(db.clone())
-        .create(NewClinic {
-            name: subdomain.into(),
-            subdomain: Subdomain::parse(subdomain).unwrap(),
-        })
-        .await
-        .unwrap()
-        .id
-}
+use crate::backends::{clinic, migrated_database};
 
 fn slot() -> SlotKey {
     SlotKey {

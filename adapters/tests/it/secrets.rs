@@ -1,12 +1,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::Db;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_core::Error;
-use clinicgate_core::clinics::{ClinicRepository as _, NewClinic, Subdomain};
 use clinicgate_core::cliniko::{ClinikoId, Shard};
 use clinicgate_core::cliniko_key::{
     ClinikoConnection, ClinikoKeyRepository as _, KeyFingerprint, KeyOwner, StoredClinikoKey,
@@ -18,22 +16,11 @@ use clinicgate_core::secrets::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::backends::migrated_database;
+use crate::backends::{clinic, migrated_database};
 
 /// A second handle on the same key (keys are deliberately not `Clone`).
 fn copy(key: &MasterKey) -> MasterKey {
     MasterKey::from_base64(&key.to_base64()).unwrap()
-}
-
-async fn clinic(db: &Db, subdomain: &str) -> TenantId {
-    SeaClinicRepository::new(db.clone())
-        .create(NewClinic {
-            name: subdomain.into(),
-            subdomain: Subdomain::parse(subdomain).unwrap(),
-        })
-        .await
-        .unwrap()
-        .id
 }
 
 fn vault(db: &Db, keyring: MasterKeyring) -> Vault {
