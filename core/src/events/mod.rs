@@ -1,6 +1,8 @@
 //! ClinicGate's events: what changed in a clinic's Cliniko or through ClinicGate, which every
 //! outbound kind (webhooks, FHIR push, partner sync, notifications) subscribes to.
 
+mod publish;
 mod types;
 
+pub use publish::{DEFAULT_RETENTION, EventPublisher, NewEvent, PreparedEvent, Subscribers};
 pub use types::EventType;
