@@ -1,8 +1,10 @@
 //! ClinicGate's events: what changed in a clinic's Cliniko or through ClinicGate, which every
 //! outbound kind (webhooks, FHIR push, partner sync, notifications) subscribes to.
 
+mod data;
 mod publish;
 mod types;
 
+pub use data::{EventData, RenderEvent};
 pub use publish::{DEFAULT_RETENTION, EventPublisher, NewEvent, PreparedEvent, Subscribers};
 pub use types::EventType;

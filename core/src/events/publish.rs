@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::EventType;
+use super::data::{EventData, RenderEvent};
 use crate::Result;
 use crate::delivery::{DeliveryQueue, EventId, StoredEvent, Target};
 use crate::error::Error;
@@ -32,8 +33,8 @@ pub struct NewEvent {
     pub event_type: EventType,
     /// When it happened (or was noticed, for changes detected in Cliniko).
     pub occurred_at: DateTime<Utc>,
-    /// The data: the same JSON shape as the public API's resource (PHI: never logged).
-    pub data: serde_json::Value,
+    /// The data (PHI: never logged).
+    pub data: EventData,
 }
 
 impl fmt::Debug for NewEvent {
@@ -67,16 +68,24 @@ pub trait Subscribers: Send + Sync + fmt::Debug {
 pub struct EventPublisher {
     vault: Vault,
     queue: Arc<dyn DeliveryQueue>,
+    render: Arc<dyn RenderEvent>,
     subscribers: Vec<Arc<dyn Subscribers>>,
     retention: Duration,
 }
 
 impl EventPublisher {
-    /// A publisher sealing with `vault` into `queue`, keeping events for `retention`.
-    pub fn new(vault: Vault, queue: Arc<dyn DeliveryQueue>, retention: Duration) -> Self {
+    /// A publisher rendering data with `render`, sealing it with `vault` into `queue`, keeping
+    /// events for `retention`.
+    pub fn new(
+        vault: Vault,
+        queue: Arc<dyn DeliveryQueue>,
+        render: Arc<dyn RenderEvent>,
+        retention: Duration,
+    ) -> Self {
         Self {
             vault,
             queue,
+            render,
             subscribers: Vec::new(),
             retention,
         }
@@ -100,7 +109,7 @@ impl EventPublisher {
     /// `Internal` when the data cannot be serialised or sealed; `Unavailable` when the
     /// subscriptions cannot be read.
     pub async fn prepare(&self, tenant: TenantId, event: NewEvent) -> Result<PreparedEvent> {
-        let json = serde_json::to_string(&event.data)
+        let json = serde_json::to_string(&self.render.render(&event.data)?)
             .map_err(|err| Error::internal(format!("event data is not serialisable: {err}")))?;
         let data = self
             .vault
