@@ -90,7 +90,7 @@ pub(crate) enum Across {
     /// and the revocation set authentication consults.
     Authentication,
     /// Expired rows are removed the same way for every clinic (slot claims, idempotency records,
-    /// revocations).
+    /// revocations, events past their retention).
     Expiry,
     /// Key maintenance walks every clinic in turn: re-wrapping data keys under a new master key,
     /// backfilling Cliniko key fingerprints.
@@ -99,7 +99,7 @@ pub(crate) enum Across {
     /// its fingerprint whichever clinic holds it.
     KeyUniqueness,
     /// The delivery queue is shared: workers claim due deliveries of every clinic, and read the
-    /// events those deliveries carry.
+    /// events those deliveries carry; the operator's metrics measure its depth.
     Delivery,
 }
 

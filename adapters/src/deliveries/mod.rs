@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clinicgate_core::delivery::{
     AttemptRecord, AttemptResult, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus,
-    EventId, LeaseId, Next, OutboundKind, StoredEvent, Target, TransportFailure,
+    EventId, LeaseId, Next, OutboundKind, QueueStats, StoredEvent, Target, TransportFailure,
 };
 use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
@@ -24,7 +24,7 @@ use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _, LockBehavior, LockType, Query};
 use sea_orm::{
     ColumnTrait as _, DatabaseConnection, EntityTrait as _, Order, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, Set, TransactionTrait as _,
+    QueryOrder as _, QuerySelect as _, Set, TransactionTrait as _, UpdateMany,
 };
 
 use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
@@ -97,6 +97,34 @@ fn attempt_to_domain(row: attempts::Model) -> Result<AttemptRecord> {
         latency: Duration::from_millis(u64::try_from(row.latency_ms).unwrap_or(0)),
         response_excerpt: row.response_excerpt,
     })
+}
+
+/// The update that settles a claimed delivery as `next` says (at `at`) and releases its lease;
+/// it changes nothing unless the claim is still held.
+fn settle(claimed: &Claimed, next: Next, at: DateTime<Utc>) -> UpdateMany<entity::Entity> {
+    let delivery = &claimed.delivery;
+    let (status, next_attempt_at, finished_at) = match next {
+        Next::Delivered => (DeliveryStatus::Delivered, None, Some(at)),
+        Next::Failed => (DeliveryStatus::Failed, None, Some(at)),
+        Next::RetryAt(due) => (DeliveryStatus::Pending, Some(due), None),
+    };
+    let update = entity::Entity::update_many_in_tenant(delivery.tenant_id)
+        .col_expr(entity::Column::Status, Expr::value(status.as_str()))
+        .col_expr(
+            entity::Column::LeaseId,
+            Expr::value(Option::<uuid::Uuid>::None),
+        )
+        .col_expr(
+            entity::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(entity::Column::FinishedAt, Expr::value(finished_at))
+        .filter(entity::Column::Id.eq(delivery.id.as_uuid()))
+        .filter(entity::Column::LeaseId.eq(claimed.lease.as_uuid()));
+    match next_attempt_at {
+        Some(due) => update.col_expr(entity::Column::NextAttemptAt, Expr::value(due)),
+        None => update,
+    }
 }
 
 fn to_chrono(duration: Duration) -> Result<chrono::Duration> {
@@ -210,31 +238,10 @@ impl DeliveryQueue for SeaDeliveryQueue {
 
     async fn record(&self, claimed: &Claimed, attempt: &AttemptRecord, next: Next) -> Result<bool> {
         let delivery = &claimed.delivery;
-        let (status, next_attempt_at, finished_at) = match next {
-            Next::Delivered => (DeliveryStatus::Delivered, None, Some(attempt.attempted_at)),
-            Next::Failed => (DeliveryStatus::Failed, None, Some(attempt.attempted_at)),
-            Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at), None),
-        };
-        let mut update = entity::Entity::update_many_in_tenant(delivery.tenant_id)
-            .col_expr(entity::Column::Status, Expr::value(status.as_str()))
-            .col_expr(
-                entity::Column::Attempts,
-                Expr::col(entity::Column::Attempts).add(1),
-            )
-            .col_expr(
-                entity::Column::LeaseId,
-                Expr::value(Option::<uuid::Uuid>::None),
-            )
-            .col_expr(
-                entity::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(entity::Column::FinishedAt, Expr::value(finished_at))
-            .filter(entity::Column::Id.eq(delivery.id.as_uuid()))
-            .filter(entity::Column::LeaseId.eq(claimed.lease.as_uuid()));
-        if let Some(at) = next_attempt_at {
-            update = update.col_expr(entity::Column::NextAttemptAt, Expr::value(at));
-        }
+        let update = settle(claimed, next, attempt.attempted_at).col_expr(
+            entity::Column::Attempts,
+            Expr::col(entity::Column::Attempts).add(1),
+        );
         let (status_code, error_class) = match attempt.result {
             AttemptResult::Answered { status, .. } => (Some(i32::from(status)), None),
             AttemptResult::Failed(failure) => (None, Some(failure.as_str().to_owned())),
@@ -259,6 +266,48 @@ impl DeliveryQueue for SeaDeliveryQueue {
         .map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;
         Ok(true)
+    }
+
+    async fn release(&self, claimed: &Claimed, next: Next) -> Result<bool> {
+        let released = settle(claimed, next, Utc::now())
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(released.rows_affected == 1)
+    }
+
+    async fn prune(&self, now: DateTime<Utc>, limit: u64) -> Result<u64> {
+        let expired = Query::select()
+            .column(events::Column::Id)
+            .from(events::Entity)
+            .and_where(events::Column::ExpiresAt.lte(now))
+            .limit(limit)
+            .to_owned();
+        // Deliveries and their attempts go with their event (foreign keys cascade).
+        let pruned = events::Entity::delete_many_across_tenants(Across::Expiry)
+            .filter(events::Column::Id.in_subquery(expired))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(pruned.rows_affected)
+    }
+
+    async fn stats(&self) -> Result<QueueStats> {
+        let row: Option<(i64, Option<DateTime<Utc>>)> =
+            entity::Entity::find_across_tenants(Across::Delivery)
+                .select_only()
+                .column_as(entity::Column::Id.count(), "pending")
+                .column_as(entity::Column::CreatedAt.min(), "oldest")
+                .filter(entity::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(db_error)?;
+        let (pending, oldest_pending) = row.unwrap_or((0, None));
+        Ok(QueueStats {
+            pending: u64::try_from(pending).unwrap_or(0),
+            oldest_pending,
+        })
     }
 
     async fn deliveries(

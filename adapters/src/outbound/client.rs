@@ -146,8 +146,8 @@ impl OutboundClient {
     }
 
     /// Sends `request` behind the guard and returns the answer whatever its status (a 3xx
-    /// included: redirects are not followed). Use [`SendError::for_status`] to treat a status
-    /// as a failure. The client's timeout applies unless the request sets its own
+    /// included: redirects are not followed); the delivery machinery judges the status. The
+    /// client's timeout applies unless the request sets its own
     /// ([`reqwest::Request::timeout_mut`]).
     ///
     /// # Errors

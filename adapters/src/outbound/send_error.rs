@@ -1,14 +1,16 @@
-//! How a call to a user-given URL failed, in the terms the delivery machinery decides on: retry
-//! later (timeout, connection, TLS, a 5xx), or stop and tell the clinic (refused by the guard).
+//! How a call to a user-given URL failed, in the terms the delivery machinery decides on
+//! ([`TransportFailure`]): retry later (timeout, connection, TLS), or stop and tell the clinic
+//! (refused by the guard). A status, whatever it is, is an answer, not a failure to send; the
+//! delivery machinery judges it (`AttemptResult::verdict`).
 
 use std::error::Error as StdError;
 
-use reqwest::StatusCode;
+use clinicgate_core::delivery::TransportFailure;
 
 use super::resolver::RefusedByGuard;
 use super::url_policy::UrlRefusal;
 
-/// Why a send failed. `code()` is stable (it goes into delivery attempt logs).
+/// Why a send failed; [`SendError::failure`] names it for the attempt log.
 ///
 /// The reqwest errors kept as sources have their URL removed ([`reqwest::Error::without_url`]),
 /// so logging the whole chain never writes a user's URL (which may carry a token).
@@ -26,31 +28,22 @@ pub enum SendError {
     /// The TLS handshake failed (certificate, protocol).
     #[error("TLS handshake failed")]
     Tls(#[source] reqwest::Error),
-    /// The receiver answered with a status the caller treats as a failure.
-    #[error("the receiver answered HTTP {0}")]
-    Status(StatusCode),
     /// Anything else (reading the body, building the request).
     #[error("the request failed")]
     Other(#[source] reqwest::Error),
 }
 
 impl SendError {
-    /// A stable snake_case code.
-    pub fn code(&self) -> &'static str {
+    /// The failure as the delivery machinery records and judges it. A body that could not be
+    /// read, or a request that broke mid-way, is a broken connection: worth another attempt.
+    pub fn failure(&self) -> TransportFailure {
         match self {
-            Self::Refused(_) => "refused_by_guard",
-            Self::Timeout(_) => "timeout",
-            Self::Connect(_) => "connection_failed",
-            Self::Tls(_) => "tls_failed",
-            Self::Status(_) => "http_status",
-            Self::Other(_) => "request_failed",
+            Self::Refused(UrlRefusal::AddressNotAllowed) => TransportFailure::AddressNotAllowed,
+            Self::Refused(_) => TransportFailure::UrlNotAllowed,
+            Self::Timeout(_) => TransportFailure::Timeout,
+            Self::Connect(_) | Self::Other(_) => TransportFailure::Connection,
+            Self::Tls(_) => TransportFailure::Tls,
         }
-    }
-
-    /// [`SendError::Status`] unless `status` is a success (2xx). Redirects are not followed, so a
-    /// 3xx is a failure too.
-    pub fn for_status(status: StatusCode) -> Option<Self> {
-        (!status.is_success()).then_some(Self::Status(status))
     }
 
     /// Classifies a reqwest failure, looking through its cause chain (the guard's refusal and
@@ -96,17 +89,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_success_statuses_are_not_failures() {
-        assert!(SendError::for_status(StatusCode::OK).is_none());
-        assert!(SendError::for_status(StatusCode::NO_CONTENT).is_none());
-        for failure in [
-            StatusCode::FOUND,
-            StatusCode::NOT_FOUND,
-            StatusCode::SERVICE_UNAVAILABLE,
-        ] {
-            let err = SendError::for_status(failure).unwrap();
-            assert_eq!(err.code(), "http_status");
-        }
+    fn refusals_fail_for_good_and_name_what_was_refused() {
+        assert_eq!(
+            SendError::Refused(UrlRefusal::AddressNotAllowed).failure(),
+            TransportFailure::AddressNotAllowed
+        );
+        assert_eq!(
+            SendError::Refused(UrlRefusal::SchemeNotAllowed).failure(),
+            TransportFailure::UrlNotAllowed
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod worker;
 pub use outcome::{AttemptResult, TransportFailure, Verdict};
 pub use queue::{
     AttemptRecord, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus, EventId, LeaseId,
-    Next, OutboundKind, RESPONSE_EXCERPT_BYTES, StoredEvent, Target, response_excerpt,
+    Next, OutboundKind, QueueStats, RESPONSE_EXCERPT_BYTES, StoredEvent, Target, response_excerpt,
 };
 pub use schedule::{MAX_RETRY_AFTER, RetrySchedule, STANDARD_DELAYS};
-pub use worker::{DeliveryWorker, EventMessage, Sender, Sent, WorkerSettings};
+pub use worker::{DeliveryWorker, EventMessage, SendOutcome, Sender, Sent, WorkerSettings};

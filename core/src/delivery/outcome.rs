@@ -13,6 +13,9 @@ pub enum TransportFailure {
     Tls,
     /// The outbound guard refused every address of the host (private, loopback, metadata…).
     AddressNotAllowed,
+    /// The URL itself is no longer allowed (e.g. `http` after the operator turned
+    /// `outbound.allow_http` off).
+    UrlNotAllowed,
 }
 
 impl TransportFailure {
@@ -23,6 +26,7 @@ impl TransportFailure {
             Self::Connection => "connection",
             Self::Tls => "tls",
             Self::AddressNotAllowed => "address_not_allowed",
+            Self::UrlNotAllowed => "url_not_allowed",
         }
     }
 
@@ -33,6 +37,7 @@ impl TransportFailure {
             Self::Connection,
             Self::Tls,
             Self::AddressNotAllowed,
+            Self::UrlNotAllowed,
         ]
         .into_iter()
         .find(|f| f.as_str() == raw)
@@ -78,7 +83,8 @@ impl AttemptResult {
                 status: 408 | 409 | 425 | 429 | 500..=599,
                 retry_after,
             } => Verdict::Retry { retry_after },
-            Self::Answered { .. } | Self::Failed(TransportFailure::AddressNotAllowed) => {
+            Self::Answered { .. }
+            | Self::Failed(TransportFailure::AddressNotAllowed | TransportFailure::UrlNotAllowed) => {
                 Verdict::Fail
             }
             Self::Failed(
@@ -117,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn transport_failures_are_retried_except_a_refused_address() {
+    fn transport_failures_are_retried_except_a_refusal_by_the_guard() {
         for retried in [
             TransportFailure::Timeout,
             TransportFailure::Connection,
@@ -128,10 +134,12 @@ mod tests {
                 Verdict::Retry { retry_after: None }
             );
         }
-        assert_eq!(
-            AttemptResult::Failed(TransportFailure::AddressNotAllowed).verdict(),
-            Verdict::Fail
-        );
+        for failed in [
+            TransportFailure::AddressNotAllowed,
+            TransportFailure::UrlNotAllowed,
+        ] {
+            assert_eq!(AttemptResult::Failed(failed).verdict(), Verdict::Fail);
+        }
     }
 
     #[test]

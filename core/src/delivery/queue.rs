@@ -183,6 +183,15 @@ pub enum Next {
     Failed,
 }
 
+/// The queue's state across clinics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Deliveries not yet delivered or given up.
+    pub pending: u64,
+    /// When the oldest of them was created.
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
 /// The durable queue.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync + std::fmt::Debug {
@@ -202,6 +211,18 @@ pub trait DeliveryQueue: Send + Sync + std::fmt::Debug {
     /// (and nothing recorded) when the claim was lost: its lease ran out and another worker
     /// claimed the delivery.
     async fn record(&self, claimed: &Claimed, attempt: &AttemptRecord, next: Next) -> Result<bool>;
+
+    /// Settles `claimed` without an attempt (its target is paused, or gone): `RetryAt` keeps it
+    /// pending until then with its attempt count unchanged, `Failed` gives it up. `false` when
+    /// the claim was lost, as for [`Self::record`].
+    async fn release(&self, claimed: &Claimed, next: Next) -> Result<bool>;
+
+    /// Forgets up to `limit` events of every clinic whose retention ended by `now`, with their
+    /// deliveries and attempts. Returns how many events went.
+    async fn prune(&self, now: DateTime<Utc>, limit: u64) -> Result<u64>;
+
+    /// The queue's state across clinics, for the operator's metrics.
+    async fn stats(&self) -> Result<QueueStats>;
 
     /// A clinic's deliveries to `target`, newest first, at most `limit`.
     async fn deliveries(
@@ -248,6 +269,7 @@ mod tests {
             TransportFailure::Connection,
             TransportFailure::Tls,
             TransportFailure::AddressNotAllowed,
+            TransportFailure::UrlNotAllowed,
         ] {
             assert_eq!(TransportFailure::parse(failure.as_str()), Some(failure));
         }

@@ -1,16 +1,20 @@
 //! The delivery worker: claims due deliveries, has each sent by its kind's [`Sender`], and
 //! records what came of it. Any number of workers, on any number of instances, share the queue.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use secrecy::SecretString;
+use tokio::sync::Notify;
 
 use super::outcome::AttemptResult;
 use super::queue::{
-    AttemptRecord, Claimed, Delivery, DeliveryQueue, EventId, OutboundKind, StoredEvent,
+    AttemptRecord, Claimed, Delivery, DeliveryQueue, EventId, Next, OutboundKind, StoredEvent,
 };
 use super::schedule::RetrySchedule;
 use crate::Result;
@@ -41,12 +45,29 @@ pub struct Sent {
     pub response_excerpt: Option<String>,
 }
 
+/// What a sender did with a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// It made an attempt.
+    Attempted(Sent),
+    /// It did not send: the target is paused (disabled, its client suspended). The delivery
+    /// stays pending, due again at `until`, and no attempt is counted: nothing is dropped while
+    /// a target is paused.
+    Held {
+        /// When to look again.
+        until: DateTime<Utc>,
+    },
+    /// The target is gone (deleted, or no longer allowed to receive this event): the delivery
+    /// fails without an attempt.
+    Gone,
+}
+
 /// Sends one delivery of one outbound kind: builds the request for the delivery's target and
 /// reports the result. Retries, leases and the attempt log are the worker's.
 #[async_trait]
 pub trait Sender: Send + Sync + std::fmt::Debug {
-    /// One attempt of `delivery`, carrying `event`.
-    async fn send(&self, delivery: &Delivery, event: &EventMessage) -> Sent;
+    /// One attempt of `delivery`, carrying `event`, or why none was made.
+    async fn send(&self, delivery: &Delivery, event: &EventMessage) -> SendOutcome;
 }
 
 /// How a worker claims.
@@ -55,8 +76,13 @@ pub struct WorkerSettings {
     /// How long a claim holds: longer than the slowest attempt (the senders' request timeout),
     /// or a slow attempt would be taken over while it is still running.
     pub lease: Duration,
-    /// Deliveries claimed (and sent concurrently) per round.
+    /// Deliveries claimed per query.
     pub batch: u32,
+    /// Deliveries in flight at once (a slow receiver holds one slot, not the worker).
+    pub concurrency: u32,
+    /// How often the queue is looked at when nothing woke the worker: the longest a delivery
+    /// another instance created (or a retry that fell due) waits to be claimed.
+    pub poll: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -64,6 +90,8 @@ impl Default for WorkerSettings {
         Self {
             lease: Duration::from_secs(60),
             batch: 64,
+            concurrency: 256,
+            poll: Duration::from_millis(100),
         }
     }
 }
@@ -77,6 +105,9 @@ pub struct DeliveryWorker {
     schedule: RetrySchedule,
     settings: WorkerSettings,
 }
+
+/// The pause after the queue could not be read, so a database outage is not hammered.
+const AFTER_QUEUE_ERROR: Duration = Duration::from_secs(1);
 
 impl DeliveryWorker {
     /// A worker over `queue`, opening event data with `vault`.
@@ -119,6 +150,59 @@ impl DeliveryWorker {
         Ok(count)
     }
 
+    /// Works until `stop` completes, then lets the deliveries in flight finish (each is bounded
+    /// by its sender's timeout) so their attempts are recorded rather than repeated later.
+    ///
+    /// Claims a batch whenever there is room for one and the queue may hold due deliveries: at
+    /// once after a full batch, when `wake` is notified (this instance published an event), and
+    /// every `poll` otherwise (deliveries other instances published, retries falling due).
+    pub async fn run(&self, wake: &Notify, stop: impl Future<Output = ()>) {
+        let mut in_flight = FuturesUnordered::new();
+        let room = |in_flight: usize| {
+            let free = (self.settings.concurrency as usize).saturating_sub(in_flight);
+            u32::try_from(free).map_or(self.settings.batch, |free| free.min(self.settings.batch))
+        };
+        let mut look = true;
+        let mut pause = self.settings.poll;
+        tokio::pin!(stop);
+        loop {
+            let limit = room(in_flight.len());
+            if look && limit > 0 {
+                pause = self.settings.poll;
+                match self
+                    .queue
+                    .claim(Utc::now(), self.settings.lease, limit)
+                    .await
+                {
+                    Ok(claimed) => {
+                        let full = claimed.len() == limit as usize;
+                        in_flight.extend(claimed.into_iter().map(|claimed| self.deliver(claimed)));
+                        // A full batch: more may be due; otherwise wait for a reason to look.
+                        look = full;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the delivery queue could not be read; trying again shortly");
+                        look = false;
+                        pause = AFTER_QUEUE_ERROR;
+                    }
+                }
+                if look {
+                    continue;
+                }
+            }
+            tokio::select! {
+                () = &mut stop => break,
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => {
+                    // Claim again only once a whole batch fits, so claims stay batched.
+                    look = look || room(in_flight.len()) == self.settings.batch;
+                }
+                () = wake.notified() => look = true,
+                () = tokio::time::sleep(pause) => look = true,
+            }
+        }
+        while in_flight.next().await.is_some() {}
+    }
+
     async fn deliver(&self, claimed: Claimed) {
         let delivery = &claimed.delivery;
         let Some(sender) = self.sender(delivery.target.kind) else {
@@ -139,7 +223,13 @@ impl DeliveryWorker {
             }
         };
         let attempted_at = Utc::now();
-        let sent = sender.send(delivery, &message).await;
+        let sent = match sender.send(delivery, &message).await {
+            SendOutcome::Attempted(sent) => sent,
+            SendOutcome::Held { until } => {
+                return self.release(&claimed, Next::RetryAt(until)).await;
+            }
+            SendOutcome::Gone => return self.release(&claimed, Next::Failed).await,
+        };
         let next = self.schedule.next(
             delivery.attempts.saturating_add(1),
             sent.result.verdict(),
@@ -163,6 +253,17 @@ impl DeliveryWorker {
                 delivery_id = %delivery.id,
                 "an attempt could not be recorded; the delivery is due again when its lease ends"
             ),
+        }
+    }
+
+    /// Settles a delivery no attempt was made for.
+    async fn release(&self, claimed: &Claimed, next: Next) {
+        if let Err(err) = self.queue.release(claimed, next).await {
+            tracing::warn!(
+                error = %err,
+                delivery_id = %claimed.delivery.id,
+                "a held or abandoned delivery could not be released; it is due again when its lease ends"
+            );
         }
     }
 
@@ -239,11 +340,13 @@ mod tests {
         }
     }
 
-    /// A queue in memory holding claimed deliveries, recording what the worker records.
+    /// A queue in memory holding claimed deliveries, recording what the worker records and
+    /// releases.
     #[derive(Debug, Default)]
     struct Queue {
         due: Mutex<Vec<Claimed>>,
         recorded: Mutex<Vec<(DeliveryId, AttemptRecord, Next)>>,
+        released: Mutex<Vec<(DeliveryId, Next)>>,
     }
 
     #[async_trait]
@@ -268,6 +371,19 @@ mod tests {
                 .push((claimed.delivery.id, attempt.clone(), next));
             Ok(true)
         }
+        async fn release(&self, claimed: &Claimed, next: Next) -> Result<bool> {
+            self.released
+                .lock()
+                .unwrap()
+                .push((claimed.delivery.id, next));
+            Ok(true)
+        }
+        async fn prune(&self, _: DateTime<Utc>, _: u64) -> Result<u64> {
+            Ok(0)
+        }
+        async fn stats(&self) -> Result<crate::delivery::QueueStats> {
+            Ok(crate::delivery::QueueStats::default())
+        }
         async fn deliveries(&self, _: TenantId, _: Target, _: u64) -> Result<Vec<Delivery>> {
             Ok(Vec::new())
         }
@@ -276,29 +392,70 @@ mod tests {
         }
     }
 
-    /// Answers each target with a fixed status, and remembers the data it was given.
+    /// Answers each target with a fixed status (0: the target is paused, 1: it is gone), and
+    /// remembers the data it was given.
     #[derive(Debug, Default)]
     struct Receiver {
         statuses: HashMap<Uuid, u16>,
         seen: Mutex<Vec<(EventId, String)>>,
     }
 
+    const PAUSED: u16 = 0;
+    const GONE: u16 = 1;
+
     #[async_trait]
     impl Sender for Receiver {
-        async fn send(&self, delivery: &Delivery, event: &EventMessage) -> Sent {
+        async fn send(&self, delivery: &Delivery, event: &EventMessage) -> SendOutcome {
             self.seen
                 .lock()
                 .unwrap()
                 .push((event.id, event.data.expose_secret().to_owned()));
-            Sent {
-                result: AttemptResult::Answered {
-                    status: self.statuses[&delivery.target.id],
-                    retry_after: None,
+            match self.statuses[&delivery.target.id] {
+                PAUSED => SendOutcome::Held {
+                    until: DateTime::<Utc>::MAX_UTC,
                 },
-                latency: Duration::from_millis(3),
-                response_excerpt: None,
+                GONE => SendOutcome::Gone,
+                status => SendOutcome::Attempted(Sent {
+                    result: AttemptResult::Answered {
+                        status,
+                        retry_after: None,
+                    },
+                    latency: Duration::from_millis(3),
+                    response_excerpt: None,
+                }),
             }
         }
+    }
+
+    fn vault() -> Vault {
+        Vault::new(
+            Arc::new(MasterKeyring::new(MasterKey::generate())),
+            Arc::new(Keys::default()),
+        )
+    }
+
+    /// A worker over `queue` with `claimed` due, answered per `statuses`.
+    fn worker_for(
+        queue: &Arc<Queue>,
+        vault: Vault,
+        statuses: &[(&Claimed, u16)],
+        settings: WorkerSettings,
+    ) -> (DeliveryWorker, Arc<Receiver>) {
+        queue
+            .due
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().map(|(c, _)| (*c).clone()));
+        let receiver = Arc::new(Receiver {
+            statuses: statuses
+                .iter()
+                .map(|(c, status)| (c.delivery.target.id, *status))
+                .collect(),
+            ..Receiver::default()
+        });
+        let worker = DeliveryWorker::new(queue.clone(), vault, RetrySchedule::default(), settings)
+            .with_sender(OutboundKind::Webhook, receiver.clone());
+        (worker, receiver)
     }
 
     async fn claimed(vault: &Vault, tenant: TenantId, attempts: u32) -> Claimed {
@@ -341,37 +498,19 @@ mod tests {
 
     #[tokio::test]
     async fn each_claimed_delivery_is_sent_with_its_data_and_its_next_step_recorded() {
-        let vault = Vault::new(
-            Arc::new(MasterKeyring::new(MasterKey::generate())),
-            Arc::new(Keys::default()),
-        );
+        let vault = vault();
         let tenant = TenantId::new();
         let ok = claimed(&vault, tenant, 0).await;
         let flaky = claimed(&vault, tenant, 0).await;
         let gone = claimed(&vault, tenant, 0).await;
         let exhausted = claimed(&vault, tenant, 7).await;
-        let statuses = [(&ok, 204), (&flaky, 503), (&gone, 410), (&exhausted, 500)]
-            .into_iter()
-            .map(|(c, status)| (c.delivery.target.id, status))
-            .collect();
-        let receiver = Arc::new(Receiver {
-            statuses,
-            ..Receiver::default()
-        });
         let queue = Arc::new(Queue::default());
-        queue.due.lock().unwrap().extend([
-            ok.clone(),
-            flaky.clone(),
-            gone.clone(),
-            exhausted.clone(),
-        ]);
-        let worker = DeliveryWorker::new(
-            queue.clone(),
+        let (worker, receiver) = worker_for(
+            &queue,
             vault,
-            RetrySchedule::default(),
+            &[(&ok, 204), (&flaky, 503), (&gone, 410), (&exhausted, 500)],
             WorkerSettings::default(),
-        )
-        .with_sender(OutboundKind::Webhook, receiver.clone());
+        );
 
         assert_eq!(worker.run_once().await.unwrap(), 4);
         assert_eq!(worker.run_once().await.unwrap(), 0);
@@ -395,5 +534,65 @@ mod tests {
             Next::Failed,
             "the eighth attempt was the last"
         );
+    }
+
+    #[tokio::test]
+    async fn a_paused_target_keeps_its_delivery_pending_and_a_gone_one_fails_it_without_an_attempt()
+    {
+        let vault = vault();
+        let tenant = TenantId::new();
+        let paused = claimed(&vault, tenant, 2).await;
+        let gone = claimed(&vault, tenant, 0).await;
+        let queue = Arc::new(Queue::default());
+        let (worker, _) = worker_for(
+            &queue,
+            vault,
+            &[(&paused, PAUSED), (&gone, GONE)],
+            WorkerSettings::default(),
+        );
+
+        assert_eq!(worker.run_once().await.unwrap(), 2);
+
+        assert!(queue.recorded.lock().unwrap().is_empty(), "no attempt");
+        let released = queue.released.lock().unwrap();
+        assert!(released.contains(&(paused.delivery.id, Next::RetryAt(DateTime::<Utc>::MAX_UTC))));
+        assert!(released.contains(&(gone.delivery.id, Next::Failed)));
+    }
+
+    #[tokio::test]
+    async fn the_running_worker_claims_in_batches_within_its_concurrency_and_finishes_before_stopping()
+     {
+        let vault = vault();
+        let tenant = TenantId::new();
+        let mut due = Vec::new();
+        for _ in 0..10 {
+            due.push(claimed(&vault, tenant, 0).await);
+        }
+        let queue = Arc::new(Queue::default());
+        let statuses: Vec<_> = due.iter().map(|c| (c, 204)).collect();
+        let (worker, receiver) = worker_for(
+            &queue,
+            vault,
+            &statuses,
+            WorkerSettings {
+                batch: 3,
+                concurrency: 4,
+                poll: Duration::from_secs(3600),
+                ..WorkerSettings::default()
+            },
+        );
+        let wake = Notify::new();
+        let all_recorded = async {
+            while queue.recorded.lock().unwrap().len() < 10 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+
+        tokio::time::timeout(Duration::from_secs(10), worker.run(&wake, all_recorded))
+            .await
+            .expect("the worker drained the queue without waiting for its poll interval");
+
+        assert_eq!(receiver.seen.lock().unwrap().len(), 10);
+        assert!(queue.due.lock().unwrap().is_empty());
     }
 }
