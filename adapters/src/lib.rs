@@ -11,6 +11,8 @@
 //! - [`cliniko`]: the Cliniko client (shared per-key budget, cache). The Cliniko sandbox the
 //!   tests run against is the `clinicgate-cliniko-sandbox` crate.
 //! - [`outbound`]: the SSRF guard, the one way to call a URL a user gave (webhooks and the like).
+//! - [`deliveries`], [`webhooks`]: the event engine's durable delivery queue, and how a webhook
+//!   message is signed and sent.
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
 //! api never sees a database row.
@@ -27,6 +29,7 @@ pub(crate) mod events;
 pub mod idempotency;
 pub mod ledger;
 pub mod outbound;
+pub(crate) mod retry_after;
 pub mod revocations;
 pub mod secrets;
 pub mod service_keys;
@@ -34,3 +37,4 @@ pub mod stores;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod users;
+pub mod webhooks;

@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::retry_after::retry_after;
+
 /// The `service` of every upstream error from Cliniko.
 pub(crate) const SERVICE: &str = "cliniko";
 
@@ -185,18 +187,6 @@ fn rate_limit_reset(headers: &HeaderMap) -> Option<SystemTime> {
         .parse()
         .ok()?;
     UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not used by Cliniko and is ignored).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
 }
 
 #[cfg(test)]

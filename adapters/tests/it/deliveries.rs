@@ -250,3 +250,25 @@ async fn another_clinic_sees_no_delivery_or_attempt_of_a_clinic() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn events_past_their_retention_go_with_their_deliveries_and_the_rest_stay() {
+    let (_database, db) = migrated_database().await;
+    let tenant = clinic(&db, "retention").await;
+    let queue = SeaDeliveryQueue::new(db.clone());
+    let kept = event(tenant);
+    let mut expired = event(tenant);
+    expired.expires_at = Utc::now() - chrono::Duration::minutes(1);
+    let target = webhook();
+    queue.append(&kept, &[target]).await.unwrap();
+    queue.append(&expired, &[target]).await.unwrap();
+    assert_eq!(queue.stats().await.unwrap().pending, 2);
+
+    assert_eq!(queue.prune(Utc::now(), 100).await.unwrap(), 1);
+    assert_eq!(queue.prune(Utc::now(), 100).await.unwrap(), 0);
+
+    let left = queue.deliveries(tenant, target, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event_id, kept.id);
+    assert_eq!(queue.stats().await.unwrap().pending, 1);
+}

@@ -19,3 +19,4 @@ mod stores;
 mod tenancy;
 mod tokens;
 mod users;
+mod webhook_sender;

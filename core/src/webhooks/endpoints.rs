@@ -56,6 +56,9 @@ pub struct DeliveryEndpoint {
     /// The secrets to sign with, newest first: the current one, and the previous one during a
     /// rotation's grace period.
     pub secrets: Vec<WebhookSecret>,
+    /// Since when every attempt has failed (`None`: the last one succeeded), so the sender
+    /// writes the streak only when it changes.
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for DeliveryEndpoint {
