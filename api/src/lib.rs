@@ -12,6 +12,7 @@ pub mod cliniko_key;
 pub mod config;
 #[cfg(feature = "cliniko-sandbox")]
 pub mod demo;
+pub mod events;
 pub mod http;
 pub mod login;
 pub mod openapi;

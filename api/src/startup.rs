@@ -17,6 +17,7 @@ use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
+use clinicgate_adapters::deliveries::SeaDeliveryQueue;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::outbound::OutboundClient;
@@ -30,7 +31,9 @@ use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::{ClinikoKeyService, FingerprintReport, load_key_fingerprinter};
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
+use clinicgate_core::delivery::{DeliveryQueue, DeliveryWorker, RetrySchedule};
 use clinicgate_core::directory::DirectoryService;
+use clinicgate_core::events::EventPublisher;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::patients::PatientService;
@@ -43,10 +46,12 @@ use clinicgate_core::tokens::{
 use clinicgate_core::users::{UserRepository, UserService};
 use clinicgate_migration::{Migrator, MigratorTrait as _};
 use secrecy::ExposeSecret as _;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::config::Settings;
+use crate::events::{PublicShapes, spawn_event_tasks};
 use crate::http::{extract, fallback, host, observe, security};
 use crate::state::{AppState, Inner};
 use crate::{openapi, ops, public, routes};
@@ -229,6 +234,15 @@ impl Application {
             vault.clone(),
             settings.public_api.idempotency_policy(),
         );
+        let delivery_queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
+        let delivery_wake = Arc::new(Notify::new());
+        let events = EventPublisher::new(
+            vault.clone(),
+            delivery_queue.clone(),
+            Arc::new(PublicShapes),
+            settings.events.retention(),
+        )
+        .with_wake(delivery_wake.clone());
         let state = AppState::new(Inner {
             signup: SignupService::new(clinics.clone()),
             staff: UserService::new(users, stores.state.sessions.clone()),
@@ -239,6 +253,9 @@ impl Application {
             directory,
             booking,
             idempotency,
+            events,
+            delivery_queue,
+            delivery_wake,
             sessions,
             tokens,
             clients,
@@ -292,6 +309,15 @@ impl Application {
             self.shutdown.clone(),
         ));
         let token_upkeep = tokio::spawn(token_upkeep(self.state.clone(), self.shutdown.clone()));
+        let event_tasks = spawn_event_tasks(
+            &self.state,
+            self.state
+                .settings
+                .events
+                .deliver
+                .then(|| delivery_worker(&self.state)),
+            &self.shutdown,
+        );
         let handle = self.server.handle();
         let mut server = self.server;
         let result = tokio::select! {
@@ -310,9 +336,20 @@ impl Application {
         if let Err(err) = token_upkeep.await {
             tracing::warn!(error = %err, "token upkeep task ended abnormally");
         }
+        event_tasks.finish().await;
         tracing::info!("stopped");
         result
     }
+}
+
+/// The delivery worker, with a sender for every outbound kind.
+fn delivery_worker(state: &AppState) -> DeliveryWorker {
+    DeliveryWorker::new(
+        state.delivery_queue.clone(),
+        state.vault.clone(),
+        RetrySchedule::default(),
+        state.settings.events.worker(),
+    )
 }
 
 /// The client for user-given URLs, behind the SSRF guard. Says once what the guard lets through,

@@ -18,10 +18,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+pub mod events;
 pub mod outbound;
 pub mod public_api;
 pub mod tokens;
 
+pub use events::EventSettings;
 pub use outbound::OutboundSettings;
 pub use public_api::PublicApiSettings;
 pub use tokens::TokenSettings;
@@ -231,6 +233,7 @@ struct RawSettings {
     signup: SignupSettings,
     tokens: TokenSettings,
     public_api: PublicApiSettings,
+    events: EventSettings,
     outbound: outbound::RawOutboundSettings,
 }
 
@@ -353,6 +356,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// `[public_api]`.
     pub public_api: PublicApiSettings,
+    /// `[events]`: event retention and this instance's delivery worker.
+    pub events: EventSettings,
     /// `[outbound]`: the SSRF guard for calls to user-given URLs.
     pub outbound: OutboundSettings,
 }
@@ -618,6 +623,7 @@ impl RawSettings {
         }
         problems.extend(self.tokens.problems());
         problems.extend(self.public_api.problems());
+        problems.extend(self.events.problems());
         let outbound = self
             .outbound
             .validate(self.env)
@@ -649,6 +655,7 @@ impl RawSettings {
                 signup: self.signup,
                 tokens: self.tokens,
                 public_api: self.public_api,
+                events: self.events,
                 outbound,
             }),
             _ => Err(ConfigError(problems)),

@@ -29,7 +29,9 @@ use clinicgate_core::Error;
 use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::tokens::{ApiAccess, Rejection, Scope};
 
-pub use appointments::{appointment_status, create_appointment, update_appointment};
+pub use appointments::{
+    AppointmentOut, appointment_status, create_appointment, update_appointment,
+};
 pub use directory::{
     get_doctor, list_appointment_types, list_clinics, list_doctors, list_specialties,
 };

@@ -12,7 +12,9 @@ use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::crypto::MasterKeyring;
+use clinicgate_core::delivery::DeliveryQueue;
 use clinicgate_core::directory::DirectoryService;
+use clinicgate_core::events::EventPublisher;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::patients::PatientService;
@@ -22,6 +24,7 @@ use clinicgate_core::sessions::SessionService;
 use clinicgate_core::tokens::{ClientService, TokenService};
 use clinicgate_core::users::UserService;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Notify;
 
 use crate::config::Settings;
 mod list_bodies;
@@ -81,6 +84,12 @@ pub struct Inner {
     pub list_bodies: ListBodies,
     /// Idempotency keys of the public API's writes.
     pub idempotency: IdempotencyService,
+    /// Publishes events (ClinicGate's own writes, changes detected in Cliniko).
+    pub events: EventPublisher,
+    /// The durable queue of events and deliveries.
+    pub delivery_queue: Arc<dyn DeliveryQueue>,
+    /// Wakes this instance's delivery worker when deliveries were appended or made due.
+    pub delivery_wake: Arc<Notify>,
     /// The OpenAPI document as served at `/openapi.json`, serialised once for every worker.
     pub openapi_json: actix_web::web::Bytes,
     /// Each documented route's methods, for the `Allow` header of a 405.

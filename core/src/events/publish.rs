@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use tokio::sync::Notify;
 
 use super::EventType;
 use super::data::{EventData, RenderEvent};
@@ -71,6 +72,7 @@ pub struct EventPublisher {
     render: Arc<dyn RenderEvent>,
     subscribers: Vec<Arc<dyn Subscribers>>,
     retention: Duration,
+    wake: Option<Arc<Notify>>,
 }
 
 impl EventPublisher {
@@ -88,6 +90,23 @@ impl EventPublisher {
             render,
             subscribers: Vec::new(),
             retention,
+            wake: None,
+        }
+    }
+
+    /// Wakes this instance's delivery worker through `wake` whenever an event is appended, so
+    /// a delivery starts at once rather than at the worker's next look.
+    #[must_use]
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    /// Tells the delivery worker that deliveries were appended: for sources that append
+    /// [`PreparedEvent`]s in their own transaction.
+    pub fn appended(&self) {
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
         }
     }
 
@@ -143,6 +162,9 @@ impl EventPublisher {
         self.queue
             .append(&prepared.event, &prepared.targets)
             .await?;
+        if !prepared.targets.is_empty() {
+            self.appended();
+        }
         Ok(prepared.event.id)
     }
 }

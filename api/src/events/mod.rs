@@ -1,0 +1,8 @@
+//! The event engine as this service runs it: events rendered in the public API's shapes, and the
+//! background work that delivers them and forgets them after their retention.
+
+mod render;
+mod runtime;
+
+pub use render::PublicShapes;
+pub use runtime::{EventTasks, spawn_event_tasks};
