@@ -12,6 +12,7 @@ use utoipa::openapi::schema::Schema;
 use utoipa_actix_web::{AppExt as _, OpenApiFactory};
 
 use crate::auth::oauth::SecuritySchemes;
+use crate::events::WebhookMessages;
 use crate::http::problem::{FieldProblem, Problem};
 use crate::http::responses::SharedResponses;
 use crate::routes::Routes;
@@ -32,10 +33,11 @@ use crate::state::AppState;
         (name = "auth", description = "OAuth 2.0 for API clients, on the root host: client-credentials tokens (RFC 6749 §4.4), introspection (RFC 7662 shape), revocation (RFC 7009 style) and the JWKS that verifies tokens offline. Tokens are EdDSA-signed JWTs with `iss` (the public URL), `aud` (`clinicgate-api`), `sub` (client id), `tid` (clinic id), `scope`, `iat`, `nbf`, `exp` (15 minutes) and `jti`."),
         (name = "patients", description = "Patients from the clinic's Cliniko, on the clinic's own host with a staff session. Patient responses carry `Cache-Control: no-store`, a strict CSP and `Referrer-Policy: no-referrer`; every one is recorded in the clinic's access ledger first, and not served if that fails."),
         (name = "audit", description = "The clinic's PHI access ledger, for owners and admins (clinicians get 403): who was shown which patient's data, what, how, when and from where. Entries are immutable: no route changes or deletes them."),
+        (name = "webhooks", description = "What ClinicGate POSTs to a partner's webhook endpoints (the `webhooks` section): one message per event, signed the Standard Webhooks way."),
         (name = "public", description = "The public API for third parties, on the root host, with `Authorization: Bearer {access token}`. Each route needs a scope (403 `insufficient_scope` names it). Every response carries `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); beyond the client's limit, 429 with `Retry-After`."),
     ),
     components(schemas(Problem, FieldProblem)),
-    modifiers(&SessionCookie, &SecuritySchemes, &SharedResponses)
+    modifiers(&SessionCookie, &SecuritySchemes, &SharedResponses, &WebhookMessages)
 )]
 struct ApiDoc;
 
