@@ -32,6 +32,7 @@ use crate::cliniko::{
 };
 use crate::directory::{Directory, DirectoryService, Offer, not_connected};
 use crate::error::{FieldError, UpstreamFailure};
+use crate::events::OwnWrites;
 use crate::tenancy::TenantContext;
 use crate::{Error, Result};
 
@@ -184,6 +185,7 @@ pub struct BookingService {
     directory: DirectoryService,
     claims: Arc<dyn SlotClaims>,
     policy: BookingPolicy,
+    own_writes: Option<Arc<dyn OwnWrites>>,
 }
 
 impl BookingService {
@@ -197,6 +199,28 @@ impl BookingService {
             directory,
             claims,
             policy,
+            own_writes: None,
+        }
+    }
+
+    /// Announces every booking and change to `own_writes`, so its events go out at once.
+    #[must_use]
+    pub fn with_own_writes(mut self, own_writes: Arc<dyn OwnWrites>) -> Self {
+        self.own_writes = Some(own_writes);
+        self
+    }
+
+    /// Tells [`OwnWrites`] about `written`. A failure is not the caller's: Cliniko holds the
+    /// write, and the poller announces it when it next looks.
+    async fn announce(&self, tenant: crate::ids::TenantId, written: &BookedAppointment) {
+        if let Some(own_writes) = &self.own_writes
+            && let Err(err) = own_writes.appointment_written(tenant, written).await
+        {
+            tracing::warn!(
+                appointment_id = %written.appointment.id,
+                error = %err,
+                "the write's events could not be stored now; the poller will publish them"
+            );
         }
     }
 
@@ -346,10 +370,12 @@ impl BookingService {
             })
             .await?;
         tracing::info!(appointment_id = %appointment.id, "appointment booked");
-        Ok(BookedAppointment {
+        let booked = BookedAppointment {
             appointment,
             time_zone,
-        })
+        };
+        self.announce(tenant, &booked).await;
+        Ok(booked)
     }
 
     /// Changes an appointment: a new start goes through the same guard as a booking (and moves
@@ -425,10 +451,12 @@ impl BookingService {
             })
             .await?;
         let time_zone = zone_of(&directory, &appointment);
-        Ok(BookedAppointment {
+        let changed = BookedAppointment {
             appointment,
             time_zone,
-        })
+        };
+        self.announce(tenant, &changed).await;
+        Ok(changed)
     }
 
     /// An appointment and its status.

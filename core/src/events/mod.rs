@@ -2,9 +2,11 @@
 //! outbound kind (webhooks, FHIR push, partner sync, notifications) subscribes to.
 
 mod data;
+mod own_writes;
 mod publish;
 mod types;
 
 pub use data::{EventData, RenderEvent};
+pub use own_writes::OwnWrites;
 pub use publish::{DEFAULT_RETENTION, EventPublisher, NewEvent, PreparedEvent, Subscribers};
 pub use types::EventType;
