@@ -11,6 +11,9 @@ use super::ConfigProblem;
 /// The longest retention accepted: a year of events is already more than recovery needs.
 const MAX_RETENTION_DAYS: u64 = 365;
 
+/// How much longer than the request timeout a claim must hold.
+const LEASE_MARGIN_SECS: u64 = 5;
+
 /// `[events]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventSettings {
@@ -24,6 +27,8 @@ pub struct EventSettings {
     pub delivery_concurrency: u32,
     /// Milliseconds between looks at the queue when nothing woke the worker.
     pub delivery_poll_ms: u64,
+    /// Seconds a receiver may take to answer one message.
+    pub delivery_timeout_secs: u64,
     /// Seconds a claimed delivery is held before another instance may take it over.
     pub delivery_lease_secs: u64,
     /// Seconds between sweeps that forget events past their retention.
@@ -44,6 +49,11 @@ impl EventSettings {
             concurrency: self.delivery_concurrency,
             poll: Duration::from_millis(self.delivery_poll_ms),
         }
+    }
+
+    /// The longest a receiver may take to answer.
+    pub fn delivery_timeout(&self) -> Duration {
+        Duration::from_secs(self.delivery_timeout_secs)
     }
 
     /// The time between retention sweeps.
@@ -82,12 +92,17 @@ impl EventSettings {
             "DELIVERY_POLL_MS",
             "must be between 10 and 60000",
         );
-        // A claim must outlast the slowest attempt (the 15 s request timeout) with room to record
-        // it, or a slow attempt would be taken over and sent twice.
         check(
-            self.delivery_lease_secs >= 30,
+            (1..=60).contains(&self.delivery_timeout_secs),
+            "DELIVERY_TIMEOUT_SECS",
+            "must be between 1 and 60",
+        );
+        // A claim must outlast the slowest attempt with room to record it, or a slow attempt
+        // would be taken over and sent twice.
+        check(
+            self.delivery_lease_secs >= self.delivery_timeout_secs + LEASE_MARGIN_SECS,
             "DELIVERY_LEASE_SECS",
-            "must be at least 30 (longer than the 15 s request timeout)",
+            "must be at least delivery_timeout_secs + 5",
         );
         check(
             self.prune_interval_secs >= 1,

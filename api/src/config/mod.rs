@@ -738,6 +738,30 @@ mod tests {
     }
 
     #[test]
+    fn events_keep_thirty_days_and_a_claim_outlasts_the_request_timeout() {
+        let defaults = with(&[]).unwrap().events;
+        assert_eq!(
+            defaults.retention(),
+            clinicgate_core::events::DEFAULT_RETENTION
+        );
+        assert_eq!(defaults.delivery_timeout(), Duration::from_secs(15));
+        assert!(defaults.worker().lease >= defaults.delivery_timeout() + Duration::from_secs(5));
+        let short_lease = with(&[
+            ("events.delivery_timeout_secs", "10"),
+            ("events.delivery_lease_secs", "12"),
+        ]);
+        assert_eq!(
+            keys(short_lease.unwrap_err()),
+            ["CLINICGATE_EVENTS__DELIVERY_LEASE_SECS"]
+        );
+        let forever = with(&[("events.retention_days", "0")]);
+        assert_eq!(
+            keys(forever.unwrap_err()),
+            ["CLINICGATE_EVENTS__RETENTION_DAYS"]
+        );
+    }
+
+    #[test]
     fn the_embedded_defaults_are_valid_and_match_the_contract() {
         let settings = with(&[]).unwrap();
         assert_eq!(settings.bind, "127.0.0.1:8080".parse().unwrap());
