@@ -236,13 +236,8 @@ impl Application {
         );
         let delivery_queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
         let delivery_wake = Arc::new(Notify::new());
-        let events = EventPublisher::new(
-            vault.clone(),
-            delivery_queue.clone(),
-            Arc::new(PublicShapes),
-            settings.events.retention(),
-        )
-        .with_wake(delivery_wake.clone());
+        let events = event_publisher(&settings, &db, &vault, delivery_queue.clone())
+            .with_wake(delivery_wake.clone());
         let state = AppState::new(Inner {
             signup: SignupService::new(clinics.clone()),
             staff: UserService::new(users, stores.state.sessions.clone()),
@@ -340,6 +335,32 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The one publisher of events: rendered in the public API's shapes, delivered to every
+/// subscriber kind.
+fn event_publisher(
+    settings: &Settings,
+    _db: &Db,
+    vault: &Vault,
+    queue: Arc<dyn DeliveryQueue>,
+) -> EventPublisher {
+    EventPublisher::new(
+        vault.clone(),
+        queue,
+        Arc::new(PublicShapes),
+        settings.events.retention(),
+    )
+}
+
+/// A publisher over the configured database, for tools that run beside `serve` (the fan-out
+/// benchmark's load generator): the same rendering and subscribers as a serving instance.
+pub async fn standalone_publisher(settings: &Settings) -> anyhow::Result<(EventPublisher, Db)> {
+    let keyring = Arc::new(load_keyring(settings)?);
+    let db = connect_database(settings).await?;
+    let vault = Vault::new(keyring, Arc::new(SeaDataKeyRepository::new(db.clone())));
+    let queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
+    Ok((event_publisher(settings, &db, &vault, queue), db))
 }
 
 /// The delivery worker, with a sender for every outbound kind.
