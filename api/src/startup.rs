@@ -25,6 +25,7 @@ use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
 use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
 use clinicgate_adapters::users::SeaUserRepository;
+use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
 use clinicgate_core::booking::BookingService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
@@ -41,6 +42,7 @@ use clinicgate_core::tokens::{
     TokenIssuer, TokenPolicy, TokenService, load_secret_hasher,
 };
 use clinicgate_core::users::{UserRepository, UserService};
+use clinicgate_core::webhooks::WebhookEndpointService;
 use clinicgate_migration::{Migrator, MigratorTrait as _};
 use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
@@ -229,7 +231,13 @@ impl Application {
             vault.clone(),
             settings.public_api.idempotency_policy(),
         );
+        let webhooks = WebhookEndpointService::new(
+            Arc::new(SeaWebhookEndpointRepository::new(db.clone())),
+            vault.clone(),
+            Arc::new(outbound.clone()),
+        );
         let state = AppState::new(Inner {
+            webhooks,
             signup: SignupService::new(clinics.clone()),
             staff: UserService::new(users, stores.state.sessions.clone()),
             patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),

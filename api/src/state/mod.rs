@@ -21,6 +21,7 @@ use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::SessionService;
 use clinicgate_core::tokens::{ClientService, TokenService};
 use clinicgate_core::users::UserService;
+use clinicgate_core::webhooks::WebhookEndpointService;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Settings;
@@ -81,6 +82,9 @@ pub struct Inner {
     pub list_bodies: ListBodies,
     /// Idempotency keys of the public API's writes.
     pub idempotency: IdempotencyService,
+    /// Partners' webhook endpoints (also what the delivery worker and the event publisher ask
+    /// about them).
+    pub webhooks: WebhookEndpointService,
     /// The OpenAPI document as served at `/openapi.json`, serialised once for every worker.
     pub openapi_json: actix_web::web::Bytes,
     /// Each documented route's methods, for the `Allow` header of a 405.
