@@ -43,6 +43,7 @@ SCOPES = [
     "appointments:write",
     "patients:read",
     "patients:write",
+    "webhooks:manage",
 ]
 PASSWORD = "schemathesis-runs-in-ci-2026"
 

@@ -11,8 +11,8 @@
 //! - [`cliniko`]: the Cliniko client (shared per-key budget, cache). The Cliniko sandbox the
 //!   tests run against is the `clinicgate-cliniko-sandbox` crate.
 //! - [`outbound`]: the SSRF guard, the one way to call a URL a user gave (webhooks and the like).
-//! - [`deliveries`], [`webhooks`]: the event engine's durable delivery queue, and how a webhook
-//!   message is signed and sent.
+//! - [`deliveries`], [`webhooks`], [`webhook_endpoints`]: the event engine's durable delivery
+//!   queue, how a webhook message is signed and sent, and partners' webhook endpoints.
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
 //! api never sees a database row.
@@ -37,4 +37,5 @@ pub mod stores;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod users;
+pub mod webhook_endpoints;
 pub mod webhooks;

@@ -26,12 +26,14 @@ use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
 use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
 use clinicgate_adapters::users::SeaUserRepository;
+use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
+use clinicgate_adapters::webhooks::WebhookSender;
 use clinicgate_core::booking::BookingService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::{ClinikoKeyService, FingerprintReport, load_key_fingerprinter};
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
-use clinicgate_core::delivery::{DeliveryQueue, DeliveryWorker, RetrySchedule};
+use clinicgate_core::delivery::{DeliveryQueue, DeliveryWorker, OutboundKind, RetrySchedule};
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::events::EventPublisher;
 use clinicgate_core::idempotency::IdempotencyService;
@@ -44,6 +46,7 @@ use clinicgate_core::tokens::{
     TokenIssuer, TokenPolicy, TokenService, load_secret_hasher,
 };
 use clinicgate_core::users::{UserRepository, UserService};
+use clinicgate_core::webhooks::WebhookEndpointService;
 use clinicgate_migration::{Migrator, MigratorTrait as _};
 use secrecy::ExposeSecret as _;
 use tokio::sync::Notify;
@@ -234,11 +237,13 @@ impl Application {
             vault.clone(),
             settings.public_api.idempotency_policy(),
         );
+        let webhooks = webhook_endpoints(&db, &vault, &outbound);
         let delivery_queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
         let delivery_wake = Arc::new(Notify::new());
-        let events = event_publisher(&settings, &db, &vault, delivery_queue.clone())
+        let events = event_publisher(&settings, &webhooks, &vault, delivery_queue.clone())
             .with_wake(delivery_wake.clone());
         let state = AppState::new(Inner {
+            webhooks,
             signup: SignupService::new(clinics.clone()),
             staff: UserService::new(users, stores.state.sessions.clone()),
             patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),
@@ -341,7 +346,7 @@ impl Application {
 /// subscriber kind.
 fn event_publisher(
     settings: &Settings,
-    _db: &Db,
+    webhooks: &WebhookEndpointService,
     vault: &Vault,
     queue: Arc<dyn DeliveryQueue>,
 ) -> EventPublisher {
@@ -350,6 +355,16 @@ fn event_publisher(
         queue,
         Arc::new(PublicShapes),
         settings.events.retention(),
+    )
+    .with_subscribers(Arc::new(webhooks.clone()))
+}
+
+/// The webhook endpoints over the database.
+fn webhook_endpoints(db: &Db, vault: &Vault, outbound: &OutboundClient) -> WebhookEndpointService {
+    WebhookEndpointService::new(
+        Arc::new(SeaWebhookEndpointRepository::new(db.clone())),
+        vault.clone(),
+        Arc::new(outbound.clone()),
     )
 }
 
@@ -360,17 +375,21 @@ pub async fn standalone_publisher(settings: &Settings) -> anyhow::Result<(EventP
     let db = connect_database(settings).await?;
     let vault = Vault::new(keyring, Arc::new(SeaDataKeyRepository::new(db.clone())));
     let queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
-    Ok((event_publisher(settings, &db, &vault, queue), db))
+    let webhooks = webhook_endpoints(&db, &vault, &outbound_client(settings)?);
+    Ok((event_publisher(settings, &webhooks, &vault, queue), db))
 }
 
 /// The delivery worker, with a sender for every outbound kind.
 fn delivery_worker(state: &AppState) -> DeliveryWorker {
+    let webhooks = WebhookSender::new(state.outbound.clone(), Arc::new(state.webhooks.clone()))
+        .with_request_timeout(state.settings.events.delivery_timeout());
     DeliveryWorker::new(
         state.delivery_queue.clone(),
         state.vault.clone(),
         RetrySchedule::default(),
         state.settings.events.worker(),
     )
+    .with_sender(OutboundKind::Webhook, Arc::new(webhooks))
 }
 
 /// The client for user-given URLs, behind the SSRF guard. Says once what the guard lets through,

@@ -16,6 +16,7 @@ pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
+pub mod outbound;
 pub mod patients;
 pub mod ports;
 pub mod secrets;

@@ -56,7 +56,8 @@ fn update_error(err: DbErr) -> Error {
     }
 }
 
-fn scopes(stored: &str) -> Result<ScopeSet> {
+/// A client's stored scopes (also read by the webhook endpoints, which join their client).
+pub(crate) fn scopes(stored: &str) -> Result<ScopeSet> {
     ScopeSet::parse_list(stored, "scopes")
         .map_err(|_| Error::internal("a stored API client scope is unknown"))
 }
@@ -89,7 +90,8 @@ fn to_domain(row: &entity::Model) -> Result<ApiClient> {
     })
 }
 
-fn clinic_active(clinic: Option<&clinics::Model>) -> bool {
+/// Whether a clinic row read beside a client (or an endpoint) may be served.
+pub(crate) fn clinic_active(clinic: Option<&clinics::Model>) -> bool {
     clinic.is_some_and(|c| c.status == ClinicStatus::Active.as_str())
 }
 

@@ -58,6 +58,7 @@ tenant_owned! {
     crate::revocations => TenantId,
     crate::secrets => TenantId,
     crate::users => TenantId,
+    crate::webhook_endpoints => TenantId,
 }
 
 /// The way into one clinic's rows of a tenant-owned table.

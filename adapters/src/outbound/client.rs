@@ -6,6 +6,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clinicgate_core::outbound::{UrlCheck, UrlRefused};
 use clinicgate_core::{Error, Result};
 use ipnet::IpNet;
 use reqwest::dns::{Name, Resolve};
@@ -71,6 +72,21 @@ impl fmt::Debug for OutboundClient {
             .field("urls", &self.urls)
             .field("connect_timeout", &self.connect_timeout)
             .finish_non_exhaustive()
+    }
+}
+
+/// The create-time check, as core asks for it: the URL normalised (`https://Hooks.example.com`
+/// becomes `https://hooks.example.com/`), or the refusal's stable code and sentence.
+#[async_trait::async_trait]
+impl UrlCheck for OutboundClient {
+    async fn check(&self, url: &str) -> std::result::Result<String, UrlRefused> {
+        self.check_url(url)
+            .await
+            .map(String::from)
+            .map_err(|refusal| UrlRefused {
+                code: refusal.code(),
+                message: refusal.to_string(),
+            })
     }
 }
 

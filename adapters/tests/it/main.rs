@@ -19,4 +19,5 @@ mod stores;
 mod tenancy;
 mod tokens;
 mod users;
+mod webhook_endpoints;
 mod webhook_sender;

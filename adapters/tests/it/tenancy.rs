@@ -15,6 +15,7 @@ use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::users::SeaUserRepository;
+use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
 use clinicgate_core::Error;
 use clinicgate_core::booking::{SlotClaims as _, SlotKey};
 use clinicgate_core::clinics::{ClinicRepository as _, ClinicStatus, NewClinic, Subdomain};
@@ -23,6 +24,7 @@ use clinicgate_core::cliniko_key::{
     ClinikoConnection, ClinikoKeyRepository as _, KeyFingerprint, KeyOwner, StoredClinikoKey,
 };
 use clinicgate_core::crypto::MasterKeyId;
+use clinicgate_core::events::EventType;
 use clinicgate_core::idempotency::{
     Claimed, ExistingRecord, Fingerprint, IdempotencyKey, IdempotencyRepository as _,
     IdempotencyScope,
@@ -37,6 +39,9 @@ use clinicgate_core::tokens::{
     ApiClientRepository as _, ClientChange, ClientId, ClientName, NewApiClient, ScopeSet,
 };
 use clinicgate_core::users::{Email, NewUser, PasswordHash, Role, UserChange, UserRepository as _};
+use clinicgate_core::webhooks::{
+    EndpointChange, NewWebhookEndpoint, Owner, WebhookEndpointId, WebhookEndpointRepository as _,
+};
 
 use crate::backends::migrated_database;
 
@@ -146,6 +151,101 @@ async fn another_clinic_neither_finds_nor_changes_nor_deletes_a_clinics_api_clie
         "the secret was not rotated"
     );
     assert_eq!(credentials.previous_secret, None);
+}
+
+#[tokio::test]
+async fn another_clinic_neither_finds_nor_changes_nor_deletes_a_clinics_webhook_endpoint() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let client = ClientId::generate();
+    SeaApiClientRepository::new(db.clone())
+        .create_in_tenant(
+            a,
+            NewApiClient {
+                client_id: client.clone(),
+                name: ClientName::parse("Partner").unwrap(),
+                scopes: ScopeSet::all(),
+                rate_limit_per_minute: None,
+                secret_hash: "ab".repeat(32),
+            },
+        )
+        .await
+        .unwrap();
+    let endpoints = SeaWebhookEndpointRepository::new(db);
+    let sealed = |byte| SealedSecret {
+        ciphertext: vec![byte; 40],
+        key_version: 1,
+    };
+    let created = endpoints
+        .create_in_tenant(
+            a,
+            NewWebhookEndpoint {
+                id: WebhookEndpointId::new(),
+                client_id: client.clone(),
+                url: "https://hooks.example.com/".into(),
+                event_types: [EventType::AppointmentCreated].into_iter().collect(),
+                description: None,
+                secret: sealed(1),
+            },
+        )
+        .await
+        .unwrap();
+    let id = created.id;
+
+    // As the clinic, and as the same client id presented to the other clinic.
+    for owner in [Owner::Clinic, Owner::Client(&client)] {
+        assert!(endpoints.list_in_tenant(b, owner).await.unwrap().is_empty());
+        assert!(
+            endpoints
+                .find_in_tenant(b, owner, id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let disable = EndpointChange {
+            enabled: Some(false),
+            ..EndpointChange::default()
+        };
+        assert!(is_not_found(
+            endpoints.change_in_tenant(b, owner, id, disable).await
+        ));
+        assert!(is_not_found(
+            endpoints
+                .rotate_secret_in_tenant(b, owner, id, sealed(2), Utc::now())
+                .await
+        ));
+        assert!(!endpoints.delete_in_tenant(b, owner, id).await.unwrap());
+    }
+    assert!(endpoints.delivery_view(b, id).await.unwrap().is_none());
+    assert!(
+        endpoints
+            .subscriptions_in_tenant(b)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        endpoints
+            .client_scopes_in_tenant(b, &client)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    endpoints
+        .note_failed(b, id, Utc::now(), Utc::now())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        endpoints.list_in_tenant(a, Owner::Clinic).await.unwrap(),
+        [created]
+    );
+    let view = endpoints.delivery_view(a, id).await.unwrap().unwrap();
+    assert_eq!(
+        view.secrets.current,
+        sealed(1),
+        "the secret was not rotated"
+    );
+    assert_eq!(view.endpoint.failing_since, None);
 }
 
 #[tokio::test]

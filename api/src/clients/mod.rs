@@ -84,7 +84,7 @@ pub struct ClientIn {
     #[schema(example = "Booking partner")]
     pub name: String,
     /// At least one of `doctors:read`, `slots:read`, `appointments:read`, `appointments:write`,
-    /// `patients:read`, `patients:write`.
+    /// `patients:read`, `patients:write`, `webhooks:manage`.
     #[schema(example = json!(["doctors:read", "slots:read"]))]
     pub scopes: Vec<String>,
     /// Requests per minute (1 to 10,000,000); omitted = the deployment's default.

@@ -23,6 +23,7 @@ use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::SessionService;
 use clinicgate_core::tokens::{ClientService, TokenService};
 use clinicgate_core::users::UserService;
+use clinicgate_core::webhooks::WebhookEndpointService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::Notify;
 
@@ -90,6 +91,9 @@ pub struct Inner {
     pub delivery_queue: Arc<dyn DeliveryQueue>,
     /// Wakes this instance's delivery worker when deliveries were appended or made due.
     pub delivery_wake: Arc<Notify>,
+    /// Partners' webhook endpoints (also what the delivery worker and the event publisher ask
+    /// about them).
+    pub webhooks: WebhookEndpointService,
     /// The OpenAPI document as served at `/openapi.json`, serialised once for every worker.
     pub openapi_json: actix_web::web::Bytes,
     /// Each documented route's methods, for the `Allow` header of a 405.

@@ -30,3 +30,4 @@ mod signup;
 mod staff;
 mod tenancy;
 mod tokens;
+mod webhooks;

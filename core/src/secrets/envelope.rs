@@ -35,6 +35,8 @@ pub enum SecretPurpose {
     IdempotentResponse,
     /// An event's data (patients, appointments), kept for delivery and recovery.
     EventData,
+    /// A webhook endpoint's signing secret (`whsec_…`), current or in its rotation grace.
+    WebhookSecret,
 }
 
 impl SecretPurpose {
@@ -44,6 +46,7 @@ impl SecretPurpose {
             Self::ClinikoApiKey => "cliniko_api_key",
             Self::IdempotentResponse => "idempotent_response",
             Self::EventData => "event_data",
+            Self::WebhookSecret => "webhook_secret",
         }
     }
 }
@@ -234,15 +237,10 @@ mod tests {
         let sealed = key
             .seal(tenant, SecretPurpose::ClinikoApiKey, b"secret")
             .unwrap();
-        // Another purpose's associated data, built exactly as a second purpose would be.
-        let other_aad = {
-            let mut aad = b"clinicgate/secret/v1\0".to_vec();
-            aad.extend_from_slice(tenant.as_uuid().as_bytes());
-            aad.push(0);
-            aad.extend_from_slice(b"webhook_secret");
-            aad
-        };
-        assert!(open_with(key.0.expose_secret(), &other_aad, &sealed).is_err());
+        assert!(
+            key.open(tenant, SecretPurpose::WebhookSecret, &sealed)
+                .is_err()
+        );
         assert!(
             open_with(
                 key.0.expose_secret(),

@@ -26,17 +26,21 @@ pub enum Scope {
     /// Create and update patients.
     #[serde(rename = "patients:write")]
     PatientsWrite,
+    /// Manage the client's own webhook endpoints (which events of its scopes it is sent).
+    #[serde(rename = "webhooks:manage")]
+    WebhooksManage,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::DoctorsRead,
         Self::SlotsRead,
         Self::AppointmentsRead,
         Self::AppointmentsWrite,
         Self::PatientsRead,
         Self::PatientsWrite,
+        Self::WebhooksManage,
     ];
 
     /// The wire form, e.g. `doctors:read`.
@@ -48,6 +52,7 @@ impl Scope {
             Self::AppointmentsWrite => "appointments:write",
             Self::PatientsRead => "patients:read",
             Self::PatientsWrite => "patients:write",
+            Self::WebhooksManage => "webhooks:manage",
         }
     }
 

@@ -1,0 +1,78 @@
+//! What the event engine asks of webhook endpoints, answered by [`WebhookEndpointService`]:
+//! who hears an event when it is published ([`Subscribers`]), and where a delivery goes when it
+//! is sent and what its outcome does to the endpoint ([`DeliveryEndpoints`]).
+//!
+//! An endpoint hears only events of its clinic whose data its client may read *now*: a client
+//! that lost a scope is not sent events already queued for it (they fail without an attempt).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::service::WebhookEndpointService;
+use super::{
+    DISABLE_AFTER_FAILING_FOR, Deliverable, DeliveryEndpoint, DeliveryEndpoints, WebhookEndpointId,
+};
+use crate::Result;
+use crate::delivery::{OutboundKind, Target};
+use crate::events::{EventType, Subscribers};
+use crate::ids::TenantId;
+
+#[async_trait]
+impl DeliveryEndpoints for WebhookEndpointService {
+    async fn deliverable(
+        &self,
+        tenant: TenantId,
+        endpoint: WebhookEndpointId,
+        event_type: EventType,
+    ) -> Result<Deliverable> {
+        let Some(view) = self.endpoints.delivery_view(tenant, endpoint).await? else {
+            return Ok(Deliverable::Gone);
+        };
+        if !view.client_scopes.contains(event_type.scope()) {
+            return Ok(Deliverable::Gone);
+        }
+        // Paused, not gone: the deliveries wait and go once the endpoint (or its clinic) is
+        // back.
+        if !view.endpoint.enabled() || !view.clinic_active {
+            return Ok(Deliverable::Held);
+        }
+        Ok(Deliverable::Send(DeliveryEndpoint {
+            secrets: self.open(tenant, &view.secrets, Utc::now()).await?,
+            url: view.endpoint.url,
+            failing_since: view.endpoint.failing_since,
+        }))
+    }
+
+    async fn note_outcome(
+        &self,
+        tenant: TenantId,
+        endpoint: WebhookEndpointId,
+        delivered: bool,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        if delivered {
+            self.endpoints.note_delivered(tenant, endpoint).await?;
+            return Ok(false);
+        }
+        self.endpoints
+            .note_failed(tenant, endpoint, at, at - DISABLE_AFTER_FAILING_FOR)
+            .await
+    }
+}
+
+#[async_trait]
+impl Subscribers for WebhookEndpointService {
+    async fn targets(&self, tenant: TenantId, event_type: EventType) -> Result<Vec<Target>> {
+        let subscriptions = self.endpoints.subscriptions_in_tenant(tenant).await?;
+        Ok(subscriptions
+            .into_iter()
+            .filter(|s| {
+                s.event_types.contains(&event_type) && s.client_scopes.contains(event_type.scope())
+            })
+            .map(|s| Target {
+                kind: OutboundKind::Webhook,
+                id: s.id.as_uuid(),
+            })
+            .collect())
+    }
+}
