@@ -26,7 +26,7 @@ use clinicgate_core::tokens::{
 };
 use clinicgate_core::webhooks::{
     DISABLE_AFTER_FAILING_FOR, Deliverable, DeliveryEndpoints as _, DisabledReason, EndpointChange,
-    NewWebhookEndpoint, Owner, WebhookEndpointId, WebhookEndpointRepository as _,
+    NewWebhookEndpoint, Owner, WebhookEndpoint, WebhookEndpointId, WebhookEndpointRepository as _,
     WebhookEndpointService, WebhookSecret,
 };
 use secrecy::SecretString;
@@ -244,6 +244,22 @@ impl Delivery {
 }
 
 impl Delivery {
+    /// Enables or disables the endpoint, as the clinic does.
+    async fn set_enabled(&self, id: WebhookEndpointId, enabled: bool) -> WebhookEndpoint {
+        self.repo
+            .change_in_tenant(
+                self.tenant,
+                Owner::Clinic,
+                id,
+                EndpointChange {
+                    enabled: Some(enabled),
+                    ..EndpointChange::default()
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     /// Seconds from `start` to the endpoint's failing streak's start (`None`: no streak).
     async fn streak_from(&self, id: WebhookEndpointId, start: DateTime<Utc>) -> Option<i64> {
         self.repo
@@ -336,18 +352,7 @@ async fn a_delivery_is_sent_held_or_given_up_as_the_endpoint_its_client_and_its_
     assert_eq!(secrets, [rotated.expose(), secret.expose()]);
 
     // Disabled: held, and no longer a target.
-    env.repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(false),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    env.set_enabled(id, false).await;
     assert!(matches!(
         env.service
             .deliverable(env.tenant, id, created)
@@ -362,18 +367,7 @@ async fn a_delivery_is_sent_held_or_given_up_as_the_endpoint_its_client_and_its_
             .unwrap()
             .is_empty()
     );
-    env.repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(true),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    env.set_enabled(id, true).await;
 
     // A suspended clinic: held, nothing lost.
     let clinics = SeaClinicRepository::new(env.db.clone());
@@ -490,19 +484,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_once_and_starts_afresh_wh
         .unwrap();
     assert_eq!(disabled.disabled, Some(DisabledReason::Failing));
 
-    let enabled = env
-        .repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(true),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    let enabled = env.set_enabled(id, true).await;
     assert!(enabled.enabled());
     assert_eq!(
         enabled.failing_since, None,
@@ -513,18 +495,6 @@ async fn an_endpoint_failing_for_five_days_is_disabled_once_and_starts_afresh_wh
         .note_outcome(env.tenant, id, false, start)
         .await
         .unwrap();
-    let again = env
-        .repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(true),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    let again = env.set_enabled(id, true).await;
     assert!(again.failing_since.is_some());
 }
