@@ -17,6 +17,7 @@ use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
+use clinicgate_adapters::deliveries::SeaDeliveryQueue;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::outbound::OutboundClient;
@@ -235,6 +236,7 @@ impl Application {
             Arc::new(SeaWebhookEndpointRepository::new(db.clone())),
             vault.clone(),
             Arc::new(outbound.clone()),
+            Arc::new(SeaDeliveryQueue::new(db.clone())),
         );
         let state = AppState::new(Inner {
             webhooks,

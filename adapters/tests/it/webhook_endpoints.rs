@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clinicgate_adapters::api_clients::SeaApiClientRepository;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::db::Db;
+use clinicgate_adapters::deliveries::SeaDeliveryQueue;
 use clinicgate_adapters::outbound::{OutboundClient, OutboundConfig};
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
@@ -215,7 +216,12 @@ impl Delivery {
         let repo = Arc::new(SeaWebhookEndpointRepository::new(db.clone()));
         let urls = OutboundClient::new(&OutboundConfig::new(Vec::new(), false)).unwrap();
         Self {
-            service: WebhookEndpointService::new(repo.clone(), vault.clone(), Arc::new(urls)),
+            service: WebhookEndpointService::new(
+                repo.clone(),
+                vault.clone(),
+                Arc::new(urls),
+                Arc::new(SeaDeliveryQueue::new(db.clone())),
+            ),
             _guard: guard,
             db,
             tenant,
