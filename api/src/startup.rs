@@ -365,6 +365,7 @@ fn webhook_endpoints(db: &Db, vault: &Vault, outbound: &OutboundClient) -> Webho
         Arc::new(SeaWebhookEndpointRepository::new(db.clone())),
         vault.clone(),
         Arc::new(outbound.clone()),
+        Arc::new(SeaDeliveryQueue::new(db.clone())),
     )
 }
 

@@ -6,8 +6,12 @@
 //! claimed meanwhile is re-checked against the lease condition, so no two live claims hold one
 //! delivery. SQLite has no row locks (the clause is left out) and runs one writer at a time,
 //! which makes the same statement atomic there.
+//!
+//! The same struct is the [`DeliveryHistory`](clinicgate_core::delivery::DeliveryHistory) a
+//! target's owner reads and resends from (`history`).
 
 pub(crate) mod entity;
+mod history;
 
 use std::time::Duration;
 

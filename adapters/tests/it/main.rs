@@ -12,6 +12,7 @@ mod backends;
 mod clinics;
 mod cliniko;
 mod deliveries;
+mod delivery_history;
 mod outbound;
 mod public_api;
 mod secrets;

@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clinicgate_adapters::api_clients::SeaApiClientRepository;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::db::Db;
+use clinicgate_adapters::deliveries::SeaDeliveryQueue;
 use clinicgate_adapters::outbound::{OutboundClient, OutboundConfig};
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
@@ -26,7 +27,7 @@ use clinicgate_core::tokens::{
 };
 use clinicgate_core::webhooks::{
     DISABLE_AFTER_FAILING_FOR, Deliverable, DeliveryEndpoints as _, DisabledReason, EndpointChange,
-    NewWebhookEndpoint, Owner, WebhookEndpointId, WebhookEndpointRepository as _,
+    NewWebhookEndpoint, Owner, WebhookEndpoint, WebhookEndpointId, WebhookEndpointRepository as _,
     WebhookEndpointService, WebhookSecret,
 };
 use secrecy::SecretString;
@@ -215,7 +216,12 @@ impl Delivery {
         let repo = Arc::new(SeaWebhookEndpointRepository::new(db.clone()));
         let urls = OutboundClient::new(&OutboundConfig::new(Vec::new(), false)).unwrap();
         Self {
-            service: WebhookEndpointService::new(repo.clone(), vault.clone(), Arc::new(urls)),
+            service: WebhookEndpointService::new(
+                repo.clone(),
+                vault.clone(),
+                Arc::new(urls),
+                Arc::new(SeaDeliveryQueue::new(db.clone())),
+            ),
             _guard: guard,
             db,
             tenant,
@@ -244,6 +250,22 @@ impl Delivery {
 }
 
 impl Delivery {
+    /// Enables or disables the endpoint, as the clinic does.
+    async fn set_enabled(&self, id: WebhookEndpointId, enabled: bool) -> WebhookEndpoint {
+        self.repo
+            .change_in_tenant(
+                self.tenant,
+                Owner::Clinic,
+                id,
+                EndpointChange {
+                    enabled: Some(enabled),
+                    ..EndpointChange::default()
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     /// Seconds from `start` to the endpoint's failing streak's start (`None`: no streak).
     async fn streak_from(&self, id: WebhookEndpointId, start: DateTime<Utc>) -> Option<i64> {
         self.repo
@@ -336,18 +358,7 @@ async fn a_delivery_is_sent_held_or_given_up_as_the_endpoint_its_client_and_its_
     assert_eq!(secrets, [rotated.expose(), secret.expose()]);
 
     // Disabled: held, and no longer a target.
-    env.repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(false),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    env.set_enabled(id, false).await;
     assert!(matches!(
         env.service
             .deliverable(env.tenant, id, created)
@@ -362,18 +373,7 @@ async fn a_delivery_is_sent_held_or_given_up_as_the_endpoint_its_client_and_its_
             .unwrap()
             .is_empty()
     );
-    env.repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(true),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    env.set_enabled(id, true).await;
 
     // A suspended clinic: held, nothing lost.
     let clinics = SeaClinicRepository::new(env.db.clone());
@@ -490,19 +490,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_once_and_starts_afresh_wh
         .unwrap();
     assert_eq!(disabled.disabled, Some(DisabledReason::Failing));
 
-    let enabled = env
-        .repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(true),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    let enabled = env.set_enabled(id, true).await;
     assert!(enabled.enabled());
     assert_eq!(
         enabled.failing_since, None,
@@ -513,18 +501,6 @@ async fn an_endpoint_failing_for_five_days_is_disabled_once_and_starts_afresh_wh
         .note_outcome(env.tenant, id, false, start)
         .await
         .unwrap();
-    let again = env
-        .repo
-        .change_in_tenant(
-            env.tenant,
-            Owner::Clinic,
-            id,
-            EndpointChange {
-                enabled: Some(true),
-                ..EndpointChange::default()
-            },
-        )
-        .await
-        .unwrap();
+    let again = env.set_enabled(id, true).await;
     assert!(again.failing_since.is_some());
 }

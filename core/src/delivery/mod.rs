@@ -1,12 +1,18 @@
 //! The one delivery machinery every outbound kind (webhooks, FHIR push, partner sync,
 //! notifications) shares: how an attempt's result is judged and when a failed delivery is tried
-//! again. Each kind only says how to build and send its request.
+//! again, and a target's delivery history with resend and recovery. Each kind only says how to
+//! build and send its request.
 
+mod history;
 mod outcome;
 mod queue;
 mod schedule;
 mod worker;
 
+pub use history::{
+    DEFAULT_HISTORY_PAGE, DeliveryHistory, DeliveryRecord, HistoryFilter, HistoryPage,
+    MAX_HISTORY_PAGE, MAX_RECOVERED, Recovered, Resend,
+};
 pub use outcome::{AttemptResult, TransportFailure, Verdict};
 pub use queue::{
     AttemptRecord, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus, EventId, LeaseId,

@@ -5,6 +5,7 @@
 //! - `store`: the storage port ([`WebhookEndpointRepository`]) and the endpoint as stored;
 //! - `service`: [`WebhookEndpointService`], endpoint management for partners and clinics, which
 //!   also answers the delivery machinery (`delivery`) and the publisher ([`Subscribers`]);
+//! - `history`: an endpoint's deliveries, resend and recovery;
 //! - `input`: reading a partner's URL, event types and description;
 //! - `signature`: Standard Webhooks signatures.
 //!
@@ -12,6 +13,7 @@
 
 mod delivery;
 mod endpoints;
+mod history;
 mod input;
 mod service;
 mod signature;

@@ -17,6 +17,7 @@ use super::store::{
     WebhookEndpointRepository,
 };
 use super::{DeliveryEndpoint, WebhookEndpointId, WebhookSecret};
+use crate::delivery::DeliveryHistory;
 use crate::outbound::UrlCheck;
 use crate::secrets::{SecretPurpose, Vault};
 use crate::tenancy::{Actor, TenantContext};
@@ -114,6 +115,18 @@ pub(super) fn owner(ctx: &TenantContext, need: Need) -> Result<Owner<'_>> {
     }
 }
 
+/// The API client `ctx` acts as, when it may own endpoints.
+///
+/// # Errors
+/// As [`owner`] with [`Need::Own`].
+pub(super) fn owning_client(ctx: &TenantContext) -> Result<&ClientId> {
+    match owner(ctx, Need::Own)? {
+        Owner::Client(client) => Ok(client),
+        // `owner` never gives staff `Need::Own`.
+        Owner::Clinic => Err(Error::internal("only an API client owns endpoints")),
+    }
+}
+
 pub(super) fn not_found() -> Error {
     Error::NotFound {
         resource: "webhook endpoint",
@@ -127,26 +140,33 @@ pub struct WebhookEndpointService {
     pub(super) endpoints: Arc<dyn WebhookEndpointRepository>,
     pub(super) vault: Vault,
     urls: Arc<dyn UrlCheck>,
+    pub(super) history: Arc<dyn DeliveryHistory>,
 }
 
 impl WebhookEndpointService {
-    /// A service over `endpoints`, sealing secrets with `vault` and checking URLs with `urls`
-    /// (the outbound guard).
+    /// A service over `endpoints`, sealing secrets with `vault`, checking URLs with `urls` (the
+    /// outbound guard) and reading and adding deliveries through `history` (the queue).
     pub fn new(
         endpoints: Arc<dyn WebhookEndpointRepository>,
         vault: Vault,
         urls: Arc<dyn UrlCheck>,
+        history: Arc<dyn DeliveryHistory>,
     ) -> Self {
         Self {
             endpoints,
             vault,
             urls,
+            history,
         }
     }
 
     /// The scopes the calling client holds now: what its endpoints may receive, whatever the
     /// token it called with was narrowed to.
-    async fn client_scopes(&self, ctx: &TenantContext, client: &ClientId) -> Result<ScopeSet> {
+    pub(super) async fn client_scopes(
+        &self,
+        ctx: &TenantContext,
+        client: &ClientId,
+    ) -> Result<ScopeSet> {
         self.endpoints
             .client_scopes_in_tenant(ctx.tenant_id(), client)
             .await?
@@ -180,9 +200,7 @@ impl WebhookEndpointService {
         ctx: &TenantContext,
         request: NewEndpointRequest,
     ) -> Result<EndpointWithSecret> {
-        let Owner::Client(client) = owner(ctx, Need::Own)? else {
-            return Err(Error::internal("only a client owns endpoints"));
-        };
+        let client = owning_client(ctx)?;
         let scopes = self.client_scopes(ctx, client).await?;
         let mut errors = Vec::new();
         let url = input::url(self.urls.as_ref(), &request.url, &mut errors).await;
@@ -412,5 +430,60 @@ impl WebhookEndpointService {
             );
         }
         Ok(opened)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{TenantId, UserId};
+    use crate::users::Role;
+
+    fn client(scopes: &[Scope]) -> TenantContext {
+        TenantContext::for_api_client(
+            TenantId::new(),
+            ClientId::generate(),
+            scopes.iter().copied().collect(),
+        )
+    }
+
+    fn staff(role: Role) -> TenantContext {
+        TenantContext::new(TenantId::new(), UserId::new(), role)
+    }
+
+    #[test]
+    fn a_client_with_webhooks_manage_reaches_its_own_endpoints_for_everything() {
+        let ctx = client(&[Scope::WebhooksManage]);
+        for need in [Need::View, Need::Control, Need::Own] {
+            assert_eq!(
+                owner(&ctx, need).unwrap(),
+                Owner::Client(ctx.client_id().unwrap())
+            );
+        }
+        let without = client(&[Scope::AppointmentsRead]);
+        assert!(matches!(
+            owner(&without, Need::View),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(owning_client(&without), Err(Error::Forbidden(_))));
+    }
+
+    #[test]
+    fn staff_see_every_endpoint_managers_control_them_and_nobody_on_staff_owns_one() {
+        for role in [Role::Owner, Role::Admin, Role::Clinician] {
+            assert_eq!(owner(&staff(role), Need::View).unwrap(), Owner::Clinic);
+            assert!(matches!(
+                owner(&staff(role), Need::Own),
+                Err(Error::Forbidden(_))
+            ));
+        }
+        assert_eq!(
+            owner(&staff(Role::Admin), Need::Control).unwrap(),
+            Owner::Clinic
+        );
+        assert!(matches!(
+            owner(&staff(Role::Clinician), Need::Control),
+            Err(Error::Forbidden(_))
+        ));
     }
 }

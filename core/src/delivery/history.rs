@@ -1,0 +1,107 @@
+//! A target's deliveries as its owner sees them (newest first, with every attempt), and the two
+//! ways to send events again: resend one delivery, or recover every event since a moment. Both
+//! only add pending deliveries to the queue; the workers send them like any other.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::queue::{AttemptRecord, Delivery, DeliveryId, DeliveryStatus, Target};
+use crate::Result;
+use crate::events::EventType;
+use crate::ids::TenantId;
+
+/// The most deliveries one page holds.
+pub const MAX_HISTORY_PAGE: u32 = 100;
+/// Deliveries per page when the caller does not say.
+pub const DEFAULT_HISTORY_PAGE: u32 = 20;
+/// The most events one recovery sends again.
+pub const MAX_RECOVERED: u64 = 10_000;
+
+/// Which of a target's deliveries to list (all optional, combined with AND).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Only deliveries older than this one (the previous page's last).
+    pub before: Option<DeliveryId>,
+    /// Only deliveries in this state.
+    pub status: Option<DeliveryStatus>,
+    /// Only deliveries of events of this type.
+    pub event_type: Option<EventType>,
+}
+
+/// One delivery with its event's type and its attempts, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The delivery.
+    pub delivery: Delivery,
+    /// Its event's type.
+    pub event_type: EventType,
+    /// Every attempt so far.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// A page of deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub deliveries: Vec<DeliveryRecord>,
+    /// Pass as `before` for the next (older) page; `None` on the last page.
+    pub next_before: Option<DeliveryId>,
+}
+
+/// What asking to resend a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// A new pending delivery of the same event to the same target, due now.
+    Queued(DeliveryId),
+    /// The event is past its retention: it cannot be sent again.
+    BeyondRetention,
+}
+
+/// What a recovery queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// New pending deliveries.
+    pub count: u64,
+    /// Whether more events matched than one recovery sends ([`MAX_RECOVERED`]): the oldest were
+    /// queued; recover again from the last one's time for the rest.
+    pub truncated: bool,
+}
+
+/// The queue's history of one target, and resending from it.
+#[async_trait]
+pub trait DeliveryHistory: Send + Sync + std::fmt::Debug {
+    /// Up to `limit` of the clinic's deliveries to `target` matching `filter`, newest first
+    /// (creation time, then id).
+    async fn page(
+        &self,
+        tenant: TenantId,
+        target: Target,
+        filter: HistoryFilter,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>>;
+
+    /// Queues the event of the clinic's delivery `delivery` to `target` again, due at `now`;
+    /// `None` when there is no such delivery.
+    async fn resend(
+        &self,
+        tenant: TenantId,
+        target: Target,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Resend>>;
+
+    /// Queues a delivery to `target`, due at `now`, of every event of the clinic of one of
+    /// `event_types` that occurred at or after `since` and is still retained, oldest first, at
+    /// most `max`.
+    async fn recover(
+        &self,
+        tenant: TenantId,
+        target: Target,
+        event_types: &BTreeSet<EventType>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        max: u64,
+    ) -> Result<Recovered>;
+}

@@ -1,0 +1,119 @@
+//! An endpoint's deliveries, for its client and for the clinic: the history (paged, filtered),
+//! resending one delivery, and recovering every event since a moment (the client only).
+
+use chrono::{DateTime, Utc};
+
+use super::WebhookEndpointId;
+use super::service::{Need, WebhookEndpointService, owning_client};
+use crate::delivery::{
+    DeliveryId, HistoryFilter, HistoryPage, MAX_HISTORY_PAGE, MAX_RECOVERED, OutboundKind,
+    Recovered, Resend, Target,
+};
+use crate::tenancy::TenantContext;
+use crate::{Error, Result};
+
+fn target(id: WebhookEndpointId) -> Target {
+    Target {
+        kind: OutboundKind::Webhook,
+        id: id.as_uuid(),
+    }
+}
+
+impl WebhookEndpointService {
+    /// Up to `limit` (1 to [`MAX_HISTORY_PAGE`]) of the endpoint's deliveries matching
+    /// `filter`, newest first, each with its attempts.
+    ///
+    /// # Errors
+    /// `NotFound` for an endpoint the caller does not reach; `Validation` for a `limit` out of
+    /// range.
+    pub async fn deliveries(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookEndpointId,
+        filter: HistoryFilter,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                "out_of_range",
+                format!("limit is between 1 and {MAX_HISTORY_PAGE}"),
+            ));
+        }
+        self.find(ctx, Need::View, id).await?;
+        // One more than asked says whether another page follows.
+        let mut deliveries = self
+            .history
+            .page(ctx.tenant_id(), target(id), filter, limit + 1)
+            .await?;
+        let more = deliveries.len() > limit as usize;
+        deliveries.truncate(limit as usize);
+        Ok(HistoryPage {
+            next_before: more
+                .then(|| deliveries.last().map(|d| d.delivery.id))
+                .flatten(),
+            deliveries,
+        })
+    }
+
+    /// Sends the event of one of the endpoint's deliveries again (a new delivery, due now): the
+    /// owning client, or the clinic's owners and admins.
+    ///
+    /// # Errors
+    /// `NotFound` for an endpoint the caller does not reach, or a delivery not to it;
+    /// `Forbidden` for clinicians.
+    pub async fn resend(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookEndpointId,
+        delivery: DeliveryId,
+    ) -> Result<Resend> {
+        self.find(ctx, Need::Control, id).await?;
+        let resent = self
+            .history
+            .resend(ctx.tenant_id(), target(id), delivery, Utc::now())
+            .await?
+            .ok_or(Error::NotFound {
+                resource: "delivery",
+            })?;
+        if let Resend::Queued(new) = resent {
+            tracing::info!(tenant_id = %ctx.tenant_id(), endpoint_id = %id, delivery_id = %new, "queued a webhook delivery again");
+        }
+        Ok(resent)
+    }
+
+    /// Queues every retained event of the clinic since `since` that the calling client's
+    /// endpoint is sent (and its client may still read), oldest first, at most
+    /// [`MAX_RECOVERED`].
+    ///
+    /// # Errors
+    /// `NotFound` for anyone else's endpoint.
+    pub async fn recover(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookEndpointId,
+        since: DateTime<Utc>,
+    ) -> Result<Recovered> {
+        let client = owning_client(ctx)?;
+        let endpoint = self.find(ctx, Need::Own, id).await?;
+        let scopes = self.client_scopes(ctx, client).await?;
+        let readable = endpoint
+            .event_types
+            .into_iter()
+            .filter(|t| scopes.contains(t.scope()))
+            .collect();
+        let recovered = self
+            .history
+            .recover(
+                ctx.tenant_id(),
+                target(id),
+                &readable,
+                since,
+                Utc::now(),
+                MAX_RECOVERED,
+            )
+            .await?;
+        tracing::info!(tenant_id = %ctx.tenant_id(), endpoint_id = %id, count = recovered.count, truncated = recovered.truncated, "recovered webhook events");
+        Ok(recovered)
+    }
+}
