@@ -85,5 +85,16 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(public::create_appointment)
         .route(public::update_appointment)
         .route(public::appointment_status)
+        .route(public::list_event_types)
+        .route(public::list_webhooks)
+        .route(public::create_webhook)
+        .route(public::get_webhook)
+        .route(public::update_webhook)
+        .route(public::delete_webhook)
+        .route(public::rotate_webhook_secret)
+        .route(public::test_webhook)
+        .route(public::list_webhook_deliveries)
+        .route(public::resend_webhook_delivery)
+        .route(public::recover_webhook)
         .pages();
 }

@@ -240,6 +240,7 @@ impl Application {
         );
         let state = AppState::new(Inner {
             webhooks,
+            delivery_wake: Arc::new(tokio::sync::Notify::new()),
             signup: SignupService::new(clinics.clone()),
             staff: UserService::new(users, stores.state.sessions.clone()),
             patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),

@@ -23,6 +23,7 @@ use clinicgate_core::tokens::{ClientService, TokenService};
 use clinicgate_core::users::UserService;
 use clinicgate_core::webhooks::WebhookEndpointService;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Notify;
 
 use crate::config::Settings;
 mod list_bodies;
@@ -85,6 +86,9 @@ pub struct Inner {
     /// Partners' webhook endpoints (also what the delivery worker and the event publisher ask
     /// about them).
     pub webhooks: WebhookEndpointService,
+    /// Wakes this instance's delivery worker when a request queued deliveries (a resend, a
+    /// recovery), so they go now rather than at its next poll.
+    pub delivery_wake: Arc<Notify>,
     /// The OpenAPI document as served at `/openapi.json`, serialised once for every worker.
     pub openapi_json: actix_web::web::Bytes,
     /// Each documented route's methods, for the `Allow` header of a 405.
