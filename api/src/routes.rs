@@ -8,6 +8,7 @@ use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
     audit, auth, clients, clinics, cliniko_key, login, ops, pages, patients, public, signup, users,
+    webhooks,
 };
 
 /// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
@@ -68,6 +69,11 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(clients::update_client)
         .route(clients::rotate_client_secret)
         .route(clients::delete_client)
+        .route(webhooks::list_clinic_webhooks)
+        .route(webhooks::list_clinic_webhook_deliveries)
+        .route(webhooks::disable_clinic_webhook)
+        .route(webhooks::enable_clinic_webhook)
+        .route(webhooks::resend_clinic_webhook_delivery)
         .route(auth::issue_token)
         .route(auth::validate)
         .route(auth::revoke)

@@ -9,134 +9,16 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use clinicgate_adapters::deliveries::SeaDeliveryQueue;
-use clinicgate_core::delivery::{
-    AttemptRecord, AttemptResult, DeliveryId, DeliveryQueue as _, EventId, Next, OutboundKind,
-    StoredEvent, Target,
-};
+use chrono::{TimeDelta, Utc};
+use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::events::EventType;
-use clinicgate_core::ids::TenantId;
-use clinicgate_core::secrets::SecretPurpose;
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::{Partner, field_codes};
+use crate::common::deliveries::Events;
 
 const SCOPES: &[&str] = &["appointments:read", "patients:read", "webhooks:manage"];
-
-/// The queue of `partner`'s app, and its clinic.
-pub struct Events<'a> {
-    partner: &'a Partner,
-    queue: SeaDeliveryQueue,
-    pub tenant: TenantId,
-}
-
-impl<'a> Events<'a> {
-    pub fn of(partner: &'a Partner) -> Self {
-        Self {
-            queue: SeaDeliveryQueue::new(partner.app.state.db.clone()),
-            tenant: partner.clinic.clinic.id.parse().unwrap(),
-            partner,
-        }
-    }
-
-    /// Stores an event of `event_type` that occurred at `at` and is kept until `expires_at`,
-    /// with a delivery to each of `endpoints`; the deliveries' ids.
-    pub async fn publish_until(
-        &self,
-        event_type: EventType,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-        endpoints: &[&str],
-    ) -> Vec<DeliveryId> {
-        let data = self
-            .partner
-            .app
-            .state
-            .vault
-            .seal(
-                self.tenant,
-                SecretPurpose::EventData,
-                &SecretString::from(r#"{"id":"836447129235991234"}"#),
-            )
-            .await
-            .unwrap();
-        let event = StoredEvent {
-            id: EventId::new(),
-            tenant_id: self.tenant,
-            event_type,
-            occurred_at: at,
-            data,
-            expires_at,
-        };
-        let targets: Vec<Target> = endpoints
-            .iter()
-            .map(|id| Target {
-                kind: OutboundKind::Webhook,
-                id: id.parse().unwrap(),
-            })
-            .collect();
-        let ids = self.queue.append(&event, &targets).await.unwrap();
-        // Distinct creation times, so the listing's order is the order of publication.
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        ids
-    }
-
-    /// As [`Self::publish_until`], kept for 30 days.
-    pub async fn publish(
-        &self,
-        event_type: EventType,
-        at: DateTime<Utc>,
-        endpoints: &[&str],
-    ) -> Vec<DeliveryId> {
-        self.publish_until(event_type, at, at + TimeDelta::days(30), endpoints)
-            .await
-    }
-
-    /// Records one attempt of `delivery` answered with `status`, after which it has failed.
-    /// Claims as a worker does; a worker of the app may hold it for a moment (it is pending to
-    /// a disabled endpoint), so this tries until it holds it.
-    pub async fn fail(&self, delivery: DeliveryId, status: u16) {
-        for _ in 0..200 {
-            let later = Utc::now() + TimeDelta::days(1);
-            for claimed in self
-                .queue
-                .claim(later, Duration::from_secs(30), 100)
-                .await
-                .unwrap()
-            {
-                if claimed.delivery.id != delivery {
-                    let due = claimed.delivery.next_attempt_at;
-                    self.queue
-                        .release(&claimed, Next::RetryAt(due))
-                        .await
-                        .unwrap();
-                    continue;
-                }
-                let attempt = AttemptRecord {
-                    attempted_at: Utc::now(),
-                    result: AttemptResult::Answered {
-                        status,
-                        retry_after: None,
-                    },
-                    latency: Duration::from_millis(12),
-                    response_excerpt: Some("receiver said no".into()),
-                };
-                assert!(
-                    self.queue
-                        .record(&claimed, &attempt, Next::Failed)
-                        .await
-                        .unwrap()
-                );
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the delivery was never claimed");
-    }
-}
 
 /// A partner with a disabled endpoint for appointment events; the endpoint's id.
 async fn disabled_endpoint(partner: &Partner) -> String {
@@ -171,7 +53,7 @@ fn ids(page: &Value) -> Vec<&str> {
 async fn deliveries_are_listed_newest_first_with_their_attempts_paged_and_filtered() {
     let partner = Partner::new(SCOPES).await;
     let id = disabled_endpoint(&partner).await;
-    let events = Events::of(&partner);
+    let events = Events::of(&partner.app, &partner.clinic.clinic.id);
     let now = Utc::now();
     let mut published = Vec::new();
     for event_type in [
@@ -266,7 +148,7 @@ async fn a_delivery_is_resent_and_every_event_since_a_moment_is_recovered() {
     let partner = Partner::new(SCOPES).await;
     let id = disabled_endpoint(&partner).await;
     let other = disabled_endpoint(&partner).await;
-    let events = Events::of(&partner);
+    let events = Events::of(&partner.app, &partner.clinic.clinic.id);
     let now = Utc::now();
     // Before the endpoint heard anything: two appointment events and a patient event it is not
     // sent.

@@ -3,6 +3,7 @@
 //! create time, a signed test ping verified by the Standard Webhooks reference library, the
 //! delivery history with resend and recovery, and the clinic's view and controls.
 
+mod clinic;
 mod deliveries;
 mod endpoints;
 mod ping;
