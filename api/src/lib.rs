@@ -27,6 +27,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(test)]
 mod layering;

@@ -8,6 +8,7 @@ use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
     audit, auth, clients, clinics, cliniko_key, login, ops, pages, patients, public, signup, users,
+    webhooks,
 };
 
 /// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
@@ -68,6 +69,11 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(clients::update_client)
         .route(clients::rotate_client_secret)
         .route(clients::delete_client)
+        .route(webhooks::list_clinic_webhooks)
+        .route(webhooks::list_clinic_webhook_deliveries)
+        .route(webhooks::disable_clinic_webhook)
+        .route(webhooks::enable_clinic_webhook)
+        .route(webhooks::resend_clinic_webhook_delivery)
         .route(auth::issue_token)
         .route(auth::validate)
         .route(auth::revoke)
@@ -85,5 +91,16 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(public::create_appointment)
         .route(public::update_appointment)
         .route(public::appointment_status)
+        .route(public::list_event_types)
+        .route(public::list_webhooks)
+        .route(public::create_webhook)
+        .route(public::get_webhook)
+        .route(public::update_webhook)
+        .route(public::delete_webhook)
+        .route(public::rotate_webhook_secret)
+        .route(public::test_webhook)
+        .route(public::list_webhook_deliveries)
+        .route(public::resend_webhook_delivery)
+        .route(public::recover_webhook)
         .pages();
 }

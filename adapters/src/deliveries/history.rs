@@ -1,5 +1,6 @@
 //! [`DeliveryHistory`] over the queue's tables: a target's deliveries with their events' types
-//! and attempts, and new pending deliveries of events already stored (resend, recovery).
+//! and attempts, new pending deliveries of events already stored (resend, recovery), and the
+//! recent counts per target the clinic's overview shows.
 //!
 //! Pages are keyset on (`created_at`, `id`), newest first, which the `ix_deliveries_target`
 //! index serves; a page costs three queries (deliveries, their events' types, their attempts)
@@ -11,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clinicgate_core::Result;
 use clinicgate_core::delivery::{
-    DeliveryHistory, DeliveryId, DeliveryRecord, DeliveryStatus, HistoryFilter, Recovered, Resend,
-    Target,
+    DeliveryHistory, DeliveryId, DeliveryRecord, DeliveryStatus, HistoryFilter, OutboundKind,
+    Recovered, Resend, StatusCounts, Target,
 };
 use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
@@ -277,5 +278,36 @@ impl DeliveryHistory for SeaDeliveryQueue {
             count: ids.len() as u64,
             truncated,
         })
+    }
+
+    async fn counts_since(
+        &self,
+        tenant: TenantId,
+        kind: OutboundKind,
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<Uuid, StatusCounts>> {
+        let rows: Vec<(Uuid, String, i64)> = entity::Entity::find_in_tenant(tenant)
+            .filter(entity::Column::Kind.eq(kind.as_str()))
+            .filter(entity::Column::CreatedAt.gte(since))
+            .select_only()
+            .column(entity::Column::TargetId)
+            .column(entity::Column::Status)
+            .column_as(entity::Column::Id.count(), "count")
+            .group_by(entity::Column::TargetId)
+            .group_by(entity::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut counts: HashMap<Uuid, StatusCounts> = HashMap::new();
+        for (target, status, count) in rows {
+            let status =
+                DeliveryStatus::parse(&status).ok_or_else(|| malformed("delivery status"))?;
+            counts
+                .entry(target)
+                .or_default()
+                .add(status, u64::try_from(count).unwrap_or(0));
+        }
+        Ok(counts)
     }
 }

@@ -10,7 +10,7 @@ use chrono::{SubsecRound as _, TimeDelta, Utc};
 use clinicgate_adapters::deliveries::SeaDeliveryQueue;
 use clinicgate_core::delivery::{
     AttemptRecord, AttemptResult, DeliveryHistory as _, DeliveryQueue as _, DeliveryStatus,
-    EventId, HistoryFilter, Next, OutboundKind, Resend, StoredEvent, Target,
+    EventId, HistoryFilter, Next, OutboundKind, Resend, StatusCounts, StoredEvent, Target,
 };
 use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
@@ -120,6 +120,34 @@ async fn pages_are_newest_first_with_attempts_and_filters_and_stay_in_their_targ
         only.iter().map(|r| r.delivery.id).collect::<Vec<_>>(),
         [ids[1]]
     );
+
+    let counts = queue
+        .counts_since(
+            tenant,
+            OutboundKind::Webhook,
+            Utc::now() - TimeDelta::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        counts[&target.id],
+        StatusCounts {
+            pending: 2,
+            delivered: 0,
+            failed: 1
+        }
+    );
+    assert_eq!(counts[&elsewhere.id].pending, 3);
+    for (clinic, since) in [
+        (tenant, Utc::now() + TimeDelta::hours(1)),
+        (other, Utc::now() - TimeDelta::hours(1)),
+    ] {
+        let none = queue
+            .counts_since(clinic, OutboundKind::Webhook, since)
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+    }
 
     assert!(
         queue

@@ -8,9 +8,10 @@ use clinicgate_core::Error;
 use clinicgate_core::tokens::{
     ApiClient, ClientId, ClientPatch, ClientWithSecret, NewClientRequest,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::http::extract::explicit_null;
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
 use crate::sessions::Authenticated;
@@ -89,13 +90,6 @@ pub struct ClientIn {
     pub scopes: Vec<String>,
     /// Requests per minute (1 to 10,000,000); omitted = the deployment's default.
     pub rate_limit_per_minute: Option<u32>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn explicit_null<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<u32>>, D::Error> {
-    Option::<u32>::deserialize(deserializer).map(Some)
 }
 
 /// A change to a client; absent fields stay as they are.

@@ -98,6 +98,19 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// For `#[serde(default, deserialize_with = "explicit_null")]` on an `Option<Option<T>>` field:
+/// tells an absent field (`None`, left as it is) from an explicit `null` (`Some(None)`, cleared).
+///
+/// # Errors
+/// The deserializer's, for a value that is not a `T` or `null`.
+pub fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// Path parameters that do not parse (an id of the wrong shape) name nothing: 404.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err: PathError, _req| ApiError::not_found().into())

@@ -12,3 +12,4 @@ pub mod phi;
 pub mod problem;
 pub mod responses;
 pub mod security;
+pub mod webhooks;

@@ -54,6 +54,11 @@ const ASSETS: &[Asset] = &[
         "text/javascript; charset=utf-8",
         "js/clients-settings.js"
     ),
+    asset!(
+        "webhooks-settings.js",
+        "text/javascript; charset=utf-8",
+        "js/webhooks-settings.js"
+    ),
     asset!("logo.svg", "image/svg+xml", "img/logo.svg"),
     asset!(
         "patients.css",

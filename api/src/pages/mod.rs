@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::cliniko::cliniko_settings)
         .service(settings::users::users_settings)
         .service(settings::clients::clients_settings)
+        .service(settings::webhooks::webhooks_settings)
         .service(settings::audit::ledger)
         .service(patients::show)
         .service(home::search_patients);
@@ -120,10 +121,11 @@ impl Nav<'_> {
                 role_label(user.role),
             ),
             Self::Clinic { user, active, .. } => {
+                // Clinicians have no settings but may look at the webhooks tab.
                 let settings = if user.role.manages_clinic() {
                     link("/settings/cliniko", "Settings", active == "settings")
                 } else {
-                    String::new()
+                    link("/settings/webhooks", "Webhooks", active == "settings")
                 };
                 format!(
                     "<nav class=\"nav\" aria-label=\"Main\">{}{settings}\

@@ -13,6 +13,7 @@ mod idempotent;
 mod listing;
 mod rate_limit;
 mod slots;
+mod webhooks;
 mod whoami;
 
 use std::future::Future;
@@ -37,6 +38,11 @@ pub use directory::{
 };
 use rate_limit::ClientRate;
 pub use slots::available_slots;
+pub use webhooks::{
+    create_webhook, delete_webhook, get_webhook, list_event_types, list_webhook_deliveries,
+    list_webhooks, recover_webhook, resend_webhook_delivery, rotate_webhook_secret, test_webhook,
+    update_webhook,
+};
 pub use whoami::{MeOut, me};
 
 use crate::auth::bearer_token;
@@ -85,6 +91,8 @@ route_scopes!(
     PatientsRead => PatientsRead,
     /// Needs `patients:write`.
     PatientsWrite => PatientsWrite,
+    /// Needs `webhooks:manage`.
+    WebhooksManage => WebhooksManage,
 );
 
 /// An authenticated, authorised and admitted API request.

@@ -20,3 +20,4 @@ mod clients;
 mod docs;
 mod onboarding;
 mod patients;
+mod webhooks;

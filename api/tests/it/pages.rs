@@ -104,6 +104,7 @@ async fn every_clinic_page_has_labelled_fields_and_no_inline_script() {
         "/settings/cliniko",
         "/settings/users",
         "/settings/clients",
+        "/settings/webhooks",
         "/logout",
     ] {
         let (status, html) = page(&app, Some("harbour"), path, Some(&cookie)).await;

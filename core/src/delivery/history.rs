@@ -2,12 +2,12 @@
 //! ways to send events again: resend one delivery, or recover every event since a moment. Both
 //! only add pending deliveries to the queue; the workers send them like any other.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::queue::{AttemptRecord, Delivery, DeliveryId, DeliveryStatus, Target};
+use super::queue::{AttemptRecord, Delivery, DeliveryId, DeliveryStatus, OutboundKind, Target};
 use crate::Result;
 use crate::events::EventType;
 use crate::ids::TenantId;
@@ -69,6 +69,29 @@ pub struct Recovered {
     pub truncated: bool,
 }
 
+/// How many of a target's deliveries are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Not delivered yet.
+    pub pending: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Given up.
+    pub failed: u64,
+}
+
+impl StatusCounts {
+    /// Adds `count` deliveries in `status`.
+    pub fn add(&mut self, status: DeliveryStatus, count: u64) {
+        let slot = match status {
+            DeliveryStatus::Pending => &mut self.pending,
+            DeliveryStatus::Delivered => &mut self.delivered,
+            DeliveryStatus::Failed => &mut self.failed,
+        };
+        *slot += count;
+    }
+}
+
 /// The queue's history of one target, and resending from it.
 #[async_trait]
 pub trait DeliveryHistory: Send + Sync + std::fmt::Debug {
@@ -104,4 +127,13 @@ pub trait DeliveryHistory: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         max: u64,
     ) -> Result<Recovered>;
+
+    /// How many of the clinic's deliveries of `kind` created at or after `since` are in each
+    /// state, by target id (targets without any are left out).
+    async fn counts_since(
+        &self,
+        tenant: TenantId,
+        kind: OutboundKind,
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<uuid::Uuid, StatusCounts>>;
 }

@@ -11,7 +11,7 @@ mod worker;
 
 pub use history::{
     DEFAULT_HISTORY_PAGE, DeliveryHistory, DeliveryRecord, HistoryFilter, HistoryPage,
-    MAX_HISTORY_PAGE, MAX_RECOVERED, Recovered, Resend,
+    MAX_HISTORY_PAGE, MAX_RECOVERED, Recovered, Resend, StatusCounts,
 };
 pub use outcome::{AttemptResult, TransportFailure, Verdict};
 pub use queue::{

@@ -1,16 +1,29 @@
 //! An endpoint's deliveries, for its client and for the clinic: the history (paged, filtered),
 //! resending one delivery, and recovering every event since a moment (the client only).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::WebhookEndpointId;
 use super::service::{Need, WebhookEndpointService, owning_client};
 use crate::delivery::{
     DeliveryId, HistoryFilter, HistoryPage, MAX_HISTORY_PAGE, MAX_RECOVERED, OutboundKind,
-    Recovered, Resend, Target,
+    Recovered, Resend, StatusCounts, Target,
 };
 use crate::tenancy::TenantContext;
+use crate::webhooks::WebhookEndpoint;
 use crate::{Error, Result};
+
+/// How far back an endpoint's "recent" deliveries go.
+pub const RECENT: TimeDelta = TimeDelta::hours(24);
+
+/// An endpoint with how its recent deliveries went.
+#[derive(Debug, Clone)]
+pub struct EndpointActivity {
+    /// The endpoint.
+    pub endpoint: WebhookEndpoint,
+    /// Its deliveries created in the last [`RECENT`], by state.
+    pub recent: StatusCounts,
+}
 
 fn target(id: WebhookEndpointId) -> Target {
     Target {
@@ -20,6 +33,39 @@ fn target(id: WebhookEndpointId) -> Target {
 }
 
 impl WebhookEndpointService {
+    /// The caller's endpoints (every client's, for staff), oldest first, each with the counts of
+    /// its deliveries of the last [`RECENT`].
+    ///
+    /// # Errors
+    /// `Forbidden` for a client without `webhooks:manage`.
+    pub async fn list_with_activity(&self, ctx: &TenantContext) -> Result<Vec<EndpointActivity>> {
+        let endpoints = self.list(ctx).await?;
+        self.with_activity(ctx, endpoints).await
+    }
+
+    /// `endpoints` (read for `ctx`) each with the counts of its deliveries of the last
+    /// [`RECENT`].
+    ///
+    /// # Errors
+    /// `Unavailable` when the deliveries cannot be counted.
+    pub async fn with_activity(
+        &self,
+        ctx: &TenantContext,
+        endpoints: Vec<WebhookEndpoint>,
+    ) -> Result<Vec<EndpointActivity>> {
+        let mut counts = self
+            .history
+            .counts_since(ctx.tenant_id(), OutboundKind::Webhook, Utc::now() - RECENT)
+            .await?;
+        Ok(endpoints
+            .into_iter()
+            .map(|endpoint| EndpointActivity {
+                recent: counts.remove(&endpoint.id.as_uuid()).unwrap_or_default(),
+                endpoint,
+            })
+            .collect())
+    }
+
     /// Up to `limit` (1 to [`MAX_HISTORY_PAGE`]) of the endpoint's deliveries matching
     /// `filter`, newest first, each with its attempts.
     ///

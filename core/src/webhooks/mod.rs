@@ -23,6 +23,7 @@ pub use endpoints::{
     DISABLE_AFTER_FAILING_FOR, Deliverable, DeliveryEndpoint, DeliveryEndpoints, DisabledReason,
     WebhookEndpointId,
 };
+pub use history::{EndpointActivity, RECENT};
 pub use input::{MAX_DESCRIPTION_CHARS, MAX_URL_LEN};
 pub use service::{
     EndpointPatch, EndpointWithSecret, NewEndpointRequest, ROTATION_GRACE, WebhookEndpointService,

@@ -129,7 +129,8 @@ pub async fn ledger(
         ));
     }
     let export_url = format!("/api/tenant/audit/export?{}", query_string(&filters));
-    let tabs = settings_tabs("audit");
+    // Only owners and admins reach this page.
+    let tabs = settings_tabs("audit", true);
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
     let content = render(
         AUDIT,

@@ -1,12 +1,14 @@
 //! The settings pages, for owners and admins only (a clinician gets 403 and never sees a link to
-//! them): one module per tab, sharing the tabs and the page shape here. The Cliniko, staff and
-//! API client tabs load their data from the JSON API with scripts; the access ledger is rendered
-//! on the server.
+//! them) except the webhooks tab, which every staff member may look at (clinicians see that tab
+//! alone): one module per tab, sharing the tabs and the page shape here. The Cliniko, staff, API
+//! client and webhook tabs load their data from the JSON API with scripts; the access ledger is
+//! rendered on the server.
 
 pub mod audit;
 pub mod clients;
 pub mod cliniko;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get};
@@ -16,15 +18,18 @@ use crate::pages::{Nav, Page};
 use crate::sessions::{Authenticated, PageSession};
 use crate::state::AppState;
 
-/// The tabs of the settings pages.
-fn settings_tabs(active: &str) -> String {
+/// The tabs of the settings pages: every tab for owners and admins (`manager`), the webhooks tab
+/// alone for clinicians.
+fn settings_tabs(active: &str, manager: bool) -> String {
     [
         ("cliniko", "/settings/cliniko", "Cliniko"),
         ("users", "/settings/users", "Staff"),
         ("clients", "/settings/clients", "API clients"),
+        ("webhooks", "/settings/webhooks", "Webhooks"),
         ("audit", "/settings/audit", "Access ledger"),
     ]
     .iter()
+    .filter(|(id, _, _)| manager || *id == "webhooks")
     .map(|(id, href, label)| {
         let current = if *id == active {
             " aria-current=\"page\""
@@ -50,7 +55,7 @@ pub(super) fn settings_page(
         .settings
         .public_url
         .clinic_urls(auth.clinic.subdomain.as_str());
-    let tabs = settings_tabs(tab);
+    let tabs = settings_tabs(tab, auth.session.user.role.manages_clinic());
     let mut values = vec![
         ("tabs", tabs.as_str()),
         ("button_url", urls.button_url.as_str()),
