@@ -5,6 +5,7 @@
 
 mod clinic;
 mod deliveries;
+mod delivery;
 mod endpoints;
 mod ping;
 mod scope;
