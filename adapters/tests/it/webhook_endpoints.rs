@@ -231,16 +231,20 @@ impl Delivery {
         }
     }
 
-    async fn endpoint(&self, secret: &WebhookSecret) -> WebhookEndpointId {
-        let sealed = self
-            .vault
+    /// `secret` sealed as the service seals it.
+    async fn seal(&self, secret: &WebhookSecret) -> SealedSecret {
+        self.vault
             .seal(
                 self.tenant,
                 SecretPurpose::WebhookSecret,
                 &SecretString::from(secret.expose()),
             )
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn endpoint(&self, secret: &WebhookSecret) -> WebhookEndpointId {
+        let sealed = self.seal(secret).await;
         self.repo
             .create_in_tenant(self.tenant, new_endpoint(&self.client, sealed))
             .await
@@ -327,15 +331,7 @@ async fn a_delivery_is_sent_held_or_given_up_as_the_endpoint_its_client_and_its_
 
     // A rotation: both secrets sign, the new one first.
     let rotated = WebhookSecret::generate();
-    let sealed = env
-        .vault
-        .seal(
-            env.tenant,
-            SecretPurpose::WebhookSecret,
-            &SecretString::from(rotated.expose()),
-        )
-        .await
-        .unwrap();
+    let sealed = env.seal(&rotated).await;
     env.repo
         .rotate_secret_in_tenant(
             env.tenant,
