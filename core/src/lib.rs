@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod patients;
+pub mod polling;
 pub mod ports;
 pub mod secrets;
 pub mod sessions;

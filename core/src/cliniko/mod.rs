@@ -7,6 +7,7 @@
 
 mod appointments;
 mod availability;
+mod daily;
 mod ids;
 mod key;
 mod patience;
@@ -22,6 +23,7 @@ pub use appointments::{
     Appointment, AppointmentPatch, Cancellation, CancellationReason, NewAppointment,
 };
 pub use availability::{AvailabilityQuery, AvailableTime, Bookable, MAX_AVAILABILITY_DAYS};
+pub use daily::{AvailabilitySpan, DailyAvailability};
 pub use ids::ClinikoId;
 pub use key::{ClinikoApiKey, Shard};
 pub use patience::Patience;

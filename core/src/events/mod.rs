@@ -2,9 +2,13 @@
 //! outbound kind (webhooks, FHIR push, partner sync, notifications) subscribes to.
 
 mod data;
+mod detected;
 mod publish;
 mod types;
 
 pub use data::{EventData, RenderEvent};
+pub use detected::{
+    AvailabilityChange, DoctorQueue, PatientPhone, PatientRecord, QueueEntry, QueueStatus,
+};
 pub use publish::{DEFAULT_RETENTION, EventPublisher, NewEvent, PreparedEvent, Subscribers};
 pub use types::EventType;
