@@ -13,6 +13,7 @@ mod clinics;
 mod cliniko;
 mod deliveries;
 mod outbound;
+mod polling;
 mod public_api;
 mod secrets;
 mod stores;

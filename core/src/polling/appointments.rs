@@ -545,6 +545,9 @@ mod tests {
         let outcome = diff(Prior::Adopted, &past, fp(&past), at("2030-05-22T00:00:00Z"));
         assert!(outcome.events.is_empty());
         assert!(outcome.state.completed);
-        assert_eq!(complete_if_due(&outcome.state, at("2030-05-23T00:00:00Z")), None);
+        assert_eq!(
+            complete_if_due(&outcome.state, at("2030-05-23T00:00:00Z")),
+            None
+        );
     }
 }

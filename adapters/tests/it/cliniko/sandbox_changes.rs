@@ -349,3 +349,57 @@ async fn the_sandbox_generates_small_accounts_on_request_and_answers_their_keys(
         assert_eq!(answer.status(), 422, "{refused}");
     }
 }
+
+#[tokio::test]
+async fn the_client_reads_changes_once_each_across_pages_and_same_second_ties() {
+    use clinicgate_core::cliniko::{ChangeQuery, Changed, ClinikoClient as _, Feed, Lane};
+
+    let sandbox = start_sandbox(SandboxConfig {
+        rate_limit: 1000,
+        ..SandboxConfig::default()
+    });
+    let raw = Raw::new(&sandbox, "au1");
+    let instances = super::instances(1).await;
+    let client = super::client(super::config(&sandbox.base_url()), &instances.states[0]);
+    let clinic = super::account(&admin_key(&sandbox, "au1").key);
+    let since = this_second();
+    let mut written = Vec::new();
+    for page in 1..=2 {
+        let listed = raw.get(&format!("/patients?per_page=75&page={page}")).await;
+        for patient in ids(&listed["patients"]) {
+            raw.patch(&format!("/patients/{patient}"), json!({"city": "Bondi"}))
+                .await;
+            written.push(patient);
+        }
+    }
+    assert_eq!(written.len(), 150);
+    let query = |max_records| ChangeQuery {
+        feed: Feed::Patients,
+        since: Some(since),
+        starting_from: None,
+        max_records,
+    };
+    let patients = |changed: Changed| match changed {
+        Changed::Patients(patients) => patients,
+        other => panic!("{other:?}"),
+    };
+    let all = client
+        .changes(&clinic, Lane::Background, &query(1000))
+        .await
+        .unwrap();
+    assert!(all.complete);
+    let mut read: Vec<String> = patients(all.records)
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
+    read.sort();
+    written.sort();
+    assert_eq!(read, written, "each changed patient once");
+
+    let first = client
+        .changes(&clinic, Lane::Background, &query(100))
+        .await
+        .unwrap();
+    assert!(!first.complete, "stopped at a page's end");
+    assert_eq!(first.records.len(), 100);
+}
