@@ -32,6 +32,8 @@ pub(crate) struct SandboxState {
     pub window_secs: u64,
     /// The seed generated accounts are made from.
     pub seed: u64,
+    /// Failures to answer instead of the next Cliniko calls (`POST /__sandbox/faults`).
+    pub faults: Mutex<Vec<u16>>,
 }
 
 const PATIENTS: Collection = Collection {
@@ -187,6 +189,47 @@ fn described<'a>(req: &HttpRequest, keys: impl Iterator<Item = &'a SandboxKey>) 
     .collect()
 }
 
+/// `POST /__sandbox/faults {"status": 503, "count": n}`: the next `n` authenticated Cliniko calls
+/// (of any key) answer `status` instead — 429 with `X-RateLimit-Reset` a second ahead, 5xx with a
+/// JSON message — so tests can fail a poll at a moment they choose.
+pub(crate) async fn inject_faults(
+    body: web::Bytes,
+    state: web::Data<Arc<SandboxState>>,
+) -> HttpResponse {
+    let asked = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        let status = u16::try_from(v.get("status")?.as_u64()?).ok()?;
+        let count = usize::try_from(v.get("count")?.as_u64()?).ok()?;
+        Some((status, count))
+    });
+    match asked {
+        Some((status, count))
+            if (status == 429 || (500..600).contains(&status)) && count <= 1000 =>
+        {
+            lock(&state.faults).extend(std::iter::repeat_n(status, count));
+            HttpResponse::NoContent().finish()
+        }
+        _ => message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "send {\"status\": 429 or 5xx, \"count\": n} with n <= 1000",
+        ),
+    }
+}
+
+/// An injected failure, if one is waiting.
+fn injected(state: &SandboxState) -> Option<HttpResponse> {
+    let status = lock(&state.faults).pop()?;
+    if status == 429 {
+        let reset = Utc::now().timestamp() + 1;
+        return Some(
+            HttpResponse::TooManyRequests()
+                .insert_header(("X-RateLimit-Reset", reset.to_string()))
+                .json(json!({"message": "Too many requests"})),
+        );
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    Some(message(status, "Injected failure"))
+}
+
 /// The most accounts one `POST /__sandbox/accounts` generates.
 const MAX_GENERATED_PER_CALL: u64 = 2000;
 
@@ -266,6 +309,9 @@ pub(crate) async fn dispatch(
     };
     if shard.is_some_and(|shard| shard != key.shard) {
         return denied();
+    }
+    if let Some(failure) = injected(&state) {
+        return failure;
     }
     if let Err(refusal) = lock(&state.limits).admit(&key.key, &key.account) {
         return HttpResponse::TooManyRequests()

@@ -100,6 +100,7 @@ impl Sandbox {
             rate_limit: config.rate_limit,
             window_secs: config.window.as_secs(),
             seed: config.seed,
+            faults: Mutex::new(Vec::new()),
         });
         let shared = Arc::clone(&state);
         let mut server = HttpServer::new(move || {
@@ -112,6 +113,7 @@ impl Sandbox {
                     "/__sandbox/accounts",
                     web::post().to(http::generate_accounts),
                 )
+                .route("/__sandbox/faults", web::post().to(http::inject_faults))
                 .default_service(web::to(http::dispatch))
         })
         .listen(listener)?
@@ -161,6 +163,16 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .stats()
+    }
+
+    /// Makes the next `count` Cliniko calls (of any key) answer `status` (429 or 5xx), as
+    /// `POST /__sandbox/faults` does.
+    pub fn fail_next(&self, status: u16, count: usize) {
+        self.state
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(std::iter::repeat_n(status, count));
     }
 
     /// Stops the server.

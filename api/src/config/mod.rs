@@ -19,10 +19,12 @@ use serde::Deserialize;
 use url::Url;
 
 pub mod outbound;
+pub mod polling;
 pub mod public_api;
 pub mod tokens;
 
 pub use outbound::OutboundSettings;
+pub use polling::PollingSettings;
 pub use public_api::PublicApiSettings;
 pub use tokens::TokenSettings;
 
@@ -232,6 +234,7 @@ struct RawSettings {
     tokens: TokenSettings,
     public_api: PublicApiSettings,
     outbound: outbound::RawOutboundSettings,
+    polling: PollingSettings,
 }
 
 /// The public root URL, split into the parts tenant routing needs.
@@ -355,6 +358,8 @@ pub struct Settings {
     pub public_api: PublicApiSettings,
     /// `[outbound]`: the SSRF guard for calls to user-given URLs.
     pub outbound: OutboundSettings,
+    /// `[polling]`: change detection over Cliniko.
+    pub polling: PollingSettings,
 }
 
 /// One configuration problem: which key, what is wrong, how to fix it.
@@ -618,6 +623,7 @@ impl RawSettings {
         }
         problems.extend(self.tokens.problems());
         problems.extend(self.public_api.problems());
+        problems.extend(self.polling.problems());
         let outbound = self
             .outbound
             .validate(self.env)
@@ -650,6 +656,7 @@ impl RawSettings {
                 tokens: self.tokens,
                 public_api: self.public_api,
                 outbound,
+                polling: self.polling,
             }),
             _ => Err(ConfigError(problems)),
         }

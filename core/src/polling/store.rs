@@ -94,7 +94,8 @@ pub struct Snapshot {
     pub resource: Resource,
     /// Cliniko's id.
     pub record_id: ClinikoId,
-    /// Cliniko's `updated_at` of the version kept: the same version seen again is skipped.
+    /// Cliniko's `updated_at` of the version kept (informative: two writes in one second share
+    /// it, so a record read again is always diffed, never skipped on this).
     pub source_updated_at: Option<DateTime<Utc>>,
     /// Fingerprint of what a subscriber sees (for appointments: patient and notes).
     pub fingerprint: Fingerprint,

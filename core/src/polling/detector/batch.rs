@@ -92,11 +92,6 @@ fn snapshot_of(resource: Resource, id: &ClinikoId, fingerprint: Fingerprint) -> 
     }
 }
 
-/// The same version as the one kept (Cliniko's `updated_at` did not move).
-fn same_version(kept: Option<&Snapshot>, updated_at: Option<DateTime<Utc>>) -> bool {
-    kept.is_some_and(|k| k.source_updated_at.is_some() && k.source_updated_at == updated_at)
-}
-
 fn queue_key(doctor: &ClinikoId, day: NaiveDate) -> String {
     format!("{doctor}/{}", day.format("%Y-%m-%d"))
 }
@@ -140,7 +135,8 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Records that differed from the version kept.
+    /// Records whose kept state changed (a version Cliniko's `updated_at` alone cannot tell:
+    /// two writes in one second share it, so every record read is diffed).
     pub(super) fn versions(&self) -> usize {
         self.versions
     }
@@ -159,6 +155,7 @@ impl<'a> Batch<'a> {
     }
 
     fn write(&mut self, snapshot: Snapshot, kept: Option<&Snapshot>) {
+        self.versions += 1;
         self.written
             .insert((snapshot.resource, snapshot.record_id.clone()));
         self.snapshots
@@ -172,10 +169,6 @@ impl<'a> Batch<'a> {
         kept: Option<&Snapshot>,
         first: FirstSight,
     ) -> Result<()> {
-        if same_version(kept, appointment.updated_at) {
-            return Ok(());
-        }
-        self.versions += 1;
         let content = appointments::content(self.services.fingerprints, appointment)?;
         let known = kept.and_then(|k| k.state.clone().map(|state| (state, k.fingerprint)));
         let prior = match &known {
@@ -238,10 +231,6 @@ impl<'a> Batch<'a> {
         kept: Option<&Snapshot>,
         first: FirstSight,
     ) -> Result<()> {
-        if same_version(kept, patient.updated_at) {
-            return Ok(());
-        }
-        self.versions += 1;
         let record = PatientRecord::from(patient);
         let visible = patients::visible(self.services.fingerprints, &record)?;
         let prior = match kept {
@@ -270,10 +259,6 @@ impl<'a> Batch<'a> {
         kept: Option<&Snapshot>,
         first: FirstSight,
     ) -> Result<()> {
-        if same_version(kept, day.updated_at) {
-            return Ok(());
-        }
-        self.versions += 1;
         let visible = hours::visible(self.services.fingerprints, day)?;
         if kept.is_some_and(|k| k.fingerprint == visible) {
             return Ok(());
