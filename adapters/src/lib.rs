@@ -13,6 +13,7 @@
 //! - [`outbound`]: the SSRF guard, the one way to call a URL a user gave (webhooks and the like).
 //! - [`deliveries`], [`webhooks`], [`webhook_endpoints`]: the event engine's durable delivery
 //!   queue, how a webhook message is signed and sent, and partners' webhook endpoints.
+//! - [`polling`]: the Cliniko poller's state (schedule and leases, cursors, snapshots, marks).
 //!
 //! sea-orm entities are private to this crate: repositories convert them to core types, so the
 //! api never sees a database row.
@@ -29,6 +30,10 @@ pub(crate) mod events;
 pub mod idempotency;
 pub mod ledger;
 pub mod outbound;
+pub(crate) mod poll_clinics;
+pub(crate) mod poll_cursors;
+pub(crate) mod poll_marks;
+pub mod polling;
 pub(crate) mod retry_after;
 pub mod revocations;
 pub mod secrets;

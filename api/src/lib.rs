@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod patients;
+pub mod polling;
 pub mod public;
 pub mod routes;
 pub mod sessions;

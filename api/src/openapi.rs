@@ -15,6 +15,7 @@ use crate::auth::oauth::SecuritySchemes;
 use crate::events::WebhookMessages;
 use crate::http::problem::{FieldProblem, Problem};
 use crate::http::responses::SharedResponses;
+use crate::public::{DoctorAvailabilityOut, DoctorQueueOut, PatientEventOut};
 use crate::routes::Routes;
 use crate::state::AppState;
 
@@ -36,7 +37,7 @@ use crate::state::AppState;
         (name = "webhooks", description = "Webhooks for third parties, on the root host with `Authorization: Bearer {access token}` carrying `webhooks:manage` (the event-type catalogue needs no token). A client registers endpoints for its clinic's events; an endpoint is sent only events whose data the client's scopes may read (appointment events need `appointments:read`, patient events `patients:read`, doctor events `doctors:read`). Messages follow Standard Webhooks: `POST` with `webhook-id` (the event's id, the same on every retry), `webhook-timestamp` and `webhook-signature` (`v1,<base64 HMAC-SHA256 of id.timestamp.body>` under the endpoint's secret; two signatures for 24 hours after a rotation), body `{\"type\", \"timestamp\", \"data\"}`. A 2xx answer delivers; timeouts, connection failures, 408, 409, 425, 429 and 5xx are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20 %, honouring `Retry-After`); other answers fail at once. Delivery is at least once and per-endpoint order is not promised: de-duplicate on `webhook-id`. An endpoint failing every delivery for five days is disabled. Another client's or clinic's endpoint is 404. The document's top-level `webhooks` section describes each message an endpoint receives."),
         (name = "public", description = "The public API for third parties, on the root host, with `Authorization: Bearer {access token}`. Each route needs a scope (403 `insufficient_scope` names it). Every response carries `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers); beyond the client's limit, 429 with `Retry-After`."),
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, PatientEventOut, DoctorAvailabilityOut, DoctorQueueOut)),
     modifiers(&SessionCookie, &SecuritySchemes, &SharedResponses, &WebhookMessages)
 )]
 struct ApiDoc;
@@ -147,6 +148,24 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&super::spec_json().unwrap()).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
         assert!(json["paths"]["/readyz"]["get"].is_object());
+    }
+
+    #[test]
+    fn every_reference_names_a_component_and_every_event_type_has_a_webhook_entry() {
+        let text = super::spec_json().unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let components = json["components"]["schemas"].as_object().unwrap();
+        for (at, _) in text.match_indices("\"#/components/schemas/") {
+            let name: String = text[at + 22..].chars().take_while(|c| *c != '"').collect();
+            assert!(
+                components.contains_key(&name),
+                "{name} is referenced but not defined"
+            );
+        }
+        for event_type in clinicgate_core::events::EventType::ALL {
+            let entry = &json["webhooks"][event_type.as_str()]["post"];
+            assert!(entry["requestBody"].is_object(), "{event_type}");
+        }
     }
 
     #[test]

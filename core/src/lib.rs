@@ -18,6 +18,7 @@ pub mod ids;
 pub mod ledger;
 pub mod outbound;
 pub mod patients;
+pub mod polling;
 pub mod ports;
 pub mod secrets;
 pub mod sessions;

@@ -1,7 +1,9 @@
 //! The sandbox's accounts, generated from a seed: three clinics on three shards, each with two
-//! businesses in different IANA time zones, practitioners with weekly hours, appointment types,
-//! a few hundred patients with phones and medical alerts, and appointments from two weeks before
-//! to two weeks after today. The same seed on the same day gives the same data.
+//! businesses in different IANA time zones, practitioners with weekly hours (served as Cliniko's
+//! daily availabilities), appointment types, a few hundred patients with phones and medical
+//! alerts, and appointments from two weeks before to two weeks after today. The same seed on the
+//! same day gives the same data. More, small, accounts can be generated on demand
+//! ([`generate_small`]) for scale tests: the same shapes with a few patients and appointments.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +21,30 @@ pub(crate) const PATIENTS_PER_ACCOUNT: usize = 300;
 
 /// Days of generated appointments on each side of today.
 const APPOINTMENT_DAYS_AROUND_TODAY: u64 = 14;
+
+/// How much data an account gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Size {
+    /// Patients.
+    patients: usize,
+    /// Days of appointments on each side of today.
+    appointment_days: u64,
+}
+
+/// The three demo accounts.
+const FULL: Size = Size {
+    patients: PATIENTS_PER_ACCOUNT,
+    appointment_days: APPOINTMENT_DAYS_AROUND_TODAY,
+};
+
+/// Accounts generated on demand for scale tests: a day of appointments on each side of today.
+const SMALL: Size = Size {
+    patients: 12,
+    appointment_days: 1,
+};
+
+/// The most accounts a sandbox holds: generated ids stay below `i64::MAX`.
+pub(crate) const MAX_ACCOUNTS: usize = 5000;
 
 /// One of the sandbox's API keys.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -56,6 +82,9 @@ pub(crate) struct Account {
     pub patients: Vec<Record>,
     pub medical_alerts: Vec<Record>,
     pub appointments: Vec<Record>,
+    /// One record per practitioner, business and weekday with hours (Cliniko's
+    /// `daily_availabilities`); `hours` is kept in step with them.
+    pub daily_availabilities: Vec<Record>,
     /// (practitioner, business) pairs.
     pub works_at: HashSet<(i64, i64)>,
     /// (practitioner, appointment type) pairs.
@@ -337,7 +366,27 @@ pub(crate) fn generate(seed: u64, now: DateTime<Utc>) -> Vec<Account> {
         .zip(0_i64..)
         .map(|(blueprint, index)| {
             let mut rng = Rng::new(seed ^ (0xC11_u64 << 32) ^ u64::try_from(index).unwrap_or(0));
-            Generator::new(blueprint, index, &mut rng, now).build()
+            Generator::new(blueprint, index, &mut rng, now, FULL).build()
+        })
+        .collect()
+}
+
+/// `count` small accounts numbered from `first` (the number of accounts already held), on the
+/// three shards in turn, each named after its blueprint and number so names and keys are unique.
+pub(crate) fn generate_small(
+    seed: u64,
+    now: DateTime<Utc>,
+    first: usize,
+    count: usize,
+) -> Vec<Account> {
+    (first..first + count)
+        .map(|index| {
+            let blueprint = &BLUEPRINTS[index % BLUEPRINTS.len()];
+            let number = i64::try_from(index).unwrap_or(i64::MAX);
+            let mut rng = Rng::new(seed ^ (0x5A11_u64 << 32) ^ u64::try_from(index).unwrap_or(0));
+            let mut generator = Generator::new(blueprint, number, &mut rng, now, SMALL);
+            generator.account.name = format!("{} #{index}", blueprint.name);
+            generator.build()
         })
         .collect()
 }
@@ -362,11 +411,18 @@ struct Generator<'a> {
     blueprint: &'a Blueprint,
     rng: &'a mut Rng,
     now: DateTime<Utc>,
+    size: Size,
     account: Account,
 }
 
 impl<'a> Generator<'a> {
-    fn new(blueprint: &'a Blueprint, index: i64, rng: &'a mut Rng, now: DateTime<Utc>) -> Self {
+    fn new(
+        blueprint: &'a Blueprint,
+        index: i64,
+        rng: &'a mut Rng,
+        now: DateTime<Utc>,
+        size: Size,
+    ) -> Self {
         let account = Account {
             name: blueprint.name.to_owned(),
             keys: Vec::new(),
@@ -378,6 +434,7 @@ impl<'a> Generator<'a> {
             patients: Vec::new(),
             medical_alerts: Vec::new(),
             appointments: Vec::new(),
+            daily_availabilities: Vec::new(),
             works_at: HashSet::new(),
             offers: HashSet::new(),
             hours: HashMap::new(),
@@ -389,6 +446,7 @@ impl<'a> Generator<'a> {
             blueprint,
             rng,
             now,
+            size,
             account,
         }
     }
@@ -399,9 +457,39 @@ impl<'a> Generator<'a> {
         let types = self.appointment_types();
         let businesses = self.businesses(&types);
         let practitioners = self.practitioners(&types, &businesses);
+        self.daily_availabilities();
         self.patients();
         self.appointments(&practitioners, &businesses);
         self.account
+    }
+
+    /// Cliniko's daily availabilities: one record per practitioner, business and weekday, with
+    /// that day's hours as business-local `HH:MM` pairs.
+    fn daily_availabilities(&mut self) {
+        let mut hours: Vec<((i64, i64), Vec<Shift>)> = self
+            .account
+            .hours
+            .iter()
+            .map(|(pair, shifts)| (*pair, shifts.clone()))
+            .collect();
+        hours.sort_unstable_by_key(|(pair, _)| *pair);
+        for ((practitioner, business), shifts) in hours {
+            let mut weekdays: Vec<u32> = shifts.iter().map(|s| s.weekday).collect();
+            weekdays.sort_unstable();
+            weekdays.dedup();
+            for weekday in weekdays {
+                let id = self.account.new_id();
+                let created = self.days_ago(300);
+                let record = crate::availabilities::record(
+                    id,
+                    (practitioner, business),
+                    weekday,
+                    shifts.iter().filter(|s| s.weekday == weekday),
+                    &created,
+                );
+                self.account.daily_availabilities.push(record);
+            }
+        }
     }
 
     fn days_ago(&mut self, max_days: u64) -> String {
@@ -605,7 +693,7 @@ impl<'a> Generator<'a> {
     }
 
     fn patients(&mut self) {
-        for index in 0..PATIENTS_PER_ACCOUNT {
+        for index in 0..self.size.patients {
             let id = self.account.new_id();
             let first = *self.rng.pick(FIRST_NAMES).unwrap_or(&"Alex");
             let last = *self.rng.pick(LAST_NAMES).unwrap_or(&"Smith");
@@ -681,8 +769,8 @@ impl<'a> Generator<'a> {
     fn appointments(&mut self, practitioners: &[i64], businesses: &[i64]) {
         let today = self.now.date_naive();
         let (Some(start_day), Some(end_day)) = (
-            today.checked_sub_days(Days::new(APPOINTMENT_DAYS_AROUND_TODAY)),
-            today.checked_add_days(Days::new(APPOINTMENT_DAYS_AROUND_TODAY)),
+            today.checked_sub_days(Days::new(self.size.appointment_days)),
+            today.checked_add_days(Days::new(self.size.appointment_days)),
         ) else {
             return;
         };
@@ -853,6 +941,34 @@ mod tests {
                 account.appointments.len()
             );
             assert!(account.patients.iter().all(|p| p.id > 1 << 53));
+            assert!(!account.daily_availabilities.is_empty());
         }
+    }
+
+    #[test]
+    fn small_accounts_have_unique_names_keys_and_ids_after_the_demo_accounts() {
+        let demo = generate(1, now());
+        let small = generate_small(1, now(), demo.len(), 6);
+        let all: Vec<&Account> = demo.iter().chain(&small).collect();
+        let names: HashSet<&str> = all.iter().map(|a| a.name.as_str()).collect();
+        let keys: HashSet<&str> = all
+            .iter()
+            .flat_map(|a| a.keys.iter().map(|k| k.key.as_str()))
+            .collect();
+        let ids: HashSet<i64> = all
+            .iter()
+            .flat_map(|a| a.patients.iter().chain(&a.appointments).map(|r| r.id))
+            .collect();
+        let records: usize = all
+            .iter()
+            .map(|a| a.patients.len() + a.appointments.len())
+            .sum();
+        assert_eq!(names.len(), all.len());
+        assert_eq!(keys.len(), all.len() * 2);
+        assert_eq!(ids.len(), records);
+        assert_eq!(small[0].patients.len(), SMALL.patients);
+        assert!(small.iter().all(|a| a.appointments.len() < 100));
+        let last = generate_small(1, now(), MAX_ACCOUNTS - 1, 1);
+        assert!(last[0].appointments.iter().all(|a| a.id > 1 << 53));
     }
 }

@@ -12,7 +12,8 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use crate::data::{Account, SandboxKey};
+use crate::availabilities::{self, PatchError};
+use crate::data::{self, Account, SandboxKey};
 use crate::free_times::{NEXT_HORIZON_DAYS, free_starts};
 use crate::limits::SlidingWindows;
 use crate::query::{Collection, ListRequest, respond_items};
@@ -23,9 +24,16 @@ use crate::records::{Record, Ref};
 pub(crate) struct SandboxState {
     pub accounts: Mutex<Vec<Account>>,
     pub limits: Mutex<SlidingWindows>,
+    /// The demo accounts' keys.
     pub keys: Vec<SandboxKey>,
+    /// Keys of accounts generated later (`POST /__sandbox/accounts`).
+    pub generated_keys: Mutex<Vec<SandboxKey>>,
     pub rate_limit: u32,
     pub window_secs: u64,
+    /// The seed generated accounts are made from.
+    pub seed: u64,
+    /// Failures to answer instead of the next Cliniko calls (`POST /__sandbox/faults`).
+    pub faults: Mutex<Vec<u16>>,
 }
 
 const PATIENTS: Collection = Collection {
@@ -85,6 +93,17 @@ const APPOINTMENT_TYPES: Collection = Collection {
         "updated_at",
     ],
     hidden_when: &["archived_at"],
+};
+const DAILY_AVAILABILITIES: Collection = Collection {
+    name: "daily_availabilities",
+    filters: &[
+        "business_id",
+        "created_at",
+        "id",
+        "practitioner_id",
+        "updated_at",
+    ],
+    hidden_when: &[],
 };
 const MEDICAL_ALERTS: Collection = Collection {
     name: "medical_alerts",
@@ -154,18 +173,97 @@ struct Ctx {
     now: DateTime<Utc>,
 }
 
-/// `GET /__sandbox/keys`.
+/// `GET /__sandbox/keys`: every key, the demo accounts' first.
 pub(crate) async fn keys(req: HttpRequest, state: web::Data<Arc<SandboxState>>) -> HttpResponse {
+    let generated = lock(&state.generated_keys).clone();
+    HttpResponse::Ok().json(json!({"keys": described(&req, state.keys.iter().chain(&generated))}))
+}
+
+/// Keys as the sandbox's own endpoints list them, with the base URL of each key's shard.
+fn described<'a>(req: &HttpRequest, keys: impl Iterator<Item = &'a SandboxKey>) -> Vec<Value> {
     let host = req.connection_info().host().to_owned();
-    let keys: Vec<Value> = state
-        .keys
-        .iter()
-        .map(|k| {
-            json!({"key": k.key, "shard": k.shard, "account": k.account, "role": k.role,
-                   "base_url": format!("http://{host}/{}/v1", k.shard)})
-        })
-        .collect();
-    HttpResponse::Ok().json(json!({"keys": keys}))
+    keys.map(|k| {
+        json!({"key": k.key, "shard": k.shard, "account": k.account, "role": k.role,
+               "base_url": format!("http://{host}/{}/v1", k.shard)})
+    })
+    .collect()
+}
+
+/// `POST /__sandbox/faults {"status": 503, "count": n}`: the next `n` authenticated Cliniko calls
+/// (of any key) answer `status` instead — 429 with `X-RateLimit-Reset` a second ahead, 5xx with a
+/// JSON message — so tests can fail a poll at a moment they choose.
+pub(crate) async fn inject_faults(
+    body: web::Bytes,
+    state: web::Data<Arc<SandboxState>>,
+) -> HttpResponse {
+    let asked = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        let status = u16::try_from(v.get("status")?.as_u64()?).ok()?;
+        let count = usize::try_from(v.get("count")?.as_u64()?).ok()?;
+        Some((status, count))
+    });
+    match asked {
+        Some((status, count))
+            if (status == 429 || (500..600).contains(&status)) && count <= 1000 =>
+        {
+            lock(&state.faults).extend(std::iter::repeat_n(status, count));
+            HttpResponse::NoContent().finish()
+        }
+        _ => message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "send {\"status\": 429 or 5xx, \"count\": n} with n <= 1000",
+        ),
+    }
+}
+
+/// An injected failure, if one is waiting.
+fn injected(state: &SandboxState) -> Option<HttpResponse> {
+    let status = lock(&state.faults).pop()?;
+    if status == 429 {
+        let reset = Utc::now().timestamp() + 1;
+        return Some(
+            HttpResponse::TooManyRequests()
+                .insert_header(("X-RateLimit-Reset", reset.to_string()))
+                .json(json!({"message": "Too many requests"})),
+        );
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    Some(message(status, "Injected failure"))
+}
+
+/// The most accounts one `POST /__sandbox/accounts` generates.
+const MAX_GENERATED_PER_CALL: u64 = 2000;
+
+/// `POST /__sandbox/accounts {"count": n}`: generates `n` small accounts (for scale tests) and
+/// answers their keys as `GET /__sandbox/keys` does.
+pub(crate) async fn generate_accounts(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<SandboxState>>,
+) -> HttpResponse {
+    let count = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("count")?.as_u64())
+        .filter(|n| (1..=MAX_GENERATED_PER_CALL).contains(n))
+        .and_then(|n| usize::try_from(n).ok());
+    let Some(count) = count else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("send {{\"count\": n}} with 1 <= n <= {MAX_GENERATED_PER_CALL}"),
+        );
+    };
+    let mut accounts = lock(&state.accounts);
+    if accounts.len() + count > data::MAX_ACCOUNTS {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("the sandbox holds at most {} accounts", data::MAX_ACCOUNTS),
+        );
+    }
+    let fresh = data::generate_small(state.seed, Utc::now(), accounts.len(), count);
+    let keys: Vec<SandboxKey> = fresh.iter().flat_map(|a| a.keys.clone()).collect();
+    accounts.extend(fresh);
+    drop(accounts);
+    lock(&state.generated_keys).extend(keys.iter().cloned());
+    HttpResponse::Created().json(json!({"keys": described(&req, keys.iter())}))
 }
 
 /// `GET /__sandbox/stats`.
@@ -201,15 +299,19 @@ pub(crate) async fn dispatch(
     let Some(user) = basic_user(&req) else {
         return denied();
     };
-    let Some(key) = state
-        .keys
-        .iter()
-        .find(|k| k.key == user || k.key.rsplit_once('-').is_some_and(|(body, _)| body == user))
+    let matches = |k: &&SandboxKey| {
+        k.key == user || k.key.rsplit_once('-').is_some_and(|(body, _)| body == user)
+    };
+    let found = state.keys.iter().find(matches).cloned();
+    let Some(key) = found.or_else(|| lock(&state.generated_keys).iter().find(matches).cloned())
     else {
         return denied();
     };
     if shard.is_some_and(|shard| shard != key.shard) {
         return denied();
+    }
+    if let Some(failure) = injected(&state) {
+        return failure;
     }
     if let Err(refusal) = lock(&state.limits).admit(&key.key, &key.account) {
         return HttpResponse::TooManyRequests()
@@ -339,6 +441,32 @@ fn route(
             cancel_appointment(account, ctx, id(raw), fields)
         }),
         ("GET", ["individual_appointments", raw, "conflicts"]) => conflicts(account, id(raw)),
+        ("POST", ["individual_appointments", raw, "archive"]) => {
+            archive(&mut account.appointments, id(raw), ctx)
+        }
+        ("GET", ["daily_availabilities"]) => list(
+            &DAILY_AVAILABILITIES,
+            account.daily_availabilities.iter(),
+            ctx,
+        ),
+        ("GET", ["daily_availabilities", raw]) => one(
+            &account.daily_availabilities,
+            id(raw),
+            ctx,
+            "daily_availabilities",
+        ),
+        ("PATCH" | "PUT", ["daily_availabilities", raw]) => with_object(body, |fields| {
+            match availabilities::patch(
+                account,
+                id(raw).unwrap_or_default(),
+                fields,
+                &stamp(ctx.now),
+            ) {
+                Ok(record) => HttpResponse::Ok().json(render(record, ctx, "daily_availabilities")),
+                Err(PatchError::NotFound) => not_found(),
+                Err(PatchError::Invalid(errors)) => unprocessable(errors),
+            }
+        }),
         ("GET", ["patients"]) => list(&PATIENTS, account.patients.iter(), ctx),
         ("POST", ["patients"]) => {
             with_object(body, |fields| write_patient(account, ctx, None, fields))
@@ -348,17 +476,7 @@ fn route(
             Some(p) => with_object(body, |fields| write_patient(account, ctx, Some(p), fields)),
             None => not_found(),
         },
-        ("POST", ["patients", raw, "archive"]) => {
-            match account.patients.iter_mut().find(|p| Some(p.id) == id(raw)) {
-                Some(patient) => {
-                    let at = stamp(ctx.now);
-                    patient.fields.insert("archived_at".into(), json!(at));
-                    patient.fields.insert("updated_at".into(), json!(at));
-                    HttpResponse::NoContent().finish()
-                }
-                None => not_found(),
-            }
-        }
+        ("POST", ["patients", raw, "archive"]) => archive(&mut account.patients, id(raw), ctx),
         ("GET", ["patients", raw, "medical_alerts"]) => {
             let Some(p) = id(raw).filter(|p| account.patients.iter().any(|r| r.id == *p)) else {
                 return not_found();
@@ -375,6 +493,20 @@ fn route(
             one(&account.medical_alerts, id(raw), ctx, "medical_alerts")
         }
         _ => not_found(),
+    }
+}
+
+/// `POST /{collection}/{id}/archive`: sets `archived_at` (which hides the record from lists
+/// unless asked for with `q[]=archived_at:*`) and bumps `updated_at`.
+fn archive(records: &mut [Record], id: Option<i64>, ctx: &Ctx) -> HttpResponse {
+    match records.iter_mut().find(|r| Some(r.id) == id) {
+        Some(record) => {
+            let at = stamp(ctx.now);
+            record.fields.insert("archived_at".into(), json!(at));
+            record.fields.insert("updated_at".into(), json!(at));
+            HttpResponse::NoContent().finish()
+        }
+        None => not_found(),
     }
 }
 

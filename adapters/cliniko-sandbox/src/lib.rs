@@ -5,8 +5,15 @@
 //!   practitioners with hours, appointment types, patients with phones and alerts, appointments
 //!   around today);
 //! - [`http`]: Cliniko's checks and routes; [`query`]: `q[]` filters, `sort`, pages and links;
-//! - [`free_times`]: available times from practitioners' hours; [`limits`]: the per-key
+//! - [`free_times`]: available times from practitioners' hours; [`availabilities`]: those hours
+//!   as Cliniko's daily availabilities, which writes change; [`limits`]: the per-key
 //!   sliding-window rate limit with 429 + `X-RateLimit-Reset`.
+//!
+//! Every record carries `created_at` and an `updated_at` that each write bumps (to the second,
+//! as Cliniko's), so incremental sync (`q[]=updated_at:>=T`, `sort=updated_at`) can be tested:
+//! patients (create, update, archive), appointments (create, update — including the arrival
+//! flags — cancel, archive) and daily availabilities (update). `POST /__sandbox/accounts
+//! {"count": n}` generates `n` small accounts and answers their keys, for scale tests.
 //!
 //! Writes are kept in memory for the life of the process. Where Cliniko's behaviour is not
 //! documented the sandbox picks the stricter reading (unknown filter fields are a 400; cancelled
@@ -18,6 +25,7 @@
 //! adapter's reading of Cliniko against a writer that shares none of its code. It is built into
 //! the `clinicgate` binary only with the api's `cliniko-sandbox` feature.
 
+mod availabilities;
 mod data;
 mod free_times;
 mod http;
@@ -88,8 +96,11 @@ impl Sandbox {
                 config.window,
             )),
             keys,
+            generated_keys: Mutex::new(Vec::new()),
             rate_limit: config.rate_limit,
             window_secs: config.window.as_secs(),
+            seed: config.seed,
+            faults: Mutex::new(Vec::new()),
         });
         let shared = Arc::clone(&state);
         let mut server = HttpServer::new(move || {
@@ -98,6 +109,11 @@ impl Sandbox {
                 .app_data(web::PayloadConfig::new(1024 * 1024))
                 .route("/__sandbox/keys", web::get().to(http::keys))
                 .route("/__sandbox/stats", web::get().to(http::stats))
+                .route(
+                    "/__sandbox/accounts",
+                    web::post().to(http::generate_accounts),
+                )
+                .route("/__sandbox/faults", web::post().to(http::inject_faults))
                 .default_service(web::to(http::dispatch))
         })
         .listen(listener)?
@@ -147,6 +163,16 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .stats()
+    }
+
+    /// Makes the next `count` Cliniko calls (of any key) answer `status` (429 or 5xx), as
+    /// `POST /__sandbox/faults` does.
+    pub fn fail_next(&self, status: u16, count: usize) {
+        self.state
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(std::iter::repeat_n(status, count));
     }
 
     /// Stops the server.

@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use chrono_tz::Tz;
 use clinicgate_core::cliniko::{
     Appointment, AppointmentPatch, AppointmentType, AppointmentTypeScope, AvailabilityQuery,
-    AvailableTime, Bookable, Business, Cancellation, ClinikoAccount, ClinikoClient, ClinikoId,
-    ClinikoSettings, ClinikoUsage, ClinikoUser, Lane, LaneUsage, ListQuery, MedicalAlert,
-    NewAppointment, Patient, PatientFields, Practitioner, PractitionerScope,
+    AvailableTime, Bookable, Business, Cancellation, ChangeQuery, Changed, Changes, ClinikoAccount,
+    ClinikoClient, ClinikoId, ClinikoSettings, ClinikoUsage, ClinikoUser, Feed, Lane, LaneUsage,
+    ListQuery, MedicalAlert, NewAppointment, Patient, PatientFields, Practitioner,
+    PractitionerScope,
 };
 use clinicgate_core::{Error, Result};
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -20,6 +21,7 @@ use url::Url;
 
 use super::availability;
 use super::budget::Budget;
+use super::changes;
 use super::config::ClinikoClientConfig;
 use super::key_id::KeyId;
 use super::prepaid::Prepaid;
@@ -532,6 +534,27 @@ impl ClinikoClient for HttpClinikoClient {
             )
             .await?;
         Ok(answer.exist())
+    }
+
+    async fn changes(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ChangeQuery,
+    ) -> Result<Changes> {
+        let (path, _) = changes::feed_path(query.feed);
+        let call = call(account, lane, "changes.list", "changes");
+        let base = self.url(account, path)?;
+        let (items, complete) = changes::read(&self.transport, &call, base, query).await?;
+        let items = Value::Array(items);
+        let records = match query.feed {
+            Feed::Appointments => Changed::Appointments(records(items, call.operation)?),
+            Feed::Patients => Changed::Patients(records(items, call.operation)?),
+            Feed::DailyAvailabilities => {
+                Changed::DailyAvailabilities(records(items, call.operation)?)
+            }
+        };
+        Ok(Changes { records, complete })
     }
 
     async fn patients(

@@ -6,6 +6,7 @@
 //! - [`telemetry`]: per-clinic usage in `/metrics` and in shared per-minute counters;
 //! - [`reference_cache`]: reference data cached per clinic, single-flight across instances;
 //! - [`availability`]: cutting long ranges into Cliniko's 7-day windows in the business's zone;
+//! - [`changes`]: incremental reads by `updated_at` for the change detector;
 //! - [`wire`]: Cliniko's JSON, read into core's domain types and written from them.
 //!
 //! The Cliniko look-alike server the tests run against is a crate of its own,
@@ -17,6 +18,7 @@
 
 mod availability;
 mod budget;
+mod changes;
 mod client;
 mod config;
 mod key_id;

@@ -135,23 +135,14 @@ impl Transport {
     pub(crate) async fn list(
         &self,
         call: &Call<'_>,
-        mut url: Url,
+        url: Url,
         envelope: &'static str,
         limit: Option<usize>,
     ) -> Result<Vec<Value>> {
-        if !url.query_pairs().any(|(name, _)| name == "per_page") {
-            url.query_pairs_mut().append_pair("per_page", PER_PAGE);
-        }
-        let origin = url.origin();
+        let mut url = with_page_size(url);
         let mut records = Vec::new();
         for _ in 0..MAX_PAGES {
-            let mut page: serde_json::Map<String, Value> = self.get_json(call, url.clone()).await?;
-            let Some(Value::Array(items)) = page.remove(envelope) else {
-                return Err(upstream(UpstreamFailure::BadResponse(format!(
-                    "{}: the answer has no `{envelope}` list",
-                    call.operation
-                ))));
-            };
+            let (items, next) = self.page(call, url.clone(), envelope).await?;
             records.extend(items);
             if let Some(limit) = limit
                 && records.len() >= limit
@@ -159,31 +150,50 @@ impl Transport {
                 records.truncate(limit);
                 return Ok(records);
             }
-            match next_link(&page) {
+            match next {
                 None => return Ok(records),
-                Some(next) => {
-                    // Cliniko's links are absolute; a relative one is resolved, not refused.
-                    let next = url.join(next).map_err(|_| {
-                        upstream(UpstreamFailure::BadResponse(format!(
-                            "{}: links.next is not a URL",
-                            call.operation
-                        )))
-                    })?;
-                    // The key goes wherever the link points: only ever back to the same host.
-                    if next.origin() != origin {
-                        return Err(upstream(UpstreamFailure::BadResponse(format!(
-                            "{}: links.next points at another host",
-                            call.operation
-                        ))));
-                    }
-                    url = next;
-                }
+                Some(next) => url = next,
             }
         }
         Err(upstream(UpstreamFailure::BadResponse(format!(
             "{}: more than {MAX_PAGES} pages",
             call.operation
         ))))
+    }
+
+    /// One page of a list at `url`: its records and the URL of the next page, if any (Cliniko's
+    /// `links.next`, resolved against `url` and refused unless on the same host: the key goes
+    /// wherever the link points).
+    pub(crate) async fn page(
+        &self,
+        call: &Call<'_>,
+        url: Url,
+        envelope: &'static str,
+    ) -> Result<(Vec<Value>, Option<Url>)> {
+        let mut page: serde_json::Map<String, Value> = self.get_json(call, url.clone()).await?;
+        let Some(Value::Array(items)) = page.remove(envelope) else {
+            return Err(upstream(UpstreamFailure::BadResponse(format!(
+                "{}: the answer has no `{envelope}` list",
+                call.operation
+            ))));
+        };
+        let Some(next) = next_link(&page) else {
+            return Ok((items, None));
+        };
+        // Cliniko's links are absolute; a relative one is resolved, not refused.
+        let next = url.join(next).map_err(|_| {
+            upstream(UpstreamFailure::BadResponse(format!(
+                "{}: links.next is not a URL",
+                call.operation
+            )))
+        })?;
+        if next.origin() != url.origin() {
+            return Err(upstream(UpstreamFailure::BadResponse(format!(
+                "{}: links.next points at another host",
+                call.operation
+            ))));
+        }
+        Ok((items, Some(next)))
     }
 
     /// Sends one request, spending budget for every attempt. Only `GET` is retried (on connection
@@ -328,6 +338,15 @@ fn too_large() -> Failure {
         ))),
         "bad_response",
     )
+}
+
+/// `url` asking for Cliniko's largest page (unless it already names a size), to spend as little
+/// budget as possible.
+pub(crate) fn with_page_size(mut url: Url) -> Url {
+    if !url.query_pairs().any(|(name, _)| name == "per_page") {
+        url.query_pairs_mut().append_pair("per_page", PER_PAGE);
+    }
+    url
 }
 
 /// `links.next` of a list page, if there is a next page.

@@ -139,6 +139,18 @@ impl ClinikoKeyRepository for SeaClinikoKeyRepository {
         Ok(result.rows_affected > 0)
     }
 
+    async fn connected_after(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<TenantId>> {
+        Ok(entity::Entity::sweep_after(Across::Polling, after)
+            .filter(entity::Column::RejectedAt.is_null())
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|row| TenantId::from_uuid(row.tenant_id))
+            .collect())
+    }
+
     async fn mark_rejected_in_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<()> {
         entity::Entity::update_many_in_tenant(tenant)
             .col_expr(entity::Column::RejectedAt, Expr::value(at))

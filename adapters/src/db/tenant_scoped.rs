@@ -55,6 +55,10 @@ tenant_owned! {
     crate::events => TenantId,
     crate::idempotency => TenantId,
     crate::ledger => TenantId,
+    crate::poll_clinics => TenantId,
+    crate::poll_cursors => TenantId,
+    crate::poll_marks => TenantId,
+    crate::polling => TenantId,
     crate::revocations => TenantId,
     crate::secrets => TenantId,
     crate::users => TenantId,
@@ -102,6 +106,10 @@ pub(crate) enum Across {
     /// The delivery queue is shared: workers claim due deliveries of every clinic, and read the
     /// events those deliveries carry; the operator's metrics measure its depth.
     Delivery,
+    /// The Cliniko pollers share the clinics: an instance claims whichever clinics are due, the
+    /// schedule is filled from every connected clinic, and the operator's metrics read every
+    /// clinic's poll lag.
+    Polling,
 }
 
 /// The documented way across clinics. The reason does not change the query; it is written at
@@ -120,6 +128,12 @@ pub(crate) trait AcrossTenants: TenantOwned {
     /// Deletes among every clinic's rows; further filters say which.
     fn delete_many_across_tenants(_why: Across) -> DeleteMany<Self> {
         Self::delete_many()
+    }
+
+    /// The tenant column itself, for a query that picks clinics (a claim of due clinics from a
+    /// table keyed by clinic).
+    fn tenant_column(_why: Across) -> Self::Column {
+        Self::TENANT
     }
 
     /// One page of a walk over every clinic's rows in clinic order, resuming after the clinic

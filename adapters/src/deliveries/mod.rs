@@ -27,8 +27,8 @@ use clinicgate_core::secrets::SealedSecret;
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _, LockBehavior, LockType, Query};
 use sea_orm::{
-    ColumnTrait as _, DatabaseConnection, EntityTrait as _, Order, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, Set, TransactionTrait as _, UpdateMany,
+    ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _, Order,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, Set, TransactionTrait as _, UpdateMany,
 };
 
 use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
@@ -131,6 +131,54 @@ fn settle(claimed: &Claimed, next: Next, at: DateTime<Utc>) -> UpdateMany<entity
     }
 }
 
+/// Writes `event` and one pending delivery per target, due at once, on `conn`: the caller's
+/// transaction, so a source that stores rows of its own with its events (the Cliniko poller's
+/// snapshots and cursors) commits them together. The one place these rows are written.
+pub(crate) async fn insert_event<C: ConnectionTrait>(
+    conn: &C,
+    event: &StoredEvent,
+    targets: &[Target],
+) -> Result<Vec<DeliveryId>> {
+    let ids: Vec<DeliveryId> = targets.iter().map(|_| DeliveryId::new()).collect();
+    let created_at = Utc::now();
+    events::Entity::insert(events::ActiveModel {
+        id: Set(event.id.as_uuid()),
+        tenant_id: Set(event.tenant_id.as_uuid()),
+        event_type: Set(event.event_type.as_str().to_owned()),
+        occurred_at: Set(event.occurred_at),
+        data: Set(event.data.ciphertext.clone()),
+        data_key_version: Set(event.data.key_version),
+        expires_at: Set(event.expires_at),
+    })
+    .exec_without_returning(conn)
+    .await
+    .map_err(db_error)?;
+    if !targets.is_empty() {
+        let rows = ids
+            .iter()
+            .zip(targets)
+            .map(|(id, target)| entity::ActiveModel {
+                id: Set(id.as_uuid()),
+                tenant_id: Set(event.tenant_id.as_uuid()),
+                event_id: Set(event.id.as_uuid()),
+                kind: Set(target.kind.as_str().to_owned()),
+                target_id: Set(target.id),
+                status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(created_at),
+                lease_id: Set(None),
+                lease_until: Set(None),
+                created_at: Set(created_at),
+                finished_at: Set(None),
+            });
+        entity::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(ids)
+}
+
 fn to_chrono(duration: Duration) -> Result<chrono::Duration> {
     chrono::Duration::from_std(duration).map_err(Error::internal)
 }
@@ -138,44 +186,8 @@ fn to_chrono(duration: Duration) -> Result<chrono::Duration> {
 #[async_trait]
 impl DeliveryQueue for SeaDeliveryQueue {
     async fn append(&self, event: &StoredEvent, targets: &[Target]) -> Result<Vec<DeliveryId>> {
-        let ids: Vec<DeliveryId> = targets.iter().map(|_| DeliveryId::new()).collect();
-        let created_at = Utc::now();
         let txn = self.db.begin().await.map_err(db_error)?;
-        events::Entity::insert(events::ActiveModel {
-            id: Set(event.id.as_uuid()),
-            tenant_id: Set(event.tenant_id.as_uuid()),
-            event_type: Set(event.event_type.as_str().to_owned()),
-            occurred_at: Set(event.occurred_at),
-            data: Set(event.data.ciphertext.clone()),
-            data_key_version: Set(event.data.key_version),
-            expires_at: Set(event.expires_at),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .map_err(db_error)?;
-        if !targets.is_empty() {
-            let rows = ids
-                .iter()
-                .zip(targets)
-                .map(|(id, target)| entity::ActiveModel {
-                    id: Set(id.as_uuid()),
-                    tenant_id: Set(event.tenant_id.as_uuid()),
-                    event_id: Set(event.id.as_uuid()),
-                    kind: Set(target.kind.as_str().to_owned()),
-                    target_id: Set(target.id),
-                    status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-                    attempts: Set(0),
-                    next_attempt_at: Set(created_at),
-                    lease_id: Set(None),
-                    lease_until: Set(None),
-                    created_at: Set(created_at),
-                    finished_at: Set(None),
-                });
-            entity::Entity::insert_many(rows)
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_error)?;
-        }
+        let ids = insert_event(&txn, event, targets).await?;
         txn.commit().await.map_err(db_error)?;
         Ok(ids)
     }

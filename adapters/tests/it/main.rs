@@ -14,6 +14,7 @@ mod cliniko;
 mod deliveries;
 mod delivery_history;
 mod outbound;
+mod polling;
 mod public_api;
 mod secrets;
 mod stores;

@@ -5,7 +5,7 @@
 //! Revocations are not in it: every query on them crosses clinics by design (a token's `jti`,
 //! expiry), through `AcrossTenants`.
 
-use chrono::Utc;
+use chrono::{SubsecRound as _, Utc};
 use clinicgate_adapters::api_clients::SeaApiClientRepository;
 use clinicgate_adapters::booking_claims::SeaSlotClaims;
 use clinicgate_adapters::clinics::SeaClinicRepository;
@@ -13,6 +13,7 @@ use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::Db;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
+use clinicgate_adapters::polling::SeaPollStore;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::users::SeaUserRepository;
 use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
@@ -33,6 +34,10 @@ use clinicgate_core::ids::{TenantId, UserId};
 use clinicgate_core::ledger::{
     Categories, Category, Channel, EntryId, LedgerActor, LedgerEntry, LedgerFilter,
     LedgerRepository as _,
+};
+use clinicgate_core::polling::{
+    Committed, Cursor, Expect, Fingerprint as PollFingerprint, Mark, MarkKind, PollCommit,
+    PollStore as _, Resource, Snapshot,
 };
 use clinicgate_core::secrets::{DataKeyRepository as _, SealedSecret, WrappedDataKey};
 use clinicgate_core::tokens::{
@@ -284,6 +289,7 @@ async fn another_clinic_neither_finds_nor_changes_nor_deletes_a_clinics_cliniko_
         keys.find_in_tenant(a).await.unwrap().as_ref(),
         Some(&before)
     );
+    assert_eq!(keys.connected_after(None, 10).await.unwrap(), [a]);
 
     // A rejection A recorded is not cleared by B either.
     let refused = Utc::now();
@@ -294,6 +300,88 @@ async fn another_clinic_neither_finds_nor_changes_nor_deletes_a_clinics_cliniko_
         .await
         .unwrap();
     assert_eq!(keys.find_in_tenant(a).await.unwrap(), Some(rejected));
+    assert!(
+        keys.connected_after(None, 10).await.unwrap().is_empty(),
+        "a refused key is not polled"
+    );
+}
+
+#[tokio::test]
+async fn another_clinic_neither_reads_nor_overwrites_a_clinics_poll_state() {
+    let (_guard, db, a, b) = two_clinics().await;
+    let store = SeaPollStore::new(db);
+    let record = ClinikoId::parse("5").unwrap();
+    // PostgreSQL keeps microseconds.
+    let due = Utc::now().trunc_subsecs(6);
+    let snapshot = |fingerprint: u8| Snapshot {
+        resource: Resource::Patients,
+        record_id: record.clone(),
+        source_updated_at: None,
+        fingerprint: PollFingerprint::from_bytes(&[fingerprint; 32]).unwrap(),
+        state: None,
+        body: None,
+        doctor_id: ClinikoId::parse("11"),
+        queue_day: None,
+        due_at: Some(due),
+        revision: 0,
+    };
+    let mark = Mark {
+        due_at: Some(due),
+        ..Mark::new(MarkKind::Availability, "11".into())
+    };
+    let cursor = Cursor {
+        resource: Resource::Patients,
+        cursor_at: None,
+        watching_since: due,
+        baseline_done: false,
+        read_at: due,
+    };
+    let write = |fingerprint, expect| PollCommit {
+        snapshots: vec![(snapshot(fingerprint), expect)],
+        cursors: vec![cursor.clone()],
+        marks: vec![(mark.clone(), expect)],
+        ..PollCommit::default()
+    };
+    assert_eq!(
+        store.commit(a, write(1, Expect::Absent)).await.unwrap(),
+        Committed::Done
+    );
+    let later = Utc::now() + chrono::Duration::days(1);
+    assert!(store.cursors(b).await.unwrap().is_empty());
+    assert!(
+        store
+            .snapshots(b, Resource::Patients, std::slice::from_ref(&record))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.due_snapshots(b, later, 10).await.unwrap().is_empty());
+    assert!(store.due_marks(b, later, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .marks(b, MarkKind::Availability, &["11".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // B writing "the same" record changes only B's own rows.
+    assert_eq!(
+        store
+            .commit(b, write(2, Expect::Revision(0)))
+            .await
+            .unwrap(),
+        Committed::Conflict
+    );
+    assert_eq!(
+        store.commit(b, write(2, Expect::Absent)).await.unwrap(),
+        Committed::Done
+    );
+    let kept = store
+        .snapshots(a, Resource::Patients, std::slice::from_ref(&record))
+        .await
+        .unwrap();
+    assert_eq!(kept, [snapshot(1)]);
+    assert_eq!(store.due_marks(a, later, 10).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -20,11 +20,13 @@ use url::Url;
 
 pub mod events;
 pub mod outbound;
+pub mod polling;
 pub mod public_api;
 pub mod tokens;
 
 pub use events::EventSettings;
 pub use outbound::OutboundSettings;
+pub use polling::PollingSettings;
 pub use public_api::PublicApiSettings;
 pub use tokens::TokenSettings;
 
@@ -235,6 +237,7 @@ struct RawSettings {
     public_api: PublicApiSettings,
     events: EventSettings,
     outbound: outbound::RawOutboundSettings,
+    polling: PollingSettings,
 }
 
 /// The public root URL, split into the parts tenant routing needs.
@@ -360,6 +363,8 @@ pub struct Settings {
     pub events: EventSettings,
     /// `[outbound]`: the SSRF guard for calls to user-given URLs.
     pub outbound: OutboundSettings,
+    /// `[polling]`: change detection over Cliniko.
+    pub polling: PollingSettings,
 }
 
 /// One configuration problem: which key, what is wrong, how to fix it.
@@ -624,6 +629,7 @@ impl RawSettings {
         problems.extend(self.tokens.problems());
         problems.extend(self.public_api.problems());
         problems.extend(self.events.problems());
+        problems.extend(self.polling.problems());
         let outbound = self
             .outbound
             .validate(self.env)
@@ -657,6 +663,7 @@ impl RawSettings {
                 public_api: self.public_api,
                 events: self.events,
                 outbound,
+                polling: self.polling,
             }),
             _ => Err(ConfigError(problems)),
         }

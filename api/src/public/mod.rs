@@ -9,6 +9,7 @@
 
 mod appointments;
 mod directory;
+mod event_data;
 mod idempotent;
 mod listing;
 mod rate_limit;
@@ -35,6 +36,10 @@ pub use appointments::{
 };
 pub use directory::{
     get_doctor, list_appointment_types, list_clinics, list_doctors, list_specialties,
+};
+pub use event_data::{
+    DoctorAvailabilityOut, DoctorQueueOut, PatientAddressEventOut, PatientEventOut,
+    PatientPhoneOut, QueueEntryOut, render_event,
 };
 use rate_limit::ClientRate;
 pub use slots::available_slots;

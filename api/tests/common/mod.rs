@@ -251,7 +251,9 @@ async fn start(
         ))
         .merge(Serialized::default("http.workers", 1))
         .merge(Serialized::default("http.shutdown_timeout_secs", 1))
-        .merge(Serialized::default("log.format", "pretty"));
+        .merge(Serialized::default("log.format", "pretty"))
+        // Tests about change detection turn the Cliniko poller on; the others never poll.
+        .merge(Serialized::default("polling.enabled", false));
     if let Some((url, prefix)) = redis {
         figment = figment
             .merge(Serialized::default(

@@ -21,6 +21,7 @@ mod health;
 mod openapi;
 mod pages;
 mod patients;
+mod polling;
 mod public_api;
 mod rotation;
 mod secrets_at_rest;

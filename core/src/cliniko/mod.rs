@@ -7,6 +7,8 @@
 
 mod appointments;
 mod availability;
+mod changes;
+mod daily;
 mod ids;
 mod key;
 mod patience;
@@ -22,6 +24,8 @@ pub use appointments::{
     Appointment, AppointmentPatch, Cancellation, CancellationReason, NewAppointment,
 };
 pub use availability::{AvailabilityQuery, AvailableTime, Bookable, MAX_AVAILABILITY_DAYS};
+pub use changes::{ChangeQuery, Changed, Changes, Feed};
+pub use daily::{AvailabilitySpan, DailyAvailability};
 pub use ids::ClinikoId;
 pub use key::{ClinikoApiKey, Shard};
 pub use patience::Patience;
@@ -258,6 +262,17 @@ pub trait ClinikoClient: Send + Sync + std::fmt::Debug {
         lane: Lane,
         id: &ClinikoId,
     ) -> Result<bool>;
+
+    /// Records of one kind changed at or after a time, oldest change first, each once, with the
+    /// records Cliniko hides by default (cancelled, archived). Reads page by page from the last
+    /// `updated_at` seen rather than by page number, so records changed while it reads cannot
+    /// shift a page boundary over one it has not read.
+    async fn changes(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ChangeQuery,
+    ) -> Result<Changes>;
 
     /// Patients matching `query` (every page, up to its limit).
     async fn patients(

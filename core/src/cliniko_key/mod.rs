@@ -32,6 +32,22 @@ pub use fingerprint::{KeyFingerprint, KeyFingerprinter, load_key_fingerprinter};
 /// Stored keys fingerprinted per batch at start-up.
 const FINGERPRINT_BATCH: u64 = 100;
 
+/// Connected clinics read per query by [`ClinikoKeyService::connected_clinics`].
+const CONNECTED_BATCH: u64 = 500;
+
+/// What became of work done with a clinic's key in the background
+/// ([`ClinikoKeyService::in_background`]).
+#[derive(Debug)]
+pub enum Background<T> {
+    /// The work ran.
+    Done(T),
+    /// The clinic has no Cliniko key (never connected, or disconnected).
+    NotConnected,
+    /// Cliniko refused the key the last time it was used: nothing is spent on it until a
+    /// person connects a key again, or an interactive use sees Cliniko accept it.
+    Rejected,
+}
+
 /// The Cliniko user a key belongs to, as Cliniko reported it when the key was verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOwner {
@@ -190,6 +206,9 @@ pub trait ClinikoKeyRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// Forgets the clinic's key; whether there was one.
     async fn delete_in_tenant(&self, tenant: TenantId) -> Result<bool>;
+    /// Up to `limit` clinics with a stored key that Cliniko has not refused, in clinic id order
+    /// after `after` (what the Cliniko poller follows).
+    async fn connected_after(&self, after: Option<TenantId>, limit: u64) -> Result<Vec<TenantId>>;
     /// Records that Cliniko refused the clinic's stored key at `at` (no-op when none is stored).
     async fn mark_rejected_in_tenant(&self, tenant: TenantId, at: DateTime<Utc>) -> Result<()>;
     /// Records that Cliniko accepted the clinic's key at `at` after refusing it: clears
@@ -387,9 +406,68 @@ impl ClinikoKeyService {
         F: FnOnce(ClinikoAccount) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let Some((account, rejected_at)) = self.account(ctx).await? else {
+        let Some((account, rejected_at)) = self.account(ctx.tenant_id()).await? else {
             return Ok(None);
         };
+        self.run(ctx.tenant_id(), account, rejected_at, call)
+            .await
+            .map(Some)
+    }
+
+    /// Runs `call` with the clinic's credentials for work no one waits on (the Cliniko poller),
+    /// which finds its clinics through [`Self::connected_clinics`] rather than a request. A key
+    /// Cliniko refused last time is not used; a 401 marks the key rejected as
+    /// [`Self::with_account`] does.
+    ///
+    /// # Errors
+    /// What `call` returns; storage and decryption failures.
+    pub async fn in_background<T, F, Fut>(&self, tenant: TenantId, call: F) -> Result<Background<T>>
+    where
+        F: FnOnce(ClinikoAccount) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        match self.account(tenant).await? {
+            None => Ok(Background::NotConnected),
+            Some((_, Some(_))) => Ok(Background::Rejected),
+            Some((account, None)) => self
+                .run(tenant, account, None, call)
+                .await
+                .map(Background::Done),
+        }
+    }
+
+    /// Every clinic whose Cliniko key is connected and not refused, in clinic id order.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn connected_clinics(&self) -> Result<Vec<TenantId>> {
+        let mut all = Vec::new();
+        loop {
+            let batch = self
+                .keys
+                .connected_after(all.last().copied(), CONNECTED_BATCH)
+                .await?;
+            let full = u64::try_from(batch.len()).unwrap_or(u64::MAX) >= CONNECTED_BATCH;
+            all.extend(batch);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Runs `call` with `account`, keeping the key's rejection mark in step with Cliniko's
+    /// answer (`rejected_at`: the mark as loaded).
+    async fn run<T, F, Fut>(
+        &self,
+        tenant: TenantId,
+        account: ClinikoAccount,
+        rejected_at: Option<DateTime<Utc>>,
+        call: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(ClinikoAccount) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         match call(account).await {
             Err(
                 err @ Error::Upstream {
@@ -397,12 +475,8 @@ impl ClinikoKeyService {
                     ..
                 },
             ) => {
-                tracing::warn!(tenant_id = %ctx.tenant_id(), "Cliniko refused the clinic's stored key; it must be reconnected");
-                if let Err(mark) = self
-                    .keys
-                    .mark_rejected_in_tenant(ctx.tenant_id(), Utc::now())
-                    .await
-                {
+                tracing::warn!(tenant_id = %tenant, "Cliniko refused the clinic's stored key; it must be reconnected");
+                if let Err(mark) = self.keys.mark_rejected_in_tenant(tenant, Utc::now()).await {
                     // The caller still gets Cliniko's refusal; only the settings hint is lost.
                     tracing::warn!(error = %mark, "could not record the rejected Cliniko key");
                 }
@@ -410,9 +484,9 @@ impl ClinikoKeyService {
             }
             Ok(value) => {
                 if let Some(seen) = rejected_at {
-                    self.clear_rejection(ctx, seen).await;
+                    self.clear_rejection(tenant, seen).await;
                 }
-                Ok(Some(value))
+                Ok(value)
             }
             Err(other) => Err(other),
         }
@@ -420,14 +494,14 @@ impl ClinikoKeyService {
 
     /// Clears a rejection mark after Cliniko accepted the key again. A failure only leaves the
     /// stale hint in place (the next success tries again), so the caller's answer stands.
-    async fn clear_rejection(&self, ctx: &TenantContext, seen: DateTime<Utc>) {
+    async fn clear_rejection(&self, tenant: TenantId, seen: DateTime<Utc>) {
         match self
             .keys
-            .clear_rejection_in_tenant(ctx.tenant_id(), seen, Utc::now())
+            .clear_rejection_in_tenant(tenant, seen, Utc::now())
             .await
         {
             Ok(()) => {
-                tracing::info!(tenant_id = %ctx.tenant_id(), "Cliniko accepts the clinic's key again");
+                tracing::info!(tenant_id = %tenant, "Cliniko accepts the clinic's key again");
             }
             Err(err) => {
                 tracing::warn!(error = %err, "could not clear the Cliniko key's rejection");
@@ -486,14 +560,14 @@ impl ClinikoKeyService {
     /// The clinic's decrypted credentials and when Cliniko last refused them, if connected.
     async fn account(
         &self,
-        ctx: &TenantContext,
+        tenant: TenantId,
     ) -> Result<Option<(ClinikoAccount, Option<DateTime<Utc>>)>> {
-        let Some(stored) = self.keys.find_in_tenant(ctx.tenant_id()).await? else {
+        let Some(stored) = self.keys.find_in_tenant(tenant).await? else {
             return Ok(None);
         };
         let account = ClinikoAccount {
-            tenant_id: ctx.tenant_id(),
-            key: self.open_key(ctx.tenant_id(), &stored.sealed).await?,
+            tenant_id: tenant,
+            key: self.open_key(tenant, &stored.sealed).await?,
         };
         Ok(Some((account, stored.connection.rejected_at)))
     }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::detected::{AvailabilityChange, DoctorQueue, PatientRecord};
 use crate::Result;
 use crate::booking::BookedAppointment;
 
@@ -12,6 +13,12 @@ use crate::booking::BookedAppointment;
 pub enum EventData {
     /// An appointment, in its clinic's time zone (the `appointment.*` events).
     Appointment(BookedAppointment),
+    /// A patient as subscribers see it (the `patient.*` events).
+    Patient(PatientRecord),
+    /// A doctor's bookable time changed (`doctor.availability_changed`).
+    DoctorAvailability(AvailabilityChange),
+    /// A doctor's queue for a day (`doctor.queue_updated`).
+    DoctorQueue(DoctorQueue),
 }
 
 impl fmt::Debug for EventData {
@@ -21,6 +28,16 @@ impl fmt::Debug for EventData {
             Self::Appointment(booked) => f
                 .debug_tuple("Appointment")
                 .field(&booked.appointment.id)
+                .finish(),
+            Self::Patient(patient) => f.debug_tuple("Patient").field(&patient.id).finish(),
+            Self::DoctorAvailability(change) => f
+                .debug_tuple("DoctorAvailability")
+                .field(&change.doctor_id)
+                .finish(),
+            Self::DoctorQueue(queue) => f
+                .debug_tuple("DoctorQueue")
+                .field(&queue.doctor_id)
+                .field(&queue.day)
                 .finish(),
         }
     }

@@ -12,7 +12,9 @@ use std::fmt;
 
 use aes_gcm::aead::{Aead as _, Generate as _, KeyInit as _, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
+use hmac::{Hmac, Mac as _};
 use secrecy::{ExposeSecret as _, SecretBox};
+use sha2::Sha256;
 
 use crate::crypto::{MasterKey, MasterKeyId, MasterKeyring};
 use crate::ids::TenantId;
@@ -37,6 +39,9 @@ pub enum SecretPurpose {
     EventData,
     /// A webhook endpoint's signing secret (`whsec_…`), current or in its rotation grace.
     WebhookSecret,
+    /// What the Cliniko poller keeps of a record to diff its next version (appointment notes
+    /// and patient ids; fingerprints of patients), sealed or keyed per clinic.
+    PollSnapshot,
 }
 
 impl SecretPurpose {
@@ -47,6 +52,7 @@ impl SecretPurpose {
             Self::IdempotentResponse => "idempotent_response",
             Self::EventData => "event_data",
             Self::WebhookSecret => "webhook_secret",
+            Self::PollSnapshot => "poll_snapshot",
         }
     }
 }
@@ -57,6 +63,39 @@ pub struct DataKey(SecretBox<[u8; DATA_KEY_LEN]>);
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("DataKey([REDACTED])")
+    }
+}
+
+/// A key for keyed hashes (HMAC-SHA256) of one clinic's data for one purpose, derived from the
+/// clinic's data key: a fingerprint of patient data made with it cannot be confirmed by guessing
+/// without the key, unlike a plain hash of a name and a date of birth.
+#[derive(Clone)]
+pub struct MacKey(Hmac<Sha256>);
+
+impl fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MacKey([REDACTED])")
+    }
+}
+
+impl MacKey {
+    /// A key from raw bytes (tests, and the derivation from a data key).
+    ///
+    /// # Errors
+    /// `Internal` if HMAC refuses the key (it takes any length, so never in practice).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(bytes)
+            .map(Self)
+            .map_err(|_| Error::internal("HMAC refused a key"))
+    }
+
+    /// HMAC-SHA256 of the concatenation of `parts` under this key.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
     }
 }
 
@@ -152,6 +191,22 @@ impl DataKey {
     ) -> Result<SecretBox<Vec<u8>>> {
         open_with(self.0.expose_secret(), &secret_aad(tenant, purpose), sealed)
             .map(|plain| SecretBox::new(Box::new(plain)))
+    }
+
+    /// The keyed-hash key for `tenant` and `purpose`, derived from this data key (HMAC with a
+    /// label binding both, so it differs per clinic and purpose and reveals nothing of the data
+    /// key).
+    ///
+    /// # Errors
+    /// `Internal` if HMAC refuses a key (never in practice).
+    pub fn mac_key(&self, tenant: TenantId, purpose: SecretPurpose) -> Result<MacKey> {
+        let derived = MacKey::from_bytes(self.0.expose_secret())?.mac(&[
+            b"clinicgate/mac-key/v1\0",
+            tenant.as_uuid().as_bytes(),
+            b"\0",
+            purpose.as_str().as_bytes(),
+        ]);
+        MacKey::from_bytes(&derived)
     }
 
     /// Wraps this data key under `master` for `tenant`.
@@ -318,5 +373,39 @@ mod tests {
     #[test]
     fn debug_output_never_shows_a_data_key() {
         assert_eq!(format!("{:?}", DataKey::generate()), "DataKey([REDACTED])");
+        let mac = DataKey::generate()
+            .mac_key(TenantId::new(), SecretPurpose::PollSnapshot)
+            .unwrap();
+        assert_eq!(format!("{mac:?}"), "MacKey([REDACTED])");
+    }
+
+    #[test]
+    fn mac_keys_differ_per_clinic_and_purpose_and_are_stable() {
+        let key = DataKey::generate();
+        let (a, b) = (TenantId::new(), TenantId::new());
+        let mac = |tenant, purpose| {
+            key.mac_key(tenant, purpose)
+                .unwrap()
+                .mac(&[b"Jane Citizen 1984-03-02"])
+        };
+        assert_eq!(
+            mac(a, SecretPurpose::PollSnapshot),
+            mac(a, SecretPurpose::PollSnapshot)
+        );
+        assert_ne!(
+            mac(a, SecretPurpose::PollSnapshot),
+            mac(b, SecretPurpose::PollSnapshot)
+        );
+        assert_ne!(
+            mac(a, SecretPurpose::PollSnapshot),
+            mac(a, SecretPurpose::EventData)
+        );
+        assert_ne!(
+            mac(a, SecretPurpose::PollSnapshot),
+            DataKey::generate()
+                .mac_key(a, SecretPurpose::PollSnapshot)
+                .unwrap()
+                .mac(&[b"Jane Citizen 1984-03-02"])
+        );
     }
 }

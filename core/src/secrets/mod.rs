@@ -15,7 +15,7 @@ mod envelope;
 mod service_keys;
 mod vault;
 
-pub use envelope::{DataKey, SecretPurpose, WrappedDataKey};
+pub use envelope::{DataKey, MacKey, SecretPurpose, WrappedDataKey};
 pub use service_keys::{
     ServiceKeyPurpose, ServiceKeyRepository, StoredServiceKey, load_hmac_key, open_service_key,
     rotate_service_keys, seal_service_key,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::envelope::{DataKey, SecretPurpose, WrappedDataKey};
+use super::envelope::{DataKey, MacKey, SecretPurpose, WrappedDataKey};
 use crate::crypto::{MasterKey, MasterKeyId, MasterKeyring};
 use crate::ids::TenantId;
 use crate::{Error, Result};
@@ -93,6 +93,12 @@ impl Vault {
             ciphertext: key.seal(tenant, purpose, secret.expose_secret().as_bytes())?,
             key_version: DATA_KEY_VERSION,
         })
+    }
+
+    /// The clinic's keyed-hash key for `purpose` (see [`MacKey`]), for fingerprints of its data
+    /// that must not be confirmable by guessing.
+    pub async fn mac_key(&self, tenant: TenantId, purpose: SecretPurpose) -> Result<MacKey> {
+        self.data_key(tenant).await?.mac_key(tenant, purpose)
     }
 
     /// Decrypts a secret sealed for `tenant` and `purpose`.

@@ -9,12 +9,14 @@
 //! - [`reference`]: practitioners, businesses, appointment types, settings, the key's user;
 //! - [`patients`]: patients, phone numbers, medical alerts, and patient fields to send;
 //! - [`appointments`]: appointments, available times, and bookings, changes and cancellations
-//!   to send.
+//!   to send;
+//! - [`daily`]: practitioners' daily availabilities.
 //!
 //! The Cliniko sandbox (`clinicgate-cliniko-sandbox`) writes the same JSON from its own records,
 //! independently of this module, so the tests against it check this reading.
 
 mod appointments;
+mod daily;
 mod patients;
 mod reference;
 

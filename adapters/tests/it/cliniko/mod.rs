@@ -6,6 +6,7 @@ mod budget;
 mod cache;
 mod faults;
 mod sandbox;
+mod sandbox_changes;
 
 use std::net::TcpListener;
 use std::time::Duration;

@@ -1,0 +1,152 @@
+//! The Cliniko poller's state over the database ([`PollStore`]), shared by every instance.
+//!
+//! - The schedule (`poll_clinics`) is claimed like the delivery queue: one
+//!   `UPDATE … WHERE tenant_id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …` takes the leases
+//!   of due clinics whose lease is free or ran out, so concurrent instances skip each other's
+//!   clinics on PostgreSQL, and SQLite's single writer makes the statement atomic.
+//! - A commit ([`commit`]) is one transaction: it first releases the poll's lease — only if it
+//!   is still the one claimed — then writes snapshots and marks only at the revision they were
+//!   read at, the cursors, and the events with their deliveries. Any of those checks failing
+//!   rolls everything back.
+
+mod commit;
+pub(crate) mod entity;
+mod rows;
+mod schedule;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use clinicgate_core::Result;
+use clinicgate_core::cliniko::ClinikoId;
+use clinicgate_core::ids::TenantId;
+use clinicgate_core::polling::{
+    Committed, Cursor, Mark, MarkKind, PollClaim, PollCommit, PollStore, Release, Resource,
+    Snapshot,
+};
+use sea_orm::{
+    ColumnTrait as _, DatabaseConnection, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+};
+
+use crate::db::all_to_domain;
+use crate::db::tenant_scoped::InTenant as _;
+use crate::poll_cursors::entity as cursors;
+use crate::poll_marks::entity as marks;
+
+/// Ids asked for per query: far below every backend's limit on bound parameters.
+const IDS_PER_QUERY: usize = 500;
+
+/// [`PollStore`] over the database.
+#[derive(Debug, Clone)]
+pub struct SeaPollStore {
+    db: DatabaseConnection,
+}
+
+impl SeaPollStore {
+    /// Uses `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl PollStore for SeaPollStore {
+    async fn schedule(&self, tenants: &[TenantId], now: DateTime<Utc>) -> Result<()> {
+        schedule::schedule(&self.db, tenants, now).await
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_for: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<PollClaim>> {
+        schedule::claim(&self.db, owner, now, lease_for, limit).await
+    }
+
+    async fn release(&self, claim: &PollClaim, release: Release) -> Result<bool> {
+        schedule::release(&self.db, claim, release).await
+    }
+
+    async fn last_successes(&self) -> Result<Vec<(TenantId, Option<DateTime<Utc>>)>> {
+        schedule::last_successes(&self.db).await
+    }
+
+    async fn cursors(&self, tenant: TenantId) -> Result<Vec<Cursor>> {
+        all_to_domain(
+            cursors::Entity::find_in_tenant(tenant),
+            &self.db,
+            rows::cursor_to_domain,
+        )
+        .await
+    }
+
+    async fn snapshots(
+        &self,
+        tenant: TenantId,
+        resource: Resource,
+        ids: &[ClinikoId],
+    ) -> Result<Vec<Snapshot>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let select = entity::Entity::find_in_tenant(tenant)
+                .filter(entity::Column::Resource.eq(resource.as_str()))
+                .filter(entity::Column::RecordId.is_in(chunk.iter().map(ClinikoId::as_str)));
+            found.extend(all_to_domain(select, &self.db, rows::snapshot_to_domain).await?);
+        }
+        Ok(found)
+    }
+
+    async fn due_snapshots(
+        &self,
+        tenant: TenantId,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Snapshot>> {
+        let select = entity::Entity::find_in_tenant(tenant)
+            .filter(entity::Column::DueAt.lte(now))
+            .order_by_asc(entity::Column::DueAt)
+            .limit(limit);
+        all_to_domain(select, &self.db, rows::snapshot_to_domain).await
+    }
+
+    async fn queue_members(
+        &self,
+        tenant: TenantId,
+        doctor: &ClinikoId,
+        day: NaiveDate,
+    ) -> Result<Vec<Snapshot>> {
+        let select = entity::Entity::find_in_tenant(tenant)
+            .filter(entity::Column::DoctorId.eq(doctor.as_str()))
+            .filter(entity::Column::QueueDay.eq(day.format("%Y-%m-%d").to_string()));
+        all_to_domain(select, &self.db, rows::snapshot_to_domain).await
+    }
+
+    async fn marks(&self, tenant: TenantId, kind: MarkKind, keys: &[String]) -> Result<Vec<Mark>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(IDS_PER_QUERY) {
+            let select = marks::Entity::find_in_tenant(tenant)
+                .filter(marks::Column::Kind.eq(kind.as_str()))
+                .filter(marks::Column::MarkKey.is_in(chunk.iter().map(String::as_str)));
+            found.extend(all_to_domain(select, &self.db, rows::mark_to_domain).await?);
+        }
+        Ok(found)
+    }
+
+    async fn due_marks(
+        &self,
+        tenant: TenantId,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Mark>> {
+        let select = marks::Entity::find_in_tenant(tenant)
+            .filter(marks::Column::DueAt.lte(now))
+            .order_by_asc(marks::Column::DueAt)
+            .limit(limit);
+        all_to_domain(select, &self.db, rows::mark_to_domain).await
+    }
+
+    async fn commit(&self, tenant: TenantId, commit: PollCommit) -> Result<Committed> {
+        commit::commit(&self.db, tenant, commit).await
+    }
+}

@@ -1,0 +1,257 @@
+//! What each kind of change made in Cliniko announces, exactly once, in the public API's shape.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use super::{
+    Reception, a_few_polls, baseline, connected, deliveries, events, roomy_sandbox, start_polling,
+    types_after, wait_for, watching_app,
+};
+
+fn count(types: &[String], wanted: &str) -> usize {
+    types.iter().filter(|t| *t == wanted).count()
+}
+
+#[tokio::test]
+async fn the_first_poll_is_a_silent_baseline_and_each_later_change_is_announced_once() {
+    let sandbox = roomy_sandbox();
+    let app = watching_app(&sandbox).await;
+    let clinic = connected(&app, &sandbox, "harbour", "au1").await;
+    let tenant = clinic.tenant;
+    let polling = start_polling(&app);
+    baseline(&app, tenant).await;
+    a_few_polls().await;
+    assert!(
+        events(&app, tenant).await.is_empty(),
+        "hundreds of existing records, and no event"
+    );
+
+    let desk = Reception::at(&sandbox, &clinic.key);
+    let patient = desk.new_patient("Wiremu", "Tane").await;
+    let created = wait_for(&app, tenant, 0, &["patient.created"]).await;
+    assert_eq!(created[0].data["id"], patient.as_str());
+    assert_eq!(created[0].data["first_name"], "Wiremu");
+    assert_eq!(created[0].data["email"], "Wiremu@mail.example");
+
+    // Nothing a subscriber sees: nothing announced.
+    desk.patch(
+        &format!("/patients/{patient}"),
+        json!({"occupation": "Carpenter"}),
+    )
+    .await;
+    a_few_polls().await;
+    assert_eq!(types_after(&app, tenant, 1).await, Vec::<String>::new());
+    desk.patch(
+        &format!("/patients/{patient}"),
+        json!({"email": "wiremu@new.example"}),
+    )
+    .await;
+    let updated = wait_for(&app, tenant, 1, &["patient.updated"]).await;
+    assert_eq!(updated[0].data["email"], "wiremu@new.example");
+
+    let starts = Utc::now() + Duration::hours(3);
+    let appointment = desk
+        .book(&patient, starts, starts + Duration::minutes(30))
+        .await;
+    let booked = wait_for(
+        &app,
+        tenant,
+        2,
+        &["appointment.created", "doctor.availability_changed"],
+    )
+    .await;
+    let data = &booked
+        .iter()
+        .find(|e| e.event_type == "appointment.created")
+        .unwrap()
+        .data;
+    assert_eq!(data["id"], appointment.as_str());
+    assert_eq!(data["status"], "booked");
+    assert_eq!(data["patient_id"], patient.as_str());
+    assert!(data["doctor_id"].is_string() && data["clinic_id"].is_string());
+    assert!(data["time_zone"].as_str().unwrap().contains('/'), "{data}");
+    assert!(data["starts_at_local"].is_string());
+    let availability = &booked
+        .iter()
+        .find(|e| e.event_type == "doctor.availability_changed")
+        .unwrap()
+        .data;
+    assert_eq!(availability["doctor_id"], data["doctor_id"]);
+
+    let path = format!("/individual_appointments/{appointment}");
+    desk.patch(&path, json!({"notes": "Bring the MRI"})).await;
+    let noted = wait_for(&app, tenant, 4, &["appointment.updated"]).await;
+    assert_eq!(noted[0].data["notes"], "Bring the MRI");
+
+    // Saved again as it was: Cliniko bumps updated_at, nothing visible changed.
+    desk.patch(&path, json!({"patient_arrived": false})).await;
+    a_few_polls().await;
+    assert_eq!(types_after(&app, tenant, 5).await, Vec::<String>::new());
+
+    desk.patch(&path, json!({"patient_arrived": true})).await;
+    let arrived = wait_for(
+        &app,
+        tenant,
+        5,
+        &["appointment.patient_arrived", "doctor.queue_updated"],
+    )
+    .await;
+    let queue = &arrived
+        .iter()
+        .find(|e| e.event_type == "doctor.queue_updated")
+        .unwrap()
+        .data;
+    assert_eq!(queue["doctor_id"], data["doctor_id"]);
+    assert_eq!(queue["entries"][0]["token"], 1);
+    assert_eq!(queue["entries"][0]["appointment_id"], appointment.as_str());
+    assert_eq!(queue["entries"][0]["status"], "waiting");
+
+    desk.call(
+        reqwest::Method::PATCH,
+        &format!("{path}/cancel"),
+        Some(json!({"cancellation_reason": 40, "cancellation_note": "Away"})),
+    )
+    .await;
+    let cancelled = wait_for(&app, tenant, 7, &["appointment.cancelled"]).await;
+    let data = &cancelled
+        .iter()
+        .find(|e| e.event_type == "appointment.cancelled")
+        .unwrap()
+        .data;
+    assert_eq!(data["status"], "cancelled");
+    assert_eq!(data["cancellation_reason"], "away");
+    a_few_polls().await;
+
+    let types = types_after(&app, tenant, 0).await;
+    for (wanted, times) in [
+        ("patient.created", 1),
+        ("patient.updated", 1),
+        ("appointment.created", 1),
+        ("appointment.updated", 1),
+        ("appointment.patient_arrived", 1),
+        ("appointment.cancelled", 1),
+        // The cancellation came within a minute of the booking: held back, not yet sent.
+        ("doctor.availability_changed", 1),
+        // The arrival, then the cancellation that took the patient out of the queue.
+        ("doctor.queue_updated", 2),
+    ] {
+        assert_eq!(count(&types, wanted), times, "{wanted} in {types:?}");
+    }
+    assert_eq!(types.len(), 9, "{types:?}");
+    assert_eq!(deliveries(&app, tenant).await, types.len());
+    polling.stop().await;
+}
+
+#[tokio::test]
+async fn an_arrived_appointment_completes_when_it_ends_without_another_change_in_cliniko() {
+    let sandbox = roomy_sandbox();
+    let app = watching_app(&sandbox).await;
+    let clinic = connected(&app, &sandbox, "thames", "uk1").await;
+    let tenant = clinic.tenant;
+    let polling = start_polling(&app);
+    baseline(&app, tenant).await;
+    let desk = Reception::at(&sandbox, &clinic.key);
+    let patient = desk.new_patient("Siobhan", "Kelly").await;
+    let now = Utc::now();
+    let appointment = desk
+        .book(
+            &patient,
+            now - Duration::minutes(20),
+            now + Duration::seconds(12),
+        )
+        .await;
+    desk.patch(
+        &format!("/individual_appointments/{appointment}"),
+        json!({"patient_arrived": true}),
+    )
+    .await;
+    let arrived = wait_for(&app, tenant, 0, &["appointment.patient_arrived"]).await;
+    assert!(
+        !arrived
+            .iter()
+            .any(|e| e.event_type == "appointment.completed"),
+        "not over yet"
+    );
+    let done = wait_for(&app, tenant, 0, &["appointment.completed"]).await;
+    let completed: Vec<_> = done
+        .iter()
+        .filter(|e| e.event_type == "appointment.completed")
+        .collect();
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].data["id"], appointment.as_str());
+    assert_eq!(completed[0].data["status"], "completed");
+    assert_eq!(completed[0].data["patient_id"], patient.as_str());
+    a_few_polls().await;
+    let types = types_after(&app, tenant, 0).await;
+    assert_eq!(count(&types, "appointment.completed"), 1, "{types:?}");
+    assert!(
+        count(&types, "doctor.queue_updated") >= 2,
+        "the patient was seen, then done: {types:?}"
+    );
+    polling.stop().await;
+}
+
+#[tokio::test]
+async fn a_booking_clinicgate_made_is_announced_at_once_and_the_poller_adds_nothing() {
+    use clinicgate_core::booking::BookedAppointment;
+    use clinicgate_core::cliniko::{ClinikoAccount, ClinikoApiKey, ClinikoId, Lane};
+
+    let sandbox = roomy_sandbox();
+    let app = watching_app(&sandbox).await;
+    let clinic = connected(&app, &sandbox, "harbour", "au1").await;
+    let tenant = clinic.tenant;
+    let polling = start_polling(&app);
+    baseline(&app, tenant).await;
+    polling.stop().await;
+
+    // As ClinicGate's booking service does: book in Cliniko, then report what Cliniko answered.
+    let desk = Reception::at(&sandbox, &clinic.key);
+    let patient = desk.new_patient("Ananya", "Singh").await;
+    let starts = Utc::now() + Duration::hours(26);
+    let id = desk
+        .book(&patient, starts, starts + Duration::minutes(45))
+        .await;
+    let account = ClinikoAccount {
+        tenant_id: tenant,
+        key: ClinikoApiKey::parse(&clinic.key.key).unwrap(),
+    };
+    let appointment = app
+        .state
+        .cliniko
+        .appointment(&account, Lane::Api, &ClinikoId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    let detector = super::detector(&app);
+    detector
+        .appointment_written(
+            tenant,
+            &BookedAppointment {
+                appointment,
+                time_zone: chrono_tz::Australia::Sydney,
+            },
+        )
+        .await
+        .unwrap();
+    let at_once = types_after(&app, tenant, 0).await;
+    assert_eq!(
+        at_once,
+        ["appointment.created", "doctor.availability_changed"],
+        "before any poll"
+    );
+    let data = &events(&app, tenant).await[0].data;
+    assert_eq!(data["time_zone"], "Australia/Sydney");
+
+    let polling = start_polling(&app);
+    wait_for(&app, tenant, 2, &["patient.created"]).await;
+    a_few_polls().await;
+    assert_eq!(
+        types_after(&app, tenant, 0).await,
+        [
+            "appointment.created",
+            "doctor.availability_changed",
+            "patient.created"
+        ],
+        "the poller found the booking already announced"
+    );
+    polling.stop().await;
+}
