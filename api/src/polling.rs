@@ -11,14 +11,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use clinicgate_adapters::db::Db;
 use clinicgate_adapters::polling::SeaPollStore;
+use clinicgate_core::clinics::ClinicRepository;
+use clinicgate_core::cliniko::ClinikoClient;
+use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::events::EventPublisher;
 use clinicgate_core::polling::{ChangeDetector, PollClaim};
+use clinicgate_core::secrets::Vault;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::PollingSettings;
+use crate::config::{PollingSettings, Settings};
 use crate::state::AppState;
 
 /// Prometheus: polls by outcome.
@@ -34,15 +39,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// The poller running on this instance.
 #[derive(Debug)]
 pub struct Poller {
-    task: Option<JoinHandle<()>>,
+    task: JoinHandle<()>,
 }
 
 impl Poller {
     /// Waits for the poller to stop (after the stop token was cancelled).
     pub async fn finish(self) {
-        if let Some(task) = self.task
-            && let Err(err) = task.await
-        {
+        if let Err(err) = self.task.await {
             tracing::warn!(error = %err, "the Cliniko poller ended abnormally");
         }
     }
@@ -51,33 +54,51 @@ impl Poller {
 /// The change detector over this service's Cliniko client, keys, clinics and database,
 /// publishing through `publisher` (also what ClinicGate's own writes report to).
 pub fn change_detector(state: &AppState, publisher: EventPublisher) -> ChangeDetector {
-    ChangeDetector::new(
+    detector_over(
+        &state.settings,
+        &state.db,
         state.cliniko.clone(),
         state.cliniko_keys.clone(),
         state.clinics.clone(),
-        Arc::new(SeaPollStore::new(state.db.clone())),
         state.vault.clone(),
         publisher,
-        state.settings.polling.detector(),
     )
 }
 
-/// Starts polling connected clinics' Cliniko until `stop` is cancelled (nothing when
-/// `[polling] enabled` is false).
+/// [`change_detector`] from its parts, for start-up, which needs one before the state exists
+/// (the booking service announces its writes to it).
+pub fn detector_over(
+    settings: &Settings,
+    db: &Db,
+    cliniko: Arc<dyn ClinikoClient>,
+    keys: ClinikoKeyService,
+    clinics: Arc<dyn ClinicRepository>,
+    vault: Vault,
+    publisher: EventPublisher,
+) -> ChangeDetector {
+    ChangeDetector::new(
+        cliniko,
+        keys,
+        clinics,
+        Arc::new(SeaPollStore::new(db.clone())),
+        vault,
+        publisher,
+        settings.polling.detector(),
+    )
+}
+
+/// Starts polling connected clinics' Cliniko until `stop` is cancelled. `serve` starts it when
+/// `[polling] enabled` is true; tests start it with a publisher of their own.
 pub fn spawn_poller(
     state: &AppState,
     publisher: EventPublisher,
     stop: CancellationToken,
 ) -> Poller {
     let settings = state.settings.polling.clone();
-    if !settings.enabled {
-        tracing::info!("Cliniko polling is off on this instance ([polling] enabled = false)");
-        return Poller { task: None };
-    }
     let detector = change_detector(state, publisher);
     let owner = format!("poller-{}", uuid::Uuid::new_v4().simple());
     Poller {
-        task: Some(tokio::spawn(run(detector, settings, owner, stop))),
+        task: tokio::spawn(run(detector, settings, owner, stop)),
     }
 }
 

@@ -57,7 +57,7 @@ use crate::config::Settings;
 use crate::events::{PublicShapes, spawn_event_tasks};
 use crate::http::{extract, fallback, host, observe, security};
 use crate::state::{AppState, Inner};
-use crate::{openapi, ops, public, routes};
+use crate::{openapi, ops, polling, public, routes};
 
 /// Opens the database described by `settings`.
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<Db> {
@@ -227,21 +227,33 @@ impl Application {
             cliniko_keys.clone(),
             settings.public_api.directory_memo(),
         );
-        let booking = BookingService::new(
-            directory.clone(),
-            Arc::new(SeaSlotClaims::new(db.clone())),
-            settings.public_api.booking_policy(),
-        );
-        let idempotency = IdempotencyService::new(
-            Arc::new(SeaIdempotencyRepository::new(db.clone())),
-            vault.clone(),
-            settings.public_api.idempotency_policy(),
-        );
         let webhooks = webhook_endpoints(&db, &vault, &outbound);
         let delivery_queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
         let delivery_wake = Arc::new(Notify::new());
         let events = event_publisher(&settings, &webhooks, &vault, delivery_queue.clone())
             .with_wake(delivery_wake.clone());
+        // ClinicGate's own bookings and changes are announced through the change detector, so
+        // their events go out at once and the poller has nothing to add later.
+        let own_writes = polling::detector_over(
+            &settings,
+            &db,
+            cliniko.clone(),
+            cliniko_keys.clone(),
+            clinics.clone(),
+            vault.clone(),
+            events.clone(),
+        );
+        let booking = BookingService::new(
+            directory.clone(),
+            Arc::new(SeaSlotClaims::new(db.clone())),
+            settings.public_api.booking_policy(),
+        )
+        .with_own_writes(Arc::new(own_writes));
+        let idempotency = IdempotencyService::new(
+            Arc::new(SeaIdempotencyRepository::new(db.clone())),
+            vault.clone(),
+            settings.public_api.idempotency_policy(),
+        );
         let state = AppState::new(Inner {
             webhooks,
             signup: SignupService::new(clinics.clone()),
@@ -318,6 +330,16 @@ impl Application {
                 .then(|| delivery_worker(&self.state)),
             &self.shutdown,
         );
+        if !self.state.settings.polling.enabled {
+            tracing::info!("Cliniko polling is off on this instance ([polling] enabled = false)");
+        }
+        let poller = self.state.settings.polling.enabled.then(|| {
+            polling::spawn_poller(
+                &self.state,
+                self.state.events.clone(),
+                self.shutdown.clone(),
+            )
+        });
         let handle = self.server.handle();
         let mut server = self.server;
         let result = tokio::select! {
@@ -337,6 +359,9 @@ impl Application {
             tracing::warn!(error = %err, "token upkeep task ended abnormally");
         }
         event_tasks.finish().await;
+        if let Some(poller) = poller {
+            poller.finish().await;
+        }
         tracing::info!("stopped");
         result
     }

@@ -21,6 +21,7 @@ pub mod availability;
 mod detector;
 pub mod fingerprint;
 pub mod hours;
+mod own_writes;
 pub mod patients;
 mod prior;
 pub mod queue;

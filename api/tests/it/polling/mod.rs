@@ -57,10 +57,11 @@ pub fn roomy_sandbox() -> Sandbox {
     .unwrap()
 }
 
-/// Polling on, and quick: a busy clinic every 200 ms, a quiet one every second.
+/// Polling quick: a busy clinic every 200 ms, a quiet one every second. The app does not start
+/// its own poller (`polling.enabled` stays false): each test starts one publishing to
+/// [`TARGET`], or two for two instances.
 pub fn polling_on(figment: Figment) -> Figment {
     figment
-        .merge(Serialized::default("polling.enabled", true))
         .merge(Serialized::default("polling.busy_interval_ms", 200))
         .merge(Serialized::default("polling.idle_interval_secs", 1))
         .merge(Serialized::default("polling.hours_interval_secs", 1))
