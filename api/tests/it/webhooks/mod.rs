@@ -3,6 +3,7 @@
 //! create time, a signed test ping verified by the Standard Webhooks reference library, the
 //! delivery history with resend and recovery, and the clinic's view and controls.
 
+mod acceptance;
 mod clinic;
 mod deliveries;
 mod delivery;
@@ -47,6 +48,11 @@ impl Partner {
     /// A clinic `subdomain` on `app` with a client holding `scopes`.
     pub async fn on(app: TestApp, subdomain: &str, scopes: &[&str]) -> Self {
         let clinic = clinic(&app, subdomain).await;
+        Self::on_clinic(app, clinic, scopes).await
+    }
+
+    /// A client holding `scopes` of `clinic`, already signed up on `app`.
+    pub async fn on_clinic(app: TestApp, clinic: Clinic, scopes: &[&str]) -> Self {
         let client = create_client(&app, &clinic, scopes, None).await;
         let token = token(&app, &client).await;
         Self {
