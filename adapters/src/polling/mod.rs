@@ -27,8 +27,8 @@ use sea_orm::{
     ColumnTrait as _, DatabaseConnection, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
-use crate::db::all_to_domain;
-use crate::db::tenant_scoped::InTenant as _;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
+use crate::db::{all_to_domain, db_error};
 use crate::poll_cursors::entity as cursors;
 use crate::poll_marks::entity as marks;
 
@@ -148,5 +148,21 @@ impl PollStore for SeaPollStore {
 
     async fn commit(&self, tenant: TenantId, commit: PollCommit) -> Result<Committed> {
         commit::commit(&self.db, tenant, commit).await
+    }
+
+    async fn prune(&self, now: DateTime<Utc>) -> Result<u64> {
+        // Rows expire a few at a time (a day's appointments per clinic), so one statement each
+        // stays short.
+        let snapshots = entity::Entity::delete_many_across_tenants(Across::Expiry)
+            .filter(entity::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        let marks = marks::Entity::delete_many_across_tenants(Across::Expiry)
+            .filter(marks::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(snapshots.rows_affected + marks.rows_affected)
     }
 }

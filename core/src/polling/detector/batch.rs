@@ -27,6 +27,18 @@ use crate::secrets::Vault;
 /// Due snapshots and marks handled per commit; the rest wait for the next poll.
 pub(super) const DUE_PER_COMMIT: u64 = 200;
 
+/// How long an appointment's snapshot is kept after it ended: long enough for late arrival
+/// marks and corrections to be diffed; an appointment changed after that is taken as it is.
+const KEEP_PAST_APPOINTMENTS: chrono::Duration = chrono::Duration::days(30);
+
+/// How long a day's queue mark is kept after the day began (the day and the next, whatever the
+/// zone).
+const KEEP_QUEUE_DAYS: chrono::Duration = chrono::Duration::days(3);
+
+/// How long a doctor's availability mark is kept after it was last written (its job, the
+/// per-minute coalescing, is long over).
+const KEEP_AVAILABILITY_MARK: chrono::Duration = chrono::Duration::days(1);
+
 /// How a record seen for the first time is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FirstSight {
@@ -89,6 +101,7 @@ fn snapshot_of(resource: Resource, id: &ClinikoId, fingerprint: Fingerprint) -> 
         queue_day: None,
         due_at: None,
         revision: 0,
+        expires_at: None,
     }
 }
 
@@ -217,6 +230,7 @@ impl<'a> Batch<'a> {
                 .in_queue()
                 .then(|| queue::day_of(state.starts_at, zone)),
             due_at: state.due_at(),
+            expires_at: Some(state.end() + KEEP_PAST_APPOINTMENTS),
             state: Some(state),
             ..snapshot_of(Resource::Appointments, &appointment.id, content)
         };
@@ -362,6 +376,7 @@ impl<'a> Batch<'a> {
                 mark.availability.flush(self.now)
             };
             mark.due_at = mark.availability.due_at();
+            mark.expires_at = Some(self.now + KEEP_AVAILABILITY_MARK);
             if emit && let Some(doctor) = ClinikoId::parse(&key) {
                 let change = availability::change(doctor, self.now);
                 self.event(
@@ -426,6 +441,7 @@ impl<'a> Batch<'a> {
             let mark = Mark {
                 fingerprint: if changed { Some(fingerprint) } else { sent },
                 due_at: next,
+                expires_at: Some(day.and_time(chrono::NaiveTime::MIN).and_utc() + KEEP_QUEUE_DAYS),
                 ..before
                     .clone()
                     .unwrap_or_else(|| Mark::new(MarkKind::Queue, key.clone()))

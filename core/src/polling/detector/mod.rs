@@ -229,6 +229,14 @@ impl ChangeDetector {
             .collect())
     }
 
+    /// Forgets what is no longer needed: snapshots of appointments long past, marks of past days.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn prune(&self) -> Result<u64> {
+        self.inner.store.prune(Utc::now()).await
+    }
+
     /// Polls the clinic of `claim` once and ends the claim (a commit, or a release with the time
     /// of the next poll). Never fails: what went wrong is the outcome (and is logged).
     #[tracing::instrument(name = "poll", skip_all, fields(tenant_id = %claim.tenant_id))]
