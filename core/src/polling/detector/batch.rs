@@ -57,6 +57,15 @@ impl FirstSight {
     }
 }
 
+/// A version of a record kept only as a fingerprint.
+struct Version<'a> {
+    resource: Resource,
+    id: &'a ClinikoId,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    doctor_id: Option<ClinikoId>,
+}
+
 /// What one commit stores.
 #[derive(Debug, Default)]
 pub(super) struct Finished {
@@ -247,22 +256,19 @@ impl<'a> Batch<'a> {
     ) -> Result<()> {
         let record = PatientRecord::from(patient);
         let visible = patients::visible(self.services.fingerprints, &record)?;
-        let prior = match kept {
-            Some(kept) => Prior::Known(&kept.fingerprint),
-            None => first.prior(patient.created_at),
+        let version = Version {
+            resource: Resource::Patients,
+            id: &patient.id,
+            created_at: patient.created_at,
+            updated_at: patient.updated_at,
+            doctor_id: None,
         };
-        if kept.is_some_and(|k| k.fingerprint == visible) {
-            return Ok(());
-        }
-        if let Some(event_type) = patients::diff(prior, visible) {
+        if let Some(prior) = self.refingerprint(&version, visible, kept, first)
+            && let Some(event_type) = patients::diff(prior, visible)
+        {
             let occurred_at = patient.updated_at.unwrap_or(self.now);
             self.event(event_type, occurred_at, EventData::Patient(record));
         }
-        let snapshot = Snapshot {
-            source_updated_at: patient.updated_at,
-            ..snapshot_of(Resource::Patients, &patient.id, visible)
-        };
-        self.write(snapshot, kept);
         Ok(())
     }
 
@@ -274,21 +280,41 @@ impl<'a> Batch<'a> {
         first: FirstSight,
     ) -> Result<()> {
         let visible = hours::visible(self.services.fingerprints, day)?;
-        if kept.is_some_and(|k| k.fingerprint == visible) {
-            return Ok(());
-        }
-        let prior = match kept {
-            Some(kept) => Prior::Known(&kept.fingerprint),
-            None => first.prior(day.created_at),
-        };
-        self.availability.extend(hours::diff(prior, day, visible));
-        let snapshot = Snapshot {
-            source_updated_at: day.updated_at,
+        let version = Version {
+            resource: Resource::Hours,
+            id: &day.id,
+            created_at: day.created_at,
+            updated_at: day.updated_at,
             doctor_id: day.practitioner_id.clone(),
-            ..snapshot_of(Resource::Hours, &day.id, visible)
+        };
+        if let Some(prior) = self.refingerprint(&version, visible, kept, first) {
+            self.availability.extend(hours::diff(prior, day, visible));
+        }
+        Ok(())
+    }
+
+    /// For a record kept only as a fingerprint: `None` when what a subscriber sees did not
+    /// change; else the new snapshot is queued and what was known before is returned.
+    fn refingerprint<'k>(
+        &mut self,
+        version: &Version<'_>,
+        visible: Fingerprint,
+        kept: Option<&'k Snapshot>,
+        first: FirstSight,
+    ) -> Option<Prior<'k, Fingerprint>> {
+        if kept.is_some_and(|k| k.fingerprint == visible) {
+            return None;
+        }
+        let snapshot = Snapshot {
+            source_updated_at: version.updated_at,
+            doctor_id: version.doctor_id.clone(),
+            ..snapshot_of(version.resource, version.id, visible)
         };
         self.write(snapshot, kept);
-        Ok(())
+        Some(match kept {
+            Some(kept) => Prior::Known(&kept.fingerprint),
+            None => first.prior(version.created_at),
+        })
     }
 
     /// An arrived appointment whose end may have passed with no new version from Cliniko.
