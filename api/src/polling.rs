@@ -32,6 +32,8 @@ const POLLS: &str = "cliniko_polls_total";
 const LAG: &str = "cliniko_poll_lag_seconds";
 /// How often the lag gauges are refreshed.
 const LAG_EVERY: Duration = Duration::from_secs(15);
+/// How often this instance forgets expired poll state.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// How long in-flight polls may finish at shutdown before they are abandoned (nothing of an
 /// abandoned poll is stored; its lease runs out and the clinic is polled again).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -115,7 +117,8 @@ async fn run(
     let mut schedule = tokio::time::interval(settings.schedule_interval());
     let mut look = tokio::time::interval(settings.tick());
     let mut lags = tokio::time::interval(LAG_EVERY);
-    for tick in [&mut schedule, &mut look, &mut lags] {
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    for tick in [&mut schedule, &mut look, &mut lags, &mut prune] {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -139,6 +142,11 @@ async fn run(
                 }
             }
             _ = lags.tick() => report_lags(&detector).await,
+            _ = prune.tick() => {
+                if let Err(err) = detector.prune().await {
+                    tracing::warn!(error = %err, "could not forget expired poll state");
+                }
+            }
             Some(_) = polls.join_next(), if !polls.is_empty() => {}
         }
     }

@@ -10,6 +10,9 @@
 //!   ClinicGate's own writes) detect each other;
 //! - `poll_marks`: per doctor, when `doctor.availability_changed` was last sent (coalescing),
 //!   and per doctor and day, the fingerprint of the queue last sent.
+//!
+//! Snapshots of past appointments and marks of past days carry `expires_at`, after which they
+//! are forgotten: an old appointment changed later is then taken as it is, silently.
 
 use sea_orm_migration::prelude::*;
 
@@ -59,6 +62,7 @@ enum PollSnapshots {
     DueAt,
     Revision,
     SeenAt,
+    ExpiresAt,
 }
 
 #[derive(DeriveIden)]
@@ -73,6 +77,7 @@ enum PollMarks {
     DueAt,
     Revision,
     UpdatedAt,
+    ExpiresAt,
 }
 
 #[derive(DeriveIden)]
@@ -197,6 +202,7 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     .col(at(PollSnapshots::SeenAt).not_null())
+                    .col(at(PollSnapshots::ExpiresAt))
                     .primary_key(
                         Index::create()
                             .col(PollSnapshots::TenantId)
@@ -246,6 +252,7 @@ impl MigrationTrait for Migration {
                     .col(at(PollMarks::DueAt))
                     .col(ColumnDef::new(PollMarks::Revision).big_integer().not_null())
                     .col(at(PollMarks::UpdatedAt).not_null())
+                    .col(at(PollMarks::ExpiresAt))
                     .primary_key(
                         Index::create()
                             .col(PollMarks::TenantId)
@@ -263,6 +270,25 @@ impl MigrationTrait for Migration {
                     .table(PollMarks::Table)
                     .col(PollMarks::TenantId)
                     .col(PollMarks::DueAt)
+                    .to_owned(),
+            )
+            .await?;
+        // The sweeps that forget what is no longer needed (past appointments, past days' queues).
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_poll_snapshots_expires_at")
+                    .table(PollSnapshots::Table)
+                    .col(PollSnapshots::ExpiresAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_poll_marks_expires_at")
+                    .table(PollMarks::Table)
+                    .col(PollMarks::ExpiresAt)
                     .to_owned(),
             )
             .await

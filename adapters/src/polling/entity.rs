@@ -28,6 +28,8 @@ pub struct Model {
     pub due_at: Option<ChronoDateTimeUtc>,
     pub revision: i64,
     pub seen_at: ChronoDateTimeUtc,
+    /// When the row is forgotten (`None`: kept).
+    pub expires_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,16 +24,31 @@ use clinicgate_core::polling::{
     Snapshot,
 };
 use sea_orm::{
-    ColumnTrait as _, DatabaseConnection, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ColumnTrait as _, DatabaseConnection, EntityTrait, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, Select,
 };
 
-use crate::db::all_to_domain;
-use crate::db::tenant_scoped::InTenant as _;
+use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
+use crate::db::{all_to_domain, db_error};
 use crate::poll_cursors::entity as cursors;
 use crate::poll_marks::entity as marks;
 
 /// Ids asked for per query: far below every backend's limit on bound parameters.
 const IDS_PER_QUERY: usize = 500;
+
+/// The rows `select` finds for `keys`, asked for [`IDS_PER_QUERY`] keys at a time.
+async fn in_chunks<K, E: EntityTrait, T>(
+    db: &DatabaseConnection,
+    keys: &[K],
+    select: impl Fn(&[K]) -> Select<E>,
+    to_domain: fn(E::Model) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(IDS_PER_QUERY) {
+        found.extend(all_to_domain(select(chunk), db, to_domain).await?);
+    }
+    Ok(found)
+}
 
 /// [`PollStore`] over the database.
 #[derive(Debug, Clone)]
@@ -87,14 +102,12 @@ impl PollStore for SeaPollStore {
         resource: Resource,
         ids: &[ClinikoId],
     ) -> Result<Vec<Snapshot>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IDS_PER_QUERY) {
-            let select = entity::Entity::find_in_tenant(tenant)
+        let select = |chunk: &[ClinikoId]| {
+            entity::Entity::find_in_tenant(tenant)
                 .filter(entity::Column::Resource.eq(resource.as_str()))
-                .filter(entity::Column::RecordId.is_in(chunk.iter().map(ClinikoId::as_str)));
-            found.extend(all_to_domain(select, &self.db, rows::snapshot_to_domain).await?);
-        }
-        Ok(found)
+                .filter(entity::Column::RecordId.is_in(chunk.iter().map(ClinikoId::as_str)))
+        };
+        in_chunks(&self.db, ids, select, rows::snapshot_to_domain).await
     }
 
     async fn due_snapshots(
@@ -123,14 +136,12 @@ impl PollStore for SeaPollStore {
     }
 
     async fn marks(&self, tenant: TenantId, kind: MarkKind, keys: &[String]) -> Result<Vec<Mark>> {
-        let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(IDS_PER_QUERY) {
-            let select = marks::Entity::find_in_tenant(tenant)
+        let select = |chunk: &[String]| {
+            marks::Entity::find_in_tenant(tenant)
                 .filter(marks::Column::Kind.eq(kind.as_str()))
-                .filter(marks::Column::MarkKey.is_in(chunk.iter().map(String::as_str)));
-            found.extend(all_to_domain(select, &self.db, rows::mark_to_domain).await?);
-        }
-        Ok(found)
+                .filter(marks::Column::MarkKey.is_in(chunk.iter().map(String::as_str)))
+        };
+        in_chunks(&self.db, keys, select, rows::mark_to_domain).await
     }
 
     async fn due_marks(
@@ -148,5 +159,21 @@ impl PollStore for SeaPollStore {
 
     async fn commit(&self, tenant: TenantId, commit: PollCommit) -> Result<Committed> {
         commit::commit(&self.db, tenant, commit).await
+    }
+
+    async fn prune(&self, now: DateTime<Utc>) -> Result<u64> {
+        // Rows expire a few at a time (a day's appointments per clinic), so one statement each
+        // stays short.
+        let snapshots = entity::Entity::delete_many_across_tenants(Across::Expiry)
+            .filter(entity::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        let marks = marks::Entity::delete_many_across_tenants(Across::Expiry)
+            .filter(marks::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(snapshots.rows_affected + marks.rows_affected)
     }
 }

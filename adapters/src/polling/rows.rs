@@ -61,6 +61,7 @@ pub(super) fn snapshot_to_domain(row: entity::Model) -> Result<Snapshot> {
             .map_err(|_| malformed("queue day"))?,
         due_at: row.due_at,
         revision: row.revision,
+        expires_at: row.expires_at,
     })
 }
 
@@ -90,6 +91,7 @@ pub(super) fn snapshot_row(
         due_at: Set(snapshot.due_at),
         revision: Set(revision),
         seen_at: Set(Utc::now()),
+        expires_at: Set(snapshot.expires_at),
     })
 }
 
@@ -125,6 +127,7 @@ pub(super) fn mark_to_domain(row: marks::Model) -> Result<Mark> {
         },
         due_at: row.due_at,
         revision: row.revision,
+        expires_at: row.expires_at,
     })
 }
 
@@ -139,5 +142,6 @@ pub(super) fn mark_row(tenant: TenantId, mark: &Mark, revision: i64) -> marks::A
         due_at: Set(mark.due_at),
         revision: Set(revision),
         updated_at: Set(Utc::now()),
+        expires_at: Set(mark.expires_at),
     }
 }

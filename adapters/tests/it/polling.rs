@@ -59,6 +59,7 @@ fn arrived(doctor: &str, day: NaiveDate, due: DateTime<Utc>) -> Snapshot {
         queue_day: Some(day),
         due_at: Some(due),
         revision: 0,
+        expires_at: None,
     }
 }
 
@@ -74,6 +75,7 @@ fn patient(record: &str, fingerprint: u8) -> Snapshot {
         queue_day: None,
         due_at: None,
         revision: 0,
+        expires_at: None,
     }
 }
 
@@ -345,5 +347,55 @@ async fn a_write_diffed_against_an_old_revision_or_a_lost_lease_stores_nothing()
     assert_eq!(
         queue.deliveries(tenant, webhook(), 10).await.unwrap().len(),
         2
+    );
+}
+
+#[tokio::test]
+async fn expired_snapshots_and_marks_are_forgotten_and_the_rest_kept() {
+    let (_guard, db) = migrated_database().await;
+    let tenant = clinic(&db, "harbour").await;
+    let store = SeaPollStore::new(db);
+    let past = now() - chrono::Duration::days(1);
+    let old = Snapshot {
+        expires_at: Some(past),
+        ..patient("7", 1)
+    };
+    let old_mark = Mark {
+        expires_at: Some(past),
+        ..Mark::new(MarkKind::Queue, "11/2030-05-21".into())
+    };
+    let commit = PollCommit {
+        snapshots: vec![(old, Expect::Absent), (patient("8", 1), Expect::Absent)],
+        marks: vec![
+            (old_mark, Expect::Absent),
+            (
+                Mark::new(MarkKind::Availability, "11".into()),
+                Expect::Absent,
+            ),
+        ],
+        ..PollCommit::default()
+    };
+    assert_eq!(store.commit(tenant, commit).await.unwrap(), Committed::Done);
+    assert_eq!(store.prune(now()).await.unwrap(), 2);
+    let left = store
+        .snapshots(tenant, Resource::Patients, &[id("7"), id("8")])
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].record_id, id("8"));
+    assert!(
+        store
+            .marks(tenant, MarkKind::Queue, &["11/2030-05-21".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .marks(tenant, MarkKind::Availability, &["11".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

@@ -324,6 +324,7 @@ async fn another_clinic_neither_reads_nor_overwrites_a_clinics_poll_state() {
         queue_day: None,
         due_at: Some(due),
         revision: 0,
+        expires_at: None,
     };
     let mark = Mark {
         due_at: Some(due),

@@ -112,6 +112,8 @@ pub struct Snapshot {
     pub due_at: Option<DateTime<Utc>>,
     /// Bumped by every write.
     pub revision: i64,
+    /// When it is forgotten (past appointments); `None`: kept.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// What a write expects to find.
@@ -171,6 +173,8 @@ pub struct Mark {
     pub due_at: Option<DateTime<Utc>>,
     /// Bumped by every write.
     pub revision: i64,
+    /// When it is forgotten (a past day's queue); `None`: kept.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Mark {
@@ -183,6 +187,7 @@ impl Mark {
             availability: AvailabilityMark::default(),
             due_at: None,
             revision: 0,
+            expires_at: None,
         }
     }
 }
@@ -291,4 +296,7 @@ pub trait PollStore: Send + Sync + fmt::Debug {
 
     /// Stores `commit` for `tenant` in one transaction, or nothing.
     async fn commit(&self, tenant: TenantId, commit: PollCommit) -> Result<Committed>;
+
+    /// Forgets the snapshots and marks of every clinic that expired by `now`; how many went.
+    async fn prune(&self, now: DateTime<Utc>) -> Result<u64>;
 }

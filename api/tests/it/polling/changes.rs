@@ -4,8 +4,7 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 
 use super::{
-    Reception, a_few_polls, baseline, connected, deliveries, events, roomy_sandbox, start_polling,
-    types_after, wait_for, watching_app,
+    Scene, a_few_polls, data_of, deliveries, events, start_polling, types_after, wait_for,
 };
 
 fn count(types: &[String], wanted: &str) -> usize {
@@ -14,19 +13,19 @@ fn count(types: &[String], wanted: &str) -> usize {
 
 #[tokio::test]
 async fn the_first_poll_is_a_silent_baseline_and_each_later_change_is_announced_once() {
-    let sandbox = roomy_sandbox();
-    let app = watching_app(&sandbox).await;
-    let clinic = connected(&app, &sandbox, "harbour", "au1").await;
-    let tenant = clinic.tenant;
-    let polling = start_polling(&app);
-    baseline(&app, tenant).await;
+    let Scene {
+        app,
+        tenant,
+        desk,
+        polling,
+        ..
+    } = Scene::start("harbour", "au1").await;
     a_few_polls().await;
     assert!(
         events(&app, tenant).await.is_empty(),
         "hundreds of existing records, and no event"
     );
 
-    let desk = Reception::at(&sandbox, &clinic.key);
     let patient = desk.new_patient("Wiremu", "Tane").await;
     let created = wait_for(&app, tenant, 0, &["patient.created"]).await;
     assert_eq!(created[0].data["id"], patient.as_str());
@@ -60,22 +59,14 @@ async fn the_first_poll_is_a_silent_baseline_and_each_later_change_is_announced_
         &["appointment.created", "doctor.availability_changed"],
     )
     .await;
-    let data = &booked
-        .iter()
-        .find(|e| e.event_type == "appointment.created")
-        .unwrap()
-        .data;
+    let data = data_of(&booked, "appointment.created");
     assert_eq!(data["id"], appointment.as_str());
     assert_eq!(data["status"], "booked");
     assert_eq!(data["patient_id"], patient.as_str());
     assert!(data["doctor_id"].is_string() && data["clinic_id"].is_string());
     assert!(data["time_zone"].as_str().unwrap().contains('/'), "{data}");
     assert!(data["starts_at_local"].is_string());
-    let availability = &booked
-        .iter()
-        .find(|e| e.event_type == "doctor.availability_changed")
-        .unwrap()
-        .data;
+    let availability = data_of(&booked, "doctor.availability_changed");
     assert_eq!(availability["doctor_id"], data["doctor_id"]);
 
     let path = format!("/individual_appointments/{appointment}");
@@ -96,11 +87,7 @@ async fn the_first_poll_is_a_silent_baseline_and_each_later_change_is_announced_
         &["appointment.patient_arrived", "doctor.queue_updated"],
     )
     .await;
-    let queue = &arrived
-        .iter()
-        .find(|e| e.event_type == "doctor.queue_updated")
-        .unwrap()
-        .data;
+    let queue = data_of(&arrived, "doctor.queue_updated");
     assert_eq!(queue["doctor_id"], data["doctor_id"]);
     assert_eq!(queue["entries"][0]["token"], 1);
     assert_eq!(queue["entries"][0]["appointment_id"], appointment.as_str());
@@ -113,11 +100,7 @@ async fn the_first_poll_is_a_silent_baseline_and_each_later_change_is_announced_
     )
     .await;
     let cancelled = wait_for(&app, tenant, 7, &["appointment.cancelled"]).await;
-    let data = &cancelled
-        .iter()
-        .find(|e| e.event_type == "appointment.cancelled")
-        .unwrap()
-        .data;
+    let data = data_of(&cancelled, "appointment.cancelled");
     assert_eq!(data["status"], "cancelled");
     assert_eq!(data["cancellation_reason"], "away");
     a_few_polls().await;
@@ -144,13 +127,13 @@ async fn the_first_poll_is_a_silent_baseline_and_each_later_change_is_announced_
 
 #[tokio::test]
 async fn an_arrived_appointment_completes_when_it_ends_without_another_change_in_cliniko() {
-    let sandbox = roomy_sandbox();
-    let app = watching_app(&sandbox).await;
-    let clinic = connected(&app, &sandbox, "thames", "uk1").await;
-    let tenant = clinic.tenant;
-    let polling = start_polling(&app);
-    baseline(&app, tenant).await;
-    let desk = Reception::at(&sandbox, &clinic.key);
+    let Scene {
+        app,
+        tenant,
+        desk,
+        polling,
+        ..
+    } = Scene::start("thames", "uk1").await;
     let patient = desk.new_patient("Siobhan", "Kelly").await;
     let now = Utc::now();
     let appointment = desk
@@ -196,16 +179,17 @@ async fn a_booking_clinicgate_made_is_announced_at_once_and_the_poller_adds_noth
     use clinicgate_core::booking::BookedAppointment;
     use clinicgate_core::cliniko::{ClinikoAccount, ClinikoApiKey, ClinikoId, Lane};
 
-    let sandbox = roomy_sandbox();
-    let app = watching_app(&sandbox).await;
-    let clinic = connected(&app, &sandbox, "harbour", "au1").await;
-    let tenant = clinic.tenant;
-    let polling = start_polling(&app);
-    baseline(&app, tenant).await;
+    let Scene {
+        app,
+        clinic,
+        tenant,
+        desk,
+        polling,
+        ..
+    } = Scene::start("harbour", "au1").await;
     polling.stop().await;
 
     // As ClinicGate's booking service does: book in Cliniko, then report what Cliniko answered.
-    let desk = Reception::at(&sandbox, &clinic.key);
     let patient = desk.new_patient("Ananya", "Singh").await;
     let starts = Utc::now() + Duration::hours(26);
     let id = desk

@@ -4,20 +4,18 @@
 
 use serde_json::json;
 
-use super::{
-    Reception, a_few_polls, baseline, connected, roomy_sandbox, start_polling, types_after,
-    wait_for, watching_app,
-};
+use super::{Scene, a_few_polls, types_after, wait_for};
 
 #[tokio::test]
 async fn cliniko_5xx_and_429_during_polls_delay_changes_but_lose_none() {
-    let sandbox = roomy_sandbox();
-    let app = watching_app(&sandbox).await;
-    let clinic = connected(&app, &sandbox, "maple", "ca1").await;
-    let tenant = clinic.tenant;
-    let polling = start_polling(&app);
-    baseline(&app, tenant).await;
-    let desk = Reception::at(&sandbox, &clinic.key);
+    let Scene {
+        app,
+        sandbox,
+        tenant,
+        desk,
+        polling,
+        ..
+    } = Scene::start("maple", "ca1").await;
     let patient = desk.new_patient("Kwame", "Okafor").await;
     wait_for(&app, tenant, 0, &["patient.created"]).await;
 

@@ -6,20 +6,20 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 
 use super::{
-    Reception, a_few_polls, baseline, connected, events, polling_on, roomy_sandbox, start_polling,
-    types_after, wait_for, watching_app,
+    Reception, Scene, a_few_polls, baseline, connected, events, polling_on, roomy_sandbox,
+    start_polling, types_after, wait_for, watching_app,
 };
 use crate::public_api::{admin_key, cliniko_settings, connect_cliniko};
 
 #[tokio::test]
 async fn the_cursor_survives_a_restart_and_nothing_is_announced_twice() {
-    let sandbox = roomy_sandbox();
-    let app = watching_app(&sandbox).await;
-    let clinic = connected(&app, &sandbox, "harbour", "au1").await;
-    let tenant = clinic.tenant;
-    let first = start_polling(&app);
-    baseline(&app, tenant).await;
-    let desk = Reception::at(&sandbox, &clinic.key);
+    let Scene {
+        app,
+        tenant,
+        desk,
+        polling: first,
+        ..
+    } = Scene::start("harbour", "au1").await;
     let patient = desk.new_patient("Mei", "Chen").await;
     wait_for(&app, tenant, 0, &["patient.created"]).await;
     first.stop().await;
@@ -111,13 +111,14 @@ async fn two_instances_on_one_database_announce_each_change_once() {
 
 #[tokio::test]
 async fn a_disconnected_clinic_is_not_polled_and_reconnecting_resumes_without_loss() {
-    let sandbox = roomy_sandbox();
-    let app = watching_app(&sandbox).await;
-    let clinic = connected(&app, &sandbox, "maple", "ca1").await;
-    let tenant = clinic.tenant;
-    let polling = start_polling(&app);
-    baseline(&app, tenant).await;
-    let desk = Reception::at(&sandbox, &clinic.key);
+    let Scene {
+        app,
+        sandbox,
+        clinic,
+        tenant,
+        desk,
+        polling,
+    } = Scene::start("maple", "ca1").await;
     let patient = desk.new_patient("Dmitri", "Rossi").await;
     wait_for(&app, tenant, 0, &["patient.created"]).await;
 

@@ -163,6 +163,47 @@ pub async fn connected(
     Connected { owner, tenant, key }
 }
 
+/// A clinic connected to its own sandbox account on a polling app, its baseline read.
+pub struct Scene {
+    pub app: TestApp,
+    pub sandbox: Sandbox,
+    pub clinic: Connected,
+    pub tenant: TenantId,
+    pub desk: Reception,
+    pub polling: Polling,
+}
+
+impl Scene {
+    /// Signs `subdomain` up on a new app, connects it to the sandbox account on `shard`, starts
+    /// polling and waits for the baseline.
+    pub async fn start(subdomain: &str, shard: &str) -> Self {
+        let sandbox = roomy_sandbox();
+        let app = watching_app(&sandbox).await;
+        let clinic = connected(&app, &sandbox, subdomain, shard).await;
+        let tenant = clinic.tenant;
+        let polling = start_polling(&app);
+        baseline(&app, tenant).await;
+        let desk = Reception::at(&sandbox, &clinic.key);
+        Self {
+            app,
+            sandbox,
+            clinic,
+            tenant,
+            desk,
+            polling,
+        }
+    }
+}
+
+/// The data of the first event of type `wanted` among `events`.
+pub fn data_of<'a>(events: &'a [Seen], wanted: &str) -> &'a Value {
+    &events
+        .iter()
+        .find(|e| e.event_type == wanted)
+        .unwrap_or_else(|| panic!("no {wanted}"))
+        .data
+}
+
 /// One committed event, opened.
 #[derive(Debug, Clone)]
 pub struct Seen {

@@ -27,6 +27,18 @@ use crate::secrets::Vault;
 /// Due snapshots and marks handled per commit; the rest wait for the next poll.
 pub(super) const DUE_PER_COMMIT: u64 = 200;
 
+/// How long an appointment's snapshot is kept after it ended: long enough for late arrival
+/// marks and corrections to be diffed; an appointment changed after that is taken as it is.
+const KEEP_PAST_APPOINTMENTS: chrono::Duration = chrono::Duration::days(30);
+
+/// How long a day's queue mark is kept after the day began (the day and the next, whatever the
+/// zone).
+const KEEP_QUEUE_DAYS: chrono::Duration = chrono::Duration::days(3);
+
+/// How long a doctor's availability mark is kept after it was last written (its job, the
+/// per-minute coalescing, is long over).
+const KEEP_AVAILABILITY_MARK: chrono::Duration = chrono::Duration::days(1);
+
 /// How a record seen for the first time is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FirstSight {
@@ -43,6 +55,15 @@ impl FirstSight {
             Self::WatchingSince(since) => Prior::first_sight(created_at, since),
         }
     }
+}
+
+/// A version of a record kept only as a fingerprint.
+struct Version<'a> {
+    resource: Resource,
+    id: &'a ClinikoId,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    doctor_id: Option<ClinikoId>,
 }
 
 /// What one commit stores.
@@ -89,6 +110,7 @@ fn snapshot_of(resource: Resource, id: &ClinikoId, fingerprint: Fingerprint) -> 
         queue_day: None,
         due_at: None,
         revision: 0,
+        expires_at: None,
     }
 }
 
@@ -217,6 +239,7 @@ impl<'a> Batch<'a> {
                 .in_queue()
                 .then(|| queue::day_of(state.starts_at, zone)),
             due_at: state.due_at(),
+            expires_at: Some(state.end() + KEEP_PAST_APPOINTMENTS),
             state: Some(state),
             ..snapshot_of(Resource::Appointments, &appointment.id, content)
         };
@@ -233,22 +256,19 @@ impl<'a> Batch<'a> {
     ) -> Result<()> {
         let record = PatientRecord::from(patient);
         let visible = patients::visible(self.services.fingerprints, &record)?;
-        let prior = match kept {
-            Some(kept) => Prior::Known(&kept.fingerprint),
-            None => first.prior(patient.created_at),
+        let version = Version {
+            resource: Resource::Patients,
+            id: &patient.id,
+            created_at: patient.created_at,
+            updated_at: patient.updated_at,
+            doctor_id: None,
         };
-        if kept.is_some_and(|k| k.fingerprint == visible) {
-            return Ok(());
-        }
-        if let Some(event_type) = patients::diff(prior, visible) {
+        if let Some(prior) = self.refingerprint(&version, visible, kept, first)
+            && let Some(event_type) = patients::diff(prior, visible)
+        {
             let occurred_at = patient.updated_at.unwrap_or(self.now);
             self.event(event_type, occurred_at, EventData::Patient(record));
         }
-        let snapshot = Snapshot {
-            source_updated_at: patient.updated_at,
-            ..snapshot_of(Resource::Patients, &patient.id, visible)
-        };
-        self.write(snapshot, kept);
         Ok(())
     }
 
@@ -260,21 +280,41 @@ impl<'a> Batch<'a> {
         first: FirstSight,
     ) -> Result<()> {
         let visible = hours::visible(self.services.fingerprints, day)?;
-        if kept.is_some_and(|k| k.fingerprint == visible) {
-            return Ok(());
-        }
-        let prior = match kept {
-            Some(kept) => Prior::Known(&kept.fingerprint),
-            None => first.prior(day.created_at),
-        };
-        self.availability.extend(hours::diff(prior, day, visible));
-        let snapshot = Snapshot {
-            source_updated_at: day.updated_at,
+        let version = Version {
+            resource: Resource::Hours,
+            id: &day.id,
+            created_at: day.created_at,
+            updated_at: day.updated_at,
             doctor_id: day.practitioner_id.clone(),
-            ..snapshot_of(Resource::Hours, &day.id, visible)
+        };
+        if let Some(prior) = self.refingerprint(&version, visible, kept, first) {
+            self.availability.extend(hours::diff(prior, day, visible));
+        }
+        Ok(())
+    }
+
+    /// For a record kept only as a fingerprint: `None` when what a subscriber sees did not
+    /// change; else the new snapshot is queued and what was known before is returned.
+    fn refingerprint<'k>(
+        &mut self,
+        version: &Version<'_>,
+        visible: Fingerprint,
+        kept: Option<&'k Snapshot>,
+        first: FirstSight,
+    ) -> Option<Prior<'k, Fingerprint>> {
+        if kept.is_some_and(|k| k.fingerprint == visible) {
+            return None;
+        }
+        let snapshot = Snapshot {
+            source_updated_at: version.updated_at,
+            doctor_id: version.doctor_id.clone(),
+            ..snapshot_of(version.resource, version.id, visible)
         };
         self.write(snapshot, kept);
-        Ok(())
+        Some(match kept {
+            Some(kept) => Prior::Known(&kept.fingerprint),
+            None => first.prior(version.created_at),
+        })
     }
 
     /// An arrived appointment whose end may have passed with no new version from Cliniko.
@@ -362,6 +402,7 @@ impl<'a> Batch<'a> {
                 mark.availability.flush(self.now)
             };
             mark.due_at = mark.availability.due_at();
+            mark.expires_at = Some(self.now + KEEP_AVAILABILITY_MARK);
             if emit && let Some(doctor) = ClinikoId::parse(&key) {
                 let change = availability::change(doctor, self.now);
                 self.event(
@@ -426,6 +467,7 @@ impl<'a> Batch<'a> {
             let mark = Mark {
                 fingerprint: if changed { Some(fingerprint) } else { sent },
                 due_at: next,
+                expires_at: Some(day.and_time(chrono::NaiveTime::MIN).and_utc() + KEEP_QUEUE_DAYS),
                 ..before
                     .clone()
                     .unwrap_or_else(|| Mark::new(MarkKind::Queue, key.clone()))

@@ -103,8 +103,11 @@ pub enum PollOutcome {
     KeyRejected,
     /// Cliniko (or the shared budget) said to wait.
     RateLimited,
-    /// Cliniko failed or timed out, or the poll ran too long.
+    /// Cliniko failed or timed out.
     UpstreamError,
+    /// The poll ran longer than its lease allows (Cliniko slow, or the clinic's budget busy
+    /// with clinicians and API clients): abandoned, nothing stored.
+    TimedOut,
     /// Something on our side failed (database, vault).
     Failed,
     /// The lease ran out and another instance took the clinic over: nothing stored.
@@ -124,6 +127,7 @@ impl PollOutcome {
             Self::KeyRejected => "key_rejected",
             Self::RateLimited => "rate_limited",
             Self::UpstreamError => "upstream_error",
+            Self::TimedOut => "timed_out",
             Self::Failed => "failed",
             Self::LeaseLost => "lease_lost",
             Self::Conflict => "conflict",
@@ -229,6 +233,14 @@ impl ChangeDetector {
             .collect())
     }
 
+    /// Forgets what is no longer needed: snapshots of appointments long past, marks of past days.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn prune(&self) -> Result<u64> {
+        self.inner.store.prune(Utc::now()).await
+    }
+
     /// Polls the clinic of `claim` once and ends the claim (a commit, or a release with the time
     /// of the next poll). Never fails: what went wrong is the outcome (and is logged).
     #[tracing::instrument(name = "poll", skip_all, fields(tenant_id = %claim.tenant_id))]
@@ -240,14 +252,14 @@ impl ChangeDetector {
             Ok(Err(err)) => classify(&err),
             Err(_) => {
                 tracing::warn!("a poll took longer than its lease allows; abandoned");
-                (PollOutcome::UpstreamError, None)
+                (PollOutcome::TimedOut, None)
             }
         };
         let release = match outcome {
             PollOutcome::KeyRejected => self.stop(outcome),
             _ => Release {
                 next_poll_at: Utc::now()
-                    + chrono_duration(self.backoff(claim.failures, retry_after)),
+                    + chrono_duration(backoff(settings, claim.failures, retry_after)),
                 outcome: outcome.as_str(),
                 failed: true,
                 disable: false,
@@ -276,19 +288,6 @@ impl ChangeDetector {
                 tracing::warn!(error = %err, "could not release a poll's lease");
             }
         }
-    }
-
-    /// The wait before polling again after `failures` earlier failures and one more: doubling
-    /// from the busy interval up to `max_backoff`, never shorter than Cliniko asked, jittered
-    /// ±20 % so clinics that failed together do not come back together.
-    fn backoff(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
-        let settings = &self.inner.settings;
-        let doubled = settings
-            .busy_interval
-            .saturating_mul(1_u32 << failures.min(16))
-            .min(settings.max_backoff);
-        let jittered = doubled.mul_f64(rand::rng().random_range(0.8..=1.2));
-        retry_after.map_or(jittered, |asked| jittered.max(asked))
     }
 
     async fn poll_clinic(&self, claim: &PollClaim) -> Result<PollOutcome> {
@@ -600,6 +599,18 @@ impl ChangeDetector {
     }
 }
 
+/// The wait before polling again after `failures` earlier failures and one more: doubling from
+/// the busy interval up to `max_backoff`, never shorter than Cliniko asked, jittered ±20 % so
+/// clinics that failed together do not come back together.
+fn backoff(settings: &PollSettings, failures: u32, retry_after: Option<Duration>) -> Duration {
+    let doubled = settings
+        .busy_interval
+        .saturating_mul(1_u32 << failures.min(16))
+        .min(settings.max_backoff);
+    let jittered = doubled.mul_f64(rand::rng().random_range(0.8..=1.2));
+    retry_after.map_or(jittered, |asked| jittered.max(asked))
+}
+
 fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
@@ -617,5 +628,44 @@ fn classify(err: &Error) -> (PollOutcome, Option<Duration>) {
             tracing::warn!(error = %other, "a poll failed");
             (PollOutcome::Failed, None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_polls_back_off_doubling_to_a_cap_and_never_sooner_than_cliniko_asked() {
+        let settings = PollSettings::default();
+        let within = |wait: Duration, nominal: u64| {
+            let nominal = Duration::from_secs(nominal);
+            wait >= nominal.mul_f64(0.8) && wait <= nominal.mul_f64(1.2)
+        };
+        assert!(within(backoff(&settings, 0, None), 2));
+        assert!(within(backoff(&settings, 3, None), 16));
+        assert!(within(backoff(&settings, 30, None), 120), "capped");
+        let asked = Duration::from_secs(90);
+        assert!(backoff(&settings, 0, Some(asked)) >= asked);
+    }
+
+    #[test]
+    fn cliniko_s_refusals_are_told_apart() {
+        let wait = Duration::from_secs(7);
+        assert_eq!(
+            classify(&Error::RateLimited { retry_after: wait }),
+            (PollOutcome::RateLimited, Some(wait))
+        );
+        let refused = Error::Upstream {
+            service: "cliniko",
+            failure: UpstreamFailure::Unauthorized,
+        };
+        assert_eq!(classify(&refused).0, PollOutcome::KeyRejected);
+        let down = Error::Upstream {
+            service: "cliniko",
+            failure: UpstreamFailure::ServerError(503),
+        };
+        assert_eq!(classify(&down).0, PollOutcome::UpstreamError);
+        assert_eq!(classify(&Error::internal("boom")).0, PollOutcome::Failed);
     }
 }
