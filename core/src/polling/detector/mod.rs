@@ -405,7 +405,10 @@ impl ChangeDetector {
             events: finished.events,
         };
         Ok(match inner.store.commit(tenant, commit).await? {
-            Committed::Done if announced => PollOutcome::Changed,
+            Committed::Done if announced => {
+                inner.publisher.appended();
+                PollOutcome::Changed
+            }
             Committed::Done => PollOutcome::Idle,
             Committed::LeaseLost => PollOutcome::LeaseLost,
             Committed::Conflict => {
@@ -582,6 +585,7 @@ impl ChangeDetector {
             if finished.snapshots.is_empty() && finished.marks.is_empty() {
                 return Ok(());
             }
+            let announced = !finished.events.is_empty();
             let commit = PollCommit {
                 snapshots: finished.snapshots,
                 marks: finished.marks,
@@ -589,7 +593,13 @@ impl ChangeDetector {
                 ..PollCommit::default()
             };
             match inner.store.commit(tenant, commit).await? {
-                Committed::Done | Committed::LeaseLost => return Ok(()),
+                Committed::Done => {
+                    if announced {
+                        inner.publisher.appended();
+                    }
+                    return Ok(());
+                }
+                Committed::LeaseLost => return Ok(()),
                 Committed::Conflict => continue,
             }
         }
