@@ -75,7 +75,7 @@ http {{
     listen 127.0.0.1:{port};
     keepalive_requests 100000;
     location /hook/ {{ access_log {log} hooks buffer=256k flush=1s; return 204; }}
-    location / {{ access_log off; return 204; }}
+    location / {{ access_log off; return 200; }}
   }}
 }}
 """)
@@ -108,8 +108,9 @@ def instance_env(workdir: Path, database_url: str, redis: str, prefix: str, mast
 
 
 def start_instance(env: dict) -> subprocess.Popen:
+    log = open(Path(env["CLINICGATE_DATA_DIR"] + ".log"), "ab")
     process = subprocess.Popen([str(auth_tokens.BINARY), "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=subprocess.STDOUT)
     port = int(env["CLINICGATE_BIND"].rsplit(":", 1)[1])
     wait_ready(port, "/readyz", "localhost")
     return process
@@ -157,13 +158,17 @@ def generate(env: dict, rate: float, seconds: int) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def drain(database_url: str, limit: float = 600.0) -> None:
+def drain(database_url: str, limit: float = 60.0) -> None:
     started = time.time()
     while time.time() - started < limit:
         if psql(database_url, "SELECT count(*) FROM deliveries WHERE status = 'pending'") == "0":
             return
         time.sleep(0.5)
-    raise RuntimeError("deliveries still pending")
+    summary = psql(database_url, """
+        SELECT d.status, a.status_code, a.error_class, count(*), min(d.next_attempt_at),
+               max(d.lease_until), now() FROM deliveries d
+        LEFT JOIN delivery_attempts a ON a.delivery_id = d.id GROUP BY 1, 2, 3""")
+    raise RuntimeError(f"deliveries still pending:\n{summary}")
 
 
 def phase_stats(database_url: str, since: str) -> dict:
@@ -294,6 +299,8 @@ def main() -> int:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     process.kill()
+        for log in workdir.glob("*.log"):
+            shutil.copy(log, Path(tempfile.gettempdir()) / f"fanout-{log.name}")
         shutil.rmtree(workdir, ignore_errors=True)
         subprocess.run(["psql", f"{args.database}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"])
     return 0

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
-use futures::stream::FuturesUnordered;
 use secrecy::SecretString;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 use super::outcome::AttemptResult;
 use super::queue::{
@@ -97,7 +96,7 @@ impl Default for WorkerSettings {
 }
 
 /// Claims, sends and records deliveries.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DeliveryWorker {
     queue: Arc<dyn DeliveryQueue>,
     vault: Vault,
@@ -157,7 +156,12 @@ impl DeliveryWorker {
     /// once after a full batch, when `wake` is notified (this instance published an event), and
     /// every `poll` otherwise (deliveries other instances published, retries falling due).
     pub async fn run(&self, wake: &Notify, stop: impl Future<Output = ()>) {
-        let mut in_flight = FuturesUnordered::new();
+        // Each delivery is its own task, so deliveries progress while this loop waits for a
+        // claim. Polled from here instead, a delivery holding a database connection mid-record
+        // would wait for the loop, and the loop's claim for that connection: with every pooled
+        // connection held so, nothing moves until the pool gives up.
+        let this = Arc::new(self.clone());
+        let mut in_flight = JoinSet::new();
         let room = |in_flight: usize| {
             let free = (self.settings.concurrency as usize).saturating_sub(in_flight);
             u32::try_from(free).map_or(self.settings.batch, |free| free.min(self.settings.batch))
@@ -176,7 +180,10 @@ impl DeliveryWorker {
                 {
                     Ok(claimed) => {
                         let full = claimed.len() == limit as usize;
-                        in_flight.extend(claimed.into_iter().map(|claimed| self.deliver(claimed)));
+                        for claimed in claimed {
+                            let this = Arc::clone(&this);
+                            in_flight.spawn(async move { this.deliver(claimed).await });
+                        }
                         // A full batch: more may be due; otherwise wait for a reason to look.
                         look = full;
                     }
@@ -192,7 +199,10 @@ impl DeliveryWorker {
             }
             tokio::select! {
                 () = &mut stop => break,
-                Some(()) = in_flight.next(), if !in_flight.is_empty() => {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Err(err) = done {
+                        tracing::error!(error = %err, "a delivery task ended abnormally; the delivery is due again when its lease ends");
+                    }
                     // Claim again only once a whole batch fits, so claims stay batched.
                     look = look || room(in_flight.len()) == self.settings.batch;
                 }
@@ -200,7 +210,7 @@ impl DeliveryWorker {
                 () = tokio::time::sleep(pause) => look = true,
             }
         }
-        while in_flight.next().await.is_some() {}
+        while in_flight.join_next().await.is_some() {}
     }
 
     async fn deliver(&self, claimed: Claimed) {
