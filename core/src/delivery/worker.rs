@@ -357,6 +357,24 @@ mod tests {
         due: Mutex<Vec<Claimed>>,
         recorded: Mutex<Vec<(DeliveryId, AttemptRecord, Next)>>,
         released: Mutex<Vec<(DeliveryId, Next)>>,
+        /// A connection pool, when the test needs one: claims and records each hold a
+        /// connection, a record across an await (its transaction's round trips), and a claim
+        /// that cannot get one in time fails as a pool timeout does.
+        pool: Option<tokio::sync::Semaphore>,
+    }
+
+    impl Queue {
+        async fn connection(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>> {
+            let Some(pool) = &self.pool else {
+                return Ok(None);
+            };
+            tokio::time::timeout(Duration::from_millis(200), pool.acquire())
+                .await
+                .map(|permit| permit.ok())
+                .map_err(|_| crate::Error::Unavailable {
+                    dependency: "database",
+                })
+        }
     }
 
     #[async_trait]
@@ -365,6 +383,7 @@ mod tests {
             Ok(Vec::new())
         }
         async fn claim(&self, _: DateTime<Utc>, _: Duration, limit: u32) -> Result<Vec<Claimed>> {
+            let _connection = self.connection().await?;
             let mut due = self.due.lock().unwrap();
             let take = due.len().min(limit as usize);
             Ok(due.drain(..take).collect())
@@ -375,6 +394,10 @@ mod tests {
             attempt: &AttemptRecord,
             next: Next,
         ) -> Result<bool> {
+            let connection = self.connection().await?;
+            if connection.is_some() {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
             self.recorded
                 .lock()
                 .unwrap()
@@ -604,5 +627,45 @@ mod tests {
 
         assert_eq!(receiver.seen.lock().unwrap().len(), 10);
         assert!(queue.due.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn deliveries_holding_a_connection_finish_while_the_loop_waits_for_one_to_claim() {
+        let vault = vault();
+        let tenant = TenantId::new();
+        let mut due = Vec::new();
+        for _ in 0..24 {
+            due.push(claimed(&vault, tenant, 0).await);
+        }
+        // One connection for everything, as a pool is when every one is in use.
+        let queue = Arc::new(Queue {
+            pool: Some(tokio::sync::Semaphore::new(1)),
+            ..Queue::default()
+        });
+        let statuses: Vec<_> = due.iter().map(|c| (c, 204)).collect();
+        let (worker, _) = worker_for(
+            &queue,
+            vault,
+            &statuses,
+            WorkerSettings {
+                batch: 4,
+                concurrency: 8,
+                poll: Duration::from_millis(5),
+                ..WorkerSettings::default()
+            },
+        );
+        let wake = Notify::new();
+        let all_recorded = async {
+            while queue.recorded.lock().unwrap().len() < 24 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+
+        // Were deliveries polled only by the loop, a record holding the connection would wait
+        // for the loop while the loop's claim waited for the connection, each round stalling
+        // until the claim timed out (and the worker paused a second after the error).
+        tokio::time::timeout(Duration::from_secs(3), worker.run(&wake, all_recorded))
+            .await
+            .expect("no round stalled on the connection");
     }
 }
