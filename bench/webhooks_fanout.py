@@ -302,7 +302,8 @@ def main() -> int:
         for log in workdir.glob("*.log"):
             shutil.copy(log, Path(tempfile.gettempdir()) / f"fanout-{log.name}")
         shutil.rmtree(workdir, ignore_errors=True)
-        subprocess.run(["psql", f"{args.database}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"])
+        if not os.environ.get("BENCH_KEEP_DATABASE"):
+            subprocess.run(["psql", f"{args.database}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"])
     return 0
 
 
