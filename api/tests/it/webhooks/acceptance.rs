@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{Partner, allow_loopback};
+use super::{Partner, allow_loopback, verified};
 use crate::polling::{Reception, a_few_polls, baseline, connected, polling_on, roomy_sandbox};
 use crate::public_api::{app_on, bookable, new_key, send_json};
 
@@ -36,20 +36,9 @@ const TYPES: &[&str] = &[
 
 /// The verified messages `server` received so far: `(webhook-id, type, data)`.
 async fn messages(server: &MockServer, secret: &str) -> Vec<(String, String, Value)> {
-    let verifier = standardwebhooks::Webhook::new(secret).unwrap();
     let mut seen = Vec::new();
     for request in server.received_requests().await.unwrap() {
-        let mut headers = http::HeaderMap::new();
-        for (name, value) in &request.headers {
-            headers.insert(
-                http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
-                http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
-            );
-        }
-        verifier
-            .verify(&request.body, &headers)
-            .expect("every message verifies");
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let body = verified(&request, secret);
         seen.push((
             request.headers["webhook-id"].to_str().unwrap().to_owned(),
             body["type"].as_str().unwrap().to_owned(),

@@ -17,11 +17,10 @@ use figment::providers::Serialized;
 use reqwest::Method;
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
-use standardwebhooks::Webhook;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use super::{Partner, allow_loopback};
+use super::{Partner, allow_loopback, verified};
 use crate::binary::{Running, clinicgate, free_port};
 use crate::common::spawn_app_with;
 
@@ -91,22 +90,6 @@ async fn received(server: &MockServer, count: usize, within: Duration) -> Vec<Re
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The message `request` carries, verified by the reference library with `secret`.
-fn verified(request: &Request, secret: &str) -> Value {
-    let mut headers = http::HeaderMap::new();
-    for (name, value) in &request.headers {
-        headers.insert(
-            http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
-            http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
-        );
-    }
-    Webhook::new(secret)
-        .unwrap()
-        .verify(&request.body, &headers)
-        .expect("the reference library verifies the message");
-    serde_json::from_slice(&request.body).unwrap()
 }
 
 fn webhook_id(request: &Request) -> String {

@@ -141,6 +141,30 @@ pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// Whether the Standard Webhooks reference library, holding `secret`, accepts `request`.
+pub fn verifies(request: &wiremock::Request, secret: &str) -> bool {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &request.headers {
+        headers.insert(
+            http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+            http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+        );
+    }
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(&request.body, &headers)
+        .is_ok()
+}
+
+/// The JSON message `request` carries, once the reference library verified it with `secret`.
+pub fn verified(request: &wiremock::Request, secret: &str) -> Value {
+    assert!(
+        verifies(request, secret),
+        "the reference library verifies the message"
+    );
+    serde_json::from_slice(&request.body).unwrap()
+}
+
 /// The codes of a validation problem's field errors, as `field:code`.
 pub fn field_codes(problem: &Value) -> Vec<String> {
     problem["errors"]
