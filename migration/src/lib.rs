@@ -25,6 +25,7 @@ mod m20261204_000011_add_cliniko_key_fingerprint;
 mod m20261205_000012_create_events_and_deliveries;
 mod m20261206_000013_create_webhook_endpoints;
 mod m20261206_000014_create_poll_state;
+mod m20261206_000015_tune_delivery_claims;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_create_events_and_deliveries::Migration),
             Box::new(m20261206_000013_create_webhook_endpoints::Migration),
             Box::new(m20261206_000014_create_poll_state::Migration),
+            Box::new(m20261206_000015_tune_delivery_claims::Migration),
         ]
     }
 }
