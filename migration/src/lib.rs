@@ -11,6 +11,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261121_000001_create_clinics;
 mod m20261121_000002_create_users;
 mod m20261121_000003_create_clinic_data_keys;

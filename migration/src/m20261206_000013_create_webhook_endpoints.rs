@@ -10,6 +10,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::at;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -43,11 +45,6 @@ enum Clinics {
 enum ApiClients {
     Table,
     ClientId,
-}
-
-/// A `timestamp with time zone` column.
-fn at(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column).timestamp_with_time_zone().to_owned()
 }
 
 #[async_trait::async_trait]

@@ -16,6 +16,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{at, tenant_key};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -78,28 +80,6 @@ enum PollMarks {
     Revision,
     UpdatedAt,
     ExpiresAt,
-}
-
-#[derive(DeriveIden)]
-enum Clinics {
-    Table,
-    Id,
-}
-
-/// A `timestamp with time zone` column.
-fn at(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column).timestamp_with_time_zone().to_owned()
-}
-
-/// The clinic a row belongs to, removed with it.
-fn tenant_key(name: &str, table: impl IntoIden) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from_tbl(table)
-        .from_col(Alias::new("tenant_id"))
-        .to(Clinics::Table, Clinics::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }
 
 #[async_trait::async_trait]
