@@ -96,6 +96,7 @@ async fn load(
     let account = ClinikoAccount {
         tenant_id: TenantId::from_uuid(tenant.parse().unwrap()),
         key: ClinikoApiKey::parse(key).unwrap(),
+        caller: None,
     };
     let counts = Arc::new(Counts::default());
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(60.0 / per_minute));

@@ -246,8 +246,9 @@ def main() -> int:
         started = []
         for env in envs:
             env["CLINICGATE_POLLING__ENABLED"] = "true" if polling else "false"
+            log = open(workdir / f"instance-{env['CLINICGATE_BIND'].rsplit(':', 1)[1]}.log", "ab")
             process = subprocess.Popen([str(auth_tokens.BINARY), "serve"], env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                       stdout=log, stderr=subprocess.STDOUT)
             wait_ready(int(env["CLINICGATE_BIND"].rsplit(":", 1)[1]), "/readyz", "localhost")
             started.append(process)
         processes.extend(started)
@@ -342,6 +343,8 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     process.kill()
         server.shutdown()
+        for log in workdir.glob("*.log"):
+            shutil.copy(log, Path(tempfile.gettempdir()) / f"detection-{log.name}")
         shutil.rmtree(workdir, ignore_errors=True)
         subprocess.run(["psql", f"{args.database}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"])
     return 0

@@ -19,7 +19,11 @@
 //! api never sees a database row.
 
 pub mod api_clients;
+pub mod assertion_jtis;
 pub mod booking_claims;
+pub(crate) mod calendar_feed_settings;
+pub mod calendar_feeds;
+pub mod client_jwks;
 pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;
@@ -29,7 +33,14 @@ pub(crate) mod delivery_attempts;
 pub(crate) mod events;
 pub mod idempotency;
 pub mod ledger;
+pub mod mfa;
+pub(crate) mod mfa_recovery_codes;
+pub(crate) mod mfa_resets;
 pub mod outbound;
+pub mod partner_links;
+pub mod partner_sync;
+pub mod password_links;
+pub mod patient_syncs;
 pub(crate) mod poll_clinics;
 pub(crate) mod poll_cursors;
 pub(crate) mod poll_marks;
@@ -39,8 +50,10 @@ pub mod revocations;
 pub mod secrets;
 pub mod service_keys;
 pub mod stores;
+pub mod suspensions;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod usage;
 pub mod users;
 pub mod webhook_endpoints;
 pub mod webhooks;

@@ -9,6 +9,7 @@
 
 #![allow(
     clippy::panic,
+    clippy::expect_used,
     reason = "test support: a backend that was asked for and is missing must fail the test"
 )]
 
@@ -128,4 +129,39 @@ pub fn test_redis() -> Option<(SecretString, String)> {
         SecretString::from(url),
         format!("cgtest:{}", uuid::Uuid::new_v4().simple()),
     ))
+}
+
+/// A loopback port on which every connection is refused for as long as this value lives.
+///
+/// Releasing a port and hoping nobody takes it races with the other tests of the binary: a
+/// server started in between (or this test's own app, given the same port back) answers instead
+/// of refusing. A socket bound without listening keeps the port reserved and makes the kernel
+/// answer each connection with a reset.
+#[derive(Debug)]
+pub struct RefusedPort {
+    socket: tokio::net::TcpSocket,
+}
+
+impl RefusedPort {
+    /// Reserves a free loopback port that refuses connections.
+    #[must_use]
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("a free loopback port");
+        Self { socket }
+    }
+
+    /// The reserved port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.socket.local_addr().expect("a bound socket").port()
+    }
+}
+
+impl Default for RefusedPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -1,6 +1,6 @@
-//! The command line: `clinicgate [--config FILE] [serve|migrate|openapi|healthcheck|rotate-master-key|rotate-signing-key|cliniko-sandbox]`.
+//! The command line: `clinicgate [--config FILE] [serve|migrate|openapi|healthcheck|rotate-master-key|rotate-signing-key|cliniko-sandbox|partner-stub]`.
 //!
-//! `cliniko-sandbox` and `serve --demo` exist only with the default cargo feature `cliniko-sandbox`
+//! `cliniko-sandbox`, `partner-stub` and `serve --demo` exist only with the default cargo feature `cliniko-sandbox`
 //! (the Cliniko look-alike server, `clinicgate-cliniko-sandbox`); a build without it has neither.
 
 use std::io::Write as _;
@@ -72,6 +72,25 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    #[cfg(feature = "cliniko-sandbox")]
+    /// Run a partner's patient API in memory (the contract of docs/partner-sync.md), to try
+    /// outbound patient sync: configure it as a client's patient sync with the token it prints,
+    /// and `GET /patients` on it shows what ClinicGate sent.
+    PartnerStub {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8091)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// The bearer token the stub requires.
+        #[arg(
+            long,
+            env = "CLINICGATE_PARTNER_STUB_TOKEN",
+            default_value = "partner-stub-token"
+        )]
+        token: String,
+    },
     /// Re-wrap every clinic's data key under a new master key, while the service keeps running
     /// (see "Rotating the master key" in the README for the whole procedure).
     RotateMasterKey {
@@ -112,6 +131,10 @@ pub fn run(cli: Cli) -> ExitCode {
     {
         return cliniko_sandbox(std::net::SocketAddr::new(bind, port), rate_limit, seed);
     }
+    #[cfg(feature = "cliniko-sandbox")]
+    if let Command::PartnerStub { port, bind, token } = command {
+        return partner_stub(std::net::SocketAddr::new(bind, port), &token);
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(err) => {
@@ -144,7 +167,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::RotateSigningKey => rotate_signing_key(&settings).await,
             Command::Openapi => Ok(()),
             #[cfg(feature = "cliniko-sandbox")]
-            Command::ClinikoSandbox { .. } => Ok(()),
+            Command::ClinikoSandbox { .. } | Command::PartnerStub { .. } => Ok(()),
         }
     });
     match outcome {
@@ -202,6 +225,39 @@ fn cliniko_sandbox(address: std::net::SocketAddr, rate_limit: u32, seed: u64) ->
     }
 }
 
+/// Runs the partner stub until SIGINT/SIGTERM, after printing how to point patient sync at it.
+#[cfg(feature = "cliniko-sandbox")]
+fn partner_stub(address: std::net::SocketAddr, token: &str) -> ExitCode {
+    use clinicgate_cliniko_sandbox::PartnerStub;
+    let _log = crate::telemetry::init(crate::config::LogFormat::Pretty);
+    let outcome = actix_web::rt::System::new().block_on(async move {
+        let listener =
+            std::net::TcpListener::bind(address).with_context(|| format!("binding {address}"))?;
+        let (stub, server) = PartnerStub::bind(listener, token, true)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Partner stub listening on {}", stub.base_url())?;
+        writeln!(
+            out,
+            "Patient sync: base_url {}, auth {{\"type\":\"bearer\",\"token\":\"{token}\"}}",
+            stub.base_url()
+        )?;
+        writeln!(
+            out,
+            "See what it holds: curl -H 'Authorization: Bearer {token}' {}/patients",
+            stub.base_url()
+        )?;
+        drop(out);
+        server.await.context("serving the partner stub")
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("clinicgate partner-stub: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn print_openapi() -> ExitCode {
     let written = crate::openapi::spec_json()
         .map_err(anyhow::Error::from)
@@ -229,7 +285,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         None
     };
     let app = Application::build(settings).await?;
-    tracing::info!(port = app.port(), public_url, "ClinicGate is listening");
+    announce_listening(&app, &public_url);
     if let Some(sandbox) = &sandbox {
         let login = crate::demo::ensure_demo_clinic(app.state(), sandbox).await?;
         // A closed standard output (piped to `head`, say) must not stop the service.
@@ -249,8 +305,18 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let public_url = settings.public_url.as_str().to_owned();
     let app = Application::build(settings).await?;
-    tracing::info!(port = app.port(), public_url, "ClinicGate is listening");
+    announce_listening(&app, &public_url);
     app.run_until_stopped().await.context("serving HTTP")
+}
+
+/// Says where to point a browser: the public URL, not the bind address, because pages on any
+/// other host (`127.0.0.1:8080`, say) are not ClinicGate's root or any clinic's.
+fn announce_listening(app: &Application, public_url: &str) {
+    tracing::info!(
+        port = app.port(),
+        public_url,
+        "ClinicGate is listening; open {public_url}/ in a browser"
+    );
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

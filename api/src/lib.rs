@@ -5,16 +5,20 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendar_feeds;
 pub mod cli;
 pub mod clients;
 pub mod clinics;
 pub mod cliniko_key;
 pub mod config;
+pub mod dashboard;
 #[cfg(feature = "cliniko-sandbox")]
 pub mod demo;
 pub mod events;
+pub mod fhir;
 pub mod http;
 pub mod login;
+pub mod mfa;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
@@ -26,7 +30,9 @@ pub mod sessions;
 pub mod signup;
 pub mod startup;
 pub mod state;
+pub mod suspensions;
 pub mod telemetry;
+pub mod usage;
 pub mod users;
 pub mod webhooks;
 

@@ -4,8 +4,8 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use clinicgate_core::Error;
-use clinicgate_core::sessions::Session;
-use secrecy::SecretString;
+use clinicgate_core::sessions::{NewSession, Session};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,8 +14,8 @@ use crate::http::host::TenantHost;
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors, route_problems};
 use crate::sessions::{
-    Authenticated, expired_cookie, invalid_credentials, log_in, require_same_origin,
-    session_cookie, token_from,
+    Authenticated, LoginStep, complete_mfa, expired_cookie, invalid_credentials, invalid_mfa_code,
+    log_in, require_same_origin, session_cookie, token_from,
 };
 use crate::state::AppState;
 use crate::users::UserOut;
@@ -70,6 +70,9 @@ route_problems!(
 
 /// Logs in on this clinic's host and sets the session cookie.
 ///
+/// A user with MFA gets no session yet: the answer is 202 with `mfa_required` and a pending
+/// token (five minutes) to send with a code to `POST /api/session/mfa`.
+///
 /// A user belongs to one clinic: the same e-mail on another clinic's host is not found. Wrong
 /// credentials always get the same answer, in the same time. Repeated failures for one account or
 /// one address are slowed down and then refused with 429.
@@ -78,6 +81,7 @@ route_problems!(
     request_body = SessionIn,
     responses(
         (status = 200, description = "Logged in; the `Set-Cookie` header carries the session", body = SessionOut),
+        (status = 202, description = "Password correct, and the user has MFA: complete the login with a code at `POST /api/session/mfa`", body = MfaRequiredOut),
         JsonBodyErrors, StoreErrors,
         CreateSessionProblems,
     )
@@ -93,12 +97,30 @@ pub async fn create_session(
     require_same_origin(&req, &state.settings.public_url)?;
     let body = body.into_inner();
     let created = match log_in(&req, &state, &clinic, body.email, body.password).await {
-        Ok(created) => created,
+        Ok(LoginStep::Session(created)) => created,
+        Ok(LoginStep::MfaRequired(pending)) => {
+            return Ok(HttpResponse::Accepted()
+                .insert_header(("cache-control", "no-store"))
+                .json(MfaRequiredOut {
+                    mfa_required: true,
+                    mfa_token: pending.token.expose_secret().to_owned(),
+                    expires_at: pending.expires_at,
+                }));
+        }
         Err(Error::Unauthenticated) => return Err(invalid_credentials()),
         Err(other) => return Err(other.into()),
     };
+    session_response(&state, &clinic, created).await
+}
+
+/// The answer of a completed login: the session cookie and the session.
+async fn session_response(
+    state: &AppState,
+    clinic: &clinicgate_core::clinics::Clinic,
+    created: NewSession,
+) -> Result<HttpResponse, ApiError> {
     let cookie = session_cookie(&created.token, &state.settings.public_url);
-    let body = session_out(&state, &clinic, created.session).await?;
+    let body = session_out(state, clinic, created.session).await?;
     Ok(HttpResponse::Ok()
         .cookie(cookie)
         .insert_header(("cache-control", "no-store"))
@@ -126,6 +148,64 @@ pub async fn current_session(
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(body))
+}
+
+/// The answer to a correct password of a user with MFA: no session yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequiredOut {
+    /// Always true: a code is needed to finish logging in.
+    pub mfa_required: bool,
+    /// Send it with the code to `POST /api/session/mfa`.
+    pub mfa_token: String,
+    /// When the pending login ends; log in again after it.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The second step of a login with MFA.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SessionMfaIn {
+    /// The `mfa_token` from `POST /api/session`.
+    pub mfa_token: String,
+    /// A 6-digit code from the authenticator app, or an unused recovery code.
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+route_problems!(
+    /// What `POST /api/session/mfa` answers itself.
+    CompleteMfaProblems {
+        401 => "Wrong or already used code, or the pending login expired (`invalid_mfa_code`)",
+        403 => "Not sent from this clinic's pages (`csrf_origin_mismatch`)",
+        429 => "Too many failed codes for this user; see `Retry-After`",
+    }
+);
+
+/// Completes a login pending on MFA with a code; sets the session cookie.
+///
+/// Each TOTP code is accepted once (a replay is refused), as is each recovery code. Failures
+/// are counted per user: after a few, codes are refused with 429 for some minutes.
+#[utoipa::path(
+    tag = "session",
+    request_body = SessionMfaIn,
+    responses(
+        (status = 200, description = "Logged in; the `Set-Cookie` header carries the session", body = SessionOut),
+        JsonBodyErrors, StoreErrors,
+        CompleteMfaProblems,
+    )
+)]
+#[post("/api/session/mfa")]
+pub async fn complete_session_mfa(
+    req: HttpRequest,
+    TenantHost(clinic): TenantHost,
+    state: web::Data<AppState>,
+    body: web::Json<SessionMfaIn>,
+) -> Result<HttpResponse, ApiError> {
+    require_same_origin(&req, &state.settings.public_url)?;
+    match complete_mfa(&req, &state, &clinic, &body.mfa_token, &body.code).await {
+        Ok(created) => session_response(&state, &clinic, created).await,
+        Err(Error::Unauthenticated) => Err(invalid_mfa_code()),
+        Err(other) => Err(other.into()),
+    }
 }
 
 route_problems!(

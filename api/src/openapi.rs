@@ -11,7 +11,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa_actix_web::{AppExt as _, OpenApiFactory};
 
-use crate::auth::oauth::SecuritySchemes;
+use crate::auth::oauth::{SecuritySchemes, offer_client_credentials};
 use crate::events::WebhookMessages;
 use crate::http::problem::{FieldProblem, Problem};
 use crate::http::responses::SharedResponses;
@@ -62,12 +62,14 @@ impl utoipa::Modify for SessionCookie {
 /// The full document: the base above plus every annotated route registered by
 /// [`crate::routes::configure`].
 pub fn spec() -> utoipa::openapi::OpenApi {
-    App::new()
+    let mut doc = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(|cfg| crate::routes::configure(cfg))
         .split_for_parts()
-        .1
+        .1;
+    offer_client_credentials(&mut doc);
+    doc
 }
 
 /// The document as pretty JSON with a trailing newline, exactly as committed.
@@ -132,7 +134,15 @@ impl Routes for SchemaRegistrations {
         self
     }
 
+    fn unlisted<F: HttpServiceFactory + 'static>(&mut self, _: F) -> &mut Self {
+        self
+    }
+
     fn pages(&mut self) -> &mut Self {
+        self
+    }
+
+    fn fhir(&mut self) -> &mut Self {
         self
     }
 }

@@ -7,8 +7,8 @@ use actix_web::web;
 use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
-    audit, auth, clients, clinics, cliniko_key, login, ops, pages, patients, public, signup, users,
-    webhooks,
+    audit, auth, calendar_feeds, clients, clinics, cliniko_key, dashboard, fhir, login, mfa, ops,
+    pages, patients, public, signup, suspensions, usage, users, webhooks,
 };
 
 /// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
@@ -19,8 +19,13 @@ use crate::{
 pub trait Routes {
     /// Registers one documented route.
     fn route<F: HttpServiceFactory + OpenApiFactory + 'static>(&mut self, factory: F) -> &mut Self;
+    /// Registers a route kept out of the document: not part of the JSON API (a calendar feed
+    /// that calendar applications fetch).
+    fn unlisted<F: HttpServiceFactory + 'static>(&mut self, factory: F) -> &mut Self;
     /// Registers the HTML pages and assets (never in the document).
     fn pages(&mut self) -> &mut Self;
+    /// Registers the FHIR facade (described by its own CapabilityStatement, not the document).
+    fn fhir(&mut self) -> &mut Self;
 }
 
 impl Routes for web::ServiceConfig {
@@ -28,8 +33,17 @@ impl Routes for web::ServiceConfig {
         self.service(factory)
     }
 
+    fn unlisted<F: HttpServiceFactory + 'static>(&mut self, factory: F) -> &mut Self {
+        self.service(factory)
+    }
+
     fn pages(&mut self) -> &mut Self {
         pages::configure(self);
+        self
+    }
+
+    fn fhir(&mut self) -> &mut Self {
+        fhir::configure(self);
         self
     }
 }
@@ -39,15 +53,26 @@ impl Routes for utoipa_actix_web::service_config::ServiceConfig<'_> {
         self.service(factory)
     }
 
+    fn unlisted<F: HttpServiceFactory + 'static>(&mut self, factory: F) -> &mut Self {
+        self.map(|cfg| cfg.service(factory))
+    }
+
     fn pages(&mut self) -> &mut Self {
         self.map(|cfg| {
             pages::configure(cfg);
             cfg
         })
     }
+
+    fn fhir(&mut self) -> &mut Self {
+        self.map(|cfg| {
+            fhir::configure(cfg);
+            cfg
+        })
+    }
 }
 
-/// Registers the documented routes, then the pages.
+/// Registers the documented routes, then the FHIR facade and the pages.
 pub fn configure(cfg: &mut impl Routes) {
     cfg.route(ops::healthz)
         .route(ops::readyz)
@@ -56,11 +81,18 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(login::create_session)
         .route(login::current_session)
         .route(login::delete_session)
+        .route(login::complete_session_mfa)
+        .route(mfa::start_enrolment)
+        .route(mfa::confirm_enrolment)
+        .route(mfa::disable_mfa)
+        .route(mfa::reset_user_mfa)
         .route(clinics::get_tenant)
         .route(users::list_users)
         .route(users::create_user)
         .route(users::update_user)
         .route(users::delete_user)
+        .route(users::create_reset_link)
+        .route(users::change_own_password)
         .route(cliniko_key::get_cliniko_key)
         .route(cliniko_key::put_cliniko_key)
         .route(cliniko_key::delete_cliniko_key)
@@ -69,6 +101,29 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(clients::update_client)
         .route(clients::rotate_client_secret)
         .route(clients::delete_client)
+        .route(clients::put_patient_sync)
+        .route(clients::get_patient_sync)
+        .route(clients::delete_patient_sync)
+        .route(clients::backfill_patient_sync)
+        .route(clients::list_patient_sync_deliveries)
+        .route(clients::retry_patient_sync_delivery)
+        .route(clients::list_patient_links)
+        .route(clients::put_client_jwks)
+        .route(clients::get_client_jwks)
+        .route(clients::delete_client_jwks)
+        .route(clients::suspend_client)
+        .route(clients::resume_client)
+        .route(suspensions::list_suspensions)
+        .route(suspensions::suspend_integrations)
+        .route(suspensions::resume_integrations)
+        .route(usage::get_usage)
+        .route(dashboard::get_dashboard)
+        .route(calendar_feeds::list_calendar_feeds)
+        .route(calendar_feeds::create_calendar_feed)
+        .route(calendar_feeds::get_calendar_feed_settings)
+        .route(calendar_feeds::put_calendar_feed_settings)
+        .route(calendar_feeds::list_calendar_feed_doctors)
+        .route(calendar_feeds::revoke_calendar_feed)
         .route(webhooks::list_clinic_webhooks)
         .route(webhooks::list_clinic_webhook_deliveries)
         .route(webhooks::disable_clinic_webhook)
@@ -78,6 +133,7 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(auth::validate)
         .route(auth::revoke)
         .route(auth::jwks)
+        .route(auth::smart_configuration)
         .route(public::me)
         .route(patients::get_patient)
         .route(audit::list_audit)
@@ -88,9 +144,15 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(public::list_clinics)
         .route(public::list_appointment_types)
         .route(public::available_slots)
+        .route(public::list_appointments)
+        .route(public::get_appointment)
         .route(public::create_appointment)
         .route(public::update_appointment)
         .route(public::appointment_status)
+        .route(public::create_patient)
+        .route(public::list_patients)
+        .route(public::get_patient)
+        .route(public::update_patient)
         .route(public::list_event_types)
         .route(public::list_webhooks)
         .route(public::create_webhook)
@@ -102,5 +164,9 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(public::list_webhook_deliveries)
         .route(public::resend_webhook_delivery)
         .route(public::recover_webhook)
+        .unlisted(calendar_feeds::doctor_feed)
+        // Before the FHIR scope, which would answer it with its own 404.
+        .unlisted(auth::fhir_smart_configuration)
+        .fhir()
         .pages();
 }

@@ -12,7 +12,10 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use clinicgate_adapters::api_clients::SeaApiClientRepository;
+use clinicgate_adapters::assertion_jtis::SeaAssertionJtiRepository;
 use clinicgate_adapters::booking_claims::SeaSlotClaims;
+use clinicgate_adapters::calendar_feeds::SeaCalendarFeedRepository;
+use clinicgate_adapters::client_jwks::SeaClientJwksRepository;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
@@ -20,31 +23,47 @@ use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
 use clinicgate_adapters::deliveries::SeaDeliveryQueue;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
+use clinicgate_adapters::mfa::SeaMfaRepository;
 use clinicgate_adapters::outbound::OutboundClient;
+use clinicgate_adapters::partner_links::SeaPartnerLinks;
+use clinicgate_adapters::partner_sync::PartnerSyncSender;
+use clinicgate_adapters::password_links::SeaPasswordLinkRepository;
+use clinicgate_adapters::patient_syncs::SeaPatientSyncRepository;
+use clinicgate_adapters::polling::SeaPollStore;
 use clinicgate_adapters::revocations::SeaRevocationRepository;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
 use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
+use clinicgate_adapters::suspensions::SeaSuspensionRepository;
+use clinicgate_adapters::usage::SeaUsageStore;
 use clinicgate_adapters::users::SeaUserRepository;
 use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
 use clinicgate_adapters::webhooks::WebhookSender;
 use clinicgate_core::booking::BookingService;
+use clinicgate_core::calendar_feeds::CalendarFeedService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::{ClinikoKeyService, FingerprintReport, load_key_fingerprinter};
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
+use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::{DeliveryQueue, DeliveryWorker, OutboundKind, RetrySchedule};
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::events::EventPublisher;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
+use clinicgate_core::mfa::MfaService;
+use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService, PartnerPolicy};
+use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::{LoginThrottle, SessionService};
+use clinicgate_core::suspensions::SuspensionService;
 use clinicgate_core::tokens::{
-    AccessChecker, ApiClientRepository, ClientService, Freshness, SigningKeys, TokenAwareClinics,
-    TokenIssuer, TokenPolicy, TokenService, load_secret_hasher,
+    AccessChecker, ApiClientRepository, ClientAssertions, ClientJwksRepository, ClientKeysService,
+    ClientService, Freshness, SigningKeys, TokenAwareClinics, TokenIssuer, TokenPolicy,
+    TokenService, load_secret_hasher,
 };
+use clinicgate_core::usage::{UsageRecorder, UsageService, UsageStore};
 use clinicgate_core::users::{UserRepository, UserService};
 use clinicgate_core::webhooks::WebhookEndpointService;
 use clinicgate_migration::{Migrator, MigratorTrait as _};
@@ -186,9 +205,12 @@ impl Application {
         .await
         .context("connecting to the shared-state store (check CLINICGATE_REDIS_URL)")?;
 
+        let usage_store: Arc<dyn UsageStore> = Arc::new(SeaUsageStore::new(db.clone()));
+        let usage_recorder = UsageRecorder::new(usage_store.clone());
         let cliniko =
             HttpClinikoClient::new(settings.cliniko.client_config(), stores.state.clone())
-                .context("building the Cliniko client (check the [cliniko] settings)")?;
+                .context("building the Cliniko client (check the [cliniko] settings)")?
+                .with_usage(usage_recorder.clone());
 
         let outbound = outbound_client(&settings)?;
 
@@ -196,7 +218,13 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let spec = openapi::spec();
-        let (tokens, clients, clinics) = token_services(
+        let TokenServices {
+            tokens,
+            clients,
+            client_keys,
+            suspensions,
+            clinics,
+        } = token_services(
             &settings,
             &db,
             &keyring,
@@ -219,6 +247,16 @@ impl Application {
             ),
             settings.session.policy(),
         );
+        // MFA codes count failures under their own keys, with the login limits.
+        let mfa = MfaService::new(
+            Arc::new(SeaMfaRepository::new(db.clone())),
+            users.clone(),
+            vault.clone(),
+            LoginThrottle::new(
+                stores.state.rate_limiter.clone(),
+                settings.login.throttle_policy(),
+            ),
+        );
         let cliniko_keys =
             cliniko_key_service(&db, &keyring, cliniko.clone(), vault.clone()).await?;
         let ledger = LedgerService::new(Arc::new(SeaLedgerRepository::new(db.clone())));
@@ -228,10 +266,17 @@ impl Application {
             settings.public_api.directory_memo(),
         );
         let webhooks = webhook_endpoints(&db, &vault, &outbound);
+        let patient_sync = patient_sync_service(&db, &vault, &outbound);
         let delivery_queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
         let delivery_wake = Arc::new(Notify::new());
-        let events = event_publisher(&settings, &webhooks, &vault, delivery_queue.clone())
-            .with_wake(delivery_wake.clone());
+        let events = event_publisher(
+            &settings,
+            &webhooks,
+            &patient_sync,
+            &vault,
+            delivery_queue.clone(),
+        )
+        .with_wake(delivery_wake.clone());
         // ClinicGate's own bookings and changes are announced through the change detector, so
         // their events go out at once and the poller has nothing to add later.
         let own_writes = polling::detector_over(
@@ -249,21 +294,62 @@ impl Application {
             settings.public_api.booking_policy(),
         )
         .with_own_writes(Arc::new(own_writes));
+        let partner_links: Arc<dyn PartnerLinks> = Arc::new(SeaPartnerLinks::new(db.clone()));
+        let partner_patients = PartnerPatientService::new(
+            cliniko.clone(),
+            cliniko_keys.clone(),
+            partner_links.clone(),
+            PartnerPolicy::default(),
+        );
+        let patient_backfill = PatientBackfill::new(
+            patient_sync.clone(),
+            cliniko.clone(),
+            cliniko_keys.clone(),
+            partner_links.clone(),
+            events.clone(),
+        );
         let idempotency = IdempotencyService::new(
             Arc::new(SeaIdempotencyRepository::new(db.clone())),
             vault.clone(),
             settings.public_api.idempotency_policy(),
         );
+        let calendar_feeds = CalendarFeedService::new(
+            Arc::new(SeaCalendarFeedRepository::new(db.clone())),
+            cliniko.clone(),
+            cliniko_keys.clone(),
+            ledger.clone(),
+            stores.state.rate_limiter.clone(),
+            settings.calendar_feeds.policy(),
+        );
+        let dashboard = DashboardService::new(
+            usage_store.clone(),
+            Arc::new(SeaDeliveryQueue::new(db.clone())),
+            Arc::new(SeaPollStore::new(db.clone())),
+            cliniko_keys.clone(),
+            clients.clone(),
+            webhooks.clone(),
+        );
         let state = AppState::new(Inner {
+            dashboard,
             webhooks,
+            calendar_feeds,
             signup: SignupService::new(clinics.clone()),
-            staff: UserService::new(users, stores.state.sessions.clone()),
+            mfa,
+            staff: UserService::new(
+                users,
+                Arc::new(SeaPasswordLinkRepository::new(db.clone())),
+                stores.state.sessions.clone(),
+            ),
             patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),
             ledger,
             outbound,
             cliniko_keys,
             directory,
             booking,
+            partner_patients,
+            patient_sync,
+            patient_backfill,
+            partner_links,
             idempotency,
             events,
             delivery_queue,
@@ -271,6 +357,10 @@ impl Application {
             sessions,
             tokens,
             clients,
+            client_keys,
+            suspensions,
+            usage_recorder,
+            usage: UsageService::new(usage_store),
             vault,
             keyring,
             clinics,
@@ -321,6 +411,12 @@ impl Application {
             self.shutdown.clone(),
         ));
         let token_upkeep = tokio::spawn(token_upkeep(self.state.clone(), self.shutdown.clone()));
+        let usage_flush = tokio::spawn({
+            let (recorder, shutdown) = (self.state.usage_recorder.clone(), self.shutdown.clone());
+            async move {
+                recorder.run(USAGE_FLUSH_EVERY, shutdown.cancelled()).await;
+            }
+        });
         let event_tasks = spawn_event_tasks(
             &self.state,
             self.state
@@ -358,6 +454,9 @@ impl Application {
         if let Err(err) = token_upkeep.await {
             tracing::warn!(error = %err, "token upkeep task ended abnormally");
         }
+        if let Err(err) = usage_flush.await {
+            tracing::warn!(error = %err, "usage counter task ended abnormally");
+        }
         event_tasks.finish().await;
         if let Some(poller) = poller {
             poller.finish().await;
@@ -367,11 +466,16 @@ impl Application {
     }
 }
 
+/// How often this instance writes its usage counts: the dashboard is at most this far behind,
+/// and each flush is one upsert per clinic, client and minute seen since the last.
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
 /// The one publisher of events: rendered in the public API's shapes, delivered to every
 /// subscriber kind.
 fn event_publisher(
     settings: &Settings,
     webhooks: &WebhookEndpointService,
+    patient_sync: &PatientSyncService,
     vault: &Vault,
     queue: Arc<dyn DeliveryQueue>,
 ) -> EventPublisher {
@@ -382,6 +486,18 @@ fn event_publisher(
         settings.events.retention(),
     )
     .with_subscribers(Arc::new(webhooks.clone()))
+    .with_subscribers(Arc::new(patient_sync.clone()))
+}
+
+/// Clients' partner patient APIs over the database, their URLs checked by the outbound guard.
+fn patient_sync_service(db: &Db, vault: &Vault, outbound: &OutboundClient) -> PatientSyncService {
+    PatientSyncService::new(
+        Arc::new(SeaPatientSyncRepository::new(db.clone())),
+        vault.clone(),
+        Arc::new(outbound.clone()),
+        Arc::new(SeaDeliveryQueue::new(db.clone())),
+        Arc::new(SeaPartnerLinks::new(db.clone())),
+    )
 }
 
 /// The webhook endpoints over the database.
@@ -401,14 +517,25 @@ pub async fn standalone_publisher(settings: &Settings) -> anyhow::Result<(EventP
     let db = connect_database(settings).await?;
     let vault = Vault::new(keyring, Arc::new(SeaDataKeyRepository::new(db.clone())));
     let queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
-    let webhooks = webhook_endpoints(&db, &vault, &outbound_client(settings)?);
-    Ok((event_publisher(settings, &webhooks, &vault, queue), db))
+    let outbound = outbound_client(settings)?;
+    let webhooks = webhook_endpoints(&db, &vault, &outbound);
+    let patient_sync = patient_sync_service(&db, &vault, &outbound);
+    Ok((
+        event_publisher(settings, &webhooks, &patient_sync, &vault, queue),
+        db,
+    ))
 }
 
 /// The delivery worker, with a sender for every outbound kind.
 fn delivery_worker(state: &AppState) -> DeliveryWorker {
     let webhooks = WebhookSender::new(state.outbound.clone(), Arc::new(state.webhooks.clone()))
         .with_request_timeout(state.settings.events.delivery_timeout());
+    let patient_sync = PartnerSyncSender::new(
+        state.outbound.clone(),
+        state.patient_sync.clone(),
+        state.partner_links.clone(),
+    )
+    .with_request_timeout(state.settings.events.delivery_timeout());
     DeliveryWorker::new(
         state.delivery_queue.clone(),
         state.vault.clone(),
@@ -416,6 +543,7 @@ fn delivery_worker(state: &AppState) -> DeliveryWorker {
         state.settings.events.worker(),
     )
     .with_sender(OutboundKind::Webhook, Arc::new(webhooks))
+    .with_sender(OutboundKind::PatientSync, Arc::new(patient_sync))
 }
 
 /// The client for user-given URLs, behind the SSRF guard. Says once what the guard lets through,
@@ -473,17 +601,27 @@ async fn cliniko_key_service(
     Ok(service)
 }
 
+/// What [`token_services`] builds.
+struct TokenServices {
+    tokens: TokenService,
+    clients: ClientService,
+    client_keys: ClientKeysService,
+    suspensions: SuspensionService,
+    clinics: Arc<dyn ClinicRepository>,
+}
+
 /// The third-party access services: the client-secret hasher and the signing keys (sealed by the
 /// master key in the database, created on first start), the access checker — over the shared
 /// stores with Redis, over the database without (so instances sharing a database still agree) —
-/// and the clinic repository everyone uses, wrapped so suspensions reach token validation at once.
+/// the clinics' kill-switches, and the clinic repository everyone uses, wrapped so suspensions
+/// reach token validation at once.
 async fn token_services(
     settings: &Settings,
     db: &Db,
     keyring: &Arc<MasterKeyring>,
     stores: &SharedStateHandle,
     clinics: Arc<dyn ClinicRepository>,
-) -> anyhow::Result<(TokenService, ClientService, Arc<dyn ClinicRepository>)> {
+) -> anyhow::Result<TokenServices> {
     let config = &settings.tokens;
     let service_keys = Arc::new(SeaServiceKeyRepository::new(db.clone()));
     let hasher = Arc::new(
@@ -545,12 +683,26 @@ async fn token_services(
         Freshness::SharedStore { .. } => tokens.with_rate_leases(),
         Freshness::Database => tokens,
     };
+    let client_jwks: Arc<dyn ClientJwksRepository> =
+        Arc::new(SeaClientJwksRepository::new(db.clone()));
+    let tokens = tokens.with_client_assertions(ClientAssertions::new(
+        client_jwks.clone(),
+        Arc::new(SeaAssertionJtiRepository::new(db.clone())),
+        crate::auth::token_url(&settings.public_url),
+        config.leeway(),
+    ));
     let clients = ClientService::new(api_clients, hasher, access.clone(), config.secret_grace());
-    Ok((
+    let suspensions = SuspensionService::new(
+        Arc::new(SeaSuspensionRepository::new(db.clone())),
+        access.clone(),
+    );
+    Ok(TokenServices {
         tokens,
         clients,
-        Arc::new(TokenAwareClinics::new(clinics, access)),
-    ))
+        client_keys: ClientKeysService::new(client_jwks),
+        suspensions,
+        clinics: Arc::new(TokenAwareClinics::new(clinics, access)),
+    })
 }
 
 /// Runs the token upkeep (key reload, scheduled rotation, clean-up) every `key_check_secs`; a

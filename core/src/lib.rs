@@ -5,10 +5,12 @@
 //! Pure computation (hashing, encoding) is fine here.
 
 pub mod booking;
+pub mod calendar_feeds;
 pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;
 pub mod crypto;
+pub mod dashboard;
 pub mod delivery;
 pub mod directory;
 pub mod error;
@@ -16,14 +18,20 @@ pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
+pub mod link_tokens;
+pub mod mfa;
 pub mod outbound;
+pub mod partner_links;
+pub mod patient_sync;
 pub mod patients;
 pub mod polling;
 pub mod ports;
 pub mod secrets;
 pub mod sessions;
+pub mod suspensions;
 pub mod tenancy;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 pub mod webhooks;
 

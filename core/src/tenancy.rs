@@ -1,10 +1,13 @@
 //! Tenancy as a type. A [`TenantContext`] says "this request acts for this clinic, as this
-//! actor": a staff member (authenticated by a browser session) or a partner's API client
-//! (authenticated by an access token). It can only be built by authentication in this crate
-//! (`sessions::SessionService` and `tokens::TokenService`), so a service that takes one cannot be
+//! actor": a staff member (authenticated by a browser session), a partner's API client
+//! (authenticated by an access token) or a doctor's calendar feed (authenticated by the token in
+//! its URL). It can only be built by authentication in this crate
+//! (`sessions::SessionService`, `tokens::TokenService`, `calendar_feeds::CalendarFeedService`), so a service that takes one cannot be
 //! called for a clinic the caller was not authenticated for. Every tenant-owned service method
 //! takes it.
 
+use crate::calendar_feeds::CalendarFeedId;
+use crate::cliniko::{ClinikoCaller, ClinikoId};
 use crate::ids::{TenantId, UserId};
 use crate::tokens::{ClientId, Scope, ScopeSet};
 use crate::users::Role;
@@ -27,6 +30,14 @@ pub enum Actor {
         /// The scopes this request may use: the token's, narrowed to what the client still holds.
         scopes: ScopeSet,
     },
+    /// A doctor's calendar feed, through the token in its URL: it reads that doctor's
+    /// appointments and nothing else.
+    CalendarFeed {
+        /// The feed.
+        feed_id: CalendarFeedId,
+        /// The doctor (Cliniko practitioner) whose appointments it shows.
+        doctor_id: ClinikoId,
+    },
 }
 
 /// The authenticated clinic and actor of a request. No public constructor.
@@ -34,6 +45,8 @@ pub enum Actor {
 pub struct TenantContext {
     tenant_id: TenantId,
     actor: Actor,
+    /// An API client's cap on the clinic's Cliniko budget, in percent.
+    cliniko_budget_share: Option<u8>,
 }
 
 impl TenantContext {
@@ -42,6 +55,7 @@ impl TenantContext {
         Self {
             tenant_id,
             actor: Actor::Staff { user_id, role },
+            cliniko_budget_share: None,
         }
     }
 
@@ -54,6 +68,20 @@ impl TenantContext {
         Self {
             tenant_id,
             actor: Actor::ApiClient { client_id, scopes },
+            cliniko_budget_share: None,
+        }
+    }
+
+    /// A calendar feed's context; built by feed-token authentication only.
+    pub(crate) fn for_calendar_feed(
+        tenant_id: TenantId,
+        feed_id: CalendarFeedId,
+        doctor_id: ClinikoId,
+    ) -> Self {
+        Self {
+            tenant_id,
+            actor: Actor::CalendarFeed { feed_id, doctor_id },
+            cliniko_budget_share: None,
         }
     }
 
@@ -71,7 +99,7 @@ impl TenantContext {
     pub fn user_id(&self) -> Option<UserId> {
         match &self.actor {
             Actor::Staff { user_id, .. } => Some(*user_id),
-            Actor::ApiClient { .. } => None,
+            Actor::ApiClient { .. } | Actor::CalendarFeed { .. } => None,
         }
     }
 
@@ -79,7 +107,7 @@ impl TenantContext {
     pub fn role(&self) -> Option<Role> {
         match &self.actor {
             Actor::Staff { role, .. } => Some(*role),
-            Actor::ApiClient { .. } => None,
+            Actor::ApiClient { .. } | Actor::CalendarFeed { .. } => None,
         }
     }
 
@@ -87,13 +115,32 @@ impl TenantContext {
     pub fn client_id(&self) -> Option<&ClientId> {
         match &self.actor {
             Actor::ApiClient { client_id, .. } => Some(client_id),
-            Actor::Staff { .. } => None,
+            Actor::Staff { .. } | Actor::CalendarFeed { .. } => None,
         }
     }
 
     /// Whether the actor may use `scope`: only API clients hold scopes.
     pub fn has_scope(&self, scope: Scope) -> bool {
         matches!(&self.actor, Actor::ApiClient { scopes, .. } if scopes.contains(scope))
+    }
+
+    /// With the API client's cap on the clinic's Cliniko budget (percent); set by token
+    /// authentication only, from the client's current state.
+    pub(crate) fn with_cliniko_budget_share(mut self, percent: Option<u8>) -> Self {
+        self.cliniko_budget_share = percent;
+        self
+    }
+
+    /// The acting API client, with its cap on the clinic's Cliniko budget, for the Cliniko
+    /// calls it causes; `None` when staff or a calendar feed act.
+    pub fn cliniko_caller(&self) -> Option<ClinikoCaller> {
+        match &self.actor {
+            Actor::ApiClient { client_id, .. } => Some(ClinikoCaller {
+                client_id: client_id.clone(),
+                budget_share: self.cliniko_budget_share,
+            }),
+            Actor::Staff { .. } | Actor::CalendarFeed { .. } => None,
+        }
     }
 
     /// Refuses everyone but owners and admins: only they change settings, keys, staff and
@@ -109,6 +156,9 @@ impl TenantContext {
             )),
             Actor::ApiClient { .. } => Err(Error::Forbidden(
                 "API clients cannot manage the clinic; an owner or admin must do this".to_owned(),
+            )),
+            Actor::CalendarFeed { .. } => Err(Error::Forbidden(
+                "a calendar feed only reads its doctor's appointments".to_owned(),
             )),
         }
     }

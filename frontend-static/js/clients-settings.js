@@ -1,5 +1,7 @@
 // Settings → API clients: lists the clinic's clients, creates them (showing the secret once),
-// rotates secrets and deletes clients, all through /api/tenant/clients.
+// edits their scopes and rate limit, rotates secrets, suspends and resumes and deletes clients,
+// all through /api/tenant/clients; and the clinic-wide kill-switch with its history, through
+// /api/tenant/integrations.
 "use strict";
 
 (function () {
@@ -10,6 +12,15 @@
   const panel = document.getElementById("secret-panel");
   const secret = document.getElementById("new-secret");
   const grace = document.getElementById("secret-grace");
+  const killSwitch = document.getElementById("kill-switch");
+  const killSwitchState = document.getElementById("kill-switch-state");
+  const killSwitchError = document.getElementById("kill-switch-error");
+  const history = document.getElementById("suspension-history");
+  // Client names by id, for the history (a deleted client shows its id).
+  const names = new Map();
+  const editPanel = document.getElementById("edit-panel");
+  const editForm = document.getElementById("edit-client-form");
+  let editing = null;
 
   function problemText(result) {
     const problem = result.body || {};
@@ -32,7 +43,66 @@
     panel.hidden = true;
   });
 
+  // The rate limit field: `{ value }` (null = the default) or, for text that is not a whole
+  // number, the field error shown under it and `null`.
+  function rateLimit(target, prefix) {
+    const limit = target.elements.namedItem("rate_limit_per_minute").value.trim();
+    if (limit && !/^[0-9]+$/.test(limit)) {
+      showProblem(target, { status: 422, body: { errors: [{ field: "rate_limit_per_minute", message: "Enter a whole number of requests per minute, or leave it empty." }] } }, prefix);
+      return null;
+    }
+    return { value: limit ? Number(limit) : null };
+  }
+
+  function checkedScopes(target) {
+    return Array.from(target.querySelectorAll('input[name="scopes"]:checked')).map((box) => box.value);
+  }
+
+  function openEditor(client) {
+    editing = client;
+    clearErrors(editForm);
+    document.getElementById("edit-client-name").textContent = client.name;
+    editForm.querySelectorAll('input[name="scopes"]').forEach((box) => {
+      box.checked = client.scopes.includes(box.value);
+    });
+    editForm.elements.namedItem("rate_limit_per_minute").value = client.rate_limit_per_minute || "";
+    editPanel.hidden = false;
+    editPanel.scrollIntoView({ block: "start" });
+    editForm.querySelector('input[name="scopes"]').focus();
+  }
+
+  function closeEditor() {
+    editing = null;
+    editPanel.hidden = true;
+  }
+
+  document.getElementById("edit-cancel").addEventListener("click", closeEditor);
+
+  editForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(editForm);
+    const limit = rateLimit(editForm, "edit-");
+    if (!limit || !editing) return;
+    const result = await api("PATCH", "/api/tenant/clients/" + encodeURIComponent(editing.client_id), {
+      scopes: checkedScopes(editForm),
+      rate_limit_per_minute: limit.value,
+    });
+    if (result.ok) {
+      closeEditor();
+      await load();
+      return;
+    }
+    showProblem(editForm, result, "edit-");
+  });
+
   function row(client) {
+    const edit = element("button", {
+      type: "button",
+      className: "button button-secondary button-small",
+      text: "Edit",
+      "aria-label": "Edit the scopes and rate limit of " + client.name,
+    });
+    edit.addEventListener("click", () => openEditor(client));
     const rotate = element("button", {
       type: "button",
       className: "button button-secondary button-small",
@@ -63,15 +133,84 @@
       if (!result.ok) show(tableError, problemText(result));
       await load();
     });
+    const suspended = Boolean(client.suspended_at);
+    const toggle = element("button", {
+      type: "button",
+      className: suspended ? "button button-secondary button-small" : "button button-danger button-small",
+      text: suspended ? "Resume" : "Suspend",
+      "aria-label": (suspended ? "Resume " : "Suspend ") + client.name,
+    });
+    toggle.addEventListener("click", async () => {
+      const question = suspended
+        ? "Resume " + client.name + "? Its tokens work again and held webhooks are sent, oldest first."
+        : "Suspend " + client.name + "? Its tokens are refused at once and its webhooks are held until you resume it.";
+      if (!window.confirm(question)) return;
+      show(tableError, "");
+      const action = suspended ? "/resume" : "/suspend";
+      const result = await api("POST", "/api/tenant/clients/" + encodeURIComponent(client.client_id) + action);
+      if (!result.ok) show(tableError, problemText(result));
+      await load();
+    });
+    const status = suspended
+      ? element("span", { className: "badge badge-suspended", title: "Since " + new Date(client.suspended_at).toLocaleString(), text: "Suspended" })
+      : element("span", { className: "badge", text: "Active" });
     const scopes = element("td", {}, client.scopes.map((scope) => element("code", { className: "scope", text: scope })));
     return element("tr", { "data-client-id": client.client_id }, [
       element("td", { text: client.name }),
       element("td", {}, [element("code", { className: "wrap", text: client.client_id })]),
       scopes,
-      element("td", { text: client.rate_limit_per_minute ? client.rate_limit_per_minute + "/min" : "Default" }),
-      element("td", { className: "row-actions" }, [rotate, remove]),
+      element("td", {
+        text:
+          (client.rate_limit_per_minute ? client.rate_limit_per_minute + "/min" : "Default") +
+          (client.cliniko_budget_share ? " · at most " + client.cliniko_budget_share + "% of the Cliniko budget" : ""),
+      }),
+      element("td", {}, [status]),
+      element("td", { className: "row-actions" }, [edit, toggle, rotate, remove]),
     ]);
   }
+
+  function historyItem(event) {
+    const what = event.client_id ? names.get(event.client_id) || event.client_id : "All integrations";
+    const verb = event.action === "suspend" ? "suspended" : "resumed";
+    const who = event.actor_email || "a former staff member";
+    return element("li", {}, [
+      element("time", { datetime: event.at, text: new Date(event.at).toLocaleString() }),
+      " — " + what + " " + verb + " by " + who,
+    ]);
+  }
+
+  async function loadSuspensions() {
+    const result = await api("GET", "/api/tenant/integrations/suspensions");
+    if (!result.ok) {
+      show(killSwitchError, problemText(result));
+      return;
+    }
+    const since = result.body.suspended_at;
+    killSwitchState.replaceChildren(
+      since
+        ? element("span", { className: "badge badge-suspended", text: "Suspended since " + new Date(since).toLocaleString() })
+        : element("span", { className: "badge", text: "Running" }),
+    );
+    killSwitch.textContent = since ? "Resume all integrations" : "Suspend all integrations";
+    killSwitch.className = since ? "button" : "button button-danger";
+    killSwitch.dataset.action = since ? "resume" : "suspend";
+    killSwitch.hidden = false;
+    history.replaceChildren(
+      ...(result.body.history.length ? result.body.history.map(historyItem) : [element("li", { className: "muted", text: "Nothing suspended yet." })]),
+    );
+  }
+
+  killSwitch.addEventListener("click", async () => {
+    const resume = killSwitch.dataset.action === "resume";
+    const question = resume
+      ? "Resume all integrations? Clients not suspended one by one work again and held webhooks are sent."
+      : "Suspend all integrations? Every client's tokens are refused at once and every webhook is held.";
+    if (!window.confirm(question)) return;
+    show(killSwitchError, "");
+    const result = await api("POST", "/api/tenant/integrations/" + (resume ? "resume" : "suspend"));
+    if (!result.ok) show(killSwitchError, problemText(result));
+    await loadSuspensions();
+  });
 
   async function load() {
     const result = await api("GET", "/api/tenant/clients");
@@ -79,26 +218,24 @@
       show(tableError, problemText(result));
       return;
     }
+    result.body.forEach((client) => names.set(client.client_id, client.name));
     if (result.body.length === 0) {
-      body.replaceChildren(element("tr", {}, [element("td", { colspan: "5", className: "muted", text: "No API clients yet." })]));
-      return;
+      body.replaceChildren(element("tr", {}, [element("td", { colspan: "6", className: "muted", text: "No API clients yet." })]));
+    } else {
+      body.replaceChildren(...result.body.map(row));
     }
-    body.replaceChildren(...result.body.map(row));
+    await loadSuspensions();
   }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const limit = form.elements.namedItem("rate_limit_per_minute").value.trim();
-    if (limit && !/^[0-9]+$/.test(limit)) {
-      showProblem(form, { status: 422, body: { errors: [{ field: "rate_limit_per_minute", message: "Enter a whole number of requests per minute, or leave it empty." }] } }, "client-");
-      return;
-    }
-    const scopes = Array.from(form.querySelectorAll('input[name="scopes"]:checked')).map((box) => box.value);
+    const limit = rateLimit(form, "client-");
+    if (!limit) return;
     const result = await api("POST", "/api/tenant/clients", {
       name: form.elements.namedItem("name").value.trim(),
-      scopes,
-      rate_limit_per_minute: limit ? Number(limit) : null,
+      scopes: checkedScopes(form),
+      rate_limit_per_minute: limit.value,
     });
     if (result.ok) {
       form.reset();

@@ -1,9 +1,10 @@
-// Settings → Staff: lists the clinic's staff, changes roles, deactivates and reactivates, and
-// adds staff members, all through /api/tenant/users.
+// Settings → Staff: lists the clinic's staff, changes roles, deactivates and reactivates, adds
+// staff members (with a password or an invite link) and makes password reset links, all
+// through /api/tenant/users. A link is shown once, until "I have passed it on".
 "use strict";
 
 (function () {
-  const { api, show, clearErrors, showProblem, element } = window.ClinicGate;
+  const { api, show, clearErrors, showProblem, wireCopyButtons, element } = window.ClinicGate;
   const root = document.getElementById("users-root");
   const myRole = root.dataset.myRole;
   const body = document.getElementById("users-body");
@@ -11,6 +12,22 @@
   const form = document.getElementById("add-user-form");
   const done = document.getElementById("add-user-done");
   const roles = [["owner", "Owner"], ["admin", "Admin"], ["clinician", "Clinician"]];
+  const panel = document.getElementById("link-panel");
+  const link = document.getElementById("password-link");
+
+  function reveal(issued, lead) {
+    document.getElementById("link-lead").textContent = lead;
+    link.textContent = issued.url;
+    document.getElementById("link-expiry").textContent = new Date(issued.expires_at).toLocaleString();
+    panel.hidden = false;
+    panel.scrollIntoView({ block: "start" });
+    panel.querySelector("[data-copy]").focus();
+  }
+
+  document.getElementById("link-done").addEventListener("click", () => {
+    link.textContent = "";
+    panel.hidden = true;
+  });
 
   // Admins may not create, promote or change owners: hide what the server would refuse.
   if (myRole !== "owner") {
@@ -60,11 +77,29 @@
       }
     });
 
+    const reset = element("button", {
+      type: "button",
+      className: "button button-secondary button-small",
+      text: "Reset link",
+      "aria-label": "Make a password reset link for " + user.email,
+    });
+    reset.disabled = locked || !user.active;
+    reset.addEventListener("click", async () => {
+      show(tableError, "");
+      const result = await api("POST", "/api/tenant/users/" + user.id + "/password-reset");
+      if (!result.ok) {
+        show(tableError, problemText(result));
+        return;
+      }
+      reveal(result.body, "Send this password reset link to " + user.email + ". Any older link of theirs no longer works.");
+    });
+
     return element("tr", { "data-user-id": user.id }, [
+      element("td", { text: user.display_name || "" }),
       element("td", { className: "email", text: user.email }),
       element("td", {}, [select]),
       element("td", {}, [element("span", { className: user.active ? "pill pill-on" : "pill pill-off", text: user.active ? "Active" : "Deactivated" })]),
-      element("td", {}, [toggle]),
+      element("td", { className: "row-actions" }, [reset, toggle]),
     ]);
   }
 
@@ -81,14 +116,21 @@
     event.preventDefault();
     clearErrors(form);
     show(done, "");
+    const password = form.elements.namedItem("password").value;
     const result = await api("POST", "/api/tenant/users", {
       email: form.elements.namedItem("email").value.trim(),
       role: form.elements.namedItem("role").value,
-      password: form.elements.namedItem("password").value,
+      display_name: form.elements.namedItem("display_name").value.trim() || null,
+      password: password || null,
     });
     if (result.ok) {
       form.reset();
-      show(done, result.body.email + " can now log in.");
+      if (result.body.invite) {
+        show(done, result.body.email + " is added and chooses a password through the invite link.");
+        reveal(result.body.invite, "Send this invite link to " + result.body.email + ": they choose their password there.");
+      } else {
+        show(done, result.body.email + " can now log in.");
+      }
       await load();
       return;
     }
@@ -97,5 +139,6 @@
     });
   });
 
+  wireCopyButtons();
   load();
 })();

@@ -27,6 +27,15 @@ mod m20261205_000012_create_events_and_deliveries;
 mod m20261206_000013_create_webhook_endpoints;
 mod m20261206_000014_create_poll_state;
 mod m20261206_000015_tune_delivery_claims;
+mod m20261206_000016_create_partner_links;
+mod m20261206_000018_create_calendar_feeds;
+mod m20261207_000019_create_patient_sync;
+mod m20261207_000020_create_suspensions;
+mod m20261207_000021_create_usage_counters;
+mod m20261207_000022_create_password_resets;
+mod m20261207_000023_add_staff_display_names;
+mod m20261207_000024_create_mfa;
+mod m20261207_000025_create_client_jwks;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -51,6 +60,15 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_create_webhook_endpoints::Migration),
             Box::new(m20261206_000014_create_poll_state::Migration),
             Box::new(m20261206_000015_tune_delivery_claims::Migration),
+            Box::new(m20261206_000016_create_partner_links::Migration),
+            Box::new(m20261206_000018_create_calendar_feeds::Migration),
+            Box::new(m20261207_000019_create_patient_sync::Migration),
+            Box::new(m20261207_000020_create_suspensions::Migration),
+            Box::new(m20261207_000021_create_usage_counters::Migration),
+            Box::new(m20261207_000022_create_password_resets::Migration),
+            Box::new(m20261207_000023_add_staff_display_names::Migration),
+            Box::new(m20261207_000024_create_mfa::Migration),
+            Box::new(m20261207_000025_create_client_jwks::Migration),
         ]
     }
 }

@@ -24,12 +24,16 @@
 //! not the adapter's types: a second implementation of Cliniko's format, so the tests check the
 //! adapter's reading of Cliniko against a writer that shares none of its code. It is built into
 //! the `clinicgate` binary only with the api's `cliniko-sandbox` feature.
+//!
+//! Beside it, [`PartnerStub`] plays the other side of outbound patient sync: a partner's patient
+//! API in memory (`clinicgate partner-stub`), written from `docs/partner-sync.md`.
 
 mod availabilities;
 mod data;
 mod free_times;
 mod http;
 mod limits;
+mod partner_stub;
 mod query;
 mod records;
 mod rng;
@@ -40,6 +44,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+pub use partner_stub::{PartnerStub, StubCall, StubPatient};
 
 pub use data::SandboxKey;
 pub use limits::KeyStats;

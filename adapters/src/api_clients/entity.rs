@@ -16,6 +16,10 @@ pub struct Model {
     pub previous_secret_hash: Option<String>,
     pub previous_secret_expires_at: Option<ChronoDateTimeUtc>,
     pub rate_limit_per_minute: Option<i32>,
+    /// Set while the clinic has suspended the client (its kill-switch).
+    pub suspended_at: Option<ChronoDateTimeUtc>,
+    /// The most of the clinic's Cliniko budget its calls may use, percent (1–100); null = no cap.
+    pub cliniko_budget_share: Option<i32>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

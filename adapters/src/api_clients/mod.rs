@@ -70,6 +70,15 @@ fn rate_limit(stored: Option<i32>) -> Result<Option<u32>> {
         .transpose()
 }
 
+fn budget_share(stored: Option<i32>) -> Result<Option<u8>> {
+    stored
+        .map(|share| {
+            u8::try_from(share)
+                .map_err(|_| Error::internal("a stored budget share is out of range"))
+        })
+        .transpose()
+}
+
 fn stored_rate_limit(limit: Option<u32>) -> Result<Option<i32>> {
     limit
         .map(|limit| i32::try_from(limit).map_err(Error::internal))
@@ -87,12 +96,19 @@ fn to_domain(row: &entity::Model) -> Result<ApiClient> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         previous_secret_expires_at: row.previous_secret_expires_at,
+        suspended_at: row.suspended_at,
+        cliniko_budget_share: budget_share(row.cliniko_budget_share)?,
     })
 }
 
 /// Whether a clinic row read beside a client (or an endpoint) may be served.
 pub(crate) fn clinic_active(clinic: Option<&clinics::Model>) -> bool {
     clinic.is_some_and(|c| c.status == ClinicStatus::Active.as_str())
+}
+
+/// Whether the clinic suspended a client read with its clinic row, or all of its integrations.
+pub(crate) fn suspended(client: &entity::Model, clinic: Option<&clinics::Model>) -> bool {
+    client.suspended_at.is_some() || clinic.is_some_and(|c| c.integrations_suspended_at.is_some())
 }
 
 impl SeaApiClientRepository {
@@ -131,6 +147,8 @@ impl ApiClientRepository for SeaApiClientRepository {
             previous_secret_hash: Set(None),
             previous_secret_expires_at: Set(None),
             rate_limit_per_minute: Set(stored_rate_limit(client.rate_limit_per_minute)?),
+            suspended_at: Set(None),
+            cliniko_budget_share: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -160,6 +178,9 @@ impl ApiClientRepository for SeaApiClientRepository {
         }
         if let Some(limit) = change.rate_limit_per_minute {
             row.rate_limit_per_minute = Set(stored_rate_limit(limit)?);
+        }
+        if let Some(share) = change.cliniko_budget_share {
+            row.cliniko_budget_share = Set(share.map(i32::from));
         }
         row.updated_at = Set(Utc::now());
         to_domain(&row.update(&self.db).await.map_err(update_error)?)
@@ -223,6 +244,8 @@ impl ApiClientRepository for SeaApiClientRepository {
             scopes: scopes(&row.scopes)?,
             rate_limit_per_minute: rate_limit(row.rate_limit_per_minute)?,
             clinic_active: clinic_active(clinic.as_ref()),
+            suspended: suspended(&row, clinic.as_ref()),
+            cliniko_budget_share: budget_share(row.cliniko_budget_share)?,
         }))
     }
 }

@@ -11,6 +11,8 @@ pub struct Model {
     pub name: String,
     pub subdomain: String,
     pub status: String,
+    /// Set while the clinic has suspended all of its integrations (its kill-switch).
+    pub integrations_suspended_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

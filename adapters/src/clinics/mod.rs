@@ -55,6 +55,7 @@ async fn insert(db: &impl ConnectionTrait, clinic: NewClinic) -> Result<Clinic> 
         name: Set(clinic.name),
         subdomain: Set(clinic.subdomain.as_str().to_owned()),
         status: Set(ClinicStatus::Active.as_str().to_owned()),
+        integrations_suspended_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };

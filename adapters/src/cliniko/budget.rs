@@ -16,11 +16,17 @@
 //!   before spending anything. Admitting call by call let, under overload, every operation spend
 //!   part of its calls and then be refused halfway: budget spent on work thrown away. Bookings
 //!   queue in arrival order (each moves the bucket's TAT), which is also what makes them fair.
+//! - A capped API client (the clinic set its `cliniko_budget_share`) has its own bucket per key,
+//!   `percent` % of the key's rate and burst, shared by every instance like the key's. Its API-lane
+//!   calls take a unit there first, then from the key's budget as usual; a refusal by the key's
+//!   budget gives the slice's unit back. So the capped client is refused (our 429) once it has
+//!   used its share, while the others keep theirs, and the key's budget — which keeps Cliniko
+//!   from ever answering 429 — is unchanged.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use clinicgate_core::cliniko::Lane;
+use clinicgate_core::cliniko::{ClinikoCaller, Lane};
 use clinicgate_core::ports::{Cache, Quota, RateLimiter};
 use clinicgate_core::{Error, Result};
 use rand::Rng as _;
@@ -65,13 +71,38 @@ impl Budget {
         }
     }
 
-    /// Waits as long as `lane` may for one unit of `key`'s budget, then takes it.
+    /// Waits as long as `lane` may for one unit of `key`'s budget, then takes it; first one unit
+    /// of the capped client's slice when `caller` is one (see the module docs).
     ///
     /// # Errors
-    /// [`Error::RateLimited`] when the lane may not wait long enough (at once for `api`), with the
-    /// time after which a retry could succeed; [`Error::Unavailable`] when the shared store is
-    /// down (Cliniko is then not called: without the budget we could exceed Cliniko's limit).
-    pub(crate) async fn admit(&self, key: &KeyId, lane: Lane) -> Result<()> {
+    /// [`Error::RateLimited`] when the lane may not wait long enough (at once for `api`), or the
+    /// client has used its share, with the time after which a retry could succeed;
+    /// [`Error::Unavailable`] when the shared store is down (Cliniko is then not called: without
+    /// the budget we could exceed Cliniko's limit).
+    pub(crate) async fn admit(
+        &self,
+        key: &KeyId,
+        lane: Lane,
+        caller: Option<&ClinikoCaller>,
+    ) -> Result<()> {
+        let Some(slice) = self.slice(key, lane, caller) else {
+            return self.admit_shared(key, lane).await;
+        };
+        let decision = self.limiter.acquire(&slice.key, slice.quota, 1, 0).await?;
+        if !decision.allowed {
+            return Err(Error::RateLimited {
+                retry_after: decision.retry_after.max(Duration::from_millis(1)),
+            });
+        }
+        let admitted = self.admit_shared(key, lane).await;
+        if admitted.is_err() {
+            self.give_back(&slice, 1).await;
+        }
+        admitted
+    }
+
+    /// [`Self::admit`] on the key's budget alone.
+    async fn admit_shared(&self, key: &KeyId, lane: Lane) -> Result<()> {
         let started = Instant::now();
         let may_wait = self.max_wait(lane);
         loop {
@@ -98,13 +129,61 @@ impl Budget {
     }
 
     /// Books `calls` units of `key`'s budget for one operation, if the lane's wait can cover them,
-    /// and waits until they may be used.
+    /// and waits until they may be used; first from the capped client's slice when `caller`
+    /// is one.
     ///
     /// # Errors
-    /// [`Error::RateLimited`] (nothing taken) when the budget cannot cover them in time, or the
-    /// key is paused after a Cliniko 429; [`Error::Unavailable`] when the shared store is down.
-    pub(crate) async fn reserve(&self, key: &KeyId, lane: Lane, calls: u32) -> Result<()> {
+    /// [`Error::RateLimited`] (nothing taken) when the budget or the client's share cannot cover
+    /// them in time, or the key is paused after a Cliniko 429; [`Error::Unavailable`] when the
+    /// shared store is down.
+    pub(crate) async fn reserve(
+        &self,
+        key: &KeyId,
+        lane: Lane,
+        calls: u32,
+        caller: Option<&ClinikoCaller>,
+    ) -> Result<()> {
         self.check_pause(key).await?;
+        let slice = self.slice(key, lane, caller);
+        let mut slice_wait = Duration::ZERO;
+        if let Some(slice) = &slice {
+            let beyond = calls.saturating_sub(slice.quota.limit);
+            let may_wait = API_BOOKING_WAIT + refill_time(slice.quota, beyond);
+            match self
+                .limiter
+                .book(&slice.key, slice.quota, calls, 0, may_wait)
+                .await?
+            {
+                Some(wait) => slice_wait = wait,
+                None => {
+                    return Err(Error::RateLimited {
+                        retry_after: refill_time(slice.quota, calls)
+                            .saturating_sub(may_wait)
+                            .max(Duration::from_secs(1)),
+                    });
+                }
+            }
+        }
+        let booked = self.book_shared(key, lane, calls).await;
+        match (booked, &slice) {
+            (Ok(wait), _) => {
+                let wait = wait.max(slice_wait);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(())
+            }
+            (Err(err), Some(slice)) => {
+                self.give_back(slice, calls).await;
+                Err(err)
+            }
+            (Err(err), None) => Err(err),
+        }
+    }
+
+    /// Books `calls` units of `key`'s budget as [`Self::reserve`] does; how long to wait before
+    /// using them.
+    async fn book_shared(&self, key: &KeyId, lane: Lane, calls: u32) -> Result<Duration> {
         // What the lane may queue, plus what the operation would wait anyway on an idle budget
         // when it needs more than a bucket holds (a two-month slot search).
         let beyond_bucket =
@@ -124,12 +203,7 @@ impl Budget {
             )
             .await?;
         match booked {
-            Some(wait) => {
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-                Ok(())
-            }
+            Some(wait) => Ok(wait),
             None => Err(Error::RateLimited {
                 // The bucket refills one unit per emission interval: about when `calls` fit.
                 retry_after: self
@@ -166,7 +240,34 @@ impl Budget {
 
     /// How long the bucket takes to refill `units` units.
     fn refill_time(&self, units: u32) -> Duration {
-        self.quota.period / self.quota.limit.max(1) * units
+        refill_time(self.quota, units)
+    }
+
+    /// The capped client's slice of `key`'s budget, when `caller` is a capped client and the
+    /// call is on the API lane: only a client's own API calls spend it (interactive and
+    /// background calls are the clinic's).
+    fn slice(&self, key: &KeyId, lane: Lane, caller: Option<&ClinikoCaller>) -> Option<Slice> {
+        let caller = caller.filter(|_| lane == Lane::Api)?;
+        let percent = u32::from(caller.budget_share?.clamp(1, 100));
+        // `percent` % of the burst (at least one unit), refilled at `percent` % of the rate: the
+        // slice's emission interval is the key's × 100 / percent.
+        let limit = (self.quota.limit * percent).div_ceil(100).max(1);
+        let emission = self.quota.period / self.quota.limit.max(1);
+        Some(Slice {
+            key: format!("{}:client:{}", bucket_key(key), caller.client_id.as_str()),
+            quota: Quota {
+                limit,
+                period: emission * 100 / percent * limit,
+            },
+        })
+    }
+
+    /// Gives `units` of a slice back after the key's budget refused the call they were for.
+    async fn give_back(&self, slice: &Slice, units: u32) {
+        if let Err(err) = self.limiter.refund(&slice.key, slice.quota, units).await {
+            // Allowed to fail: the units come back with time anyway.
+            tracing::debug!(error = %err, units, "could not give a client's budget share back");
+        }
     }
 
     /// Units available right now to an interactive caller (nothing is taken).
@@ -241,6 +342,18 @@ impl Budget {
             Lane::Background => self.config.background_wait,
         }
     }
+}
+
+/// A capped client's own bucket within a key's budget.
+#[derive(Debug)]
+struct Slice {
+    key: String,
+    quota: Quota,
+}
+
+/// How long a bucket of `quota` takes to refill `units` units.
+fn refill_time(quota: Quota, units: u32) -> Duration {
+    quota.period / quota.limit.max(1) * units
 }
 
 /// The shared-store key of `key`'s bucket.

@@ -9,8 +9,8 @@ use clinicgate_core::cliniko::{
     Appointment, AppointmentPatch, AppointmentType, AppointmentTypeScope, AvailabilityQuery,
     AvailableTime, Bookable, Business, Cancellation, ChangeQuery, Changed, Changes, ClinikoAccount,
     ClinikoClient, ClinikoId, ClinikoSettings, ClinikoUsage, ClinikoUser, Feed, Lane, LaneUsage,
-    ListQuery, MedicalAlert, NewAppointment, Patient, PatientFields, Practitioner,
-    PractitionerScope,
+    ListPage, ListQuery, MedicalAlert, NewAppointment, PageRequest, Patient, PatientFields,
+    Practitioner, PractitionerScope,
 };
 use clinicgate_core::{Error, Result};
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -77,6 +77,16 @@ impl HttpClinikoClient {
         })
     }
 
+    /// This client, also counting every call it sends in the clinics' durable usage counters
+    /// (by clinic, lane and API client).
+    #[must_use]
+    pub fn with_usage(self, usage: clinicgate_core::usage::UsageRecorder) -> Self {
+        Self {
+            transport: self.transport.with_usage(usage),
+            ..self
+        }
+    }
+
     fn url(&self, account: &ClinikoAccount, path: &str) -> Result<Url> {
         self.transport.url(account.key.shard(), path)
     }
@@ -117,6 +127,27 @@ impl HttpClinikoClient {
             .list(&call, url, envelope, query.max_records())
             .await?;
         records(Value::Array(items), call.operation)
+    }
+
+    /// One page of a list (one call) and the number of records on every page.
+    async fn counted_page<T: FromWire>(
+        &self,
+        call: Call<'_>,
+        path: &str,
+        envelope: &'static str,
+        query: &ListQuery,
+        page: PageRequest,
+    ) -> Result<ListPage<T>> {
+        let mut url = self.url(call.account, path)?;
+        append(&mut url, &query.params());
+        url.query_pairs_mut()
+            .append_pair("page", &page.number().to_string())
+            .append_pair("per_page", &page.size().to_string());
+        let (items, total) = self.transport.counted_page(&call, url, envelope).await?;
+        Ok(ListPage {
+            items: records(Value::Array(items), call.operation)?,
+            total,
+        })
     }
 
     async fn get<T: DeserializeOwned>(&self, call: Call<'_>, path: &str) -> Result<T> {
@@ -289,7 +320,9 @@ impl ClinikoClient for HttpClinikoClient {
     ) -> Result<Arc<dyn ClinikoClient>> {
         let key = KeyId::of(&account.key);
         let budget = self.transport.budget();
-        budget.reserve(&key, lane, calls).await?;
+        budget
+            .reserve(&key, lane, calls, account.caller.as_ref())
+            .await?;
         Ok(Arc::new(Self {
             transport: self
                 .transport
@@ -461,6 +494,24 @@ impl ClinikoClient for HttpClinikoClient {
         .await
     }
 
+    async fn appointments_page(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ListQuery,
+        page: PageRequest,
+    ) -> Result<ListPage<Appointment>> {
+        let call = call(account, lane, "appointments.list", "appointments");
+        self.counted_page(
+            call,
+            "/individual_appointments",
+            "individual_appointments",
+            query,
+            page,
+        )
+        .await
+    }
+
     async fn appointment(
         &self,
         account: &ClinikoAccount,
@@ -565,6 +616,18 @@ impl ClinikoClient for HttpClinikoClient {
     ) -> Result<Vec<Patient>> {
         let call = call(account, lane, "patients.list", "patients");
         self.list(call, "/patients", "patients", query).await
+    }
+
+    async fn patients_page(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ListQuery,
+        page: PageRequest,
+    ) -> Result<ListPage<Patient>> {
+        let call = call(account, lane, "patients.list", "patients");
+        self.counted_page(call, "/patients", "patients", query, page)
+            .await
     }
 
     async fn patient(

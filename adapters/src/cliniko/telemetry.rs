@@ -1,6 +1,7 @@
 //! What the Cliniko client reports about each clinic's use of Cliniko: Prometheus series (via the
-//! `metrics` facade; the api installs the recorder) and per-minute counters in the shared
-//! rate-limit store, so `usage` shows the same numbers on every instance.
+//! `metrics` facade; the api installs the recorder), per-minute counters in the shared
+//! rate-limit store, so `usage` shows the same numbers on every instance, and — when wired — the
+//! clinic's durable usage counters (`clinicgate_core::usage`), by lane and API client.
 //!
 //! Labels are the tenant id, the lane and a fixed outcome word: never a key, a URL or an id that
 //! could identify a patient.
@@ -12,6 +13,8 @@ use clinicgate_core::Result;
 use clinicgate_core::cliniko::Lane;
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::ports::RateLimiter;
+use clinicgate_core::tokens::ClientId;
+use clinicgate_core::usage::UsageRecorder;
 
 /// Calls sent to Cliniko, by `tenant`, `lane` and `outcome`.
 pub(crate) const REQUESTS_TOTAL: &str = "cliniko_requests_total";
@@ -32,6 +35,8 @@ const COUNTER_WINDOW: Duration = Duration::from_secs(150);
 #[derive(Debug, Clone)]
 pub(crate) struct Telemetry {
     limiter: Arc<dyn RateLimiter>,
+    /// The clinics' durable usage counters, when the application wired them.
+    usage: Option<UsageRecorder>,
 }
 
 /// Whether a call was sent or refused by the budget.
@@ -55,17 +60,33 @@ impl Counted {
 impl Telemetry {
     /// Counters over `limiter`'s shared fixed-window counters.
     pub(crate) fn new(limiter: Arc<dyn RateLimiter>) -> Self {
-        Self { limiter }
+        Self {
+            limiter,
+            usage: None,
+        }
     }
 
-    /// A call went to Cliniko and ended with `outcome`.
+    /// These counters, also counting every call sent in `usage`.
+    pub(crate) fn with_usage(self, usage: UsageRecorder) -> Self {
+        Self {
+            usage: Some(usage),
+            ..self
+        }
+    }
+
+    /// A call went to Cliniko (for `client`, when an API client caused it) and ended with
+    /// `outcome`.
     pub(crate) fn sent(
         &self,
         tenant: &TenantId,
+        client: Option<&ClientId>,
         lane: Lane,
         outcome: &'static str,
         took: Duration,
     ) {
+        if let Some(usage) = &self.usage {
+            usage.cliniko_call(*tenant, client.cloned(), lane);
+        }
         metrics::counter!(REQUESTS_TOTAL, "tenant" => tenant.to_string(), "lane" => lane.as_str(), "outcome" => outcome)
             .increment(1);
         metrics::histogram!(REQUEST_DURATION, "lane" => lane.as_str()).record(took.as_secs_f64());

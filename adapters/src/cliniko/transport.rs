@@ -104,6 +104,14 @@ impl Transport {
         }
     }
 
+    /// This transport, also counting its calls in the clinics' durable usage counters.
+    pub(crate) fn with_usage(self, usage: clinicgate_core::usage::UsageRecorder) -> Self {
+        Self {
+            telemetry: self.telemetry.clone().with_usage(usage),
+            ..self
+        }
+    }
+
     /// The budget this transport spends.
     pub(crate) fn budget(&self) -> &Budget {
         &self.budget
@@ -161,6 +169,34 @@ impl Transport {
         ))))
     }
 
+    /// The page of a list `url` names (with its `page` and `per_page`): its records and
+    /// Cliniko's `total_entries`.
+    pub(crate) async fn counted_page(
+        &self,
+        call: &Call<'_>,
+        url: Url,
+        envelope: &'static str,
+    ) -> Result<(Vec<Value>, usize)> {
+        let mut page: serde_json::Map<String, Value> = self.get_json(call, url).await?;
+        let Some(Value::Array(items)) = page.remove(envelope) else {
+            return Err(upstream(UpstreamFailure::BadResponse(format!(
+                "{}: the answer has no `{envelope}` list",
+                call.operation
+            ))));
+        };
+        let total = page
+            .get("total_entries")
+            .and_then(Value::as_u64)
+            .and_then(|total| usize::try_from(total).ok())
+            .ok_or_else(|| {
+                upstream(UpstreamFailure::BadResponse(format!(
+                    "{}: the answer has no `total_entries`",
+                    call.operation
+                )))
+            })?;
+        Ok((items, total))
+    }
+
     /// One page of a list at `url`: its records and the URL of the next page, if any (Cliniko's
     /// `links.next`, resolved against `url` and refused unless on the same host: the key goes
     /// wherever the link points).
@@ -213,13 +249,18 @@ impl Transport {
     ) -> Result<Answer> {
         let key = KeyId::of(&call.account.key);
         let tenant = &call.account.tenant_id;
+        let client = call.account.caller.as_ref().map(|caller| &caller.client_id);
         let idempotent = method == Method::GET;
         let mut attempt = 0_u32;
         loop {
             let started = Instant::now();
             let admitted = match &self.prepaid {
                 Some(prepaid) if prepaid.take(&key) => self.budget.check_pause(&key).await,
-                _ => self.budget.admit(&key, call.lane).await,
+                _ => {
+                    self.budget
+                        .admit(&key, call.lane, call.account.caller.as_ref())
+                        .await
+                }
             };
             if let Err(err) = admitted {
                 if matches!(err, Error::RateLimited { .. }) {
@@ -230,13 +271,18 @@ impl Transport {
             let failure = match self.attempt(call, method.clone(), url.clone(), body).await {
                 Ok(answer) => {
                     self.telemetry
-                        .sent(tenant, call.lane, "ok", started.elapsed());
+                        .sent(tenant, client, call.lane, "ok", started.elapsed());
                     return Ok(answer);
                 }
                 Err(failure) => failure,
             };
-            self.telemetry
-                .sent(tenant, call.lane, failure.outcome, started.elapsed());
+            self.telemetry.sent(
+                tenant,
+                client,
+                call.lane,
+                failure.outcome,
+                started.elapsed(),
+            );
             if let Some(until) = failure.pause_until {
                 self.telemetry.paused(tenant);
                 tracing::warn!("Cliniko answered 429: pausing this key on every instance");

@@ -41,7 +41,11 @@ const UNSCOPED_ENTRY_POINTS: [&str; 10] = [
 
 /// Ways `Column::TenantId` may be named outside the scoping module: as the conflict target of an
 /// upsert keyed by the clinic, which writes only the clinic's own row.
-const CONFLICT_TARGETS: [&str; 2] = ["on_conflict_do_nothing_on(", "OnConflict::column("];
+const CONFLICT_TARGETS: [&str; 3] = [
+    "on_conflict_do_nothing_on(",
+    "OnConflict::column(",
+    "OnConflict::columns(",
+];
 
 /// SQL comparison operators that may follow `tenant_id` in a filter.
 const SQL_COMPARISONS: [&str; 7] = ["=", "<", ">", "!=", "in ", "in(", "is "];

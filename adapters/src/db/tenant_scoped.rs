@@ -47,6 +47,9 @@ macro_rules! tenant_owned {
 tenant_owned! {
     crate::api_clients => TenantId,
     crate::booking_claims => TenantId,
+    crate::calendar_feed_settings => TenantId,
+    crate::calendar_feeds => TenantId,
+    crate::client_jwks => TenantId,
     // A clinic's own row: its id is the tenant.
     crate::clinics => Id,
     crate::cliniko_key => TenantId,
@@ -55,12 +58,20 @@ tenant_owned! {
     crate::events => TenantId,
     crate::idempotency => TenantId,
     crate::ledger => TenantId,
+    crate::mfa => TenantId,
+    crate::mfa_recovery_codes => TenantId,
+    crate::mfa_resets => TenantId,
+    crate::partner_links => TenantId,
+    crate::patient_syncs => TenantId,
+    crate::password_links => TenantId,
     crate::poll_clinics => TenantId,
     crate::poll_cursors => TenantId,
     crate::poll_marks => TenantId,
     crate::polling => TenantId,
     crate::revocations => TenantId,
     crate::secrets => TenantId,
+    crate::suspensions => TenantId,
+    crate::usage => TenantId,
     crate::users => TenantId,
     crate::webhook_endpoints => TenantId,
 }
@@ -95,7 +106,7 @@ pub(crate) enum Across {
     /// and the revocation set authentication consults.
     Authentication,
     /// Expired rows are removed the same way for every clinic (slot claims, idempotency records,
-    /// revocations, events past their retention).
+    /// revocations, events past their retention, usage counters older than 30 days).
     Expiry,
     /// Key maintenance walks every clinic in turn: re-wrapping data keys under a new master key,
     /// backfilling Cliniko key fingerprints.

@@ -310,4 +310,21 @@ impl DeliveryHistory for SeaDeliveryQueue {
         }
         Ok(counts)
     }
+
+    async fn oldest_pending(
+        &self,
+        tenant: TenantId,
+        kind: OutboundKind,
+    ) -> Result<Option<DateTime<Utc>>> {
+        entity::Entity::find_in_tenant(tenant)
+            .filter(entity::Column::Kind.eq(kind.as_str()))
+            .filter(entity::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .select_only()
+            .column_as(entity::Column::CreatedAt.min(), "oldest")
+            .into_tuple::<Option<DateTime<Utc>>>()
+            .one(&self.db)
+            .await
+            .map_err(db_error)
+            .map(Option::flatten)
+    }
 }

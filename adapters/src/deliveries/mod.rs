@@ -18,8 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clinicgate_core::delivery::{
-    AttemptRecord, AttemptResult, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus,
-    EventId, LeaseId, Next, OutboundKind, QueueStats, StoredEvent, Target, TransportFailure,
+    AttemptRecord, AttemptResult, Attempted, Claimed, Delivery, DeliveryId, DeliveryQueue,
+    DeliveryStatus, EventId, LeaseId, NOTHING_TO_SEND, Next, OutboundKind, QueueStats, StoredEvent,
+    Target, TransportFailure,
 };
 use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
@@ -91,6 +92,7 @@ fn attempt_to_domain(row: attempts::Model) -> Result<AttemptRecord> {
             status: u16::try_from(status).map_err(|_| malformed("status code"))?,
             retry_after: None,
         },
+        (None, Some(NOTHING_TO_SEND)) => AttemptResult::NothingToSend,
         (None, Some(class)) => AttemptResult::Failed(
             TransportFailure::parse(class).ok_or_else(|| malformed("error class"))?,
         ),
@@ -102,6 +104,24 @@ fn attempt_to_domain(row: attempts::Model) -> Result<AttemptRecord> {
         latency: Duration::from_millis(u64::try_from(row.latency_ms).unwrap_or(0)),
         response_excerpt: row.response_excerpt,
     })
+}
+
+/// Attempt rows per insert statement: well under SQLite's limit of bound parameters.
+const ATTEMPT_ROWS_PER_INSERT: usize = 500;
+
+/// The attempt-log row of `attempt` of `delivery`.
+fn attempt_row(delivery: &Delivery, attempt: &AttemptRecord) -> attempts::ActiveModel {
+    let (status_code, error_class) = attempt.result.parts();
+    attempts::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        tenant_id: Set(delivery.tenant_id.as_uuid()),
+        delivery_id: Set(delivery.id.as_uuid()),
+        attempted_at: Set(attempt.attempted_at),
+        status_code: Set(status_code.map(i32::from)),
+        error_class: Set(error_class.map(str::to_owned)),
+        latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
+        response_excerpt: Set(attempt.response_excerpt.clone()),
+    }
 }
 
 /// The update that settles a claimed delivery as `next` says (at `at`) and releases its lease;
@@ -210,6 +230,9 @@ impl DeliveryQueue for SeaDeliveryQueue {
                     .add(entity::Column::LeaseUntil.is_null())
                     .add(entity::Column::LeaseUntil.lte(now)),
             )
+            // Held while the clinic has its client (or all integrations) suspended: never
+            // claimed, so never attempted nor failed, and due in creation order on resume.
+            .cond_where(crate::suspensions::held_by_suspension().not())
             .order_by(entity::Column::NextAttemptAt, Order::Asc)
             .limit(u64::from(limit))
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -270,35 +293,49 @@ impl DeliveryQueue for SeaDeliveryQueue {
     }
 
     async fn record(&self, claimed: &Claimed, attempt: &AttemptRecord, next: Next) -> Result<bool> {
-        let delivery = &claimed.delivery;
-        let update = settle(claimed, next, attempt.attempted_at).col_expr(
-            entity::Column::Attempts,
-            Expr::col(entity::Column::Attempts).add(1),
-        );
-        let (status_code, error_class) = match attempt.result {
-            AttemptResult::Answered { status, .. } => (Some(i32::from(status)), None),
-            AttemptResult::Failed(failure) => (None, Some(failure.as_str().to_owned())),
-        };
+        let attempted = [Attempted {
+            claimed: claimed.clone(),
+            attempt: attempt.clone(),
+            next,
+        }];
+        Ok(self.record_all(&attempted).await?[0])
+    }
+
+    async fn record_all(&self, attempted: &[Attempted]) -> Result<Vec<bool>> {
+        // Settled in delivery-id order: two workers settling overlapping batches (one of them
+        // holding a lease that ran out) take the row locks in one order and cannot deadlock.
+        let mut order: Vec<usize> = (0..attempted.len()).collect();
+        order.sort_by_key(|&i| attempted[i].claimed.delivery.id.as_uuid());
+        let mut recorded = vec![false; attempted.len()];
         let txn = self.db.begin().await.map_err(db_error)?;
-        if update.exec(&txn).await.map_err(db_error)?.rows_affected != 1 {
-            // The lease ran out and another worker holds the delivery now: its attempt counts.
-            return Ok(false);
+        for i in order {
+            let Attempted {
+                claimed,
+                attempt,
+                next,
+            } = &attempted[i];
+            let update = settle(claimed, *next, attempt.attempted_at).col_expr(
+                entity::Column::Attempts,
+                Expr::col(entity::Column::Attempts).add(1),
+            );
+            // 0 rows: the lease ran out and another worker holds the delivery now; its attempt
+            // counts.
+            recorded[i] = update.exec(&txn).await.map_err(db_error)?.rows_affected == 1;
         }
-        attempts::Entity::insert(attempts::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            tenant_id: Set(delivery.tenant_id.as_uuid()),
-            delivery_id: Set(delivery.id.as_uuid()),
-            attempted_at: Set(attempt.attempted_at),
-            status_code: Set(status_code),
-            error_class: Set(error_class),
-            latency_ms: Set(i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX)),
-            response_excerpt: Set(attempt.response_excerpt.clone()),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .map_err(db_error)?;
+        let rows: Vec<attempts::ActiveModel> = attempted
+            .iter()
+            .zip(&recorded)
+            .filter(|(_, recorded)| **recorded)
+            .map(|(a, _)| attempt_row(&a.claimed.delivery, &a.attempt))
+            .collect();
+        for chunk in rows.chunks(ATTEMPT_ROWS_PER_INSERT) {
+            attempts::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_error)?;
+        }
         txn.commit().await.map_err(db_error)?;
-        Ok(true)
+        Ok(recorded)
     }
 
     async fn release(&self, claimed: &Claimed, next: Next) -> Result<bool> {

@@ -39,7 +39,7 @@ fn corrupt(what: &str) -> Error {
 
 fn to_domain(row: entity::Model) -> Result<LedgerEntry> {
     let actor = match row.actor_kind.as_str() {
-        "user" | "api_client" => LedgerActor::parse(&row.actor_id)
+        "user" | "api_client" | "calendar_feed" => LedgerActor::parse(&row.actor_id)
             .filter(|actor| actor.kind() == row.actor_kind)
             .ok_or_else(|| corrupt("actor"))?,
         _ => return Err(corrupt("actor kind")),

@@ -6,6 +6,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clinicgate_core::delivery::RESPONSE_EXCERPT_BYTES;
 use clinicgate_core::outbound::{UrlCheck, UrlRefused};
 use clinicgate_core::{Error, Result};
 use ipnet::IpNet;
@@ -184,5 +185,45 @@ impl OutboundClient {
             .execute(request)
             .await
             .map_err(SendError::from_reqwest)
+    }
+}
+
+/// An answer as the delivery machinery keeps it: the status, the headers, and at most the first
+/// [`RESPONSE_EXCERPT_BYTES`] of the body.
+#[derive(Debug)]
+pub struct Exchanged {
+    /// The status.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The start of the body (the whole body when it is short).
+    pub body_start: Vec<u8>,
+}
+
+impl OutboundClient {
+    /// Sends `request` as [`Self::send`] does and reads only the first
+    /// [`RESPONSE_EXCERPT_BYTES`] of the answer's body, so a receiver answering with a large body
+    /// holds no memory here.
+    ///
+    /// # Errors
+    /// [`SendError`], classified for retry decisions.
+    pub async fn exchange(
+        &self,
+        request: reqwest::Request,
+    ) -> std::result::Result<Exchanged, SendError> {
+        let mut response = self.send(request).await?;
+        let mut body_start = Vec::new();
+        while body_start.len() < RESPONSE_EXCERPT_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body_start.extend_from_slice(&chunk),
+                // The status is the answer; a body cut short changes nothing about it.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(Exchanged {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body_start,
+        })
     }
 }

@@ -20,7 +20,7 @@ mod send_error;
 mod url_policy;
 
 pub use address::{AddressPolicy, is_globally_routable};
-pub use client::{OutboundClient, OutboundConfig};
+pub use client::{Exchanged, OutboundClient, OutboundConfig};
 pub use ipnet::IpNet;
 pub use resolver::SystemResolver;
 pub use send_error::SendError;

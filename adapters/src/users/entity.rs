@@ -10,6 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub email: String,
+    pub display_name: Option<String>,
     pub password_hash: String,
     pub role: String,
     pub active: bool,

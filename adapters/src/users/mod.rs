@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use clinicgate_core::ids::{TenantId, UserId};
 use clinicgate_core::users::{
-    Email, NewUser, PasswordHash, Role, User, UserChange, UserRepository,
+    DisplayName, Email, NewUser, PasswordHash, Role, User, UserChange, UserRepository,
 };
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::Expr;
@@ -42,6 +42,7 @@ fn to_domain(row: entity::Model) -> Result<User> {
         id: UserId::from_uuid(row.id),
         tenant_id: TenantId::from_uuid(row.tenant_id),
         email,
+        display_name: row.display_name.map(DisplayName::from_stored),
         role,
         active: row.active,
         created_at: row.created_at,
@@ -60,6 +61,7 @@ pub(crate) async fn insert(
         id: Set(user.id.as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
         email: Set(user.email.as_str().to_owned()),
+        display_name: Set(user.display_name.map(|name| name.as_str().to_owned())),
         password_hash: Set(user.password_hash.as_str().to_owned()),
         role: Set(user.role.as_str().to_owned()),
         active: Set(true),
@@ -77,6 +79,26 @@ pub(crate) async fn insert(
         }
         Err(err) => Err(db_error(err)),
     }
+}
+
+/// Replaces the password hash of `tenant`'s user `id` on `db` (a pool or a transaction).
+pub(crate) async fn set_password(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: UserId,
+    hash: &PasswordHash,
+) -> Result<()> {
+    let updated = entity::Entity::update_many_in_tenant(tenant)
+        .col_expr(entity::Column::PasswordHash, Expr::value(hash.as_str()))
+        .col_expr(entity::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(entity::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await
+        .map_err(db_error)?;
+    if updated.rows_affected == 0 {
+        return Err(Error::NotFound { resource: "user" });
+    }
+    Ok(())
 }
 
 /// Whether `change` takes an active owner's ownership away.
@@ -121,6 +143,15 @@ impl UserRepository for SeaUserRepository {
         };
         let hash = PasswordHash::from_stored(row.password_hash.clone());
         Ok(Some((to_domain(row)?, hash)))
+    }
+
+    async fn set_password_in_tenant(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        hash: PasswordHash,
+    ) -> Result<()> {
+        set_password(&self.db, tenant, id, &hash).await
     }
 
     async fn create_in_tenant(&self, tenant: TenantId, user: NewUser) -> Result<User> {
@@ -189,6 +220,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             tenant_id: uuid::Uuid::now_v7(),
             email: "a@b.co".to_owned(),
+            display_name: None,
             password_hash: String::new(),
             role: role.as_str().to_owned(),
             active,

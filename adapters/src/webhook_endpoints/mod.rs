@@ -26,7 +26,7 @@ use sea_orm::{
 };
 
 use crate::api_clients::entity as clients;
-use crate::api_clients::{clinic_active, scopes};
+use crate::api_clients::{clinic_active, scopes, suspended};
 use crate::clinics::entity as clinics;
 use crate::db::db_error;
 use crate::db::tenant_scoped::InTenant as _;
@@ -353,12 +353,13 @@ impl WebhookEndpointRepository for SeaWebhookEndpointRepository {
             return Ok(None);
         };
         let endpoint = to_domain(&row, client.as_ref())?;
-        let client_scopes = scopes(&client.ok_or_else(|| malformed("client"))?.scopes)?;
+        let client = client.ok_or_else(|| malformed("client"))?;
         Ok(Some(DeliveryView {
             endpoint,
             secrets: sealed_secrets(row),
-            client_scopes,
+            client_scopes: scopes(&client.scopes)?,
             clinic_active: clinic_active(clinic.as_ref()),
+            client_suspended: suspended(&client, clinic.as_ref()),
         }))
     }
 

@@ -4,4 +4,5 @@
 
 mod sender;
 
+pub(crate) use sender::HOLD_UNREADABLE;
 pub use sender::{HOLD_PAUSED, REQUEST_TIMEOUT, WebhookSender, message_body, send_signed};

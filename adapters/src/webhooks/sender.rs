@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clinicgate_core::delivery::{
-    AttemptResult, Delivery, EventMessage, RESPONSE_EXCERPT_BYTES, SendOutcome, Sender, Sent,
-    Verdict, response_excerpt,
+    AttemptResult, Delivery, EventMessage, SendOutcome, Sender, Sent, Verdict, response_excerpt,
 };
 use clinicgate_core::webhooks::{
     Deliverable, DeliveryEndpoint, DeliveryEndpoints, ID_HEADER, SIGNATURE_HEADER,
@@ -30,7 +29,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 pub const HOLD_PAUSED: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// How long a delivery waits when its endpoint could not be read (the database is away).
-const HOLD_UNREADABLE: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+pub(crate) const HOLD_UNREADABLE: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// Prometheus: webhook attempts by outcome (`delivered`, `retry`, `failed`).
 const ATTEMPTS_TOTAL: &str = "webhook_attempts_total";
@@ -64,37 +63,25 @@ pub async fn send_signed(
     let timestamp = Utc::now().timestamp();
     let signature = signature_header(&endpoint.secrets, message_id, timestamp, &body);
     let answer = match request(endpoint, message_id, timestamp, signature, body, timeout) {
-        Some(request) => outbound.send(request).await,
+        Some(request) => outbound.exchange(request).await,
         // A stored URL that no longer parses (it was checked when stored) is not allowed.
         None => Err(SendError::Refused(UrlRefusal::InvalidUrl)),
     };
-    let mut response = match answer {
-        Ok(response) => response,
-        Err(err) => {
-            return Sent {
-                result: AttemptResult::Failed(err.failure()),
-                latency: started.elapsed(),
-                response_excerpt: None,
-            };
-        }
+    let result = match &answer {
+        Ok(answer) => AttemptResult::Answered {
+            status: answer.status,
+            retry_after: retry_after(&answer.headers),
+        },
+        Err(err) => AttemptResult::Failed(err.failure()),
     };
-    let result = AttemptResult::Answered {
-        status: response.status().as_u16(),
-        retry_after: retry_after(response.headers()),
-    };
-    // Only the first KiB is read: a receiver answering with a large body holds no memory here.
-    let mut excerpt = Vec::new();
-    while excerpt.len() < RESPONSE_EXCERPT_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
-            // The status is the answer; a body cut short changes nothing about it.
-            Ok(None) | Err(_) => break,
-        }
-    }
     Sent {
         result,
+        verdict: result.verdict(),
         latency: started.elapsed(),
-        response_excerpt: (!excerpt.is_empty()).then(|| response_excerpt(&excerpt)),
+        response_excerpt: answer
+            .ok()
+            .filter(|answer| !answer.body_start.is_empty())
+            .map(|answer| response_excerpt(&answer.body_start)),
     }
 }
 
@@ -210,7 +197,7 @@ impl Sender for WebhookSender {
             self.timeout,
         )
         .await;
-        let verdict = sent.result.verdict();
+        let verdict = sent.verdict;
         let outcome = match verdict {
             Verdict::Delivered => "delivered",
             Verdict::Retry { .. } => "retry",

@@ -123,6 +123,7 @@ fn owner(id: UserId) -> NewUser {
     NewUser {
         id,
         email: Email::parse("owner@example.com").unwrap(),
+        display_name: None,
         role: Role::Owner,
         password_hash: PasswordHash::from_stored(
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use clinicgate_adapters::deliveries::SeaDeliveryQueue;
 use clinicgate_core::delivery::{
-    AttemptRecord, AttemptResult, DeliveryQueue as _, DeliveryStatus, EventId, Next, OutboundKind,
-    StoredEvent, Target, TransportFailure,
+    AttemptRecord, AttemptResult, Attempted, DeliveryQueue as _, DeliveryStatus, EventId, Next,
+    OutboundKind, StoredEvent, Target, TransportFailure,
 };
 use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
@@ -192,6 +192,76 @@ async fn a_dead_workers_delivery_is_taken_over_and_its_late_attempt_is_not_recor
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn a_batch_of_attempts_is_recorded_together_except_the_one_whose_claim_was_lost() {
+    let (_guard, db) = migrated_database().await;
+    let tenant = clinic(&db, "harbour").await;
+    let queue = SeaDeliveryQueue::new(db);
+    let targets: Vec<Target> = (0..3).map(|_| webhook()).collect();
+    queue.append(&event(tenant), &targets).await.unwrap();
+
+    let now = soon();
+    let mut claimed = queue.claim(now, Duration::from_secs(2), 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    // The first delivery's lease runs out and another worker takes it over.
+    let taken_over = queue
+        .claim(now + chrono::Duration::seconds(3), LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let lost = claimed
+        .iter()
+        .position(|c| c.delivery.id == taken_over.delivery.id)
+        .unwrap();
+    let due = Utc::now() + chrono::Duration::minutes(5);
+    let attempted: Vec<Attempted> = claimed
+        .drain(..)
+        .enumerate()
+        .map(|(i, claimed)| Attempted {
+            claimed,
+            attempt: answered(if i == 1 { 503 } else { 204 }, Utc::now()),
+            next: if i == 1 {
+                Next::RetryAt(due)
+            } else {
+                Next::Delivered
+            },
+        })
+        .collect();
+
+    let recorded = queue.record_all(&attempted).await.unwrap();
+    for (i, recorded) in recorded.iter().enumerate() {
+        assert_eq!(*recorded, i != lost, "attempt {i} (lost: {lost})");
+    }
+    for (i, a) in attempted.iter().enumerate() {
+        let attempts = queue.attempts(tenant, a.claimed.delivery.id).await.unwrap();
+        assert_eq!(attempts.len(), usize::from(i != lost), "attempt {i}");
+    }
+    let listed = queue.deliveries(tenant, targets[0], 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let by_status = |status| {
+        attempted
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != lost)
+            .filter(|(i, _)| (*i == 1) == (status == DeliveryStatus::Pending))
+            .count()
+    };
+    let mut pending = 0;
+    let mut delivered = 0;
+    for target in &targets {
+        for d in queue.deliveries(tenant, *target, 10).await.unwrap() {
+            match d.status {
+                DeliveryStatus::Pending => pending += 1,
+                DeliveryStatus::Delivered => delivered += 1,
+                DeliveryStatus::Failed => panic!("nothing failed"),
+            }
+        }
+    }
+    // The lost one stays pending under its new claim; the 503 is pending for its retry.
+    assert_eq!(delivered, by_status(DeliveryStatus::Delivered));
+    assert_eq!(pending, by_status(DeliveryStatus::Pending) + 1);
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ mod secrets;
 mod stores;
 mod tenancy;
 mod tokens;
+mod usage;
 mod users;
 mod webhook_endpoints;
 mod webhook_sender;

@@ -88,6 +88,7 @@ async fn another_clinic_neither_finds_nor_changes_a_clinics_staff() {
             NewUser {
                 id: UserId::new(),
                 email: email.clone(),
+                display_name: None,
                 role: Role::Owner,
                 password_hash: PasswordHash::from_stored("$argon2id$v=19$stored".to_owned()),
             },

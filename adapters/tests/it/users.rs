@@ -13,6 +13,7 @@ fn new_user(email: &str, role: Role) -> NewUser {
     NewUser {
         id: UserId::new(),
         email: Email::parse(email).unwrap(),
+        display_name: None,
         role,
         password_hash: PasswordHash::from_stored(
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),

@@ -4,8 +4,10 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
+use clinicgate_core::tokens::Scope;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::security::SecurityRequirement;
 
 use crate::http::problem::ApiError;
 
@@ -146,14 +148,21 @@ impl ResponseError for OAuthError {
     }
 }
 
-/// Declares the `bearer` (access token, JWT) and `client_basic` (client credentials at the token
-/// endpoint) security schemes of the OpenAPI document.
+/// The token endpoint, relative so the document serves any public URL (Swagger UI resolves it
+/// against the page).
+const TOKEN_URL: &str = "/api/auth/token";
+
+/// Declares the `bearer` (access token, JWT), `oauth2` (the client-credentials flow, so the
+/// interactive docs' "Authorize" gets a token itself) and `client_basic` (client credentials at
+/// the token endpoint) security schemes of the OpenAPI document.
 #[derive(Debug)]
 pub struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -168,6 +177,20 @@ impl utoipa::Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new(
+                    TOKEN_URL,
+                    Scopes::from_iter(
+                        Scope::ALL
+                            .into_iter()
+                            .map(|scope| (scope.as_str(), scope.description())),
+                    ),
+                ))],
+                "The OAuth 2.0 client-credentials grant (RFC 6749 §4.4): the API client's `client_id` and `client_secret` get a 15-minute access token for the scopes chosen (at most the client's own).",
+            )),
+        );
+        components.add_security_scheme(
             "client_basic",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -178,5 +201,39 @@ impl utoipa::Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// Lets every operation that takes a bearer token take one from the `oauth2` flow instead (an
+/// alternative requirement with the same scopes): Swagger UI sends a token only to operations
+/// whose requirements name the scheme it was obtained with. Runs on the whole document, after
+/// the routes' operations are in it.
+pub fn offer_client_credentials(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let Some(requirements) = operation.security.as_mut() else {
+                continue;
+            };
+            let bearer_scopes: Vec<Vec<String>> = requirements
+                .iter()
+                .filter_map(|requirement| {
+                    // The requirement's scopes are private to utoipa; its JSON form is `{name: scopes}`.
+                    let json = serde_json::to_value(requirement).ok()?;
+                    serde_json::from_value(json.get("bearer")?.clone()).ok()
+                })
+                .collect();
+            requirements.extend(
+                bearer_scopes
+                    .into_iter()
+                    .map(|scopes| SecurityRequirement::new("oauth2", scopes)),
+            );
+        }
     }
 }

@@ -1,13 +1,17 @@
 //! `POST /api/auth/token`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4), so partners
-//! can use any OAuth library.
+//! can use any OAuth library, with a client secret or a `private_key_jwt` assertion (RFC 7523,
+//! SMART Backend Services).
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use clinicgate_core::Error;
-use clinicgate_core::tokens::{ClientCredentialsGrant, ClientSecret, GrantError};
+use clinicgate_core::tokens::{
+    CLIENT_ASSERTION_TYPE, ClientCredentialsGrant, ClientProof, ClientSecret, GrantError,
+    claimed_client,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::credentials::{Params, client_credentials};
+use super::credentials::{Authorization, Params, authorization, client_credentials};
 use super::oauth::{OAuthError, OAuthErrorBody, no_store};
 use crate::http::client_ip::client_ip;
 use crate::http::host::RootHost;
@@ -22,8 +26,9 @@ pub struct TokenRequest {
     /// Always `client_credentials`.
     #[schema(example = "client_credentials")]
     pub grant_type: String,
-    /// Space-separated scopes; all of them must be the client's. Omitted: every scope the
-    /// client has.
+    /// Space-separated scopes: ClinicGate's (`patients:read`) or SMART v2 system scopes
+    /// (`system/Patient.rs`, mapped onto ClinicGate's); all of them must be the client's.
+    /// Omitted: every scope the client has.
     #[schema(example = "doctors:read slots:read")]
     pub scope: Option<String>,
     /// The client id, when not sent with HTTP Basic authentication.
@@ -32,6 +37,14 @@ pub struct TokenRequest {
     /// The client secret, when not sent with HTTP Basic authentication.
     #[schema(value_type = Option<String>, format = Password)]
     pub client_secret: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` to authenticate with
+    /// `private_key_jwt` instead of a secret.
+    #[schema(example = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")]
+    pub client_assertion_type: Option<String>,
+    /// The assertion: a JWT signed ES384 or RS384 by a key registered with
+    /// `PUT /api/tenant/clients/{client_id}/jwks`, with `iss` = `sub` = the client id, `aud` =
+    /// this endpoint's URL, `exp` at most five minutes ahead and a `jti` never used before.
+    pub client_assertion: Option<String>,
 }
 
 /// An issued access token (RFC 6749 §5.1).
@@ -45,7 +58,7 @@ pub struct TokenResponse {
     /// Seconds until it expires.
     #[schema(example = 900)]
     pub expires_in: u64,
-    /// The scopes granted, space-separated.
+    /// The scopes granted, space-separated, as requested (SMART system scopes included).
     #[schema(example = "doctors:read slots:read")]
     pub scope: String,
 }
@@ -60,7 +73,8 @@ route_problems!(
 /// Issues an access token to an API client (OAuth 2.0 client credentials).
 ///
 /// Authenticate the client with HTTP Basic (`client_id:client_secret`, each form-encoded, as
-/// RFC 6749 §2.3.1 says) or with `client_id` and `client_secret` in the body — not both.
+/// RFC 6749 §2.3.1 says), with `client_id` and `client_secret` in the body, or with a
+/// `client_assertion` (`private_key_jwt`, SMART Backend Services) — exactly one of them.
 /// Errors follow RFC 6749 §5.2. Repeated failed authentications are slowed down and then refused
 /// with 429 for a while.
 #[utoipa::path(
@@ -98,15 +112,15 @@ pub async fn issue_token(
             ));
         }
     }
-    let (client_id, secret) = client_credentials(&req, &params)?;
+    let (client_id, proof) = client_proof(&req, &params)?;
     let grant = ClientCredentialsGrant {
         client_id,
-        client_secret: ClientSecret::from_presented(&secret),
+        proof,
         scope: params.get("scope").map(str::to_owned),
         client_ip: client_ip(&req, state.settings.http.trust_forwarded_for),
     };
-    let issued = match state.tokens.grant(grant).await {
-        Ok(issued) => issued,
+    let granted = match state.tokens.grant(grant).await {
+        Ok(granted) => granted,
         Err(GrantError::InvalidClient) => return Err(OAuthError::invalid_client()),
         Err(GrantError::InvalidScope(why)) => {
             return Err(OAuthError::bad_request("invalid_scope", why));
@@ -120,8 +134,45 @@ pub async fn issue_token(
     no_store(&mut response);
     Ok(response.json(TokenResponse {
         expires_in: state.tokens.issuer().ttl().as_secs(),
-        scope: issued.claims.scope,
-        access_token: issued.token,
+        scope: granted.scope,
+        access_token: granted.issued.token,
         token_type: "Bearer",
     }))
+}
+
+/// The client id and how the client proves it: a `client_assertion` (RFC 7523 §2.2), whose
+/// `iss` names the client when `client_id` is not sent, or a secret (RFC 6749 §2.3.1).
+fn client_proof(req: &HttpRequest, params: &Params) -> Result<(String, ClientProof), OAuthError> {
+    match (
+        params.get("client_assertion_type"),
+        params.get("client_assertion"),
+    ) {
+        (None, None) => {
+            let (client_id, secret) = client_credentials(req, params)?;
+            Ok((
+                client_id,
+                ClientProof::Secret(ClientSecret::from_presented(&secret)),
+            ))
+        }
+        (Some(CLIENT_ASSERTION_TYPE), Some(assertion)) => {
+            if authorization(req) != Authorization::Missing || params.get("client_secret").is_some()
+            {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method: a client_assertion, HTTP Basic or a client_secret, not several",
+                ));
+            }
+            let client_id = params
+                .get("client_id")
+                .map(str::to_owned)
+                .or_else(|| claimed_client(assertion))
+                .ok_or_else(OAuthError::invalid_client)?;
+            Ok((client_id, ClientProof::Assertion(assertion.to_owned())))
+        }
+        (Some(CLIENT_ASSERTION_TYPE), None) => Err(OAuthError::invalid_request(
+            "client_assertion is required with this client_assertion_type",
+        )),
+        (Some(_), _) | (None, Some(_)) => Err(OAuthError::invalid_request(format!(
+            "client_assertion_type must be {CLIENT_ASSERTION_TYPE}"
+        ))),
+    }
 }

@@ -1,10 +1,28 @@
 //! `/api/tenant/clients`: a clinic's API clients, managed by its owners and admins on the
 //! clinic's host. A secret appears in exactly two responses: the one that creates the client and
-//! the one that rotates its secret.
+//! the one that rotates its secret. Each client has a kill-switch (`…/suspend`, `…/resume`; see
+//! `clinicgate_core::suspensions`). `patient_sync`: where a client's partner patient API is.
+//! `jwks`: the public keys a client authenticates with (`private_key_jwt`).
+
+mod jwks;
+mod patient_sync;
+mod patient_sync_activity;
+
+pub use jwks::{ClientJwksIn, ClientJwksOut, delete_client_jwks, get_client_jwks, put_client_jwks};
+
+pub use patient_sync::{
+    PartnerAuthIn, PartnerAuthOut, PatientSyncIn, PatientSyncOut, backfill_patient_sync,
+    delete_patient_sync, get_patient_sync, put_patient_sync,
+};
+pub use patient_sync_activity::{
+    PatientLinkOut, PatientLinksOut, list_patient_links, list_patient_sync_deliveries,
+    retry_patient_sync_delivery,
+};
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use clinicgate_core::Error;
+use clinicgate_core::suspensions::{Subject, Switch};
 use clinicgate_core::tokens::{
     ApiClient, ClientId, ClientPatch, ClientWithSecret, NewClientRequest,
 };
@@ -35,6 +53,13 @@ pub struct ClientOut {
     pub created_at: DateTime<Utc>,
     /// Until when the secret replaced by the last rotation still works (`null` when none does).
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Since when the clinic has suspended this client (`null` when it has not). The clinic-wide
+    /// switch is `GET /api/tenant/integrations/suspensions`.
+    pub suspended_at: Option<DateTime<Utc>>,
+    /// The most of the clinic's Cliniko budget this client's calls may use, in percent; `null` =
+    /// no cap of its own.
+    #[schema(example = 20)]
+    pub cliniko_budget_share: Option<u8>,
 }
 
 impl From<ApiClient> for ClientOut {
@@ -53,6 +78,8 @@ impl From<ApiClient> for ClientOut {
             previous_secret_expires_at: client
                 .previous_secret_expires_at
                 .filter(|until| *until > now),
+            suspended_at: client.suspended_at,
+            cliniko_budget_share: client.cliniko_budget_share,
         }
     }
 }
@@ -103,6 +130,12 @@ pub struct ClientPatchIn {
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<u32>)]
     pub rate_limit_per_minute: Option<Option<u32>>,
+    /// The most of the clinic's Cliniko budget (e.g. 200 calls a minute) this client's calls may
+    /// use, in percent (1–100), on every instance together; beyond it the client gets 429 with
+    /// `Retry-After` while the others keep their share. `null` removes the cap.
+    #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 100, example = 20)]
+    pub cliniko_budget_share: Option<Option<u8>>,
 }
 
 /// The clinic's API clients (owners and admins).
@@ -170,7 +203,7 @@ route_problems!(
     /// What `PATCH /api/tenant/clients/{client_id}` answers itself.
     UpdateClientProblems {
         404 => "No such client in this clinic",
-        422 => "Invalid field, or nothing to change; or JSON of the wrong shape (`invalid_body`)",
+        422 => "Invalid field (e.g. `cliniko_budget_share` outside 1–100), or nothing to change; or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
@@ -188,7 +221,7 @@ fn path_client_id(auth: &Authenticated, raw: &str) -> Result<ClientId, Error> {
     }
 }
 
-/// Changes a client's name, scopes or rate limit.
+/// Changes a client's name, scopes, rate limit or cap on the clinic's Cliniko budget.
 #[utoipa::path(
     tag = "clinic",
     params(("client_id" = String, Path, description = "The client id")),
@@ -218,6 +251,7 @@ pub async fn update_client(
                 name: body.name,
                 scopes: body.scopes,
                 rate_limit_per_minute: body.rate_limit_per_minute,
+                cliniko_budget_share: body.cliniko_budget_share,
             },
         )
         .await?;
@@ -284,4 +318,85 @@ pub async fn delete_client(
     let client_id = path_client_id(&auth, &client_id)?;
     state.clients.delete(auth.ctx(), &client_id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A client's kill-switch after a suspend or resume.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientSuspensionOut {
+    /// The client.
+    #[schema(example = "cgcl_Q2xpbmljR2F0ZUNsaWVudA")]
+    pub client_id: String,
+    /// Since when it is suspended; `null` once resumed.
+    pub suspended_at: Option<DateTime<Utc>>,
+}
+
+route_problems!(
+    /// What `POST /api/tenant/clients/{client_id}/suspend|resume` answers itself.
+    SwitchClientProblems {
+        404 => "No such client in this clinic",
+    }
+);
+
+/// Suspends or resumes a client as `switch` says, and answers its state.
+async fn switch_client(
+    auth: &Authenticated,
+    state: &AppState,
+    raw_client_id: &str,
+    switch: Switch,
+) -> Result<HttpResponse, ApiError> {
+    let client_id = path_client_id(auth, raw_client_id)?;
+    let switched = state
+        .suspensions
+        .switch(auth.ctx(), Subject::Client(client_id.clone()), switch)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(ClientSuspensionOut {
+            client_id: client_id.to_string(),
+            suspended_at: switched.suspended_at,
+        }))
+}
+
+/// Suspends a client (owners and admins): its tokens are refused at once on every instance
+/// (403 `client_suspended`), so it spends none of the clinic's Cliniko budget, and its webhook
+/// deliveries are held, neither attempted nor failed, until it is resumed. Suspending a suspended
+/// client changes nothing. Recorded with who did it.
+#[utoipa::path(
+    tag = "clinic",
+    params(("client_id" = String, Path, description = "The client id")),
+    responses(
+        (status = 200, description = "Suspended (since `suspended_at`)", body = ClientSuspensionOut),
+        SessionErrors,
+        SwitchClientProblems,
+    ),
+    security(("session" = []))
+)]
+#[post("/api/tenant/clients/{client_id}/suspend")]
+pub async fn suspend_client(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    switch_client(&auth, &state, &client_id, Switch::Suspend).await
+}
+
+/// Resumes a suspended client (owners and admins): its tokens work again and the deliveries held
+/// meanwhile go out in the order they were created. Recorded with who did it.
+#[utoipa::path(
+    tag = "clinic",
+    params(("client_id" = String, Path, description = "The client id")),
+    responses(
+        (status = 200, description = "Resumed (`suspended_at` is null)", body = ClientSuspensionOut),
+        SessionErrors,
+        SwitchClientProblems,
+    ),
+    security(("session" = []))
+)]
+#[post("/api/tenant/clients/{client_id}/resume")]
+pub async fn resume_client(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    switch_client(&auth, &state, &client_id, Switch::Resume).await
 }

@@ -129,8 +129,8 @@ route_problems!(
     /// What `PUT /api/tenant/cliniko-key` answers itself.
     PutClinikoKeyProblems {
         409 => "The key is already connected to another clinic (`cliniko_key_in_use`): one Cliniko account backs one clinic",
-        422 => "Malformed key, unknown shard, or Cliniko rejected it (`errors[].code` = `rejected`); or JSON of the wrong shape (`invalid_body`)",
-        502 => "Cliniko is not answering correctly (`cliniko_unavailable`)",
+        422 => "Checked before any call to Cliniko: a key that does not look like Cliniko's (`errors[].code` = `malformed`, `too_short`) or ends in no region (`unknown_shard`); or Cliniko rejected it (`rejected`); or JSON of the wrong shape (`invalid_body`)",
+        502 => "Cliniko could not be reached or is not answering correctly (`cliniko_unavailable`; `detail` says which)",
         504 => "Cliniko did not answer in time (`cliniko_timeout`)",
     }
 );

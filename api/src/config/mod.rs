@@ -151,6 +151,34 @@ pub struct SignupSettings {
     pub max_per_ip_per_hour: u32,
 }
 
+/// Doctors' calendar feeds (`[calendar_feeds]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CalendarFeedSettings {
+    /// Days of appointments before now that a feed shows.
+    pub days_before: u32,
+    /// Days of appointments after now that a feed shows.
+    pub days_after: u32,
+    /// Fetches one feed may make per hour.
+    pub fetches_per_hour: u32,
+    /// The most appointments one feed holds.
+    pub max_appointments: usize,
+}
+
+impl CalendarFeedSettings {
+    /// The feed policy these settings describe.
+    pub fn policy(&self) -> clinicgate_core::calendar_feeds::FeedPolicy {
+        clinicgate_core::calendar_feeds::FeedPolicy {
+            days_before: self.days_before,
+            days_after: self.days_after,
+            fetches: clinicgate_core::ports::Quota {
+                limit: self.fetches_per_hour,
+                period: Duration::from_secs(3600),
+            },
+            max_appointments: self.max_appointments,
+        }
+    }
+}
+
 /// Logging settings (`[log]`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
@@ -235,6 +263,7 @@ struct RawSettings {
     signup: SignupSettings,
     tokens: TokenSettings,
     public_api: PublicApiSettings,
+    calendar_feeds: CalendarFeedSettings,
     events: EventSettings,
     outbound: outbound::RawOutboundSettings,
     polling: PollingSettings,
@@ -355,6 +384,8 @@ pub struct Settings {
     pub login: LoginSettings,
     /// `[signup]`.
     pub signup: SignupSettings,
+    /// `[calendar_feeds]`.
+    pub calendar_feeds: CalendarFeedSettings,
     /// `[tokens]`.
     pub tokens: TokenSettings,
     /// `[public_api]`.
@@ -593,6 +624,13 @@ impl RawSettings {
                 "login limits and the failure window must each be at least 1",
             ));
         }
+        if self.calendar_feeds.fetches_per_hour == 0 || self.calendar_feeds.max_appointments == 0 {
+            problems.push(problem(
+                "CLINICGATE_CALENDAR_FEEDS__FETCHES_PER_HOUR",
+                "calendar_feeds.fetches_per_hour and calendar_feeds.max_appointments must each be \
+                 at least 1",
+            ));
+        }
         if self.signup.max_per_ip_per_hour == 0 {
             problems.push(problem(
                 "CLINICGATE_SIGNUP__MAX_PER_IP_PER_HOUR",
@@ -661,6 +699,7 @@ impl RawSettings {
                 signup: self.signup,
                 tokens: self.tokens,
                 public_api: self.public_api,
+                calendar_feeds: self.calendar_feeds,
                 events: self.events,
                 outbound,
                 polling: self.polling,

@@ -25,6 +25,8 @@ pub struct PublicApiSettings {
     pub idempotency_lease_secs: u64,
     /// Milliseconds a concurrent duplicate waits for the first request before 409.
     pub idempotency_wait_ms: u64,
+    /// Seconds a FHIR searchset's `next`/`previous` cursor stays usable.
+    pub fhir_cursor_secs: u64,
 }
 
 impl PublicApiSettings {
@@ -39,6 +41,11 @@ impl PublicApiSettings {
             max_slot_days: self.max_slot_days,
             claim_ttl: Duration::from_secs(self.booking_claim_secs),
         }
+    }
+
+    /// How long a FHIR paging cursor stays usable.
+    pub fn fhir_cursor_lifetime(&self) -> Duration {
+        Duration::from_secs(self.fhir_cursor_secs)
     }
 
     /// The idempotency service's policy.
@@ -85,6 +92,11 @@ impl PublicApiSettings {
             self.idempotency_lease_secs >= 10,
             "IDEMPOTENCY_LEASE_SECS",
             "must be at least 10, longer than a booking takes".to_owned(),
+        );
+        check(
+            (1..=86_400).contains(&self.fhir_cursor_secs),
+            "FHIR_CURSOR_SECS",
+            "must be between 1 and 86400 (a day)".to_owned(),
         );
         problems
     }

@@ -1,5 +1,5 @@
 //! HTML responses: the layout every page shares, the error pages (including the one 404 of
-//! unknown hosts and paths) and a deliberately tiny template renderer. Here rather than in
+//! hosts without a clinic) and a deliberately tiny template renderer. Here rather than in
 //! `pages` because host routing answers with the 404 page and the session door with redirects
 //! and error pages, and neither may depend on the pages.
 //!
@@ -61,8 +61,13 @@ impl Layout<'_> {
     }
 }
 
-/// A page explaining an error, with the request id to quote.
+/// A page explaining an error, with the request id to quote and a way back to this host's home.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    error_page_homed(status, title, message, "/")
+}
+
+/// [`error_page`] whose way back leads to `home` (an absolute URL when this host has no home).
+fn error_page_homed(status: StatusCode, title: &str, message: &str, home: &str) -> HttpResponse {
     let request_id = current_request_id().unwrap_or_default();
     let content = render(
         ERROR,
@@ -71,6 +76,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
             ("message", message),
             ("status", status.as_str()),
             ("request_id", &request_id),
+            ("home", home),
         ],
     );
     let page = content.and_then(|content| {
@@ -97,22 +103,29 @@ pub fn wants_html(req: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
-/// The 404 for paths and hosts that do not exist: identical for every such case.
-pub fn not_found(req: &HttpRequest) -> HttpResponse {
-    nothing_here(wants_html(req))
+/// The 404 of a host that is neither the public host nor an active clinic's: identical for every
+/// such host (it names no clinic), and pointing to the public root URL, because whoever typed
+/// `127.0.0.1:8080` or a mistyped clinic address needs to learn where ClinicGate actually is.
+/// Also what a page route answers on the root host, so that page looks the same on every host
+/// without a clinic. `html`: whether the client asked for HTML ([`wants_html`]).
+pub fn unknown_host(html: bool, public_url: &str) -> HttpResponse {
+    if !html {
+        return ApiError::not_found().error_response();
+    }
+    error_page_homed(
+        StatusCode::NOT_FOUND,
+        "No ClinicGate here",
+        &format!(
+            "This address is not a ClinicGate clinic. ClinicGate is at {public_url}; \
+             a clinic's pages are on its own address, which the clinic can tell you."
+        ),
+        public_url,
+    )
 }
 
-/// [`not_found`] once the request is gone: an HTML page when `html`, else a problem.
-pub fn nothing_here(html: bool) -> HttpResponse {
-    if html {
-        error_page(
-            StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is nothing at this address. Check the link, or ask your clinic for its ClinicGate address.",
-        )
-    } else {
-        ApiError::not_found().error_response()
-    }
+/// [`unknown_host`] for a page route that needs a clinic and finds none on this host.
+pub fn no_clinic_here(req: &HttpRequest, public_url: &str) -> HttpResponse {
+    unknown_host(wants_html(req), public_url)
 }
 
 /// A 303 to `location`, never cached.

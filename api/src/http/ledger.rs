@@ -127,13 +127,15 @@ fn parse_instant(raw: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
 /// Who was shown the data.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditActorOut {
-    /// `user` (a staff member) or `api_client`.
+    /// `user` (a staff member), `api_client` or `calendar_feed`.
     #[schema(example = "user")]
     pub kind: &'static str,
-    /// The staff member's id or the API client's id.
+    /// The staff member's id, the API client's id or `calendar_feed:` and the feed's id.
     pub id: String,
     /// The staff member's e-mail address.
     pub email: Option<String>,
+    /// The staff member's display name, if they have one.
+    pub display_name: Option<String>,
 }
 
 /// One disclosure of a patient's data.
@@ -161,26 +163,45 @@ pub struct AuditEntryOut {
     pub request_id: Option<String>,
 }
 
-/// Staff e-mail addresses by id, to name actors (staff are deactivated, never deleted).
+/// Staff e-mail addresses and display names by id, to name actors (staff are deactivated,
+/// never deleted).
 pub async fn staff_emails(
     state: &AppState,
     ctx: &TenantContext,
-) -> Result<HashMap<UserId, String>, Error> {
+) -> Result<HashMap<UserId, StaffLabel>, Error> {
     Ok(state
         .staff
         .list(ctx)
         .await?
         .into_iter()
-        .map(|user| (user.id, user.email.as_str().to_owned()))
+        .map(|user| {
+            let label = StaffLabel {
+                email: user.email.as_str().to_owned(),
+                display_name: user.display_name.map(|name| name.as_str().to_owned()),
+            };
+            (user.id, label)
+        })
         .collect())
 }
 
+/// How the ledger names a staff member.
+#[derive(Debug, Clone)]
+pub struct StaffLabel {
+    /// Their e-mail address.
+    pub email: String,
+    /// Their display name, if any.
+    pub display_name: Option<String>,
+}
+
 /// An entry for output, with its actor's e-mail address when it is a staff member.
-pub fn entry_out(entry: &LedgerEntry, emails: &HashMap<UserId, String>) -> AuditEntryOut {
-    let email = match &entry.actor {
+pub fn entry_out(entry: &LedgerEntry, emails: &HashMap<UserId, StaffLabel>) -> AuditEntryOut {
+    let label = match &entry.actor {
         LedgerActor::User(id) => emails.get(id).cloned(),
-        LedgerActor::ApiClient(_) => None,
+        LedgerActor::ApiClient(_) | LedgerActor::CalendarFeed(_) => None,
     };
+    let (email, display_name) = label.map_or((None, None), |label| {
+        (Some(label.email), label.display_name)
+    });
     AuditEntryOut {
         id: entry.id.to_string(),
         at: entry.at,
@@ -188,6 +209,7 @@ pub fn entry_out(entry: &LedgerEntry, emails: &HashMap<UserId, String>) -> Audit
             kind: entry.actor.kind(),
             id: entry.actor.id(),
             email,
+            display_name,
         },
         patient_id: entry.patient_id.to_string(),
         categories: entry.categories.iter().map(|c| c.as_str()).collect(),

@@ -16,7 +16,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
+use actix_web::web;
+use clinicgate_core::ids::TenantId;
+use clinicgate_core::tokens::ClientId;
 use tracing::Instrument as _;
+
+use crate::state::AppState;
 
 /// The request-id header, read from callers and echoed on every response.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -50,7 +55,8 @@ pub struct ApiClientLabels {
 
 /// The middleware: assigns the request id, serves the request inside its span, then logs one line
 /// and records `http_requests_total` and `http_request_duration_seconds` (and, for API clients,
-/// `api_client_requests_total` / `api_client_request_duration_seconds` by clinic and client).
+/// `api_client_requests_total` / `api_client_request_duration_seconds` by clinic and client, and
+/// the clinic's durable usage counters).
 ///
 /// The span carries only the request id, so lines logged while serving can be joined to the
 /// request line; the request line itself is logged outside the span with every field of its own.
@@ -78,7 +84,7 @@ pub async fn observe(
         .await;
 
     let elapsed = started.elapsed();
-    let (status, route, caller) = match &result {
+    let (status, route, caller, state) = match &result {
         Ok(response) => {
             let request = response.request();
             (
@@ -86,13 +92,17 @@ pub async fn observe(
                 // The route template (`/api/public/doctors/{id}`), never the concrete path.
                 request.match_pattern(),
                 request.extensions().get::<ApiClientLabels>().cloned(),
+                request.app_data::<web::Data<AppState>>().cloned(),
             )
         }
-        Err(err) => (err.as_response_error().status_code(), None, None),
+        Err(err) => (err.as_response_error().status_code(), None, None, None),
     };
     let route = route.as_deref().unwrap_or("unmatched");
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     record_metrics(&method, route, status, elapsed, caller.as_ref());
+    if let (Some(caller), Some(state)) = (&caller, &state) {
+        count_usage(state, caller, status);
+    }
     match &caller {
         Some(caller) => tracing::info!(
             request_id = request_id.as_str(),
@@ -118,6 +128,20 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     Ok(response)
+}
+
+/// Counts an API client's request in the clinic's usage counters (in memory; flushed every few
+/// seconds).
+fn count_usage(state: &AppState, caller: &ApiClientLabels, status: StatusCode) {
+    // The labels were written from a verified token, so they parse.
+    if let (Ok(tenant), Some(client)) = (
+        caller.tenant.parse::<TenantId>(),
+        ClientId::parse(&caller.client),
+    ) {
+        state
+            .usage_recorder
+            .request(tenant, client, status.as_u16());
+    }
 }
 
 /// The request's metrics, labelled by route template (bounded) and, for API clients, by clinic

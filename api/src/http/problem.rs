@@ -114,6 +114,13 @@ impl ApiError {
         }
     }
 
+    /// The same problem with a `Retry-After`.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code
@@ -138,14 +145,22 @@ impl From<Error> for ApiError {
                 let detail = detail.clone();
                 Self::new(StatusCode::CONFLICT, code, detail)
             }
-            Error::Validation(errors) => Self {
-                errors,
-                ..Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    "the request has invalid fields",
-                )
-            },
+            Error::Validation(errors) => {
+                // One wrong field is said in the detail too, so a script printing only the
+                // detail still learns what to fix.
+                let detail = match errors.as_slice() {
+                    [only] => format!("{}: {}", only.field, only.message),
+                    _ => "the request has invalid fields".to_owned(),
+                };
+                Self {
+                    errors,
+                    ..Self::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "validation_failed",
+                        detail,
+                    )
+                }
+            }
             Error::Unauthenticated => Self::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -217,9 +232,16 @@ fn upstream_problem(
             ("cliniko_timeout", "upstream_timeout"),
             format!("{service} did not answer in time; retry shortly"),
         ),
-        UpstreamFailure::Unreachable
-        | UpstreamFailure::ServerError(_)
-        | UpstreamFailure::BadResponse(_) => (
+        // Retrying does not fix a connection that cannot be made (a firewall, DNS, a proxy the
+        // server needs): say so instead of "retry shortly".
+        UpstreamFailure::Unreachable => (
+            StatusCode::BAD_GATEWAY,
+            ("cliniko_unavailable", "upstream_unavailable"),
+            format!(
+                "ClinicGate could not connect to {service}; if this persists, the server's network cannot reach it (check its DNS, firewall or proxy)"
+            ),
+        ),
+        UpstreamFailure::ServerError(_) | UpstreamFailure::BadResponse(_) => (
             StatusCode::BAD_GATEWAY,
             ("cliniko_unavailable", "upstream_unavailable"),
             format!("{service} is not answering correctly right now; retry shortly"),

@@ -68,7 +68,7 @@ const INVALID_TOKEN: Documented = Documented {
 const INSUFFICIENT_SCOPE: Documented = Documented {
     name: "InsufficientScope",
     status: 403,
-    description: "The token lacks the scope this route needs, named in `detail` (`insufficient_scope`)",
+    description: "The token lacks the scope this route needs, named in `detail` (`insufficient_scope`); or the clinic has suspended the client (`client_suspended`)",
 };
 const RATE_LIMITED: Documented = Documented {
     name: "RateLimited",

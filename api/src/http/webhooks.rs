@@ -7,8 +7,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError as _};
 use chrono::{DateTime, Utc};
 use clinicgate_core::delivery::{
-    AttemptRecord, AttemptResult, DEFAULT_HISTORY_PAGE, DeliveryId, DeliveryRecord, DeliveryStatus,
-    HistoryFilter, HistoryPage, Resend,
+    AttemptRecord, DEFAULT_HISTORY_PAGE, DeliveryId, DeliveryRecord, DeliveryStatus, HistoryFilter,
+    HistoryPage, Resend,
 };
 use clinicgate_core::events::EventType;
 use clinicgate_core::{Error, FieldError};
@@ -127,10 +127,8 @@ pub struct WebhookAttemptOut {
 
 impl From<AttemptRecord> for WebhookAttemptOut {
     fn from(attempt: AttemptRecord) -> Self {
-        let (status_code, error_class) = match attempt.result {
-            AttemptResult::Answered { status, .. } => (Some(status), None),
-            AttemptResult::Failed(failure) => (None, Some(failure.as_str().to_owned())),
-        };
+        let (status_code, error_class) = attempt.result.parts();
+        let error_class = error_class.map(str::to_owned);
         Self {
             attempted_at: attempt.attempted_at,
             status_code,

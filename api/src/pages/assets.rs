@@ -55,11 +55,26 @@ const ASSETS: &[Asset] = &[
         "js/clients-settings.js"
     ),
     asset!(
+        "partners-settings.js",
+        "text/javascript; charset=utf-8",
+        "js/partners-settings.js"
+    ),
+    asset!(
         "webhooks-settings.js",
         "text/javascript; charset=utf-8",
         "js/webhooks-settings.js"
     ),
+    asset!(
+        "calendars-settings.js",
+        "text/javascript; charset=utf-8",
+        "js/calendars-settings.js"
+    ),
     asset!("logo.svg", "image/svg+xml", "img/logo.svg"),
+    asset!(
+        "dashboard.css",
+        "text/css; charset=utf-8",
+        "css/dashboard.css"
+    ),
     asset!(
         "patients.css",
         "text/css; charset=utf-8",

@@ -1,4 +1,5 @@
-//! The clinic home (every staff member): the Cliniko connection, the patient card — a search
+//! The clinic home (every staff member): the dashboard (`super::dashboard`), the Cliniko
+//! connection, the patient card — a search
 //! by name (`POST /patients/search`: a name never goes into a URL) and the patients this user
 //! opened recently — and, for owners and admins, links to the settings. It lists patients'
 //! names, so it is sent never to be stored.
@@ -7,10 +8,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, post, web};
 use chrono::Utc;
 use clinicgate_core::Error;
+use clinicgate_core::dashboard::DashboardRange;
 use clinicgate_core::patients::{PatientSummary, SearchTerms, age_on};
 use serde::Deserialize;
 
-use super::{Nav, Page, long_date};
+use super::{Nav, Page, dashboard, long_date};
 use crate::http::html::{PageError, escape, render};
 use crate::http::observe::current_request_id;
 use crate::http::phi::{phi_list_headers, request_meta};
@@ -27,6 +29,7 @@ pub(super) async fn home_page(
     state: &AppState,
     auth: &Authenticated,
     search: Option<&str>,
+    range: DashboardRange,
 ) -> Result<HttpResponse, PageError> {
     let clinic = &auth.clinic;
     let user = &auth.session.user;
@@ -48,6 +51,7 @@ pub(super) async fn home_page(
         ""
     };
     let patients = patients_card(req, state, auth, search).await;
+    let dashboard = dashboard::section(state, auth, range).await;
     let urls = state
         .settings
         .public_url
@@ -57,6 +61,7 @@ pub(super) async fn home_page(
         &[
             ("clinic_name", &clinic.name),
             ("email", user.email.as_str()),
+            ("dashboard", &dashboard),
             ("patients", &patients),
             ("cliniko", &cliniko),
             ("button_url", &urls.button_url),
@@ -95,7 +100,7 @@ pub async fn search_patients(
     // Taken as a `Result` so that a malformed form is refused as such whoever sends it, as it
     // was when the session was checked in here.
     match session {
-        Ok(session) => home_page(&req, &state, &session, Some(&form.q)).await,
+        Ok(session) => home_page(&req, &state, &session, Some(&form.q), DashboardRange::Day).await,
         Err(refusal) => Ok(refusal.error_response()),
     }
 }

@@ -6,19 +6,21 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, get, post, web};
 use clinicgate_core::Error;
 use clinicgate_core::clinics::Clinic;
-use secrecy::SecretString;
+use clinicgate_core::sessions::NewSession;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::{Nav, Page};
-use crate::http::host::TenantHost;
-use crate::http::html::{PageError, escape, not_found, render, see_other};
+use crate::http::host::{RootHost, TenantHost};
+use crate::http::html::{PageError, escape, no_clinic_here, render, see_other};
 use crate::sessions::{
-    NoReturn, PageSession, authenticate, expired_cookie, log_in, require_same_origin, safe_next,
-    session_cookie, token_from,
+    LoginStep, NoReturn, PageSession, authenticate, complete_mfa, expired_cookie, log_in,
+    require_same_origin, safe_next, session_cookie, token_from,
 };
 use crate::state::AppState;
 
 const LOGIN: &str = include_str!("../../../frontend-static/pages/login.html");
+const LOGIN_MFA: &str = include_str!("../../../frontend-static/pages/login-mfa.html");
 const LOGOUT: &str = include_str!("../../../frontend-static/pages/logout.html");
 
 /// The clinic of the request's host, for the login pages (which answer an HTML 404 elsewhere).
@@ -31,9 +33,12 @@ fn clinic_of(req: &HttpRequest) -> Option<Clinic> {
 /// Query of `GET /login`.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
+    /// On the root host: the clinic whose login page to go to.
+    clinic: Option<String>,
     next: Option<String>,
     welcome: Option<String>,
     logged_out: Option<String>,
+    password_set: Option<String>,
 }
 
 /// The form `POST /login` receives.
@@ -102,7 +107,10 @@ pub async fn show(
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
     let Some(clinic) = clinic_of(&req) else {
-        return Ok(not_found(&req));
+        if req.extensions().get::<RootHost>().is_some() {
+            return super::root_login::root_login(&state, query.clinic.as_deref());
+        }
+        return Ok(no_clinic_here(&req, state.settings.public_url.as_str()));
     };
     let next = safe_next(query.next.as_deref());
     if authenticate(&req, &state, &clinic).await?.is_some() {
@@ -112,6 +120,8 @@ pub async fn show(
         Some("Your clinic is ready. Log in with the e-mail address and password you just chose.")
     } else if query.logged_out.is_some() {
         Some("You have logged out.")
+    } else if query.password_set.is_some() {
+        Some("Your password is set. Log in with it.")
     } else {
         None
     };
@@ -135,7 +145,7 @@ pub async fn submit(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let Some(clinic) = clinic_of(&req) else {
-        return Ok(not_found(&req));
+        return Ok(no_clinic_here(&req, state.settings.public_url.as_str()));
     };
     require_same_origin(&req, &state.settings.public_url)?;
     let LoginForm {
@@ -157,30 +167,138 @@ pub async fn submit(
         )
     };
     match log_in(&req, &state, &clinic, email.clone(), password).await {
-        Ok(created) => Ok(HttpResponse::SeeOther()
-            .cookie(session_cookie(&created.token, &state.settings.public_url))
-            .insert_header((header::LOCATION, next.as_str()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish()),
+        Ok(LoginStep::Session(created)) => Ok(logged_in(&state, &created, &next)),
+        Ok(LoginStep::MfaRequired(pending)) => mfa_page(
+            &clinic,
+            &MfaView {
+                token: pending.token.expose_secret(),
+                next: &next,
+                error: None,
+            },
+            StatusCode::OK,
+        ),
         Err(Error::Unauthenticated) => failed(
             "The e-mail address or password is incorrect.",
             StatusCode::UNAUTHORIZED,
         ),
-        Err(Error::RateLimited { retry_after }) => {
-            let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let mut response = failed(
-                &format!(
-                    "Too many failed attempts. For your security, try again in {minutes} minutes."
-                ),
-                StatusCode::TOO_MANY_REQUESTS,
-            )?;
-            if let Ok(value) =
-                header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(response)
-        }
+        Err(Error::RateLimited { retry_after }) => too_many(failed, retry_after),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The end of a successful login: the session cookie, then `next`.
+fn logged_in(state: &AppState, created: &NewSession, next: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .cookie(session_cookie(&created.token, &state.settings.public_url))
+        .insert_header((header::LOCATION, next))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// A 429 page (rendered by `page` with its message) with `Retry-After`.
+fn too_many(
+    page: impl FnOnce(&str, StatusCode) -> Result<HttpResponse, PageError>,
+    retry_after: std::time::Duration,
+) -> Result<HttpResponse, PageError> {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let mut response = page(
+        &format!("Too many failed attempts. For your security, try again in {minutes} minutes."),
+        StatusCode::TOO_MANY_REQUESTS,
+    )?;
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    Ok(response)
+}
+
+/// What the code form carries.
+struct MfaView<'a> {
+    token: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+fn mfa_page(
+    clinic: &Clinic,
+    view: &MfaView<'_>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let error = view
+        .error
+        .map(|e| {
+            format!(
+                "<p class=\"notice notice-error\" role=\"alert\" id=\"login-error\">{}</p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let content = render(
+        LOGIN_MFA,
+        &[
+            ("clinic_name", &clinic.name),
+            ("error", &error),
+            ("mfa_token", view.token),
+            ("next", view.next),
+        ],
+    )?;
+    let mut response = Page {
+        title: "Enter your code",
+        content,
+        scripts: &[],
+        nav: Nav::ClinicGuest(clinic),
+    }
+    .respond(status)?;
+    // The form holds the pending login: no cache may keep it.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// The form `POST /login/mfa` receives.
+#[derive(Debug, Deserialize)]
+pub struct MfaForm {
+    mfa_token: String,
+    code: String,
+    next: Option<String>,
+}
+
+/// The code step of a login with MFA: on success sets the session cookie and goes to `next`.
+#[post("/login/mfa")]
+pub async fn submit_mfa(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<MfaForm>,
+) -> Result<HttpResponse, PageError> {
+    let Some(clinic) = clinic_of(&req) else {
+        return Ok(no_clinic_here(&req, state.settings.public_url.as_str()));
+    };
+    require_same_origin(&req, &state.settings.public_url)?;
+    let MfaForm {
+        mfa_token,
+        code,
+        next,
+    } = form.into_inner();
+    let next = safe_next(next.as_deref());
+    let failed = |message: &str, status| {
+        mfa_page(
+            &clinic,
+            &MfaView {
+                token: &mfa_token,
+                next: &next,
+                error: Some(message),
+            },
+            status,
+        )
+    };
+    match complete_mfa(&req, &state, &clinic, &mfa_token, &code).await {
+        Ok(created) => Ok(logged_in(&state, &created, &next)),
+        Err(Error::Unauthenticated) => failed(
+            "The code is incorrect or already used, or this step expired.",
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(Error::RateLimited { retry_after }) => too_many(failed, retry_after),
         Err(other) => Err(other.into()),
     }
 }
@@ -210,7 +328,7 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     if clinic_of(&req).is_none() {
-        return Ok(not_found(&req));
+        return Ok(no_clinic_here(&req, state.settings.public_url.as_str()));
     }
     require_same_origin(&req, &state.settings.public_url)?;
     if let Some(token) = token_from(&req, &state.settings.public_url) {

@@ -9,11 +9,17 @@
 //! ([`PageSession`](crate::sessions::PageSession) is their login preamble) and the app state —
 //! never on the JSON route modules. The checker in `crate::layering` holds them to that.
 
+mod account;
+mod account_mfa;
 mod assets;
+mod charts;
+mod dashboard;
 mod home;
 mod landing;
 mod login;
+mod password_link;
 mod patients;
+mod root_login;
 mod settings;
 
 use actix_web::http::StatusCode;
@@ -33,13 +39,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(index)
         .service(login::show)
         .service(login::submit)
+        .service(login::submit_mfa)
         .service(login::confirm_logout)
         .service(login::logout)
+        .service(password_link::show)
+        .service(password_link::submit)
+        .service(account::show)
+        .service(account::change_password)
+        .service(account_mfa::start_enrolment)
+        .service(account_mfa::confirm_enrolment)
+        .service(account_mfa::disable)
         .service(settings::settings)
         .service(settings::cliniko::cliniko_settings)
         .service(settings::users::users_settings)
         .service(settings::clients::clients_settings)
+        .service(settings::partners::partners_settings)
         .service(settings::webhooks::webhooks_settings)
+        .service(settings::calendars::calendars_settings)
         .service(settings::audit::ledger)
         .service(patients::show)
         .service(home::search_patients);
@@ -108,8 +124,9 @@ impl Nav<'_> {
         };
         match self {
             Self::Root => format!(
-                "<nav class=\"nav\" aria-label=\"Main\">{}<a class=\"button button-small\" href=\"#signup\">Sign up</a></nav>",
-                link("/docs/", "API docs", false)
+                "<nav class=\"nav\" aria-label=\"Main\">{}{}<a class=\"button button-small\" href=\"/#signup\">Sign up</a></nav>",
+                link("/docs/", "API docs", false),
+                link("/login", "Log in", false)
             ),
             Self::ClinicGuest(_) | Self::Bare => String::new(),
             Self::Patient { user, .. } => format!(
@@ -129,7 +146,7 @@ impl Nav<'_> {
                 };
                 format!(
                     "<nav class=\"nav\" aria-label=\"Main\">{}{settings}\
-                     <span class=\"who\"><span class=\"who-email\">{}</span> <span class=\"badge\">{}</span></span>\
+                     <span class=\"who\"><a class=\"who-email\" href=\"/account\" title=\"Your password\">{}</a> <span class=\"badge\">{}</span></span>\
                      <form class=\"inline-form\" method=\"post\" action=\"/logout\"><button class=\"link-button\" type=\"submit\">Log out</button></form></nav>",
                     link("/", "Home", active == "home"),
                     escape(user.email.as_str()),
@@ -172,18 +189,27 @@ fn long_date(date: NaiveDate) -> String {
     date.format("%-d %B %Y").to_string()
 }
 
+/// What the clinic home's address may say.
+#[derive(Debug, serde::Deserialize)]
+struct HomeQuery {
+    /// The dashboard's range (`1h`, `24h`, `7d`).
+    range: Option<String>,
+}
+
 /// `/`: the landing page on the root host, the clinic home on a clinic host.
 #[get("/")]
 async fn index(
     req: HttpRequest,
     state: web::Data<AppState>,
+    query: web::Query<HomeQuery>,
     session: Result<PageSession<BackHome>, PageRefusal>,
 ) -> Result<HttpResponse, PageError> {
     if req.extensions().get::<RootHost>().is_some() {
         return landing::landing(&state);
     }
+    let range = dashboard::range_or_default(query.range.as_deref());
     match session {
-        Ok(session) => home::home_page(&req, &state, &session, None).await,
+        Ok(session) => home::home_page(&req, &state, &session, None, range).await,
         Err(refusal) => Ok(refusal.error_response()),
     }
 }

@@ -1,7 +1,10 @@
 //! Appointments: `POST /api/public/appointments` and `PATCH /api/public/appointments/{id}`
 //! (`appointments:write`, with an `Idempotency-Key`), and `GET …/{id}/status`
-//! (`appointments:read`). Bookings and reschedules go through the booking guard
-//! (`clinicgate_core::booking`); every answer is `Cache-Control: no-store` (patient data).
+//! (`appointments:read`; reading and listing are in `appointment_reads`). Bookings and
+//! reschedules go through the booking guard (`clinicgate_core::booking`); every answer is
+//! `Cache-Control: no-store` (patient data).
+
+use std::collections::BTreeSet;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -30,7 +33,7 @@ use crate::http::responses::{BearerErrors, ClinikoErrors, JsonBodyErrors, route_
 use crate::state::AppState;
 
 /// The longest notes accepted.
-const MAX_NOTES: usize = 4000;
+pub const MAX_NOTES: usize = 4000;
 
 /// Someone to book for who may not be a patient of the clinic yet: matched to an existing
 /// Cliniko patient by e-mail and date of birth, else created.
@@ -260,25 +263,31 @@ impl From<BookedAppointment> for AppointmentOut {
     }
 }
 
-/// Records in the PHI access ledger that a response discloses a patient's appointment (its
+/// Records in the PHI access ledger that a response discloses patients' appointments (their
 /// notes and times, by patient id) to the API client, before the response is sent: an
 /// appointment whose disclosure cannot be recorded is not shown.
-async fn record_disclosure(
+pub(super) async fn record_disclosure(
     state: &AppState,
     ctx: &TenantContext,
     req: &HttpRequest,
-    booked: &BookedAppointment,
+    shown: &[BookedAppointment],
 ) -> Result<(), Error> {
-    let Some(patient) = booked.appointment.patient_id.clone() else {
+    let patients: Vec<ClinikoId> = shown
+        .iter()
+        .filter_map(|booked| booked.appointment.patient_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if patients.is_empty() {
         return Ok(());
-    };
+    }
     state
         .ledger
         .record(
             ctx,
             Channel::Api,
             Categories::of(&[Category::Appointments]),
-            &[patient],
+            &patients,
             &request_meta(req, state),
         )
         .await
@@ -460,7 +469,7 @@ impl AppointmentPatchIn {
 }
 
 /// The appointment id in a path; any malformed id names nothing (404).
-fn appointment_id(raw: &str) -> Result<ClinikoId, Error> {
+pub(super) fn appointment_id(raw: &str) -> Result<ClinikoId, Error> {
     parse_id("id", raw).map_err(|_| Error::NotFound {
         resource: "appointment",
     })
@@ -515,7 +524,7 @@ pub async fn create_appointment(
     let ctx = caller.ctx();
     run_once(&state, ctx, &req, key, &body, || async {
         let booked = state.booking.book(ctx, request).await?;
-        record_disclosure(&state, ctx, &req, &booked).await?;
+        record_disclosure(&state, ctx, &req, std::slice::from_ref(&booked)).await?;
         let answer: Answer = Ok((
             StatusCode::CREATED,
             to_value(&AppointmentOut::from(booked))?,
@@ -569,7 +578,7 @@ pub async fn update_appointment(
     let ctx = caller.ctx();
     run_once(&state, ctx, &req, key, &body, || async {
         let changed = state.booking.change(ctx, &id, change).await?;
-        record_disclosure(&state, ctx, &req, &changed).await?;
+        record_disclosure(&state, ctx, &req, std::slice::from_ref(&changed)).await?;
         let answer: Answer = Ok((StatusCode::OK, to_value(&AppointmentOut::from(changed))?));
         answer
     })

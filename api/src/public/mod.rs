@@ -2,16 +2,19 @@
 //! `/fhir/*`) handler takes, and the request log of API clients.
 //!
 //! In order, for every request: the bearer token is authenticated (signature, `exp`/`nbf` with
-//! leeway, `iss`, `aud`, revocation, client and clinic still active; 401 otherwise), the route's
+//! leeway, `iss`, `aud`, revocation, client and clinic still active; 401 otherwise, 403
+//! `client_suspended` while the clinic has suspended the client), the route's
 //! scope is checked (403 `insufficient_scope` naming it), and one unit of the client's rate limit
 //! is taken (429 with `Retry-After`, or 503 when the limiter's store is down: fail closed). Only
 //! then is there a `TenantContext`, whose tenant is the token's clinic.
 
+mod appointment_reads;
 mod appointments;
 mod directory;
 mod event_data;
-mod idempotent;
+pub(crate) mod idempotent;
 mod listing;
+mod patients;
 mod rate_limit;
 mod slots;
 mod webhooks;
@@ -29,10 +32,11 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError, web};
 use clinicgate_core::Error;
 use clinicgate_core::tenancy::TenantContext;
-use clinicgate_core::tokens::{ApiAccess, Rejection, Scope};
+use clinicgate_core::tokens::{ApiAccess, Refusal, Rejection, Scope};
 
+pub use appointment_reads::{get_appointment, list_appointments};
 pub use appointments::{
-    AppointmentOut, appointment_status, create_appointment, update_appointment,
+    AppointmentOut, MAX_NOTES, appointment_status, create_appointment, update_appointment,
 };
 pub use directory::{
     get_doctor, list_appointment_types, list_clinics, list_doctors, list_specialties,
@@ -41,6 +45,7 @@ pub use event_data::{
     DoctorAvailabilityOut, DoctorQueueOut, PatientAddressEventOut, PatientEventOut,
     PatientPhoneOut, QueueEntryOut, render_event,
 };
+pub use patients::{PartnerPatientOut, create_patient, get_patient, list_patients, update_patient};
 use rate_limit::ClientRate;
 pub use slots::available_slots;
 pub use webhooks::{
@@ -156,6 +161,19 @@ impl Refused {
     }
 }
 
+impl Refused {
+    /// 403 `client_suspended`: the token is genuine, but the clinic switched its client off.
+    /// Said plainly (unlike the other refusals' 401) because a new token would not help: the
+    /// partner has to ask the clinic.
+    fn suspended() -> Self {
+        Self::new(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "client_suspended",
+            "the clinic has suspended this client: its requests are refused and its webhooks held until the clinic resumes it",
+        ))
+    }
+}
+
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.problem.fmt(f)
@@ -190,6 +208,10 @@ async fn admit<S: RouteScope>(
     let access = match state.tokens.authenticate(token).await {
         Ok(access) => access,
         Err(Rejection::Failed(err)) => return Err(err.into()),
+        Err(Rejection::Refused(Refusal::ClientSuspended)) => {
+            tracing::info!("API request of a suspended client");
+            return Err(Refused::suspended());
+        }
         Err(rejection) => {
             tracing::info!(reason = %rejection, "API request with an unusable token");
             return Err(Refused::unauthenticated(true));

@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use clinicgate_adapters::webhooks::{REQUEST_TIMEOUT, message_body, send_signed};
-use clinicgate_core::delivery::{AttemptResult, DeliveryId, Verdict};
+use clinicgate_core::delivery::{DeliveryId, Verdict};
 use clinicgate_core::events::EventType;
 use clinicgate_core::webhooks::{
     EndpointPatch, EndpointWithSecret, NewEndpointRequest, WebhookEndpoint, WebhookEndpointId,
@@ -449,10 +449,8 @@ pub async fn test_webhook(
         REQUEST_TIMEOUT,
     )
     .await;
-    let (status_code, error_class) = match sent.result {
-        AttemptResult::Answered { status, .. } => (Some(status), None),
-        AttemptResult::Failed(failure) => (None, Some(failure.as_str().to_owned())),
-    };
+    let (status_code, error_class) = sent.result.parts();
+    let error_class = error_class.map(str::to_owned);
     Ok(no_store(HttpResponse::Ok().json(WebhookTestOut {
         delivered: sent.result.verdict() == Verdict::Delivered,
         status_code,

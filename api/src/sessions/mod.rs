@@ -8,6 +8,7 @@
 //! the server stores only its digest (see `clinicgate_core::sessions`).
 
 mod csrf;
+pub mod mfa;
 mod page;
 mod redirect;
 
@@ -20,6 +21,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use clinicgate_core::Error;
 use clinicgate_core::clinics::Clinic;
+use clinicgate_core::mfa::PendingLogin;
 use clinicgate_core::sessions::{LoginAttempt, NewSession, Session, SessionToken};
 use clinicgate_core::tenancy::TenantContext;
 use secrecy::SecretString;
@@ -88,8 +90,27 @@ pub fn invalid_credentials() -> ApiError {
     )
 }
 
-/// Logs in on `clinic`'s host with the request's client IP, ending the session the browser
-/// already had (sessions rotate at login).
+/// The 401 a failed MFA step answers, whatever was wrong (code, replay, expired pending login).
+pub fn invalid_mfa_code() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_mfa_code",
+        "the code is incorrect or already used, or the login expired; try again",
+    )
+}
+
+/// Where a correct password leads.
+#[derive(Debug)]
+pub enum LoginStep {
+    /// The user has no MFA: the session is started.
+    Session(NewSession),
+    /// The user has MFA: a code completes the login (see [`complete_mfa`]).
+    MfaRequired(PendingLogin),
+}
+
+/// Logs in on `clinic`'s host with the request's client IP: checks the password, then either
+/// starts the session (ending the one the browser already had: sessions rotate at login) or,
+/// for a user with MFA, hands out the pending state a code completes.
 ///
 /// # Errors
 /// `Unauthenticated` for wrong credentials, `RateLimited` when throttled.
@@ -99,16 +120,48 @@ pub async fn log_in(
     clinic: &Clinic,
     email: String,
     password: SecretString,
+) -> Result<LoginStep, Error> {
+    let attempt = LoginAttempt {
+        tenant_id: clinic.id,
+        email,
+        password,
+        client_ip: client_ip(req, state.settings.http.trust_forwarded_for),
+        previous: token_from(req, &state.settings.public_url),
+    };
+    let user = state.sessions.check_password(&attempt).await?;
+    if state.mfa.is_enabled(clinic.id, user.id).await? {
+        return Ok(LoginStep::MfaRequired(
+            state.mfa.pending_login(clinic.id, user.id).await?,
+        ));
+    }
+    let started = state
+        .sessions
+        .rotate(attempt.previous.as_ref(), clinic.id, user)
+        .await?;
+    Ok(LoginStep::Session(started))
+}
+
+/// Completes a login pending on MFA with a TOTP or recovery code, starting the session.
+///
+/// # Errors
+/// `Unauthenticated` for an expired pending login or a wrong or used code, `RateLimited` once
+/// the user's failures reach the limit.
+pub async fn complete_mfa(
+    req: &HttpRequest,
+    state: &AppState,
+    clinic: &Clinic,
+    pending: &str,
+    code: &str,
 ) -> Result<NewSession, Error> {
+    let ip = client_ip(req, state.settings.http.trust_forwarded_for);
+    let user = state
+        .mfa
+        .complete_login(clinic.id, pending, code, ip)
+        .await?;
+    let previous = token_from(req, &state.settings.public_url);
     state
         .sessions
-        .login(LoginAttempt {
-            tenant_id: clinic.id,
-            email,
-            password,
-            client_ip: client_ip(req, state.settings.http.trust_forwarded_for),
-            previous: token_from(req, &state.settings.public_url),
-        })
+        .rotate(previous.as_ref(), clinic.id, user)
         .await
 }
 

@@ -19,7 +19,7 @@ use clinicgate_core::Error;
 
 use super::{Authenticated, authenticate, require_same_origin};
 use crate::http::host::TenantHost;
-use crate::http::html::{PageError, nothing_here, see_other, wants_html};
+use crate::http::html::{PageError, see_other, unknown_host, wants_html};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 
@@ -90,15 +90,16 @@ impl<R: LoginReturn> PageSession<R> {
     /// # Errors
     /// The [`PageRefusal`] to answer with.
     pub async fn of(req: &HttpRequest) -> Result<Self, PageRefusal> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| PageError::from(Error::internal("application state missing")))?;
         let host = req.extensions().get::<TenantHost>().cloned();
         let Some(TenantHost(clinic)) = host else {
             return Err(PageRefusal::NotHere {
                 html: wants_html(req),
+                public_url: state.settings.public_url.as_str().to_owned(),
             });
         };
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .ok_or_else(|| PageError::from(Error::internal("application state missing")))?;
         require_same_origin(req, &state.settings.public_url).map_err(ApiError::from)?;
         match authenticate(req, state, &clinic).await? {
             Some(auth) => Ok(Self {
@@ -143,6 +144,8 @@ pub enum PageRefusal {
     NotHere {
         /// Whether the client asked for HTML.
         html: bool,
+        /// Where the page sends the reader: the public root URL.
+        public_url: String,
     },
     /// No valid session: a 303 to this login page address.
     LogIn(String),
@@ -183,7 +186,7 @@ impl ResponseError for PageRefusal {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::NotHere { html } => nothing_here(*html),
+            Self::NotHere { html, public_url } => unknown_host(*html, public_url),
             Self::LogIn(location) => see_other(location),
             Self::Failed(err) => err.error_response(),
         }

@@ -8,20 +8,27 @@ use clinicgate_adapters::db::Db;
 use clinicgate_adapters::outbound::OutboundClient;
 use clinicgate_adapters::stores::StoreProbe;
 use clinicgate_core::booking::BookingService;
+use clinicgate_core::calendar_feeds::CalendarFeedService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
 use clinicgate_core::crypto::MasterKeyring;
+use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::DeliveryQueue;
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::events::EventPublisher;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
+use clinicgate_core::mfa::MfaService;
+use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService};
+use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
 use clinicgate_core::ports::SharedState;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::SessionService;
-use clinicgate_core::tokens::{ClientService, TokenService};
+use clinicgate_core::suspensions::SuspensionService;
+use clinicgate_core::tokens::{ClientKeysService, ClientService, TokenService};
+use clinicgate_core::usage::{UsageRecorder, UsageService};
 use clinicgate_core::users::UserService;
 use clinicgate_core::webhooks::WebhookEndpointService;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -64,12 +71,24 @@ pub struct Inner {
     pub sessions: SessionService,
     /// Staff management.
     pub staff: UserService,
+    /// Staff TOTP MFA: enrolment, and the code step of logins.
+    pub mfa: MfaService,
     /// Clinics' Cliniko keys.
     pub cliniko_keys: ClinikoKeyService,
     /// API clients' access tokens: grant, authenticate, revoke, signing keys.
     pub tokens: TokenService,
     /// Clinics' API clients.
     pub clients: ClientService,
+    /// API clients' public keys for `private_key_jwt`.
+    pub client_keys: ClientKeysService,
+    /// The clinics' kill-switches for their clients and integrations.
+    pub suspensions: SuspensionService,
+    /// This instance's usage counts, flushed to the database every few seconds.
+    pub usage_recorder: UsageRecorder,
+    /// The clinics' usage counters, as their dashboards read them.
+    pub usage: UsageService,
+    /// The clinics' dashboards.
+    pub dashboard: DashboardService,
     /// The PHI access ledger.
     pub ledger: LedgerService,
     /// The one client for URLs users give (webhooks, partner sync, FHIR push), behind the SSRF
@@ -81,6 +100,17 @@ pub struct Inner {
     pub directory: DirectoryService,
     /// Free slots and bookings through the booking guard.
     pub booking: BookingService,
+    /// Doctors' calendar feeds.
+    pub calendar_feeds: CalendarFeedService,
+    /// Partners' patients by their own ids (`/api/public/patients`).
+    pub partner_patients: PartnerPatientService,
+    /// Clients' partner patient APIs (outbound patient sync; also what the publisher and the
+    /// delivery worker ask about them).
+    pub patient_sync: PatientSyncService,
+    /// Queues a clinic's existing patients to a client's partner.
+    pub patient_backfill: PatientBackfill,
+    /// The links of partner ids to Cliniko patients, which patient sync reads and writes.
+    pub partner_links: Arc<dyn PartnerLinks>,
     /// Serialised directory lists, reused until the directory is reloaded.
     pub list_bodies: ListBodies,
     /// Idempotency keys of the public API's writes.

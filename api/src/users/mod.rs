@@ -1,4 +1,7 @@
-//! `/api/tenant/users`: a clinic's staff, managed by its owners and admins.
+//! `/api/tenant/users`: a clinic's staff, managed by its owners and admins; their passwords
+//! are [`passwords`]'.
+
+mod passwords;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -9,6 +12,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+pub use passwords::{PasswordChangeIn, PasswordLinkOut, change_own_password, create_reset_link};
 
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
@@ -55,6 +60,9 @@ pub struct UserOut {
     /// Their e-mail address (login name), lowercase.
     #[schema(example = "jane@harbourphysio.com.au")]
     pub email: String,
+    /// The name staff know them by, if given.
+    #[schema(example = "Jane Citizen")]
+    pub display_name: Option<String>,
     /// Their role.
     pub role: RoleDto,
     /// Whether they can log in.
@@ -68,6 +76,7 @@ impl From<User> for UserOut {
         Self {
             id: user.id.as_uuid(),
             email: user.email.as_str().to_owned(),
+            display_name: user.display_name.map(|name| name.as_str().to_owned()),
             role: user.role.into(),
             active: user.active,
             created_at: user.created_at,
@@ -83,9 +92,25 @@ pub struct UserIn {
     pub email: String,
     /// Their role; only an owner may create another owner.
     pub role: RoleDto,
-    /// Their initial password: 12 to 1024 characters, not a common password.
-    #[schema(value_type = String, format = Password)]
-    pub password: SecretString,
+    /// The name staff know them by (up to 100 characters); optional.
+    #[schema(example = "Sam Lee")]
+    pub display_name: Option<String>,
+    /// Their initial password: 12 to 1024 characters, not a common password. Omit it to get
+    /// an invite link instead, where they choose their own.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretString>,
+}
+
+/// A staff member just added, with their invite link when no password was given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedUserOut {
+    /// The staff member.
+    #[serde(flatten)]
+    pub user: UserOut,
+    /// The invite link (7 days, single use), shown this once: pass it on privately. Absent
+    /// when a password was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite: Option<PasswordLinkOut>,
 }
 
 /// A change to a staff member; absent fields stay as they are.
@@ -119,16 +144,17 @@ route_problems!(
     /// What `POST /api/tenant/users` answers itself.
     CreateUserProblems {
         409 => "The e-mail is already used in this clinic (`email_taken`)",
-        422 => "Invalid e-mail or password; or JSON of the wrong shape (`invalid_body`)",
+        422 => "Invalid e-mail, display name or password; or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
-/// Adds a staff member (owners and admins; only owners may add owners).
+/// Adds a staff member (owners and admins; only owners may add owners). Without a password,
+/// the answer holds their invite link.
 #[utoipa::path(
     tag = "clinic",
     request_body = UserIn,
     responses(
-        (status = 201, description = "Added", body = UserOut),
+        (status = 201, description = "Added", body = CreatedUserOut),
         SessionErrors, JsonBodyErrors,
         CreateUserProblems,
     ),
@@ -141,18 +167,26 @@ pub async fn create_user(
     body: web::Json<UserIn>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let user = state
+    let (user, invite) = state
         .staff
         .create(
             auth.ctx(),
             NewStaff {
                 email: body.email,
                 role: body.role.into(),
+                display_name: body.display_name,
                 password: body.password,
             },
         )
         .await?;
-    Ok(HttpResponse::Created().json(UserOut::from(user)))
+    let invite =
+        invite.map(|issued| PasswordLinkOut::new(&state, auth.clinic.subdomain.as_str(), &issued));
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(CreatedUserOut {
+            user: user.into(),
+            invite,
+        }))
 }
 
 route_problems!(

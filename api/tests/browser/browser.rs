@@ -37,6 +37,14 @@ impl Drop for Browser {
     }
 }
 
+impl Browser {
+    /// The browser's own profile directory: it is on the command line of every Chromium process
+    /// this browser started, and of no other.
+    pub fn profile(&self) -> &Path {
+        self._profile.path()
+    }
+}
+
 /// A fresh headless browser, or `None` (after saying so) when browsers are not installed and the
 /// run did not ask for browser tests.
 pub async fn browser() -> Option<Browser> {

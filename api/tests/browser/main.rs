@@ -16,6 +16,7 @@
 mod common;
 
 mod browser;
+mod cleanup;
 mod clients;
 mod docs;
 mod onboarding;

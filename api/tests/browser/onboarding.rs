@@ -148,9 +148,21 @@ async fn a_clinic_signs_up_lands_on_its_own_host_connects_cliniko_and_sees_its_b
         .unwrap();
     wait_for_path(client, &clinic, "/settings/cliniko").await;
     wait_for_text(client, "#cliniko-status", "Not connected").await;
+    let disconnect = client
+        .find(Locator::Id("cliniko-disconnect"))
+        .await
+        .unwrap();
+    assert!(
+        !disconnect.is_displayed().await.unwrap(),
+        "Disconnect is offered while nothing is connected"
+    );
     fill(client, "Cliniko API key", CLINIKO_KEY).await;
     click_button(client, "Verify and connect").await;
     wait_for_text(client, "#cliniko-status", "Connected").await;
+    assert!(
+        disconnect.is_displayed().await.unwrap(),
+        "no Disconnect once connected"
+    );
     wait_for_text(client, "#cliniko-status", "…4eXo").await;
     wait_for_text(client, "#cliniko-status", "au2").await;
     wait_for_text(client, "#cliniko-status", "ClinicGate Integration").await;
@@ -188,7 +200,7 @@ async fn a_clinic_signs_up_lands_on_its_own_host_connects_cliniko_and_sees_its_b
     wait_for_path(client, &clinic, "/settings/users").await;
     wait_for_text(client, "#users-body", "owner@harbourphysio.example.com").await;
     fill(client, "Email", "sam@harbourphysio.example.com").await;
-    fill(client, "Initial password", PASSWORD).await;
+    fill(client, "Initial password (optional)", PASSWORD).await;
     click_button(client, "Add staff member").await;
     wait_for_text(client, "#users-body", "sam@harbourphysio.example.com").await;
     wait_for_text(client, "#add-user-done", "can now log in").await;

@@ -74,21 +74,21 @@ fn an_allowed_network_that_is_not_a_cidr_stops_the_program_saying_how_to_write_o
     assert!(stderr.contains("CIDR notation"), "{stderr}");
 }
 
-#[test]
-fn the_server_says_at_start_how_many_networks_the_outbound_guard_allows() {
+/// Starts the server with `RUST_LOG=info` and `env`, and returns the first line of its log that
+/// contains `needle` (panicking with everything it logged if none does within 30 s).
+fn first_log_line_with(env: &[(&str, &str)], needle: &str) -> String {
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = clinicgate(dir.path())
+    let mut command = clinicgate(dir.path());
+    command
         .env("CLINICGATE_BIND", format!("127.0.0.1:{}", free_port()))
-        .env(
-            "CLINICGATE_OUTBOUND__ALLOWED_NETWORKS",
-            "127.0.0.0/8, fd00::/8",
-        )
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let _server = Running(child);
     let (lines, received) = std::sync::mpsc::channel();
@@ -101,22 +101,45 @@ fn the_server_says_at_start_how_many_networks_the_outbound_guard_allows() {
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = Vec::new();
-    let line = loop {
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match received.recv_timeout(left) {
-            Ok(line) if line.contains("outbound guard:") => break line,
+            Ok(line) if line.contains(needle) => return line,
             Ok(line) => seen.push(line),
             Err(_) => panic!(
-                "no outbound guard line; the server logged:\n{}",
+                "no line with {needle:?}; the server logged:\n{}",
                 seen.join("\n")
             ),
         }
-    };
+    }
+}
+
+#[test]
+fn the_server_says_at_start_how_many_networks_the_outbound_guard_allows() {
+    let line = first_log_line_with(
+        &[(
+            "CLINICGATE_OUTBOUND__ALLOWED_NETWORKS",
+            "127.0.0.0/8, fd00::/8",
+        )],
+        "outbound guard:",
+    );
     assert!(
         line.contains("outbound guard: 2 allowed networks"),
         "{line}"
     );
     assert!(line.contains("127.0.0.0/8,fd00::/8"), "{line}");
+}
+
+#[test]
+fn the_server_says_at_start_which_url_to_open() {
+    let line = first_log_line_with(
+        &[("CLINICGATE_PUBLIC_URL", "http://clinics.localhost:8123")],
+        "is listening",
+    );
+    assert!(
+        line.contains("open http://clinics.localhost:8123/ in a browser"),
+        "{line}"
+    );
 }
 
 #[test]

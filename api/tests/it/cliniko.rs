@@ -36,6 +36,7 @@ async fn the_app_calls_cliniko_through_its_state_and_shows_each_clinics_calls_by
     let account = ClinikoAccount {
         tenant_id: TenantId::new(),
         key: ClinikoApiKey::parse(&key.key).unwrap(),
+        caller: None,
     };
     let user = app
         .state

@@ -54,8 +54,10 @@ async fn status(app: &TestApp, cookie: &str) -> serde_json::Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let code = response.status();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    body
 }
 
 #[tokio::test]
@@ -133,17 +135,15 @@ async fn a_key_cliniko_rejects_is_a_422_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn an_unreachable_cliniko_is_a_502_and_nothing_is_stored() {
-    // A port nobody listens on: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (app, cookie) = app_with(&format!("http://127.0.0.1:{port}")).await;
+    let refused = clinicgate_adapters::testing::RefusedPort::new();
+    let (app, cookie) = app_with(&format!("http://127.0.0.1:{}", refused.port())).await;
     let response = put_key(&app, &cookie, CLINIKO_KEY).await;
     assert_eq!(response.status(), 502);
     let problem: serde_json::Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "cliniko_unavailable");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("could not connect to cliniko"), "{detail}");
+    assert!(!detail.contains("retry"), "{detail}");
     assert_eq!(status(&app, &cookie).await["connected"], false);
 }
 
@@ -176,15 +176,30 @@ async fn a_malformed_key_or_unknown_shard_is_refused_without_asking_cliniko() {
         .mount(&server)
         .await;
     let (app, cookie) = app_with(&server.uri()).await;
-    for (key, code) in [
-        ("abc-evil.com", "unknown_shard"),
-        ("", "required"),
-        ("has space-au1", "malformed"),
+    for (key, code, says) in [
+        ("abc-evil.com", "unknown_shard", "not a Cliniko region"),
+        ("", "required", "paste the API key"),
+        (
+            "has space-au1",
+            "malformed",
+            "does not look like a Cliniko API key",
+        ),
+        ("garbage", "too_short", "too short to be a Cliniko API key"),
+        (
+            "MS0xMjM0NTY3ODkwYWJj*ZGVm-au2",
+            "malformed",
+            "only letters, digits",
+        ),
     ] {
         let response = put_key(&app, &cookie, key).await;
         assert_eq!(response.status(), 422, "{key:?}");
         let problem: serde_json::Value = response.json().await.unwrap();
         assert_eq!(problem["errors"][0]["code"], code, "{key:?}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("api_key: ") && detail.contains(says),
+            "{key:?}: {detail}"
+        );
     }
 }
 

@@ -6,7 +6,7 @@ use crate::common::{PASSWORD, TestApp, spawn_app};
 
 /// Every `<input>`, `<select>` and `<textarea>` with an id has a `<label for>` (hidden inputs
 /// excepted), and there is no inline script or style attribute (the CSP would block them).
-fn assert_accessible_and_csp_clean(html: &str, page: &str) {
+pub fn assert_accessible_and_csp_clean(html: &str, page: &str) {
     for tag in ["<input", "<select", "<textarea"] {
         for element in html
             .split(tag)
@@ -104,6 +104,7 @@ async fn every_clinic_page_has_labelled_fields_and_no_inline_script() {
         "/settings/cliniko",
         "/settings/users",
         "/settings/clients",
+        "/settings/partners",
         "/settings/webhooks",
         "/logout",
     ] {

@@ -193,7 +193,7 @@ impl Drop for CuttableProxy {
 }
 
 /// Two instances of one deployment over the Redis at `redis_url`.
-async fn two_instances(redis_url: &str) -> (TestApp, TestApp) {
+pub async fn two_instances(redis_url: &str) -> (TestApp, TestApp) {
     let url = redis_url.to_owned();
     let one = spawn_app_with(move |f| f.merge(Serialized::default("redis_url", url))).await;
     let two = one.spawn_sibling(|f| f).await;

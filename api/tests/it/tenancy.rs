@@ -47,6 +47,17 @@ async fn unknown_and_suspended_clinics_and_foreign_hosts_all_get_the_same_404() 
             .to_owned();
         let body = response.text().await.unwrap();
         assert!(!body.contains("quiet"), "{host}: the page names the clinic");
+        assert!(
+            body.contains(&format!(
+                "href=\"{}\"",
+                app.state.settings.public_url.as_str()
+            )),
+            "{host}: the page does not lead to the public URL"
+        );
+        // The page is styled wherever it is shown.
+        let css = get_with_host(&app, &host, "/static/app.css").await;
+        assert_eq!(css.status(), 200, "{host}: no stylesheet");
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
         bodies.push(body.replace(&request_id, "ID"));
     }
     assert!(
@@ -114,11 +125,11 @@ async fn tenant_apis_do_not_exist_on_the_root_host() {
         "/api/tenant",
         "/api/tenant/users",
         "/api/tenant/cliniko-key",
-        "/login",
     ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 404, "{path}");
     }
+    // `/login` on the root host is the page that asks for the clinic's address (see identity).
     let clinic = app.sign_up("harbour").await;
     let response = app
         .on(Method::GET, &clinic.subdomain, "/api/tenant", None)

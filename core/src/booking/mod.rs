@@ -13,6 +13,7 @@
 //! its claim at once. Every Cliniko call here is on the API lane.
 
 mod claims;
+mod listing;
 mod patients;
 mod status;
 
@@ -23,7 +24,9 @@ use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use chrono_tz::Tz;
 
 pub use claims::{SlotClaims, SlotKey};
+pub use listing::{AppointmentSearch, ListedStatus};
 pub use patients::{NewPatient, PatientChoice};
+pub(crate) use patients::{valid_email, valid_phone};
 pub use status::AppointmentStatus;
 
 use crate::cliniko::{

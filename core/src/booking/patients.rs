@@ -19,6 +19,25 @@ const MATCH_CANDIDATES: usize = 200;
 /// The longest name, e-mail or phone accepted.
 const MAX_FIELD: usize = 255;
 
+/// An e-mail address as far as can be told without sending to it: one `@` with something
+/// before it and a dot after it, no spaces, at most [`MAX_FIELD`] bytes.
+pub(crate) fn valid_email(email: &str) -> bool {
+    email.len() <= MAX_FIELD
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        })
+        && !email.chars().any(char::is_whitespace)
+}
+
+/// A phone number as people type them: digits, spaces and `+()-`, at least one digit.
+pub(crate) fn valid_phone(phone: &str) -> bool {
+    phone.len() <= 32
+        && phone.chars().any(|c| c.is_ascii_digit())
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +()-".contains(c))
+}
+
 /// Someone to book for who may not be a Cliniko patient yet.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewPatient {
@@ -64,34 +83,24 @@ impl NewPatient {
         let first_name = text("first_name", first_name);
         let last_name = text("last_name", last_name);
         let email = email.map(str::trim).filter(|e| !e.is_empty());
-        if let Some(email) = email {
-            let valid = email.len() <= MAX_FIELD
-                && email.split_once('@').is_some_and(|(local, domain)| {
-                    !local.is_empty() && domain.contains('.') && !domain.contains('@')
-                })
-                && !email.chars().any(char::is_whitespace);
-            if !valid {
-                errors.push(FieldError::new(
-                    "patient.email",
-                    "invalid",
-                    "give an e-mail address such as jane@example.org",
-                ));
-            }
+        if let Some(email) = email
+            && !valid_email(email)
+        {
+            errors.push(FieldError::new(
+                "patient.email",
+                "invalid",
+                "give an e-mail address such as jane@example.org",
+            ));
         }
         let phone = phone.map(str::trim).filter(|p| !p.is_empty());
-        if let Some(phone) = phone {
-            let valid = phone.len() <= 32
-                && phone.chars().any(|c| c.is_ascii_digit())
-                && phone
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || " +()-".contains(c));
-            if !valid {
-                errors.push(FieldError::new(
-                    "patient.phone",
-                    "invalid",
-                    "give a phone number of digits, spaces and + ( ) -",
-                ));
-            }
+        if let Some(phone) = phone
+            && !valid_phone(phone)
+        {
+            errors.push(FieldError::new(
+                "patient.phone",
+                "invalid",
+                "give a phone number of digits, spaces and + ( ) -",
+            ));
         }
         if date_of_birth > today {
             errors.push(FieldError::new(

@@ -80,6 +80,7 @@ impl SignupService {
                 NewUser {
                     id: UserId::new(),
                     email,
+                    display_name: None,
                     role: Role::Owner,
                     password_hash,
                 },

@@ -70,6 +70,10 @@ pub struct ClinikoApiKey {
 /// The longest key accepted (real keys are well under 100 characters).
 const MAX_KEY_LEN: usize = 256;
 
+/// The shortest key body (the part before the shard suffix) taken as a new key. Cliniko's keys
+/// are base64 text; the shortest its documentation shows has a 28-character body.
+const MIN_NEW_KEY_BODY_LEN: usize = 20;
+
 impl ClinikoApiKey {
     /// Parses a key as pasted by a user: surrounding whitespace is dropped; the shard is the
     /// suffix after the last `-` (`au1` when there is no `-`); a suffix that is not a shard is refused.
@@ -101,6 +105,38 @@ impl ClinikoApiKey {
             secret: SecretString::from(key.to_owned()),
             shard,
         })
+    }
+
+    /// Parses a key pasted to be connected: [`parse`](Self::parse), and the key must also look
+    /// like one of Cliniko's (base64 text of at least 20 characters before the shard), so that
+    /// something else pasted by mistake — a password, a key's name, `garbage` — is explained
+    /// here instead of being sent to Cliniko and answered with a bare 401. Stored keys are read
+    /// with `parse` alone: Cliniko accepted them once, and a stricter rule must not lock them out.
+    pub fn parse_new(raw: &str) -> Result<Self, Error> {
+        let key = Self::parse(raw)?;
+        let exposed = key.expose();
+        let body = exposed.rsplit_once('-').map_or(exposed, |(body, _)| body);
+        let base64 =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-');
+        let problem = if !body.bytes().all(base64) {
+            Some((
+                "malformed",
+                "a Cliniko API key has only letters, digits and + / = _ -; copy the key again from Cliniko (My Info → Manage API keys)",
+            ))
+        } else if body.len() < MIN_NEW_KEY_BODY_LEN {
+            Some((
+                "too_short",
+                "this is too short to be a Cliniko API key (they are long strings of letters and digits ending in a region such as -au2); copy the whole key from Cliniko (My Info → Manage API keys)",
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some((code, message)) => Err(Error::Validation(vec![FieldError::new(
+                "api_key", code, message,
+            )])),
+            None => Ok(key),
+        }
     }
 
     /// The shard that routes this key.
@@ -176,6 +212,31 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_new_key_must_look_like_one_of_clinikos() {
+        for good in [
+            DOC_KEY,
+            "MxJrZXkiOiI1Njd1amJmZTQ1NyJ9",
+            "MS0xMjM0NTY3ODkwYWJjZGVm-uk2",
+        ] {
+            assert!(ClinikoApiKey::parse_new(good).is_ok(), "{good:?}");
+        }
+        for (bad, code) in [
+            ("garbage", "too_short"),
+            ("garbage-au1", "too_short"),
+            ("MxJrZXkiOiI1Njd1amJm*ZTQ1NyJ9-au2", "malformed"),
+            ("MxJrZXkiOiI1Njd1amJm.ZTQ1NyJ9", "malformed"),
+            ("abc-evil.com", "unknown_shard"),
+        ] {
+            match ClinikoApiKey::parse_new(bad) {
+                Err(Error::Validation(fields)) => assert_eq!(fields[0].code, code, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        // A key stored before the rule existed is still read.
+        assert!(ClinikoApiKey::parse("garbage").is_ok());
     }
 
     #[test]

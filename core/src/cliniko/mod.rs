@@ -30,7 +30,7 @@ pub use ids::ClinikoId;
 pub use key::{ClinikoApiKey, Shard};
 pub use patience::Patience;
 pub use patients::{MedicalAlert, Patient, PatientFields, PhoneNumber};
-pub use query::{Direction, Filter, FilterOp, FilterValue, ListQuery};
+pub use query::{Direction, Filter, FilterOp, FilterValue, ListPage, ListQuery, PageRequest};
 pub use reference::{
     AccountSettings, AppointmentType, Business, CalendarSettings, ClinikoSettings, Practitioner,
 };
@@ -73,6 +73,20 @@ pub struct ClinikoAccount {
     pub tenant_id: TenantId,
     /// Its API key (carries the shard).
     pub key: ClinikoApiKey,
+    /// The API client the calls serve, if they serve one: its calls are counted as its own, and
+    /// a capped client's API-lane calls spend its own slice of the key's budget first.
+    pub caller: Option<ClinikoCaller>,
+}
+
+/// The API client a Cliniko call serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClinikoCaller {
+    /// The client.
+    pub client_id: crate::tokens::ClientId,
+    /// Its cap on the clinic's Cliniko budget: at most this many percent (1 to 100) of the key's
+    /// budget (rate and burst), across every instance, so one partner cannot starve the others.
+    /// `None`: no cap of its own.
+    pub budget_share: Option<u8>,
 }
 
 /// The Cliniko user behind an API key (`GET /user`).
@@ -220,6 +234,16 @@ pub trait ClinikoClient: Send + Sync + std::fmt::Debug {
         query: &ListQuery,
     ) -> Result<Vec<Appointment>>;
 
+    /// One page of the individual appointments matching `query` (one Cliniko call), with the
+    /// number matching in all.
+    async fn appointments_page(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ListQuery,
+        page: PageRequest,
+    ) -> Result<ListPage<Appointment>>;
+
     /// One individual appointment.
     async fn appointment(
         &self,
@@ -281,6 +305,16 @@ pub trait ClinikoClient: Send + Sync + std::fmt::Debug {
         lane: Lane,
         query: &ListQuery,
     ) -> Result<Vec<Patient>>;
+
+    /// One page of the patients matching `query` (one Cliniko call), with the number matching
+    /// in all.
+    async fn patients_page(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        query: &ListQuery,
+        page: PageRequest,
+    ) -> Result<ListPage<Patient>>;
 
     /// One patient.
     async fn patient(

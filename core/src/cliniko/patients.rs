@@ -182,6 +182,8 @@ pub struct PatientFields {
     pub address_1: Option<String>,
     /// Address line 2.
     pub address_2: Option<String>,
+    /// Address line 3.
+    pub address_3: Option<String>,
     /// City.
     pub city: Option<String>,
     /// State.

@@ -260,6 +260,46 @@ impl ListQuery {
     }
 }
 
+/// Which page of a Cliniko list to read: Cliniko's own page number (from 1) and size (1 to 100),
+/// so a caller paging through a long list spends one call per page it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    number: u32,
+    size: u32,
+}
+
+impl PageRequest {
+    /// Cliniko's largest page.
+    pub const MAX_SIZE: u32 = 100;
+
+    /// Page `number` (from 1) of `size` records; both are clamped to what Cliniko accepts.
+    pub fn new(number: u32, size: u32) -> Self {
+        Self {
+            number: number.max(1),
+            size: size.clamp(1, Self::MAX_SIZE),
+        }
+    }
+
+    /// The page number, from 1.
+    pub fn number(self) -> u32 {
+        self.number
+    }
+
+    /// Records per page.
+    pub fn size(self) -> u32 {
+        self.size
+    }
+}
+
+/// One page of a Cliniko list, and how many records match in all (Cliniko's `total_entries`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage<T> {
+    /// The page's records, in the list's order.
+    pub items: Vec<T>,
+    /// Records matching the query on every page.
+    pub total: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

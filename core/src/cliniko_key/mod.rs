@@ -312,7 +312,7 @@ impl ClinikoKeyService {
         raw_key: &SecretString,
     ) -> Result<ClinikoConnection> {
         ctx.require_manager()?;
-        let key = ClinikoApiKey::parse(raw_key.expose_secret())?;
+        let key = ClinikoApiKey::parse_new(raw_key.expose_secret())?;
         let fingerprint = self.fingerprints.fingerprint(&key);
         // Cheap pre-check so another clinic's key costs no Cliniko call; the unique index still
         // decides races.
@@ -327,6 +327,7 @@ impl ClinikoKeyService {
         let account = ClinikoAccount {
             tenant_id: ctx.tenant_id(),
             key,
+            caller: None,
         };
         let user = match self.cliniko.current_user(&account, Lane::Interactive).await {
             Ok(user) => user,
@@ -406,9 +407,12 @@ impl ClinikoKeyService {
         F: FnOnce(ClinikoAccount) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let Some((account, rejected_at)) = self.account(ctx.tenant_id()).await? else {
+        let Some((mut account, rejected_at)) = self.account(ctx.tenant_id()).await? else {
             return Ok(None);
         };
+        // An API client's calls are counted as its own, and a capped client's spend its own slice
+        // of the budget first.
+        account.caller = ctx.cliniko_caller();
         self.run(ctx.tenant_id(), account, rejected_at, call)
             .await
             .map(Some)
@@ -568,6 +572,7 @@ impl ClinikoKeyService {
         let account = ClinikoAccount {
             tenant_id: tenant,
             key: self.open_key(tenant, &stored.sealed).await?,
+            caller: None,
         };
         Ok(Some((account, stored.connection.rejected_at)))
     }

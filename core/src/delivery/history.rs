@@ -136,4 +136,43 @@ pub trait DeliveryHistory: Send + Sync + std::fmt::Debug {
         kind: OutboundKind,
         since: DateTime<Utc>,
     ) -> Result<HashMap<uuid::Uuid, StatusCounts>>;
+
+    /// When the clinic's oldest pending delivery of `kind` was created; `None` when none is
+    /// pending.
+    async fn oldest_pending(
+        &self,
+        tenant: TenantId,
+        kind: OutboundKind,
+    ) -> Result<Option<DateTime<Utc>>>;
+}
+
+/// Up to `limit` (1 to [`MAX_HISTORY_PAGE`]) of the clinic's deliveries to `target` matching
+/// `filter`, newest first, each with its attempts, and where the next page starts.
+///
+/// # Errors
+/// `Validation` for a `limit` out of range; the history's errors.
+pub async fn history_page(
+    history: &dyn DeliveryHistory,
+    tenant: TenantId,
+    target: Target,
+    filter: HistoryFilter,
+    limit: u32,
+) -> Result<HistoryPage> {
+    if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
+        return Err(crate::Error::invalid(
+            "limit",
+            "out_of_range",
+            format!("limit is between 1 and {MAX_HISTORY_PAGE}"),
+        ));
+    }
+    // One more than asked says whether another page follows.
+    let mut deliveries = history.page(tenant, target, filter, limit + 1).await?;
+    let more = deliveries.len() > limit as usize;
+    deliveries.truncate(limit as usize);
+    Ok(HistoryPage {
+        next_before: more
+            .then(|| deliveries.last().map(|d| d.delivery.id))
+            .flatten(),
+        deliveries,
+    })
 }

@@ -11,12 +11,13 @@ mod worker;
 
 pub use history::{
     DEFAULT_HISTORY_PAGE, DeliveryHistory, DeliveryRecord, HistoryFilter, HistoryPage,
-    MAX_HISTORY_PAGE, MAX_RECOVERED, Recovered, Resend, StatusCounts,
+    MAX_HISTORY_PAGE, MAX_RECOVERED, Recovered, Resend, StatusCounts, history_page,
 };
-pub use outcome::{AttemptResult, TransportFailure, Verdict};
+pub use outcome::{AttemptResult, NOTHING_TO_SEND, TransportFailure, Verdict};
 pub use queue::{
-    AttemptRecord, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus, EventId, LeaseId,
-    Next, OutboundKind, QueueStats, RESPONSE_EXCERPT_BYTES, StoredEvent, Target, response_excerpt,
+    AttemptRecord, Attempted, Claimed, Delivery, DeliveryId, DeliveryQueue, DeliveryStatus,
+    EventId, LeaseId, Next, OutboundKind, QueueStats, RESPONSE_EXCERPT_BYTES, StoredEvent, Target,
+    response_excerpt,
 };
 pub use schedule::{MAX_RETRY_AFTER, RetrySchedule, STANDARD_DELAYS};
 pub use worker::{DeliveryWorker, EventMessage, SendOutcome, Sender, Sent, WorkerSettings};

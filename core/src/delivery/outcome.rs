@@ -56,7 +56,14 @@ pub enum AttemptResult {
     },
     /// No answer.
     Failed(TransportFailure),
+    /// Nothing was sent because the receiver already has what the event would tell it (a
+    /// partner's own patient, already linked): done, and recorded so the log says why.
+    NothingToSend,
 }
+
+/// The stored name of [`AttemptResult::NothingToSend`] in the attempt log (beside the
+/// [`TransportFailure`] names, which it cannot clash with).
+pub const NOTHING_TO_SEND: &str = "nothing_to_send";
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +80,25 @@ pub enum Verdict {
 }
 
 impl AttemptResult {
-    /// The verdict on this result. A 2xx is delivered; a timeout, a connection or TLS failure,
+    /// The status the receiver answered, or the name of what came instead (a
+    /// [`TransportFailure`]'s, or [`NOTHING_TO_SEND`]): the two columns of the attempt log, as
+    /// stored and shown.
+    pub const fn parts(self) -> (Option<u16>, Option<&'static str>) {
+        match self {
+            Self::Answered { status, .. } => (Some(status), None),
+            Self::Failed(failure) => (None, Some(failure.as_str())),
+            Self::NothingToSend => (None, Some(NOTHING_TO_SEND)),
+        }
+    }
+
+    /// The verdict on this result, as webhooks judge it (a kind with its own contract, such as
+    /// partner sync, judges in its sender). A 2xx or nothing to send is delivered; a timeout, a connection or TLS failure,
     /// 408, 409, 425, 429 and every 5xx are retried; any other status (redirects are not
     /// followed, so a 3xx too) and an address the outbound guard refuses fail at once.
     pub fn verdict(self) -> Verdict {
         match self {
             Self::Answered { status, .. } if (200..300).contains(&status) => Verdict::Delivered,
+            Self::NothingToSend => Verdict::Delivered,
             Self::Answered {
                 status: 408 | 409 | 425 | 429 | 500..=599,
                 retry_after,
@@ -140,6 +160,20 @@ mod tests {
         ] {
             assert_eq!(AttemptResult::Failed(failed).verdict(), Verdict::Fail);
         }
+    }
+
+    #[test]
+    fn nothing_to_send_is_delivered_and_named_apart_from_every_failure() {
+        assert_eq!(AttemptResult::NothingToSend.verdict(), Verdict::Delivered);
+        assert_eq!(
+            AttemptResult::NothingToSend.parts(),
+            (None, Some(NOTHING_TO_SEND))
+        );
+        assert_eq!(TransportFailure::parse(NOTHING_TO_SEND), None);
+        assert_eq!(
+            AttemptResult::Failed(TransportFailure::Timeout).parts(),
+            (None, Some("timeout"))
+        );
     }
 
     #[test]

@@ -37,16 +37,19 @@ crate::ids::uuid_id!(
 pub enum OutboundKind {
     /// A partner's webhook endpoint.
     Webhook,
+    /// A partner's patient API, kept in sync with the clinic's Cliniko patients.
+    PatientSync,
 }
 
 impl OutboundKind {
     /// Every kind.
-    pub const ALL: [Self; 1] = [Self::Webhook];
+    pub const ALL: [Self; 2] = [Self::Webhook, Self::PatientSync];
 
     /// The stored name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
+            Self::PatientSync => "patient_sync",
         }
     }
 
@@ -183,6 +186,17 @@ pub enum Next {
     Failed,
 }
 
+/// An attempt to record: the claimed delivery, what came of the attempt and what follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempted {
+    /// The delivery, as claimed.
+    pub claimed: Claimed,
+    /// The attempt.
+    pub attempt: AttemptRecord,
+    /// What follows it.
+    pub next: Next,
+}
+
 /// The queue's state across clinics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QueueStats {
@@ -211,6 +225,17 @@ pub trait DeliveryQueue: Send + Sync + std::fmt::Debug {
     /// (and nothing recorded) when the claim was lost: its lease ran out and another worker
     /// claimed the delivery.
     async fn record(&self, claimed: &Claimed, attempt: &AttemptRecord, next: Next) -> Result<bool>;
+
+    /// Records every attempt of `attempted` as [`Self::record`] does, returning for each whether
+    /// it was recorded. A queue that can should write them together (one transaction): a busy
+    /// worker finishes attempts faster than it can commit them one by one.
+    async fn record_all(&self, attempted: &[Attempted]) -> Result<Vec<bool>> {
+        let mut recorded = Vec::with_capacity(attempted.len());
+        for a in attempted {
+            recorded.push(self.record(&a.claimed, &a.attempt, a.next).await?);
+        }
+        Ok(recorded)
+    }
 
     /// Settles `claimed` without an attempt (its target is paused, or gone): `RetryAt` keeps it
     /// pending until then with its attempt count unchanged, `Failed` gives it up. `false` when

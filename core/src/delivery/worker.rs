@@ -8,12 +8,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
-use super::outcome::AttemptResult;
+use super::outcome::{AttemptResult, Verdict};
 use super::queue::{
-    AttemptRecord, Claimed, Delivery, DeliveryQueue, EventId, Next, OutboundKind, StoredEvent,
+    AttemptRecord, Attempted, Claimed, Delivery, DeliveryQueue, EventId, Next, OutboundKind,
+    StoredEvent,
 };
 use super::schedule::RetrySchedule;
 use crate::Result;
@@ -38,6 +39,10 @@ pub struct EventMessage {
 pub struct Sent {
     /// The answer, or how the attempt failed.
     pub result: AttemptResult,
+    /// What the answer means under the kind's contract: the sender judges, since a status
+    /// means different things to different receivers (a partner's 409 names a patient it
+    /// already has; a webhook receiver's is a conflict to retry).
+    pub verdict: Verdict,
     /// How long it took.
     pub latency: Duration,
     /// The first KiB of the answer's body (see [`super::response_excerpt`]).
@@ -145,7 +150,13 @@ impl DeliveryWorker {
             .claim(Utc::now(), self.settings.lease, self.settings.batch)
             .await?;
         let count = claimed.len();
-        futures::future::join_all(claimed.into_iter().map(|claimed| self.deliver(claimed))).await;
+        let attempted: Vec<Attempted> =
+            futures::future::join_all(claimed.into_iter().map(|claimed| self.attempt(claimed)))
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+        self.record(&attempted).await;
         Ok(count)
     }
 
@@ -162,6 +173,14 @@ impl DeliveryWorker {
         // connection held so, nothing moves until the pool gives up.
         let this = Arc::new(self.clone());
         let mut in_flight = JoinSet::new();
+        // Attempts are recorded by one task, in batches of whatever finished meanwhile: one
+        // transaction for many attempts instead of one commit each (a delivery's largest cost
+        // once its request is sent). Bounded, so a slow database slows the senders down.
+        let (finished, to_record) = mpsc::channel(self.settings.batch as usize * 4);
+        let recorder = tokio::spawn({
+            let this = Arc::clone(&this);
+            async move { this.record_from(to_record).await }
+        });
         let room = |in_flight: usize| {
             let free = (self.settings.concurrency as usize).saturating_sub(in_flight);
             u32::try_from(free).map_or(self.settings.batch, |free| free.min(self.settings.batch))
@@ -182,7 +201,14 @@ impl DeliveryWorker {
                         let full = claimed.len() == limit as usize;
                         for claimed in claimed {
                             let this = Arc::clone(&this);
-                            in_flight.spawn(async move { this.deliver(claimed).await });
+                            let finished = finished.clone();
+                            in_flight.spawn(async move {
+                                if let Some(attempted) = this.attempt(claimed).await {
+                                    // Fails only once the recorder is gone (it never ends
+                                    // before the senders): then the lease makes it due again.
+                                    let _ = finished.send(attempted).await;
+                                }
+                            });
                         }
                         // A full batch: more may be due; otherwise wait for a reason to look.
                         look = full;
@@ -211,9 +237,53 @@ impl DeliveryWorker {
             }
         }
         while in_flight.join_next().await.is_some() {}
+        drop(finished);
+        if let Err(err) = recorder.await {
+            tracing::error!(error = %err, "the attempt recorder ended abnormally; its deliveries are due again when their leases end");
+        }
     }
 
-    async fn deliver(&self, claimed: Claimed) {
+    /// Records attempts as they arrive until every sender is gone.
+    async fn record_from(&self, mut to_record: mpsc::Receiver<Attempted>) {
+        let mut batch = Vec::with_capacity(self.settings.batch as usize);
+        while to_record
+            .recv_many(&mut batch, self.settings.batch as usize)
+            .await
+            > 0
+        {
+            self.record(&batch).await;
+            batch.clear();
+        }
+    }
+
+    /// Records `attempted`; a delivery whose attempt is not recorded is due again when its
+    /// lease ends.
+    async fn record(&self, attempted: &[Attempted]) {
+        if attempted.is_empty() {
+            return;
+        }
+        match self.queue.record_all(attempted).await {
+            Ok(recorded) => {
+                for (a, recorded) in attempted.iter().zip(recorded) {
+                    if !recorded {
+                        tracing::warn!(
+                            delivery_id = %a.claimed.delivery.id,
+                            "a delivery's lease ran out during its attempt; the worker that took it over records it"
+                        );
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(
+                error = %err,
+                attempts = attempted.len(),
+                "attempts could not be recorded; their deliveries are due again when their leases end"
+            ),
+        }
+    }
+
+    /// Makes one attempt of `claimed`: what to record, or nothing when no attempt was made (the
+    /// delivery is released here, or left to its lease).
+    async fn attempt(&self, claimed: Claimed) -> Option<Attempted> {
         let delivery = &claimed.delivery;
         let Some(sender) = self.sender(delivery.target.kind) else {
             // A kind this build does not send (an older instance beside a newer one): leave it
@@ -222,27 +292,31 @@ impl DeliveryWorker {
                 kind = delivery.target.kind.as_str(),
                 "no sender for a delivery kind"
             );
-            return;
+            return None;
         };
         let message = match self.open(&claimed.event).await {
             Ok(message) => message,
             Err(err) => {
                 // Not an attempt: nothing was sent. Due again when the lease ends.
                 tracing::error!(error = %err, delivery_id = %delivery.id, "an event's data could not be opened");
-                return;
+                return None;
             }
         };
         let attempted_at = Utc::now();
         let sent = match sender.send(delivery, &message).await {
             SendOutcome::Attempted(sent) => sent,
             SendOutcome::Held { until } => {
-                return self.release(&claimed, Next::RetryAt(until)).await;
+                self.release(&claimed, Next::RetryAt(until)).await;
+                return None;
             }
-            SendOutcome::Gone => return self.release(&claimed, Next::Failed).await,
+            SendOutcome::Gone => {
+                self.release(&claimed, Next::Failed).await;
+                return None;
+            }
         };
         let next = self.schedule.next(
             delivery.attempts.saturating_add(1),
-            sent.result.verdict(),
+            sent.verdict,
             Utc::now(),
             &mut rand::rng(),
         );
@@ -252,18 +326,11 @@ impl DeliveryWorker {
             latency: sent.latency,
             response_excerpt: sent.response_excerpt,
         };
-        match self.queue.record(&claimed, &attempt, next).await {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                delivery_id = %delivery.id,
-                "a delivery's lease ran out during its attempt; the worker that took it over records it"
-            ),
-            Err(err) => tracing::warn!(
-                error = %err,
-                delivery_id = %delivery.id,
-                "an attempt could not be recorded; the delivery is due again when its lease ends"
-            ),
-        }
+        Some(Attempted {
+            claimed,
+            attempt,
+            next,
+        })
     }
 
     /// Settles a delivery no attempt was made for.
@@ -305,50 +372,10 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::crypto::{MasterKey, MasterKeyId, MasterKeyring};
+    use crate::crypto::{MasterKey, MasterKeyring};
     use crate::delivery::{DeliveryId, DeliveryStatus, LeaseId, Next, Target};
     use crate::ids::TenantId;
-    use crate::secrets::{DataKeyRepository, WrappedDataKey};
-
-    /// Data keys in memory.
-    #[derive(Debug, Default)]
-    struct Keys(Mutex<HashMap<TenantId, WrappedDataKey>>);
-
-    #[async_trait]
-    impl DataKeyRepository for Keys {
-        async fn find(&self, tenant: TenantId) -> Result<Option<WrappedDataKey>> {
-            Ok(self.0.lock().unwrap().get(&tenant).cloned())
-        }
-        async fn insert_if_absent(
-            &self,
-            tenant: TenantId,
-            wrapped: WrappedDataKey,
-        ) -> Result<WrappedDataKey> {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .entry(tenant)
-                .or_insert(wrapped)
-                .clone())
-        }
-        async fn not_wrapped_by(
-            &self,
-            _: &MasterKeyId,
-            _: Option<TenantId>,
-            _: u64,
-        ) -> Result<Vec<(TenantId, WrappedDataKey)>> {
-            Ok(Vec::new())
-        }
-        async fn replace(
-            &self,
-            _: TenantId,
-            _: &WrappedDataKey,
-            _: &WrappedDataKey,
-        ) -> Result<bool> {
-            Ok(false)
-        }
-    }
+    use crate::secrets::memory::MemoryDataKeys;
 
     /// A queue in memory holding claimed deliveries, recording what the worker records and
     /// releases.
@@ -448,13 +475,17 @@ mod tests {
                     until: DateTime::<Utc>::MAX_UTC,
                 },
                 GONE => SendOutcome::Gone,
-                status => SendOutcome::Attempted(Sent {
-                    result: AttemptResult::Answered {
+                status => SendOutcome::Attempted({
+                    let result = AttemptResult::Answered {
                         status,
                         retry_after: None,
-                    },
-                    latency: Duration::from_millis(3),
-                    response_excerpt: None,
+                    };
+                    Sent {
+                        result,
+                        verdict: result.verdict(),
+                        latency: Duration::from_millis(3),
+                        response_excerpt: None,
+                    }
                 }),
             }
         }
@@ -463,7 +494,7 @@ mod tests {
     fn vault() -> Vault {
         Vault::new(
             Arc::new(MasterKeyring::new(MasterKey::generate())),
-            Arc::new(Keys::default()),
+            Arc::new(MemoryDataKeys::default()),
         )
     }
 
@@ -567,6 +598,56 @@ mod tests {
             Next::Failed,
             "the eighth attempt was the last"
         );
+    }
+
+    /// Answers 409 and judges it delivered, as partner sync judges "I have that patient".
+    #[derive(Debug)]
+    struct AlreadyThere;
+
+    #[async_trait]
+    impl Sender for AlreadyThere {
+        async fn send(&self, _: &Delivery, _: &EventMessage) -> SendOutcome {
+            SendOutcome::Attempted(Sent {
+                result: AttemptResult::Answered {
+                    status: 409,
+                    retry_after: None,
+                },
+                verdict: Verdict::Delivered,
+                latency: Duration::ZERO,
+                response_excerpt: None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_senders_verdict_decides_what_follows_not_the_status_alone() {
+        let vault = vault();
+        let linked = claimed(&vault, TenantId::new(), 0).await;
+        let queue = Arc::new(Queue::default());
+        queue.due.lock().unwrap().push(linked.clone());
+        let worker = DeliveryWorker::new(
+            queue.clone(),
+            vault,
+            RetrySchedule::default(),
+            WorkerSettings::default(),
+        )
+        .with_sender(OutboundKind::Webhook, Arc::new(AlreadyThere));
+
+        assert_eq!(worker.run_once().await.unwrap(), 1);
+
+        let recorded = queue.recorded.lock().unwrap();
+        assert_eq!(recorded.len(), 1);
+        let (id, attempt, next) = &recorded[0];
+        assert_eq!(*id, linked.delivery.id);
+        assert_eq!(
+            attempt.result,
+            AttemptResult::Answered {
+                status: 409,
+                retry_after: None
+            },
+            "the log keeps what the receiver answered"
+        );
+        assert_eq!(*next, Next::Delivered, "a webhook's 409 would be retried");
     }
 
     #[tokio::test]

@@ -128,6 +128,18 @@ impl EventPublisher {
     /// `Internal` when the data cannot be serialised or sealed; `Unavailable` when the
     /// subscriptions cannot be read.
     pub async fn prepare(&self, tenant: TenantId, event: NewEvent) -> Result<PreparedEvent> {
+        let mut targets = Vec::new();
+        for subscribers in &self.subscribers {
+            targets.extend(subscribers.targets(tenant, event.event_type).await?);
+        }
+        Ok(PreparedEvent {
+            event: self.seal(tenant, event).await?,
+            targets,
+        })
+    }
+
+    /// `event` as stored: rendered, sealed, with a new id and its retention.
+    async fn seal(&self, tenant: TenantId, event: NewEvent) -> Result<StoredEvent> {
         let json = serde_json::to_string(&self.render.render(&event.data)?)
             .map_err(|err| Error::internal(format!("event data is not serialisable: {err}")))?;
         let data = self
@@ -136,21 +148,33 @@ impl EventPublisher {
             .await?;
         let retention = chrono::Duration::from_std(self.retention)
             .map_err(|_| Error::internal("event retention out of range"))?;
-        let mut targets = Vec::new();
-        for subscribers in &self.subscribers {
-            targets.extend(subscribers.targets(tenant, event.event_type).await?);
-        }
-        Ok(PreparedEvent {
-            event: StoredEvent {
-                id: EventId::new(),
-                tenant_id: tenant,
-                event_type: event.event_type,
-                occurred_at: event.occurred_at,
-                data,
-                expires_at: Utc::now() + retention,
-            },
-            targets,
+        Ok(StoredEvent {
+            id: EventId::new(),
+            tenant_id: tenant,
+            event_type: event.event_type,
+            occurred_at: event.occurred_at,
+            data,
+            expires_at: Utc::now() + retention,
         })
+    }
+
+    /// Publishes `event` to `targets` alone instead of every subscriber: work one target asked
+    /// for (a partner's backfill), which nobody else should hear about again.
+    ///
+    /// # Errors
+    /// As [`Self::publish`].
+    pub async fn publish_to(
+        &self,
+        tenant: TenantId,
+        event: NewEvent,
+        targets: &[Target],
+    ) -> Result<EventId> {
+        let stored = self.seal(tenant, event).await?;
+        self.queue.append(&stored, targets).await?;
+        if !targets.is_empty() {
+            self.appended();
+        }
+        Ok(stored.id)
     }
 
     /// Prepares `event` and appends it with its deliveries in one transaction.

@@ -179,6 +179,9 @@ fn categories_and_actors_round_trip_through_their_stored_forms() {
     assert_eq!(LedgerActor::parse(&user.id()), Some(user));
     let client = LedgerActor::ApiClient(ClientId::generate());
     assert_eq!(LedgerActor::parse(&client.id()), Some(client));
+    let feed = LedgerActor::CalendarFeed(crate::calendar_feeds::CalendarFeedId::new());
+    assert_eq!(LedgerActor::parse(&feed.id()), Some(feed));
+    assert_eq!(LedgerActor::parse("calendar_feed:not-a-uuid"), None);
     assert_eq!(LedgerActor::parse("robert'); drop table"), None);
     let cursor = LedgerCursor(EntryId::new());
     assert_eq!(LedgerCursor::parse(&cursor.encode()), Some(cursor));

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::calendar_feeds::CalendarFeedId;
 use crate::cliniko::ClinikoId;
 use crate::ids::UserId;
 use crate::tenancy::{Actor, TenantContext};
@@ -129,17 +130,20 @@ pub enum Channel {
     Api,
     /// The FHIR facade.
     Fhir,
+    /// A doctor's calendar feed (`/calendars/doctors/{id}.ics`).
+    Calendar,
 }
 
 impl Channel {
     /// Every channel.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Page,
         Self::Json,
         Self::Search,
         Self::Recent,
         Self::Api,
         Self::Fhir,
+        Self::Calendar,
     ];
 
     /// The stored and API name.
@@ -151,6 +155,7 @@ impl Channel {
             Self::Recent => "recent",
             Self::Api => "api",
             Self::Fhir => "fhir",
+            Self::Calendar => "calendar",
         }
     }
 
@@ -166,6 +171,9 @@ impl Channel {
     }
 }
 
+/// What precedes a calendar feed's id where the ledger names it as the actor.
+pub const CALENDAR_FEED_ACTOR_PREFIX: &str = "calendar_feed:";
+
 /// Who was shown the data.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LedgerActor {
@@ -173,6 +181,8 @@ pub enum LedgerActor {
     User(UserId),
     /// A partner's API client (access token).
     ApiClient(ClientId),
+    /// A doctor's calendar feed (the feed's token in its URL).
+    CalendarFeed(CalendarFeedId),
 }
 
 impl LedgerActor {
@@ -181,29 +191,37 @@ impl LedgerActor {
         match ctx.actor() {
             Actor::Staff { user_id, .. } => Self::User(*user_id),
             Actor::ApiClient { client_id, .. } => Self::ApiClient(client_id.clone()),
+            Actor::CalendarFeed { feed_id, .. } => Self::CalendarFeed(*feed_id),
         }
     }
 
-    /// `user` or `api_client`.
+    /// `user`, `api_client` or `calendar_feed`.
     pub const fn kind(&self) -> &'static str {
         match self {
             Self::User(_) => "user",
             Self::ApiClient(_) => "api_client",
+            Self::CalendarFeed(_) => "calendar_feed",
         }
     }
 
-    /// The actor's id as text: a user's UUID or a client's public id.
+    /// The actor's id as text: a user's UUID, a client's public id, or a feed's id after
+    /// [`CALENDAR_FEED_ACTOR_PREFIX`] (a bare UUID is a user's).
     pub fn id(&self) -> String {
         match self {
             Self::User(id) => id.to_string(),
             Self::ApiClient(id) => id.as_str().to_owned(),
+            Self::CalendarFeed(id) => format!("{CALENDAR_FEED_ACTOR_PREFIX}{id}"),
         }
     }
 
-    /// Reads a stored or requested actor: a user's UUID or an API client id (`cgcl_…`).
+    /// Reads a stored or requested actor: a user's UUID, an API client id (`cgcl_…`) or a
+    /// calendar feed (`calendar_feed:…`).
     pub fn parse(raw: &str) -> Option<Self> {
         if let Ok(uuid) = raw.parse::<Uuid>() {
             return Some(Self::User(UserId::from_uuid(uuid)));
+        }
+        if let Some(feed) = raw.strip_prefix(CALENDAR_FEED_ACTOR_PREFIX) {
+            return feed.parse().ok().map(Self::CalendarFeed);
         }
         ClientId::parse(raw).map(Self::ApiClient)
     }

@@ -167,13 +167,16 @@ fn require_patient_access(ctx: &TenantContext) -> Result<()> {
         Actor::ApiClient { .. } => Err(Error::Forbidden(
             "this API client lacks the patients:read scope".to_owned(),
         )),
+        Actor::CalendarFeed { .. } => Err(Error::Forbidden(
+            "a calendar feed does not read patients".to_owned(),
+        )),
     }
 }
 
 /// Pages and the session API keep a person waiting; partners' calls fail fast instead.
 const fn lane_for(channel: Channel) -> Lane {
     match channel {
-        Channel::Api | Channel::Fhir => Lane::Api,
+        Channel::Api | Channel::Fhir | Channel::Calendar => Lane::Api,
         Channel::Page | Channel::Json | Channel::Search | Channel::Recent => Lane::Interactive,
     }
 }

@@ -155,12 +155,20 @@ pub fn diff(
     let mut state = AppointmentState::of(after);
     let seen_at = after.updated_at.unwrap_or(now);
     let (before, content_before, mut events) = match prior {
-        Prior::Adopted => {
-            // Recorded as it is: no events, and an appointment already over stays quiet.
+        Prior::Adopted | Prior::Unseen => {
+            // Recorded as it is, and an appointment already over stays quiet: only an old
+            // appointment changed since watching began (notes added, marked as not arrived
+            // days later) says it was updated; what changed is unknown. Such an appointment
+            // lies before the baseline's window, so no bookable time or queue moves with it.
+            let events = if matches!(prior, Prior::Unseen) && state.active {
+                vec![EventType::AppointmentUpdated]
+            } else {
+                Vec::new()
+            };
             state.arrived_at = state.arrived.then_some(seen_at);
             state.completed = state.in_queue() && state.end() <= now;
             return AppointmentOutcome {
-                events: Vec::new(),
+                events,
                 state,
                 availability: Vec::new(),
                 queues: Vec::new(),
@@ -533,6 +541,27 @@ mod tests {
         assert_eq!(
             outcome.state.arrived_at, before.0.arrived_at,
             "still arrived since then"
+        );
+    }
+
+    #[test]
+    fn an_old_appointment_first_seen_changed_is_an_update_and_nothing_else() {
+        let past = Appointment {
+            did_not_arrive: Some(true),
+            ..booked()
+        };
+        let later = at("2030-05-25T00:00:00Z");
+        let outcome = diff(Prior::Unseen, &past, fp(&past), later);
+        assert_eq!(outcome.events, [AppointmentUpdated]);
+        assert!(outcome.availability.is_empty() && outcome.queues.is_empty());
+        let cancelled = Appointment {
+            cancelled_at: Some(at("2030-05-24T00:00:00Z")),
+            ..booked()
+        };
+        assert!(
+            diff(Prior::Unseen, &cancelled, fp(&cancelled), later)
+                .events
+                .is_empty()
         );
     }
 

@@ -34,6 +34,8 @@ pub fn diff(
         Prior::New => true,
         Prior::Known(before) => *before != now,
         Prior::Adopted => false,
+        // Changed since watching began, from something never read: assume it moved.
+        Prior::Unseen => true,
     };
     changed.then(|| day.practitioner_id.clone()).flatten()
 }

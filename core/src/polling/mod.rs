@@ -13,8 +13,9 @@
 //! - [`store`]: the port the database implements (schedule and leases, cursors, snapshots,
 //!   marks, and the one transaction a poll commits).
 //!
-//! The first sight of a record is [`Prior::New`] (an event) or [`Prior::Adopted`] (the baseline:
-//! silent).
+//! The first sight of a record is [`Prior::New`] (an event), [`Prior::Adopted`] (the baseline:
+//! silent) or [`Prior::Unseen`] (an old record the baseline did not read, changed since: an
+//! update).
 
 pub mod appointments;
 pub mod availability;

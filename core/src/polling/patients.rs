@@ -19,6 +19,7 @@ pub fn diff(prior: Prior<'_, Fingerprint>, now: Fingerprint) -> Option<EventType
     match prior {
         Prior::New => Some(EventType::PatientCreated),
         Prior::Known(before) if *before != now => Some(EventType::PatientUpdated),
+        Prior::Unseen => Some(EventType::PatientUpdated),
         Prior::Known(_) | Prior::Adopted => None,
     }
 }

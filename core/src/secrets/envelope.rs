@@ -42,6 +42,16 @@ pub enum SecretPurpose {
     /// What the Cliniko poller keeps of a record to diff its next version (appointment notes
     /// and patient ids; fingerprints of patients), sealed or keyed per clinic.
     PollSnapshot,
+    /// A FHIR searchset's paging cursor (the search and the page), sealed so a partner can
+    /// neither read the search terms in it nor change them, nor use it at another clinic.
+    FhirCursor,
+    /// The credential ClinicGate presents to a partner's patient API (a bearer token or a
+    /// header's value) when it syncs patients there.
+    PatientSyncCredential,
+    /// A staff member's TOTP secret (base32), shared with their authenticator app.
+    TotpSecret,
+    /// The sealed state between a correct password and the MFA code at login.
+    MfaPendingLogin,
 }
 
 impl SecretPurpose {
@@ -53,6 +63,10 @@ impl SecretPurpose {
             Self::EventData => "event_data",
             Self::WebhookSecret => "webhook_secret",
             Self::PollSnapshot => "poll_snapshot",
+            Self::FhirCursor => "fhir_cursor",
+            Self::PatientSyncCredential => "patient_sync_credential",
+            Self::TotpSecret => "totp_secret",
+            Self::MfaPendingLogin => "mfa_pending_login",
         }
     }
 }

@@ -12,6 +12,8 @@
 //! Plaintext secrets only ever exist in memory as `SecretString`s; they are never logged.
 
 mod envelope;
+#[cfg(test)]
+pub(crate) mod memory;
 mod service_keys;
 mod vault;
 

@@ -2,8 +2,10 @@
 //! on first use, and re-wraps every data key when the master key is rotated.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use moka::future::Cache;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::envelope::{DataKey, MacKey, SecretPurpose, WrappedDataKey};
@@ -53,32 +55,73 @@ pub struct SealedSecret {
     pub key_version: i32,
 }
 
+/// How many clinics' unwrapped data keys a vault keeps in memory.
+const UNWRAPPED_KEYS: u64 = 10_000;
+
+/// How long an unwrapped data key stays in memory after its last use. A data key never changes
+/// once created (a master-key rotation re-wraps it, the key itself stays), so this bounds how
+/// long key material lingers in memory, not staleness.
+const UNWRAPPED_KEY_IDLE: Duration = Duration::from_secs(15 * 60);
+
 /// Seals and opens clinics' secrets.
 #[derive(Debug, Clone)]
 pub struct Vault {
     keyring: Arc<MasterKeyring>,
     keys: Arc<dyn DataKeyRepository>,
+    /// Unwrapped data keys by clinic: every event a delivery sends and every endpoint secret it
+    /// signs with is opened here, and a database read per open was a third of a delivery's
+    /// round trips.
+    unwrapped: Cache<TenantId, Arc<DataKey>>,
 }
 
 impl Vault {
     /// A vault over `keys`, wrapping with `keyring`'s current key.
     pub fn new(keyring: Arc<MasterKeyring>, keys: Arc<dyn DataKeyRepository>) -> Self {
-        Self { keyring, keys }
+        Self {
+            keyring,
+            keys,
+            unwrapped: Cache::builder()
+                .max_capacity(UNWRAPPED_KEYS)
+                .time_to_idle(UNWRAPPED_KEY_IDLE)
+                .build(),
+        }
     }
 
     /// The clinic's data key, created (and wrapped by the current master key) on first use.
-    async fn data_key(&self, tenant: TenantId) -> Result<DataKey> {
-        if let Some(wrapped) = self.keys.find(tenant).await? {
-            return DataKey::unwrap(&self.keyring, tenant, &wrapped);
+    async fn data_key(&self, tenant: TenantId) -> Result<Arc<DataKey>> {
+        if let Some(key) = self.unwrapped.get(&tenant).await {
+            return Ok(key);
         }
-        let fresh = DataKey::generate();
-        let wrapped = fresh.wrap(self.keyring.current(), tenant)?;
-        let stored = self.keys.insert_if_absent(tenant, wrapped.clone()).await?;
-        if stored == wrapped {
-            Ok(fresh)
-        } else {
-            DataKey::unwrap(&self.keyring, tenant, &stored)
+        // Two callers missing at once both read (or race to create, which `insert_if_absent`
+        // settles): harmless, and simpler than coalescing loads whose errors are not `Clone`.
+        let key = Arc::new(match self.keys.find(tenant).await? {
+            Some(wrapped) => DataKey::unwrap(&self.keyring, tenant, &wrapped)?,
+            None => {
+                let fresh = DataKey::generate();
+                let wrapped = fresh.wrap(self.keyring.current(), tenant)?;
+                let stored = self.keys.insert_if_absent(tenant, wrapped.clone()).await?;
+                if stored == wrapped {
+                    fresh
+                } else {
+                    DataKey::unwrap(&self.keyring, tenant, &stored)?
+                }
+            }
+        });
+        self.unwrapped.insert(tenant, Arc::clone(&key)).await;
+        Ok(key)
+    }
+
+    /// The clinic's existing data key: opening a secret never creates one.
+    async fn existing_data_key(&self, tenant: TenantId) -> Result<Arc<DataKey>> {
+        if let Some(key) = self.unwrapped.get(&tenant).await {
+            return Ok(key);
         }
+        let wrapped = self.keys.find(tenant).await?.ok_or_else(|| {
+            Error::internal(format!("clinic {tenant} has a secret but no data key"))
+        })?;
+        let key = Arc::new(DataKey::unwrap(&self.keyring, tenant, &wrapped)?);
+        self.unwrapped.insert(tenant, Arc::clone(&key)).await;
+        Ok(key)
     }
 
     /// Encrypts `secret` for `tenant` and `purpose`.
@@ -114,10 +157,7 @@ impl Vault {
                 sealed.key_version
             )));
         }
-        let wrapped = self.keys.find(tenant).await?.ok_or_else(|| {
-            Error::internal(format!("clinic {tenant} has a secret but no data key"))
-        })?;
-        let key = DataKey::unwrap(&self.keyring, tenant, &wrapped)?;
+        let key = self.existing_data_key(tenant).await?;
         let plain = key.open(tenant, purpose, &sealed.ciphertext)?;
         let text = String::from_utf8(plain.expose_secret().clone())
             .map_err(|_| Error::internal("a decrypted secret is not UTF-8"))?;
@@ -181,5 +221,45 @@ pub async fn rotate_master_key(
                 report.skipped += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::memory::MemoryDataKeys;
+
+    #[tokio::test]
+    async fn a_clinics_data_key_is_read_once_and_opens_from_memory_after() {
+        let keys = Arc::new(MemoryDataKeys::default());
+        let master = MasterKey::generate();
+        let ring = MasterKeyring::new(MasterKey::from_bytes(*master.expose_bytes()));
+        let writer = Vault::new(Arc::new(ring), keys.clone());
+        let tenant = TenantId::new();
+        let secret = SecretString::from("whsec_abc");
+        let sealed = writer
+            .seal(tenant, SecretPurpose::WebhookSecret, &secret)
+            .await
+            .unwrap();
+
+        // Another instance's vault: the first open reads the key, the rest do not.
+        let reader = Vault::new(Arc::new(MasterKeyring::new(master)), keys.clone());
+        let before = keys.finds();
+        for _ in 0..5 {
+            let opened = reader
+                .open(tenant, SecretPurpose::WebhookSecret, &sealed)
+                .await
+                .unwrap();
+            assert_eq!(opened.expose_secret(), "whsec_abc");
+        }
+        assert_eq!(keys.finds() - before, 1);
+
+        // Another clinic's secret still does not open with this clinic's cached key.
+        assert!(
+            reader
+                .open(TenantId::new(), SecretPurpose::WebhookSecret, &sealed)
+                .await
+                .is_err()
+        );
     }
 }

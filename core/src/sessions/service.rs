@@ -93,8 +93,19 @@ impl SessionService {
     /// # Errors
     /// `Unauthenticated` for any wrong credential (never saying which), `RateLimited` when the
     /// account or IP has failed too often, `Unavailable` when the stores are down.
-    #[tracing::instrument(skip_all, fields(tenant_id = %attempt.tenant_id))]
     pub async fn login(&self, attempt: LoginAttempt) -> Result<NewSession> {
+        let user = self.check_password(&attempt).await?;
+        self.rotate(attempt.previous.as_ref(), attempt.tenant_id, user)
+            .await
+    }
+
+    /// The password step of a login: the user whose credentials these are, without starting a
+    /// session (a user with MFA still has a code to give).
+    ///
+    /// # Errors
+    /// As [`Self::login`].
+    #[tracing::instrument(skip_all, fields(tenant_id = %attempt.tenant_id))]
+    pub async fn check_password(&self, attempt: &LoginAttempt) -> Result<User> {
         let keys = ThrottleKeys::new(attempt.tenant_id, &attempt.email, attempt.client_ip);
         let delay = self.throttle.admit(&keys).await?;
         if !delay.is_zero() {
@@ -110,24 +121,50 @@ impl SessionService {
         };
         let (user, hash) =
             credentials.map_or((None, None), |(user, hash)| (Some(user), Some(hash)));
-        let matches = password::verify(attempt.password, hash).await?;
-        let user = match user {
-            Some(user) if matches && user.active => user,
+        let matches = password::verify(attempt.password.clone(), hash).await?;
+        match user {
+            Some(user) if matches && user.active => {
+                self.throttle.succeeded(&keys).await?;
+                Ok(user)
+            }
             _ => {
                 self.throttle.failed(&keys).await?;
-                return Err(Error::Unauthenticated);
+                Err(Error::Unauthenticated)
             }
-        };
-        self.throttle.succeeded(&keys).await?;
-        if let Some(previous) = &attempt.previous {
+        }
+    }
+
+    /// Starts the session of a completed login, ending the one the browser had (sessions rotate
+    /// at login).
+    ///
+    /// # Errors
+    /// `Unavailable` when the session store is down.
+    pub async fn rotate(
+        &self,
+        previous: Option<&SessionToken>,
+        tenant_id: TenantId,
+        user: User,
+    ) -> Result<NewSession> {
+        if let Some(previous) = previous {
             self.store.remove(&previous.key()).await?;
         }
+        let started = self.start(tenant_id, user).await?;
+        tracing::info!(user_id = %started.session.user.id, "logged in");
+        Ok(started)
+    }
+
+    /// A fresh session for `user` of clinic `tenant_id`, who has just proved who they are
+    /// again (a password change ends every session of theirs, the one it was made in too).
+    ///
+    /// # Errors
+    /// `Unavailable` when the session store is down.
+    pub async fn start(&self, tenant_id: TenantId, user: User) -> Result<NewSession> {
         let token = SessionToken::generate();
         let now = Utc::now();
         let absolute =
             chrono::Duration::from_std(self.policy.absolute_timeout).map_err(Error::internal)?;
         let record = SessionRecord {
-            tenant_id: attempt.tenant_id,
+            tenant_id,
             user_id: user.id,
             created_at: now,
             expires_at: now + absolute,
@@ -135,11 +172,10 @@ impl SessionService {
         self.store
             .insert(&token.key(), &record, self.policy.idle_timeout)
             .await?;
-        tracing::info!(user_id = %user.id, "logged in");
         Ok(NewSession {
             token,
             session: Session {
-                context: TenantContext::new(attempt.tenant_id, user.id, user.role),
+                context: TenantContext::new(tenant_id, user.id, user.role),
                 expires_at: record.expires_at,
                 user,
             },

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 
 use crate::crypto::hex;
-use crate::ids::TenantId;
+use crate::ids::{TenantId, UserId};
 use crate::ports::RateLimiter;
 use crate::users::Email;
 use crate::{Error, Result};
@@ -62,6 +62,17 @@ impl ThrottleKeys {
         Self {
             account: format!("client-auth:client:{digest}"),
             ip: format!("client-auth:ip:{}", ip_bucket(ip)),
+        }
+    }
+}
+
+impl ThrottleKeys {
+    /// Keys for MFA codes of `user` of `tenant` from `ip`: counted per user (the password is
+    /// already known to whoever is here), apart from password failures.
+    pub fn mfa(tenant: TenantId, user: UserId, ip: IpAddr) -> Self {
+        Self {
+            account: format!("mfa:user:{tenant}:{user}"),
+            ip: format!("mfa:ip:{}", ip_bucket(ip)),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Whether a genuine token may still be used: not revoked, its client not deleted, its clinic not
-//! suspended. This is the per-request state that must agree across instances at once.
+//! suspended, its client not suspended by the clinic (the kill-switch, `crate::suspensions`). This is the per-request state that must agree across instances at once.
 //!
 //! Two ways, chosen at start-up by whether the shared stores are shared ([`Freshness`]):
 //! - **Shared store (Redis)**: revocations are read from the shared [`RevocationSet`] and each
@@ -54,6 +54,9 @@ pub enum Refusal {
     OtherClinic,
     /// Its clinic is suspended.
     ClinicSuspended,
+    /// The clinic suspended its client (or all of its integrations): a kill-switch the partner
+    /// is told about, unlike the other refusals.
+    ClientSuspended,
 }
 
 impl Refusal {
@@ -64,6 +67,7 @@ impl Refusal {
             Self::ClientGone => "client_gone",
             Self::OtherClinic => "other_clinic",
             Self::ClinicSuspended => "clinic_suspended",
+            Self::ClientSuspended => "client_suspended",
         }
     }
 }
@@ -173,6 +177,7 @@ impl AccessChecker {
             None => Err(Refusal::ClientGone),
             Some(access) if access.tenant_id != claims.tid => Err(Refusal::OtherClinic),
             Some(access) if !access.clinic_active => Err(Refusal::ClinicSuspended),
+            Some(access) if access.suspended => Err(Refusal::ClientSuspended),
             Some(access) => Ok(access),
         })
     }
@@ -340,6 +345,8 @@ mod tests {
             scopes: ScopeSet::parse_list("doctors:read", "scope").unwrap(),
             rate_limit_per_minute: Some(5),
             clinic_active: true,
+            suspended: true,
+            cliniko_budget_share: Some(20),
         };
         let bytes = serde_json::to_vec(&Cached::from_access(Some(access.clone()))).unwrap();
         let back: Cached = serde_json::from_slice(&bytes).unwrap();
@@ -347,5 +354,21 @@ mod tests {
         let gone = serde_json::to_vec(&Cached::from_access(None)).unwrap();
         assert_eq!(gone, br#"{"state":"gone"}"#);
         assert!(serde_json::from_slice::<Cached>(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_cached_state_written_before_suspensions_existed_reads_as_not_suspended() {
+        let access = ClientAccess {
+            tenant_id: TenantId::new(),
+            scopes: ScopeSet::parse_list("doctors:read", "scope").unwrap(),
+            rate_limit_per_minute: None,
+            clinic_active: true,
+            suspended: true,
+            cliniko_budget_share: Some(20),
+        };
+        let mut entry = serde_json::to_value(Cached::from_access(Some(access))).unwrap();
+        entry.as_object_mut().unwrap().remove("suspended").unwrap();
+        let old = serde_json::to_vec(&entry).unwrap();
+        assert!(!decode(&old).flatten().unwrap().suspended);
     }
 }

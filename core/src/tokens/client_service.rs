@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::access::AccessChecker;
 use super::clients::{
     ApiClient, ApiClientRepository, ClientChange, ClientId, ClientName, NewApiClient,
-    validate_rate_limit,
+    validate_budget_share, validate_rate_limit,
 };
 use super::{ClientSecret, ScopeSet, SecretHasher};
 use crate::tenancy::TenantContext;
@@ -36,6 +36,8 @@ pub struct ClientPatch {
     pub scopes: Option<Vec<String>>,
     /// A new rate limit; `Some(None)` returns to the default.
     pub rate_limit_per_minute: Option<Option<u32>>,
+    /// A new cap on its share of the clinic's Cliniko budget (percent); `Some(None)` removes it.
+    pub cliniko_budget_share: Option<Option<u8>>,
 }
 
 /// A client and its secret, right after creation or rotation: the only time it is visible.
@@ -157,8 +159,29 @@ impl ClientService {
         self.clients.list_in_tenant(ctx.tenant_id()).await
     }
 
-    /// Changes a client's name, scopes or rate limit. New scopes and limits apply at once, also
-    /// to tokens already issued (a token never does more than its client may do now).
+    /// The clinic's clients' ids and names, for any staff member: the dashboard labels each
+    /// client's numbers with its name, and clinicians read the dashboard too.
+    ///
+    /// # Errors
+    /// `Forbidden` for API clients.
+    pub async fn names(&self, ctx: &TenantContext) -> Result<Vec<(ClientId, String)>> {
+        if ctx.user_id().is_none() {
+            return Err(Error::Forbidden(
+                "only the clinic's staff can list its clients".to_owned(),
+            ));
+        }
+        Ok(self
+            .clients
+            .list_in_tenant(ctx.tenant_id())
+            .await?
+            .into_iter()
+            .map(|client| (client.client_id, client.name.as_str().to_owned()))
+            .collect())
+    }
+
+    /// Changes a client's name, scopes, rate limit or Cliniko budget share. New scopes and limits
+    /// apply at once, also to tokens already issued (a token never does more than its client may
+    /// do now).
     ///
     /// # Errors
     /// `NotFound` for another clinic's client; `Validation` naming every invalid field.
@@ -180,6 +203,9 @@ impl ClientService {
             rate_limit_per_minute: patch.rate_limit_per_minute.map(|limit| {
                 limit.and_then(|limit| collect(validate_rate_limit(limit), &mut errors))
             }),
+            cliniko_budget_share: patch.cliniko_budget_share.map(|share| {
+                share.and_then(|share| collect(validate_budget_share(share), &mut errors))
+            }),
         };
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
@@ -188,7 +214,7 @@ impl ClientService {
             return Err(Error::invalid(
                 "name",
                 "nothing_to_change",
-                "send a new name, scopes or rate_limit_per_minute",
+                "send a new name, scopes, rate_limit_per_minute or cliniko_budget_share",
             ));
         }
         let client = self

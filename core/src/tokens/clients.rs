@@ -133,6 +133,22 @@ pub fn validate_rate_limit(limit: u32) -> Result<u32> {
     }
 }
 
+/// Checks a client's share of the clinic's Cliniko budget, in percent.
+///
+/// # Errors
+/// A validation error on `cliniko_budget_share`.
+pub fn validate_budget_share(percent: u8) -> Result<u8> {
+    if (1..=100).contains(&percent) {
+        Ok(percent)
+    } else {
+        Err(Error::invalid(
+            "cliniko_budget_share",
+            "out_of_range",
+            "use 1 to 100 (percent of the clinic's Cliniko budget), or null for no cap",
+        ))
+    }
+}
+
 /// An API client as stored (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiClient {
@@ -152,6 +168,12 @@ pub struct ApiClient {
     pub updated_at: DateTime<Utc>,
     /// Until when the secret replaced by the last rotation still works.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Since when the clinic has suspended this client (its own kill-switch; the clinic-wide
+    /// one is the clinic's), if it has.
+    pub suspended_at: Option<DateTime<Utc>>,
+    /// The most of the clinic's Cliniko budget its calls may use, in percent; `None` = no cap
+    /// beyond the API lane's.
+    pub cliniko_budget_share: Option<u8>,
 }
 
 /// A client about to be stored.
@@ -178,6 +200,8 @@ pub struct ClientChange {
     pub scopes: Option<ScopeSet>,
     /// A new limit; `Some(None)` returns to the default.
     pub rate_limit_per_minute: Option<Option<u32>>,
+    /// A new cap on its share of the Cliniko budget; `Some(None)` removes the cap.
+    pub cliniko_budget_share: Option<Option<u8>>,
 }
 
 /// What authenticating a client needs: the stored hashes and whether its clinic is active.
@@ -204,6 +228,15 @@ pub struct ClientAccess {
     pub rate_limit_per_minute: Option<u32>,
     /// Whether the clinic may be served.
     pub clinic_active: bool,
+    /// Whether the clinic has suspended this client, or all of its integrations. Defaults to
+    /// `false` when a cached state written by an older version lacks it: such entries are
+    /// replaced by every suspension, which writes the state read after it.
+    #[serde(default)]
+    pub suspended: bool,
+    /// Its cap on the clinic's Cliniko budget, in percent; `None` = no cap (also when a cached
+    /// state written by an older version lacks it, as for `suspended`).
+    #[serde(default)]
+    pub cliniko_budget_share: Option<u8>,
 }
 
 /// Storage of API clients.
@@ -270,6 +303,14 @@ mod tests {
         assert!(ClientName::parse("   ").is_err());
         assert!(ClientName::parse(&"x".repeat(101)).is_err());
         assert!(ClientName::parse("a\nb").is_err());
+    }
+
+    #[test]
+    fn budget_shares_are_percentages_from_one_to_a_hundred() {
+        assert!(validate_budget_share(0).is_err());
+        assert_eq!(validate_budget_share(1).unwrap(), 1);
+        assert_eq!(validate_budget_share(100).unwrap(), 100);
+        assert!(validate_budget_share(101).is_err());
     }
 
     #[test]

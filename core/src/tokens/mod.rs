@@ -8,6 +8,8 @@
 //! `/.well-known/jwks.json`, and small and fast to verify.
 
 mod access;
+mod assertions;
+mod client_keys;
 mod client_service;
 mod clients;
 mod clinic_status;
@@ -19,14 +21,22 @@ mod revocations;
 mod scopes;
 mod secrets;
 mod service;
+mod smart_scopes;
 mod verified;
 
 pub use access::{AccessChecker, Freshness, Refusal};
+pub use assertions::{
+    ASSERTION_ALGORITHMS, AssertionError, AssertionJtiRepository, CLIENT_ASSERTION_TYPE,
+    ClientAssertions, MAX_ASSERTION_LIFETIME, MAX_JTI_LEN, claimed_client,
+};
+pub use client_keys::{
+    ClientJwks, ClientJwksRepository, ClientKeys, ClientKeysService, MAX_CLIENT_KEYS,
+};
 pub use client_service::{ClientPatch, ClientService, ClientWithSecret, NewClientRequest};
 pub use clients::{
     ApiClient, ApiClientRepository, CLIENT_ID_PREFIX, ClientAccess, ClientChange,
     ClientCredentials, ClientId, ClientName, MAX_RATE_LIMIT_PER_MINUTE, NewApiClient,
-    validate_rate_limit,
+    validate_budget_share, validate_rate_limit,
 };
 pub use clinic_status::TokenAwareClinics;
 pub use jwt::{
@@ -38,6 +48,7 @@ pub use revocations::{RevocationRepository, RevokedToken};
 pub use scopes::{Scope, ScopeSet};
 pub use secrets::{CLIENT_SECRET_PREFIX, ClientSecret, SecretHasher, load_secret_hasher};
 pub use service::{
-    ApiAccess, ClientCredentialsGrant, ClientRevokeError, GrantError, Rejection, RevokeError,
-    TokenPolicy, TokenService,
+    ApiAccess, ClientCredentialsGrant, ClientProof, ClientRevokeError, GrantError, Granted,
+    Rejection, RevokeError, TokenPolicy, TokenService,
 };
+pub use smart_scopes::{RequestedScopes, SMART_SYSTEM_SCOPES};

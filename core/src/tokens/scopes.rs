@@ -56,6 +56,21 @@ impl Scope {
         }
     }
 
+    /// What the scope allows, in a few words (shown in the API documentation's sign-in dialog).
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::DoctorsRead => {
+                "Read the doctor directory, clinics, specialties and appointment types"
+            }
+            Self::SlotsRead => "Search available slots",
+            Self::AppointmentsRead => "Read appointments and their status",
+            Self::AppointmentsWrite => "Book, reschedule and cancel appointments",
+            Self::PatientsRead => "Read patients",
+            Self::PatientsWrite => "Create and update patients",
+            Self::WebhooksManage => "Manage the client's own webhook endpoints",
+        }
+    }
+
     /// Parses the wire form.
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)

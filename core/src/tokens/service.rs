@@ -8,11 +8,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::access::{AccessChecker, Refusal};
+use super::assertions::{AssertionError, ClientAssertions};
 use super::clients::{ApiClientRepository, ClientCredentials, ClientId};
 use super::jwt::{AccessClaims, Issued, TokenError, TokenIssuer};
 use super::keys::SigningKeys;
 use super::leases::LeasedLimiter;
 use super::revocations::RevokedToken;
+use super::smart_scopes::RequestedScopes;
 use super::verified::VerifiedTokens;
 use super::{ClientSecret, ScopeSet, SecretHasher};
 use crate::ports::{Quota, RateDecision, RateLimiter};
@@ -20,13 +22,38 @@ use crate::sessions::{LoginThrottle, ThrottleKeys};
 use crate::tenancy::TenantContext;
 use crate::{Error, Result};
 
+/// How a client proves who it is at the token endpoint.
+#[derive(Debug)]
+pub enum ClientProof {
+    /// Its secret (`client_secret_basic` or `client_secret_post`).
+    Secret(ClientSecret),
+    /// A JWT signed by one of its registered keys (`private_key_jwt`, RFC 7523).
+    Assertion(String),
+}
+
+/// A [`ClientProof`], borrowed: the revocation endpoint checks a secret it does not own.
+#[derive(Debug, Clone, Copy)]
+enum Proof<'a> {
+    Secret(&'a ClientSecret),
+    Assertion(&'a str),
+}
+
+impl ClientProof {
+    fn borrowed(&self) -> Proof<'_> {
+        match self {
+            Self::Secret(secret) => Proof::Secret(secret),
+            Self::Assertion(assertion) => Proof::Assertion(assertion),
+        }
+    }
+}
+
 /// A client-credentials grant request (RFC 6749 §4.4), already authenticated by form.
 #[derive(Debug)]
 pub struct ClientCredentialsGrant {
     /// The `client_id` as presented.
     pub client_id: String,
-    /// The secret as presented.
-    pub client_secret: ClientSecret,
+    /// The proof as presented.
+    pub proof: ClientProof,
     /// The `scope` parameter, if given (space-separated).
     pub scope: Option<String>,
     /// Where the request came from, for throttling failures.
@@ -48,6 +75,16 @@ pub enum GrantError {
     /// Anything else (a store down).
     #[error(transparent)]
     Failed(#[from] Error),
+}
+
+/// An issued token and the `scope` to answer with: the scopes as requested, SMART system scopes
+/// included, while the token carries the ClinicGate scopes they stand for.
+#[derive(Debug)]
+pub struct Granted {
+    /// The token.
+    pub issued: Issued,
+    /// The granted scopes as the client named them, space-separated.
+    pub scope: String,
 }
 
 /// Why a presented token is not accepted; every variant is answered with the same 401.
@@ -80,7 +117,9 @@ impl ApiAccess {
     pub fn scopes(&self) -> ScopeSet {
         match self.context.actor() {
             crate::tenancy::Actor::ApiClient { scopes, .. } => scopes.clone(),
-            crate::tenancy::Actor::Staff { .. } => ScopeSet::default(),
+            crate::tenancy::Actor::Staff { .. } | crate::tenancy::Actor::CalendarFeed { .. } => {
+                ScopeSet::default()
+            }
         }
     }
 }
@@ -177,6 +216,8 @@ pub struct TokenService {
     client_limits: Arc<LeasedLimiter>,
     policy: TokenPolicy,
     verified: Arc<VerifiedTokens>,
+    /// `private_key_jwt`; without it only secrets authenticate clients.
+    assertions: Option<ClientAssertions>,
 }
 
 impl TokenService {
@@ -206,7 +247,20 @@ impl TokenService {
             limiter,
             policy,
             verified: Arc::new(VerifiedTokens::default()),
+            assertions: None,
         }
+    }
+
+    /// Also authenticates clients by `private_key_jwt` assertions.
+    #[must_use]
+    pub fn with_client_assertions(mut self, assertions: ClientAssertions) -> Self {
+        self.assertions = Some(assertions);
+        self
+    }
+
+    /// The `private_key_jwt` checker, when enabled.
+    pub fn client_assertions(&self) -> Option<&ClientAssertions> {
+        self.assertions.as_ref()
     }
 
     /// Leases fast clients' units from the shared limiter (see [`LeasedLimiter`]): for a limiter
@@ -238,16 +292,23 @@ impl TokenService {
         if pruned > 0 {
             tracing::debug!(pruned, "forgot revocations of expired tokens");
         }
+        if let Some(assertions) = &self.assertions {
+            let pruned = assertions.prune(Utc::now()).await?;
+            if pruned > 0 {
+                tracing::debug!(pruned, "forgot the ids of expired client assertions");
+            }
+        }
         Ok(())
     }
 
     /// Authenticates an API client by its id and secret (the current one, or the previous one
-    /// within its grace period), for the token and revocation endpoints. Failures are throttled
-    /// per client and per address, and never say which part was wrong.
+    /// within its grace period) or a `private_key_jwt` assertion, for the token and revocation
+    /// endpoints. Failures are throttled per client and per address, and never say which part
+    /// was wrong.
     async fn authenticate_client(
         &self,
         client_id: &str,
-        secret: &ClientSecret,
+        proof: Proof<'_>,
         client_ip: IpAddr,
     ) -> Result<ClientCredentials, ClientAuthError> {
         let keys = ThrottleKeys::api_client(client_id, client_ip);
@@ -265,9 +326,11 @@ impl TokenService {
             Some(id) => self.clients.credentials(&id).await?,
             None => None,
         };
-        let Some(credentials) =
-            credentials.filter(|c| c.clinic_active && self.secret_matches(c, secret, Utc::now()))
-        else {
+        let credentials = match credentials.filter(|c| c.clinic_active) {
+            Some(c) => self.proven(&c, proof).await?.then_some(c),
+            None => None,
+        };
+        let Some(credentials) = credentials else {
             self.throttle.failed(&keys).await?;
             return Err(ClientAuthError::InvalidClient);
         };
@@ -275,36 +338,58 @@ impl TokenService {
         Ok(credentials)
     }
 
+    /// Whether `proof` proves the client `credentials` describe.
+    async fn proven(
+        &self,
+        credentials: &ClientCredentials,
+        proof: Proof<'_>,
+    ) -> Result<bool, ClientAuthError> {
+        match proof {
+            Proof::Secret(secret) => Ok(self.secret_matches(credentials, secret, Utc::now())),
+            Proof::Assertion(assertion) => {
+                let Some(assertions) = &self.assertions else {
+                    return Ok(false);
+                };
+                match assertions
+                    .verify(&credentials.client.client_id, assertion, Utc::now())
+                    .await
+                {
+                    Ok(()) => Ok(true),
+                    Err(AssertionError::Refused(why)) => {
+                        tracing::info!(client_id = %credentials.client.client_id, why, "refused a client assertion");
+                        Ok(false)
+                    }
+                    Err(AssertionError::Failed(err)) => Err(err.into()),
+                }
+            }
+        }
+    }
+
     /// Authenticates the client and issues a token (RFC 6749 §4.4).
     ///
-    /// The requested scopes must all be the client's; none requested means all of them.
+    /// The requested scopes (ClinicGate's or SMART system scopes, see [`RequestedScopes`]) must
+    /// all be the client's; none requested means all of them.
     #[tracing::instrument(skip_all)]
-    pub async fn grant(&self, grant: ClientCredentialsGrant) -> Result<Issued, GrantError> {
+    pub async fn grant(&self, grant: ClientCredentialsGrant) -> Result<Granted, GrantError> {
         let client = self
-            .authenticate_client(&grant.client_id, &grant.client_secret, grant.client_ip)
+            .authenticate_client(&grant.client_id, grant.proof.borrowed(), grant.client_ip)
             .await?
             .client;
-        let scopes = match grant
+        let requested = match grant
             .scope
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            None => client.scopes.clone(),
-            Some(requested) => {
-                let requested = ScopeSet::parse_list(requested, "scope").map_err(|err| {
-                    GrantError::InvalidScope(match err {
-                        Error::Validation(fields) => fields
-                            .into_iter()
-                            .map(|f| f.message)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                        other => other.to_string(),
-                    })
-                })?;
-                if !requested.is_subset(&client.scopes) {
+            None => RequestedScopes {
+                echo: client.scopes.to_string(),
+                scopes: client.scopes.clone(),
+            },
+            Some(raw) => {
+                let requested = RequestedScopes::parse(raw).map_err(GrantError::InvalidScope)?;
+                if !requested.scopes.is_subset(&client.scopes) {
                     return Err(GrantError::InvalidScope(format!(
-                        "this client may request only: {}",
+                        "this client may request only: {} (or the SMART system scopes they cover)",
                         client.scopes
                     )));
                 }
@@ -315,11 +400,14 @@ impl TokenService {
             self.keys.current().signing_key(),
             client.client_id.as_str(),
             client.tenant_id,
-            &scopes,
+            &requested.scopes,
             Utc::now(),
         )?;
         tracing::info!(tenant_id = %client.tenant_id, client_id = %client.client_id, jti = %issued.claims.jti, "issued an access token");
-        Ok(issued)
+        Ok(Granted {
+            issued,
+            scope: requested.echo,
+        })
     }
 
     /// Whether `secret` is the client's current secret, or its previous one within the grace
@@ -379,7 +467,8 @@ impl TokenService {
             .map_err(Rejection::Refused)?;
         let scopes = claims.scopes().intersection(&access.scopes);
         Ok(ApiAccess {
-            context: TenantContext::for_api_client(claims.tid, client_id, scopes),
+            context: TenantContext::for_api_client(claims.tid, client_id, scopes)
+                .with_cliniko_budget_share(access.cliniko_budget_share),
             rate_limit_per_minute: access
                 .rate_limit_per_minute
                 .unwrap_or(self.policy.default_rate_limit_per_minute),
@@ -440,7 +529,7 @@ impl TokenService {
         target: &str,
     ) -> Result<(), ClientRevokeError> {
         let client = self
-            .authenticate_client(client_id, secret, client_ip)
+            .authenticate_client(client_id, Proof::Secret(secret), client_ip)
             .await?
             .client;
         match self.verify_genuine(target).await {

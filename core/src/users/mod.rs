@@ -4,6 +4,7 @@
 
 mod email;
 pub mod password;
+pub mod password_links;
 mod service;
 
 use async_trait::async_trait;
@@ -11,6 +12,9 @@ use chrono::{DateTime, Utc};
 
 pub use email::Email;
 pub use password::{Password, PasswordHash};
+pub use password_links::{
+    IssuedLink, LinkPurpose, PasswordLinkRepository, PasswordLinkToken, UsableLink,
+};
 pub use service::{NewStaff, StaffChange, UserService};
 
 use crate::Result;
@@ -63,6 +67,8 @@ pub struct User {
     pub tenant_id: TenantId,
     /// Login name, lowercase, unique within the clinic.
     pub email: Email,
+    /// The name staff know the person by, if given.
+    pub display_name: Option<DisplayName>,
     /// What it may do.
     pub role: Role,
     /// Deactivated users cannot log in and their sessions end.
@@ -73,6 +79,51 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A staff member's display name: 1 to 100 characters, trimmed, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// The longest name accepted, in characters.
+    pub const MAX_CHARS: usize = 100;
+
+    /// Checks a name as typed; blank is `None` (no name).
+    ///
+    /// # Errors
+    /// A field error on `display_name` when too long or holding control characters.
+    pub fn parse(raw: &str) -> std::result::Result<Option<Self>, crate::FieldError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(crate::FieldError::new(
+                "display_name",
+                "too_long",
+                "use at most 100 characters",
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(crate::FieldError::new(
+                "display_name",
+                "invalid_characters",
+                "a name cannot hold line breaks or control characters",
+            ));
+        }
+        Ok(Some(Self(name.to_owned())))
+    }
+
+    /// Wraps a stored name.
+    pub fn from_stored(name: String) -> Self {
+        Self(name)
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A user about to be stored. The id is chosen by the service (UUIDv7), like every id.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -80,6 +131,8 @@ pub struct NewUser {
     pub id: UserId,
     /// Login name.
     pub email: Email,
+    /// The name staff know the person by.
+    pub display_name: Option<DisplayName>,
     /// Role.
     pub role: Role,
     /// argon2id hash of its password.
@@ -108,6 +161,13 @@ pub trait UserRepository: Send + Sync + std::fmt::Debug {
         tenant: TenantId,
         email: &Email,
     ) -> Result<Option<(User, PasswordHash)>>;
+    /// Replaces a user's password hash; another clinic's id is `NotFound`.
+    async fn set_password_in_tenant(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        hash: PasswordHash,
+    ) -> Result<()>;
     /// Adds a user to the clinic; an e-mail already used in this clinic is
     /// `Conflict { code: "email_taken" }`.
     async fn create_in_tenant(&self, tenant: TenantId, user: NewUser) -> Result<User>;

@@ -6,6 +6,7 @@ use std::fmt;
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use tracing::Instrument as _;
 
@@ -124,6 +125,15 @@ pub async fn hash(password: Password) -> Result<PasswordHash> {
             .map_err(|e| Error::internal(format!("argon2 hashing failed: {e}")))
     })
     .await?
+}
+
+/// A hash of 256 random bits nobody ever sees: the password of a staff member invited to
+/// choose their own, so that until they do, no password logs them in (and a login attempt
+/// takes as long as any other).
+pub async fn unusable() -> Result<PasswordHash> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hash(Password(SecretString::from(crate::crypto::hex(&bytes)))).await
 }
 
 /// Whether `candidate` matches `stored`. With no stored hash (unknown e-mail) a dummy hash is

@@ -3,13 +3,23 @@
 //! Rules: only owners and admins manage staff; only an owner may create an owner, promote someone
 //! to owner, or change an owner; the last active owner can be neither demoted nor deactivated
 //! (enforced atomically by the repository); deactivating a user ends all their sessions.
+//!
+//! Passwords: a staff member changes their own (the current one required; every session of
+//! theirs ends, and the caller starts a fresh one); a manager makes a one-time reset link for
+//! someone they may manage, and a staff member added without a password gets an invite link
+//! (see [`super::password_links`]). Using a link ends every session of its person.
 
 use std::sync::Arc;
 
+use chrono::Utc;
 use secrecy::SecretString;
 
-use super::{Email, NewUser, Password, Role, User, UserChange, UserRepository, password};
-use crate::ids::UserId;
+use super::password_links::{NewPasswordLink, PasswordLinkId};
+use super::{
+    DisplayName, Email, IssuedLink, LinkPurpose, NewUser, Password, PasswordLinkRepository,
+    PasswordLinkToken, Role, UsableLink, User, UserChange, UserRepository, password,
+};
+use crate::ids::{TenantId, UserId};
 use crate::ports::SessionStore;
 use crate::tenancy::TenantContext;
 use crate::{Error, FieldError, Result};
@@ -21,8 +31,11 @@ pub struct NewStaff {
     pub email: String,
     /// Their role.
     pub role: Role,
-    /// Their initial password (they log in with it; changing it is theirs to do).
-    pub password: SecretString,
+    /// The name staff know them by, if any.
+    pub display_name: Option<String>,
+    /// Their initial password (they log in with it; changing it is theirs to do); without one,
+    /// they get an invite link to choose it themselves.
+    pub password: Option<SecretString>,
 }
 
 /// A change requested through the API: role and/or active flag.
@@ -32,7 +45,15 @@ pub type StaffChange = UserChange;
 #[derive(Debug, Clone)]
 pub struct UserService {
     users: Arc<dyn UserRepository>,
+    links: Arc<dyn PasswordLinkRepository>,
     sessions: Arc<dyn SessionStore>,
+}
+
+/// Every unusable link answers the same: nobody learns whether it existed.
+fn link_unusable() -> Error {
+    Error::NotFound {
+        resource: "password link",
+    }
 }
 
 fn owners_only() -> Error {
@@ -40,9 +61,17 @@ fn owners_only() -> Error {
 }
 
 impl UserService {
-    /// A service over `users`, ending sessions in `sessions` on deactivation.
-    pub fn new(users: Arc<dyn UserRepository>, sessions: Arc<dyn SessionStore>) -> Self {
-        Self { users, sessions }
+    /// A service over `users` and their password `links`, ending sessions in `sessions`.
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        links: Arc<dyn PasswordLinkRepository>,
+        sessions: Arc<dyn SessionStore>,
+    ) -> Self {
+        Self {
+            users,
+            links,
+            sessions,
+        }
     }
 
     /// The clinic's staff.
@@ -51,32 +80,195 @@ impl UserService {
         self.users.list_in_tenant(ctx.tenant_id()).await
     }
 
-    /// Adds a staff member.
-    pub async fn create(&self, ctx: &TenantContext, staff: NewStaff) -> Result<User> {
+    /// Adds a staff member; without a password, also their invite link.
+    pub async fn create(
+        &self,
+        ctx: &TenantContext,
+        staff: NewStaff,
+    ) -> Result<(User, Option<IssuedLink>)> {
         ctx.require_manager()?;
         if staff.role == Role::Owner && ctx.role() != Some(Role::Owner) {
             return Err(owners_only());
         }
         let mut errors: Vec<FieldError> = Vec::new();
         let email = Email::parse(&staff.email).map_err(|e| errors.push(e)).ok();
-        let password = Password::parse_new(staff.password)
+        let display_name = staff
+            .display_name
+            .as_deref()
+            .map_or(Ok(None), DisplayName::parse)
             .map_err(|e| errors.push(e))
-            .ok();
-        let (Some(email), Some(password)) = (email, password) else {
+            .ok()
+            .flatten();
+        let password = staff
+            .password
+            .map(|raw| Password::parse_new(raw).map_err(|e| errors.push(e)).ok());
+        let (Some(email), true) = (email, errors.is_empty()) else {
             return Err(Error::Validation(errors));
         };
-        let password_hash = password::hash(password).await?;
-        self.users
+        let invited = password.is_none();
+        let password_hash = match password.flatten() {
+            Some(password) => password::hash(password).await?,
+            None => password::unusable().await?,
+        };
+        let user = self
+            .users
             .create_in_tenant(
                 ctx.tenant_id(),
                 NewUser {
                     id: UserId::new(),
                     email,
+                    display_name,
                     role: staff.role,
                     password_hash,
                 },
             )
-            .await
+            .await?;
+        let invite = if invited {
+            Some(self.issue(ctx, user.id, LinkPurpose::Invite).await?)
+        } else {
+            None
+        };
+        Ok((user, invite))
+    }
+
+    /// A one-time reset link for a staff member the caller may manage (24 hours; any older
+    /// unused link of theirs stops working). Made links are recorded with their maker.
+    pub async fn create_reset_link(&self, ctx: &TenantContext, id: UserId) -> Result<IssuedLink> {
+        ctx.require_manager()?;
+        let target = self.managed(ctx, id).await?;
+        if !target.active {
+            return Err(Error::Conflict {
+                code: "user_inactive",
+                detail: "this staff member is deactivated; reactivate them first".to_owned(),
+            });
+        }
+        self.issue(ctx, id, LinkPurpose::Reset).await
+    }
+
+    async fn issue(
+        &self,
+        ctx: &TenantContext,
+        user_id: UserId,
+        purpose: LinkPurpose,
+    ) -> Result<IssuedLink> {
+        let token = PasswordLinkToken::generate();
+        let expires_at = Utc::now() + purpose.lifetime();
+        self.links
+            .insert_in_tenant(
+                ctx.tenant_id(),
+                NewPasswordLink {
+                    id: PasswordLinkId::new(),
+                    user_id,
+                    purpose,
+                    token_digest: token.digest(),
+                    created_by: ctx.user_id(),
+                    expires_at,
+                },
+            )
+            .await?;
+        tracing::info!(
+            tenant_id = %ctx.tenant_id(),
+            user_id = %user_id,
+            created_by = ?ctx.user_id(),
+            purpose = purpose.as_str(),
+            "password link made"
+        );
+        Ok(IssuedLink {
+            token,
+            purpose,
+            expires_at,
+        })
+    }
+
+    /// The link `presented` stands for on clinic `tenant`'s host, if it can still be used.
+    pub async fn usable_link(&self, tenant: TenantId, presented: &str) -> Result<UsableLink> {
+        let token = PasswordLinkToken::parse(presented.trim()).ok_or_else(link_unusable)?;
+        self.links
+            .find_usable_in_tenant(tenant, &token.digest(), Utc::now())
+            .await?
+            .ok_or_else(link_unusable)
+    }
+
+    /// Sets the password of the link `presented` stands for, spends the link, and ends every
+    /// session of its person.
+    ///
+    /// # Errors
+    /// `Validation` for a password that breaks the rules (the link stays usable); `NotFound`
+    /// (`password_link`) for a link that is unknown, used, expired or another clinic's.
+    pub async fn redeem_link(
+        &self,
+        tenant: TenantId,
+        presented: &str,
+        new_password: SecretString,
+    ) -> Result<UsableLink> {
+        let token = PasswordLinkToken::parse(presented.trim()).ok_or_else(link_unusable)?;
+        let password = Password::parse_new(new_password).map_err(|e| Error::Validation(vec![e]))?;
+        let hash = password::hash(password).await?;
+        let link = self
+            .links
+            .redeem_in_tenant(tenant, &token.digest(), Utc::now(), hash)
+            .await?
+            .ok_or_else(link_unusable)?;
+        self.sessions.remove_all_for_user(link.user_id).await?;
+        tracing::info!(tenant_id = %tenant, user_id = %link.user_id, purpose = link.purpose.as_str(), "password set through a link");
+        Ok(link)
+    }
+
+    /// Changes the caller's own password after checking the current one, and ends every
+    /// session of theirs (the caller's included: it starts a fresh one).
+    ///
+    /// # Errors
+    /// `Validation` on `current_password` (wrong) or `new_password` (breaks the rules); nothing
+    /// changes then.
+    pub async fn change_own_password(
+        &self,
+        ctx: &TenantContext,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<User> {
+        let id = ctx.user_id().ok_or(Error::Unauthenticated)?;
+        let user = self
+            .users
+            .find_in_tenant(ctx.tenant_id(), id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let stored = self
+            .users
+            .credentials_in_tenant(ctx.tenant_id(), &user.email)
+            .await?
+            .map(|(_, hash)| hash);
+        let new = Password::parse_new(new).map_err(|mut e| {
+            e.field = "new_password".to_owned();
+            e
+        });
+        if !password::verify(current, stored).await? {
+            return Err(Error::invalid(
+                "current_password",
+                "incorrect",
+                "this is not your current password",
+            ));
+        }
+        let hash = password::hash(new.map_err(|e| Error::Validation(vec![e]))?).await?;
+        self.users
+            .set_password_in_tenant(ctx.tenant_id(), id, hash)
+            .await?;
+        self.sessions.remove_all_for_user(id).await?;
+        tracing::info!(tenant_id = %ctx.tenant_id(), user_id = %id, "password changed");
+        Ok(user)
+    }
+
+    /// A staff member the caller may manage: another clinic's is `NotFound`, an owner is only
+    /// an owner's to manage.
+    async fn managed(&self, ctx: &TenantContext, id: UserId) -> Result<User> {
+        let target = self
+            .users
+            .find_in_tenant(ctx.tenant_id(), id)
+            .await?
+            .ok_or(Error::NotFound { resource: "user" })?;
+        if ctx.role() != Some(Role::Owner) && target.role == Role::Owner {
+            return Err(owners_only());
+        }
+        Ok(target)
     }
 
     /// Changes a staff member's role and/or active flag.

@@ -31,9 +31,10 @@ impl DeliveryEndpoints for WebhookEndpointService {
         if !view.client_scopes.contains(event_type.scope()) {
             return Ok(Deliverable::Gone);
         }
-        // Paused, not gone: the deliveries wait and go once the endpoint (or its clinic) is
-        // back.
-        if !view.endpoint.enabled() || !view.clinic_active {
+        // Paused, not gone: the deliveries wait and go once the endpoint (or its clinic, or its
+        // suspended client) is back. The claim already skips suspended clients' deliveries;
+        // this catches one claimed just before the suspension.
+        if !view.endpoint.enabled() || !view.clinic_active || view.client_suspended {
             return Ok(Deliverable::Held);
         }
         Ok(Deliverable::Send(DeliveryEndpoint {

@@ -6,8 +6,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::WebhookEndpointId;
 use super::service::{Need, WebhookEndpointService, owning_client};
 use crate::delivery::{
-    DeliveryId, HistoryFilter, HistoryPage, MAX_HISTORY_PAGE, MAX_RECOVERED, OutboundKind,
-    Recovered, Resend, StatusCounts, Target,
+    DeliveryId, HistoryFilter, HistoryPage, MAX_RECOVERED, OutboundKind, Recovered, Resend,
+    StatusCounts, Target, history_page,
 };
 use crate::tenancy::TenantContext;
 use crate::webhooks::WebhookEndpoint;
@@ -66,7 +66,7 @@ impl WebhookEndpointService {
             .collect())
     }
 
-    /// Up to `limit` (1 to [`MAX_HISTORY_PAGE`]) of the endpoint's deliveries matching
+    /// Up to `limit` (1 to [`crate::delivery::MAX_HISTORY_PAGE`]) of the endpoint's deliveries matching
     /// `filter`, newest first, each with its attempts.
     ///
     /// # Errors
@@ -79,27 +79,15 @@ impl WebhookEndpointService {
         filter: HistoryFilter,
         limit: u32,
     ) -> Result<HistoryPage> {
-        if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
-            return Err(Error::invalid(
-                "limit",
-                "out_of_range",
-                format!("limit is between 1 and {MAX_HISTORY_PAGE}"),
-            ));
-        }
         self.find(ctx, Need::View, id).await?;
-        // One more than asked says whether another page follows.
-        let mut deliveries = self
-            .history
-            .page(ctx.tenant_id(), target(id), filter, limit + 1)
-            .await?;
-        let more = deliveries.len() > limit as usize;
-        deliveries.truncate(limit as usize);
-        Ok(HistoryPage {
-            next_before: more
-                .then(|| deliveries.last().map(|d| d.delivery.id))
-                .flatten(),
-            deliveries,
-        })
+        history_page(
+            self.history.as_ref(),
+            ctx.tenant_id(),
+            target(id),
+            filter,
+            limit,
+        )
+        .await
     }
 
     /// Sends the event of one of the endpoint's deliveries again (a new delivery, due now): the

@@ -9,8 +9,7 @@ use crate::events::EventType;
 use crate::outbound::UrlCheck;
 use crate::tokens::ScopeSet;
 
-/// The longest URL accepted, in bytes (what browsers and most servers accept).
-pub const MAX_URL_LEN: usize = 2048;
+pub use crate::outbound::MAX_URL_LEN;
 /// The longest description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
@@ -20,30 +19,14 @@ pub(super) async fn url(
     raw: &str,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        errors.push(FieldError::new(
-            "url",
-            "required",
-            "give the https URL ClinicGate should POST events to",
-        ));
-        return None;
-    }
-    if raw.len() > MAX_URL_LEN {
-        errors.push(FieldError::new(
-            "url",
-            "too_long",
-            format!("use a URL of at most {MAX_URL_LEN} characters"),
-        ));
-        return None;
-    }
-    match urls.check(raw).await {
-        Ok(url) => Some(url),
-        Err(refused) => {
-            errors.push(FieldError::new("url", refused.code, refused.message));
-            None
-        }
-    }
+    crate::outbound::read_url(
+        urls,
+        "url",
+        "give the https URL ClinicGate should POST events to",
+        raw,
+        errors,
+    )
+    .await
 }
 
 /// The event types named in `words`, each allowed by `scopes`, or `None` with every problem

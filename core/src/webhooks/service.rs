@@ -103,6 +103,9 @@ pub(super) fn owner(ctx: &TenantContext, need: Need) -> Result<Owner<'_>> {
             "managing webhook endpoints needs the scope {}",
             Scope::WebhooksManage
         ))),
+        Actor::CalendarFeed { .. } => Err(Error::Forbidden(
+            "a calendar feed does not manage webhook endpoints".to_owned(),
+        )),
         Actor::Staff { .. } => match need {
             Need::View => Ok(Owner::Clinic),
             Need::Control => ctx.require_manager().map(|()| Owner::Clinic),

@@ -148,6 +148,8 @@ pub struct DeliveryView {
     pub client_scopes: ScopeSet,
     /// Whether its clinic is active (not suspended).
     pub clinic_active: bool,
+    /// Whether the clinic suspended the endpoint's client, or all of its integrations.
+    pub client_suspended: bool,
 }
 
 /// An enabled endpoint's subscription, as publishing an event needs it.

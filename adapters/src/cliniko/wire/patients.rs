@@ -137,6 +137,8 @@ struct PatientFieldsDef {
     #[serde(skip_serializing_if = "Option::is_none")]
     address_2: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    address_3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     city: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<String>,

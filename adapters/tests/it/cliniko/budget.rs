@@ -1,6 +1,7 @@
 //! The shared budget across three client instances on one store (three Redis connections under
 //! one prefix, or one in-process store): never above the budget, lanes by priority, refused calls
-//! free, and a Cliniko 429 seen by one instance pausing all of them.
+//! free, a Cliniko 429 seen by one instance pausing all of them, and a capped client held to its
+//! share while another keeps the rest.
 //!
 //! Periods are seconds instead of a minute so the tests run quickly; the arithmetic is the same.
 
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clinicgate_adapters::cliniko::{BudgetConfig, ClinikoClientConfig, HttpClinikoClient};
 use clinicgate_cliniko_sandbox::SandboxConfig;
 use clinicgate_core::Error;
-use clinicgate_core::cliniko::{ClinikoAccount, ClinikoClient, Lane};
+use clinicgate_core::cliniko::{ClinikoAccount, ClinikoCaller, ClinikoClient, Lane};
+use clinicgate_core::tokens::ClientId;
 use serde_json::json;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -429,4 +431,91 @@ async fn usage_by_lane_is_the_same_on_every_instance() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_client_gets_its_share_on_three_instances_and_the_other_keeps_the_rest() {
+    const WINDOW: Duration = Duration::from_secs(4);
+    const RUN: Duration = Duration::from_secs(8);
+    // 5 calls a second and a burst of 8: at most 28 in any window, the sandbox's limit.
+    let budget = BudgetConfig {
+        limit: 20,
+        period: WINDOW,
+        burst: 8,
+        api_reserve: 0,
+        background_reserve: 1,
+        interactive_wait: Duration::from_secs(2),
+        background_wait: Duration::from_secs(10),
+        default_pause: Duration::from_secs(1),
+    };
+    let sandbox = start_sandbox(SandboxConfig {
+        rate_limit: 28,
+        window: WINDOW,
+        seed: 4,
+    });
+    let key = admin_key(&sandbox, "au1");
+    let uncapped = account(&key.key);
+    // A quarter: 1.25 calls a second and a burst of 2, whichever instance serves it.
+    let capped = ClinikoAccount {
+        caller: Some(ClinikoCaller {
+            client_id: ClientId::generate(),
+            budget_share: Some(25),
+        }),
+        ..uncapped.clone()
+    };
+    let (clients, _instances) = three_clients(&sandbox.base_url(), &budget).await;
+    let served = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+    let refused = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+    let deadline = Instant::now() + RUN;
+    let mut tasks = Vec::new();
+    for client in clients {
+        let client = Arc::new(client);
+        for (who, account) in [&capped, &uncapped].into_iter().enumerate() {
+            for _ in 0..3 {
+                let (client, account) = (Arc::clone(&client), account.clone());
+                let (served, refused) = (Arc::clone(&served[who]), Arc::clone(&refused[who]));
+                tasks.push(tokio::spawn(async move {
+                    while Instant::now() < deadline {
+                        match client.current_user(&account, Lane::Api).await {
+                            Ok(_) => served.fetch_add(1, Ordering::Relaxed),
+                            Err(Error::RateLimited { .. }) => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                0
+                            }
+                            Err(other) => panic!("unexpected {other:?}"),
+                        };
+                    }
+                }));
+            }
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let stats = sandbox.stats()[&key.account].clone();
+    let [capped_served, uncapped_served] = served.map(|n| n.load(Ordering::Relaxed));
+    eprintln!(
+        "capped: {capped_served} served, {} refused; uncapped: {uncapped_served} served; {stats:?}",
+        refused[0].load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        stats.rate_limited, 0,
+        "Cliniko never answers 429: {stats:?}"
+    );
+    // 2 + 1.25 × 8 s = 12, plus a unit of rounding.
+    assert!(capped_served <= 13, "the capped client got {capped_served}");
+    // A share is a ceiling, not a reservation: past its own bucket the capped client competes
+    // for the clinic's budget with everyone else, so under this load it may get less than 12.
+    assert!(
+        capped_served >= 1,
+        "a capped client is limited, not shut out"
+    );
+    assert!(refused[0].load(Ordering::Relaxed) > 0);
+    // 8 + 5 × 8 s = 48 for both: the uncapped client gets what the capped one may not use.
+    assert!(
+        uncapped_served >= 28,
+        "the uncapped client got only {uncapped_served}"
+    );
+    assert_eq!(stats.accepted, capped_served + uncapped_served);
 }

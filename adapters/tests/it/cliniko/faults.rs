@@ -439,14 +439,10 @@ async fn a_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn an_unreachable_cliniko_is_reported_as_unreachable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let refused = clinicgate_adapters::testing::RefusedPort::new();
     let instances = instances(1).await;
     let client = client(
-        config(&format!("http://127.0.0.1:{port}/{{shard}}/v1")),
+        config(&format!("http://127.0.0.1:{}/{{shard}}/v1", refused.port())),
         &instances.states[0],
     );
     let err = client.current_user(&clinic(), Lane::Api).await.unwrap_err();

@@ -44,6 +44,7 @@ pub fn account(key: &str) -> ClinikoAccount {
     ClinikoAccount {
         tenant_id: TenantId::new(),
         key: ClinikoApiKey::parse(key).unwrap(),
+        caller: None,
     }
 }
 

@@ -6,9 +6,10 @@
 //! - `{label}.{public host}` of an existing, active clinic: the clinic is attached as
 //!   [`TenantHost`];
 //! - an unknown or suspended clinic's host, or any other host: a 404 that is identical for every
-//!   such host, so nothing reveals which clinics exist. Only the operator endpoints (`/healthz`,
-//!   `/readyz`, `/metrics`) answer on any host, because load balancers and the `healthcheck`
-//!   command address instances by IP.
+//!   such host, so nothing reveals which clinics exist, and that points to the public URL. Only
+//!   the operator endpoints (`/healthz`, `/readyz`, `/metrics`) answer on any host, because load
+//!   balancers and the `healthcheck` command address instances by IP — and the static assets,
+//!   which hold nothing of any clinic's and without which that 404 page would show unstyled.
 //!
 //! The resolved host is *where* a request arrived, not *who* sent it: a [`TenantHost`] grants
 //! nothing. A `TenantContext` comes only from authentication (see [`crate::sessions`]).
@@ -19,7 +20,7 @@ use std::future::{Ready, ready};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, ResponseError as _, web};
 use clinicgate_core::clinics::{Clinic, ClinicStatus};
@@ -32,6 +33,9 @@ use crate::state::AppState;
 
 /// Paths served on every host (see the module docs).
 const ANY_HOST_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+/// The prefix of the static assets, also served on every host.
+const STATIC_PREFIX: &str = "/static/";
 
 /// The request arrived on the public root host.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +64,13 @@ pub async fn route_by_host(
             "application state missing",
         ));
     };
+    // Assets need no clinic: looking one up for each stylesheet would cost a query for nothing.
+    if req.path().starts_with(STATIC_PREFIX) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
     let kind = classify(
         request_host(req.request()),
         state.settings.public_url.host(),
@@ -72,14 +83,14 @@ pub async fn route_by_host(
             Ok(Some(clinic)) if clinic.status == ClinicStatus::Active => {
                 req.extensions_mut().insert(TenantHost(clinic));
             }
-            Ok(_) => return Ok(nothing_here(req)),
+            Ok(_) => return Ok(nothing_here(req, &state)),
             Err(err) => {
                 let response = ApiError::from(err).error_response();
                 return Ok(req.into_response(response));
             }
         },
         HostKind::Other if ANY_HOST_PATHS.contains(&req.path()) => {}
-        HostKind::Other => return Ok(nothing_here(req)),
+        HostKind::Other => return Ok(nothing_here(req, &state)),
     }
     next.call(req)
         .await
@@ -87,8 +98,8 @@ pub async fn route_by_host(
 }
 
 /// The one 404 every unknown host gets: an HTML page for browsers, a problem otherwise.
-fn nothing_here(req: ServiceRequest) -> ServiceResponse<BoxBody> {
-    let response = super::html::not_found(req.request());
+fn nothing_here(req: ServiceRequest, state: &AppState) -> ServiceResponse<BoxBody> {
+    let response = super::html::no_clinic_here(req.request(), state.settings.public_url.as_str());
     req.into_response(response)
 }
 
@@ -117,6 +128,31 @@ impl FromRequest for RootHost {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        from_extensions(req)
+        ready(
+            from_extensions(req)
+                .into_inner()
+                .map_err(|_| not_on_root(req)),
+        )
+    }
+}
+
+/// A root-host route (the public API, tokens, docs) asked on a clinic's host: still a 404, but
+/// one that names the root host, since developers often start from a clinic's URL. The clinic's
+/// host already answered, so naming the root reveals nothing.
+fn not_on_root(req: &HttpRequest) -> ApiError {
+    let on_clinic = req.extensions().get::<TenantHost>().is_some();
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) if on_clinic => {
+            let root = state.settings.public_url.as_str().trim_end_matches('/');
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "use_root_host",
+                format!(
+                    "this is served on the root host, not on a clinic's host: use {root}{}",
+                    req.path()
+                ),
+            )
+        }
+        _ => ApiError::not_found(),
     }
 }

@@ -71,8 +71,12 @@ pub async fn ledger(
             .map(|entry| {
                 let out = entry_out(entry, &emails);
                 let who = match (&out.actor.email, out.actor.kind) {
-                    (Some(email), _) => escape(email),
+                    (Some(email), _) => match &out.actor.display_name {
+                        Some(name) => format!("{} <span class=\"muted\">{}</span>", escape(name), escape(email)),
+                        None => escape(email),
+                    },
                     (None, "api_client") => format!("API client <code>{}</code>", escape(&out.actor.id)),
+                    (None, "calendar_feed") => format!("Calendar feed <code>{}</code>", escape(&out.actor.id)),
                     (None, _) => format!("<code>{}</code>", escape(&out.actor.id)),
                 };
                 format!(
@@ -113,9 +117,9 @@ pub async fn ledger(
         .and_then(LedgerActor::parse)
         .map(|actor| actor.id());
     let mut staff: Vec<_> = emails.iter().collect();
-    staff.sort_by(|a, b| a.1.cmp(b.1));
+    staff.sort_by(|a, b| a.1.email.cmp(&b.1.email));
     let mut actor_options = String::from("<option value=\"\">Anyone</option>");
-    for (id, email) in staff {
+    for (id, label) in staff {
         let id = id.to_string();
         let selected = if selected_actor.as_deref() == Some(id.as_str()) {
             " selected"
@@ -125,7 +129,10 @@ pub async fn ledger(
         actor_options.push_str(&format!(
             "<option value=\"{}\"{selected}>{}</option>",
             escape(&id),
-            escape(email)
+            escape(&label.display_name.as_ref().map_or_else(
+                || label.email.clone(),
+                |name| format!("{name} ({})", label.email)
+            ))
         ));
     }
     let export_url = format!("/api/tenant/audit/export?{}", query_string(&filters));

@@ -84,6 +84,11 @@ async fn offer_the_start(server: &MockServer) {
 }
 
 async fn app_and_token(server: &MockServer) -> (TestApp, String) {
+    app_with_scopes(server, ALL_SCOPES).await
+}
+
+/// An app whose Cliniko is `server` (no retries, 1 s timeout), and a token with `scopes`.
+pub(super) async fn app_with_scopes(server: &MockServer, scopes: &[&str]) -> (TestApp, String) {
     let uri = server.uri();
     let app = spawn_app_with(move |f| {
         cliniko_at(f, &uri)
@@ -97,7 +102,7 @@ async fn app_and_token(server: &MockServer) -> (TestApp, String) {
     .await;
     let owner = clinic(&app, "faulty").await;
     connect_cliniko(&app, &owner, CLINIKO_KEY).await;
-    let client = create_client(&app, &owner, ALL_SCOPES, None).await;
+    let client = create_client(&app, &owner, scopes, None).await;
     let token = token(&app, &client).await;
     (app, token)
 }

@@ -2,9 +2,12 @@
 //! and wiremock (faults): directory, slots, bookings with the guard and idempotency, status.
 
 mod appointments;
+mod budget_share;
 mod directory;
 mod faults;
 mod overload;
+mod patients;
+mod reads;
 mod slots;
 
 use std::net::TcpListener;

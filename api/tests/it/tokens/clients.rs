@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{clinic, create_client, token, try_create_client};
+use super::{clinic, create_client, get_with, token, try_create_client};
 use crate::common::{PASSWORD, spawn_app};
 
 #[tokio::test]
@@ -301,4 +301,67 @@ async fn invalid_fields_are_422_naming_each_field() {
     assert_eq!(none.status(), 422);
     let problem: Value = none.json().await.unwrap();
     assert_eq!(problem["errors"][0]["field"], "scopes");
+}
+
+#[tokio::test]
+async fn edited_scopes_and_rate_limit_apply_to_tokens_already_issued_and_bad_edits_change_nothing()
+{
+    let app = spawn_app().await;
+    let owner = clinic(&app, "harbour").await;
+    let client = create_client(&app, &owner, &["doctors:read", "slots:read"], Some(600)).await;
+    let issued = token(&app, &client).await;
+    let path = format!("/api/tenant/clients/{}", client.id);
+    let patch = |body: Value| {
+        app.on(Method::PATCH, "harbour", &path, Some(&owner.cookie))
+            .json(&body)
+            .send()
+    };
+
+    for bad in [
+        json!({"scopes": []}),
+        json!({"scopes": ["everything:write"]}),
+        json!({"rate_limit_per_minute": 0}),
+    ] {
+        let response = patch(bad.clone()).await.unwrap();
+        assert_eq!(response.status(), 422, "{bad}");
+    }
+    let me = get_with(&app, "/api/public/me", &issued).await;
+    assert_eq!(me.headers()["ratelimit-policy"], "\"client\";q=600;w=60");
+
+    let response = patch(json!({"scopes": ["slots:read"], "rate_limit_per_minute": 30}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let changed: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&changed["scopes"], &changed["rate_limit_per_minute"]),
+        (&json!(["slots:read"]), &json!(30))
+    );
+    let me = get_with(&app, "/api/public/me", &issued).await;
+    assert_eq!(me.headers()["ratelimit-policy"], "\"client\";q=30;w=60");
+    let doctors = get_with(&app, "/api/public/doctors", &issued).await;
+    assert_eq!(
+        doctors.status(),
+        403,
+        "a removed scope stops working at once"
+    );
+
+    let page = app
+        .on(
+            Method::GET,
+            "harbour",
+            "/settings/clients",
+            Some(&owner.cookie),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for label in ["edit-scope-doctors-read", "edit-rate_limit_per_minute"] {
+        assert!(page.contains(&format!("<label for=\"{label}\"")), "{label}");
+    }
+    assert!(page.contains("id=\"edit-client-form\""));
+    crate::pages::assert_accessible_and_csp_clean(&page, "/settings/clients");
 }

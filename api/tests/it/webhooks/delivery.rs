@@ -24,7 +24,7 @@ use super::{Partner, allow_loopback, verified};
 use crate::binary::{Running, clinicgate, free_port};
 use crate::common::spawn_app_with;
 
-const SCOPES: &[&str] = &["appointments:read", "webhooks:manage"];
+pub(super) const SCOPES: &[&str] = &["appointments:read", "webhooks:manage"];
 
 /// An appointment as Cliniko answers it.
 fn booked(id: &str) -> BookedAppointment {
@@ -58,7 +58,7 @@ fn booked(id: &str) -> BookedAppointment {
 }
 
 /// Publishes `appointment.created` for appointment `id` through the app's own publisher.
-async fn publish(partner: &Partner, id: &str) -> String {
+pub(super) async fn publish(partner: &Partner, id: &str) -> String {
     let tenant: TenantId = partner.clinic.clinic.id.parse().unwrap();
     let event = NewEvent {
         event_type: EventType::AppointmentCreated,
@@ -76,7 +76,7 @@ async fn publish(partner: &Partner, id: &str) -> String {
 }
 
 /// Waits until `server` has received `count` requests (at most `within`); them.
-async fn received(server: &MockServer, count: usize, within: Duration) -> Vec<Request> {
+pub(super) async fn received(server: &MockServer, count: usize, within: Duration) -> Vec<Request> {
     let started = Instant::now();
     loop {
         let requests = server.received_requests().await.unwrap();
@@ -92,7 +92,7 @@ async fn received(server: &MockServer, count: usize, within: Duration) -> Vec<Re
     }
 }
 
-fn webhook_id(request: &Request) -> String {
+pub(super) fn webhook_id(request: &Request) -> String {
     request.headers["webhook-id"].to_str().unwrap().to_owned()
 }
 

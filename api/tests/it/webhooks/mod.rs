@@ -11,6 +11,7 @@ mod endpoints;
 mod ping;
 mod scope;
 mod ssrf;
+mod suspended;
 
 use figment::Figment;
 use figment::providers::Serialized;

@@ -92,14 +92,8 @@ async fn a_failing_or_unreachable_receiver_is_reported_not_raised() {
     assert_eq!(outcome["delivered"], false);
     assert_eq!(outcome["status_code"], 500);
 
-    // Nothing listens on a port just released (wiremock keeps its servers in a pool, so one of
-    // those may still be listening).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/hooks");
+    let refused = clinicgate_adapters::testing::RefusedPort::new();
+    let url = format!("http://127.0.0.1:{}/hooks", refused.port());
     let unreachable = partner.create(&url, &["appointment.created"]).await;
     let (status, outcome) = partner.ping(&unreachable).await;
     assert_eq!(status, 200);

@@ -49,10 +49,14 @@ pub(super) enum FirstSight {
 }
 
 impl FirstSight {
-    fn prior<S>(self, created_at: Option<DateTime<Utc>>) -> Prior<'static, S> {
+    fn prior<S>(
+        self,
+        created_at: Option<DateTime<Utc>>,
+        updated_at: Option<DateTime<Utc>>,
+    ) -> Prior<'static, S> {
         match self {
             Self::Baseline => Prior::Adopted,
-            Self::WatchingSince(since) => Prior::first_sight(created_at, since),
+            Self::WatchingSince(since) => Prior::first_sight(created_at, updated_at, since),
         }
     }
 }
@@ -195,7 +199,7 @@ impl<'a> Batch<'a> {
         let known = kept.and_then(|k| k.state.clone().map(|state| (state, k.fingerprint)));
         let prior = match &known {
             Some(known) => Prior::Known(known),
-            None => first.prior(appointment.created_at),
+            None => first.prior(appointment.created_at, appointment.updated_at),
         };
         let outcome = appointments::diff(prior, appointment, content, self.now);
         if known
@@ -313,7 +317,7 @@ impl<'a> Batch<'a> {
         self.write(snapshot, kept);
         Some(match kept {
             Some(kept) => Prior::Known(&kept.fingerprint),
-            None => first.prior(version.created_at),
+            None => first.prior(version.created_at, version.updated_at),
         })
     }
 

@@ -1,0 +1,299 @@
+//! `Appointment` from Cliniko individual appointments (`appointments:read`): read, and search by
+//! `patient`, `practitioner`, `location`, `date`, `status` and `_lastUpdated` (each a Cliniko
+//! filter: one Cliniko call a page), with `_include` of the patients (`patients:read` too),
+//! practitioners and locations — each kind fetched in one call for the whole page. Every
+//! appointment shown is recorded in the access ledger against its patient.
+
+use std::collections::BTreeSet;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use clinicgate_core::Error;
+use clinicgate_core::cliniko::{
+    Appointment, CancellationReason, ClinikoId, Filter, Lane, ListQuery, PageRequest,
+    PractitionerScope,
+};
+use clinicgate_core::ledger::{Categories, Category};
+use clinicgate_core::tenancy::TenantContext;
+use clinicgate_core::tokens::Scope;
+use serde_json::{Value, json};
+
+use super::search::{Search, invalid, reference_ids, time_filters};
+use super::{
+    disclose, identifier, instant, meta, path_id, prune, read_response, system, text, with_cliniko,
+};
+use crate::http::problem::ApiError;
+use crate::public::{ApiCaller, AppointmentsRead};
+use crate::state::AppState;
+
+/// Search parameters of `Appointment`.
+pub const PARAMS: &[&str] = &[
+    "_id",
+    "patient",
+    "practitioner",
+    "location",
+    "date",
+    "status",
+    "_lastUpdated",
+];
+
+/// What `_include` accepts.
+pub const INCLUDES: &[&str] = &[
+    "Appointment:patient",
+    "Appointment:practitioner",
+    "Appointment:location",
+];
+
+/// What an Appointment shows.
+pub(super) fn categories() -> Categories {
+    Categories::of(&[Category::Appointments])
+}
+
+/// FHIR's status of a Cliniko appointment.
+fn status(a: &Appointment) -> &'static str {
+    if a.cancelled_at.is_some() {
+        "cancelled"
+    } else if a.did_not_arrive == Some(true) {
+        "noshow"
+    } else if a.patient_arrived == Some(true) {
+        "arrived"
+    } else {
+        "booked"
+    }
+}
+
+/// A participant referring to `resource/id`.
+fn participant(resource: &str, id: Option<&ClinikoId>) -> Option<Value> {
+    id.map(|id| {
+        json!({
+            "actor": {"reference": format!("{resource}/{id}")},
+            "required": "required",
+            "status": "accepted",
+        })
+    })
+}
+
+/// A Cliniko appointment as a FHIR `Appointment`.
+pub fn to_fhir(a: &Appointment) -> Value {
+    let participants: Vec<Value> = [
+        participant("Patient", a.patient_id.as_ref()),
+        participant("Practitioner", a.practitioner_id.as_ref()),
+        participant("Location", a.business_id.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let service_type = a.appointment_type_id.as_ref().map(
+        |id| json!([{"coding": [{"system": system("appointment-type"), "code": id.as_str()}]}]),
+    );
+    let minutes = a
+        .ends_at
+        .map(|end| (end - a.starts_at).num_minutes())
+        .filter(|m| *m > 0);
+    // Cliniko's own reason code, so a client can send it back when cancelling (see booking).
+    let cancelation = a.cancelled_at.map(|_| {
+        let coding = a
+            .cancellation_reason
+            .and_then(CancellationReason::from_code)
+            .map(|reason| {
+                json!([{"system": system("cancellation-reason"), "code": reason.code().to_string(),
+                        "display": reason.description()}])
+            });
+        json!({"coding": coding, "text": text(a.cancellation_reason_description.as_deref())})
+    });
+    prune(json!({
+        "resourceType": "Appointment",
+        "id": a.id.as_str(),
+        "meta": meta(a.updated_at),
+        "identifier": identifier("appointment", &a.id),
+        "status": status(a),
+        "cancelationReason": cancelation,
+        "serviceType": service_type,
+        "start": instant(a.starts_at),
+        "end": a.ends_at.map(instant),
+        "minutesDuration": minutes,
+        "created": a.created_at.map(instant),
+        "participant": participants,
+    }))
+}
+
+/// The Cliniko query of an Appointment search.
+pub(super) fn query(search: &Search) -> Result<ListQuery, Error> {
+    let mut query = ListQuery::new();
+    let references = [
+        ("_id", "id", "Appointment"),
+        ("patient", "patient_id", "Patient"),
+        ("practitioner", "practitioner_id", "Practitioner"),
+        ("location", "business_id", "Location"),
+    ];
+    for (name, field, resource) in references {
+        for raw in search.all(name) {
+            query = query.filter(Filter::one_of(field, &reference_ids(name, raw, resource)?));
+        }
+    }
+    for raw in search.all("date") {
+        for filter in time_filters("date", raw, "starts_at")? {
+            query = query.filter(filter);
+        }
+    }
+    for raw in search.all("_lastUpdated") {
+        for filter in time_filters("_lastUpdated", raw, "updated_at")? {
+            query = query.filter(filter);
+        }
+    }
+    for raw in search.all("status") {
+        // Only the statuses Cliniko can filter exactly; `booked` and `arrived` differ by a flag
+        // Cliniko cannot filter on (`patient_arrived`).
+        query = match raw.trim() {
+            "cancelled" => query.filter(Filter::present("cancelled_at")),
+            "noshow" => query.filter(Filter::eq("did_not_arrive", &true)),
+            _ => {
+                return Err(invalid(
+                    "status",
+                    "status supports cancelled and noshow (Cliniko cannot tell booked from arrived in a search)",
+                ));
+            }
+        };
+    }
+    Ok(query)
+}
+
+/// `GET /fhir/r4/Appointment/{id}`.
+#[get("/Appointment/{id}")]
+pub async fn read_appointment(
+    caller: ApiCaller<AppointmentsRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "Appointment")?;
+    let ctx = caller.ctx();
+    let cliniko = &state.cliniko;
+    let appointment = with_cliniko(&state, ctx, |account| async move {
+        cliniko.appointment(&account, Lane::Api, &id).await
+    })
+    .await?;
+    let patients: Vec<_> = appointment.patient_id.iter().cloned().collect();
+    disclose(&state, &req, ctx, categories(), &patients).await?;
+    Ok(read_response(&to_fhir(&appointment), true))
+}
+
+/// The resources `_include` asks for, for this page's appointments: one Cliniko call per kind.
+async fn included(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    search: &Search,
+    page: &[Appointment],
+) -> Result<Vec<Value>, Error> {
+    let mut kinds = BTreeSet::new();
+    for raw in search.all("_include") {
+        if !INCLUDES.contains(&raw) {
+            return Err(invalid(
+                "_include",
+                format!("_include supports {}", INCLUDES.join(", ")),
+            ));
+        }
+        kinds.insert(raw);
+    }
+    let distinct = |pick: fn(&Appointment) -> Option<&ClinikoId>| {
+        page.iter()
+            .filter_map(pick)
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let mut resources = Vec::new();
+    let cliniko = &state.cliniko;
+    if kinds.contains("Appointment:patient") {
+        if !ctx.has_scope(Scope::PatientsRead) {
+            return Err(Error::Forbidden(format!(
+                "_include=Appointment:patient needs the scope {}, which this token does not carry",
+                Scope::PatientsRead
+            )));
+        }
+        let ids = distinct(|a| a.patient_id.as_ref());
+        if !ids.is_empty() {
+            let query = ListQuery::new().filter(Filter::one_of("id", &ids));
+            let count = u32::try_from(ids.len()).unwrap_or(PageRequest::MAX_SIZE);
+            let found = with_cliniko(state, ctx, |account| async move {
+                cliniko
+                    .patients_page(&account, Lane::Api, &query, PageRequest::new(1, count))
+                    .await
+            })
+            .await?;
+            let shown: Vec<_> = found.items.iter().map(|p| p.id.clone()).collect();
+            disclose(state, req, ctx, super::patient::categories(), &shown).await?;
+            resources.extend(found.items.iter().map(super::patient::to_fhir));
+        }
+    }
+    if kinds.contains("Appointment:practitioner") {
+        let ids = distinct(|a| a.practitioner_id.as_ref());
+        let all = with_cliniko(state, ctx, |account| async move {
+            cliniko
+                .practitioners(&account, Lane::Api, &PractitionerScope::All)
+                .await
+        })
+        .await?;
+        resources.extend(
+            all.iter()
+                .filter(|p| ids.contains(&p.id))
+                .map(super::practitioner::practitioner),
+        );
+    }
+    if kinds.contains("Appointment:location") {
+        let ids = distinct(|a| a.business_id.as_ref());
+        let (all, settings) = with_cliniko(state, ctx, |account| async move {
+            let all = cliniko.businesses(&account, Lane::Api).await?;
+            let settings = cliniko.settings(&account, Lane::Api).await?;
+            Ok((all, settings))
+        })
+        .await?;
+        let organization = settings
+            .account
+            .id
+            .as_ref()
+            .map_or_else(|| "clinic".to_owned(), ToString::to_string);
+        resources.extend(
+            all.iter()
+                .filter(|b| ids.contains(&b.id))
+                .map(|b| super::location::location(b, &organization)),
+        );
+    }
+    Ok(resources)
+}
+
+/// `GET /fhir/r4/Appointment?…`.
+#[get("/Appointment")]
+pub async fn search_appointments(
+    caller: ApiCaller<AppointmentsRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = caller.ctx();
+    let search = Search::read(&req, &state, ctx, "Appointment", PARAMS).await?;
+    let query = query(&search)?;
+    let cliniko = &state.cliniko;
+    let found = search
+        .list(&state, ctx, |account, page| async move {
+            cliniko
+                .appointments_page(&account, Lane::Api, &query, page)
+                .await
+        })
+        .await?;
+    let items = found.items;
+    let included = included(&state, &req, ctx, &search, &items).await?;
+    let patients: Vec<_> = items
+        .iter()
+        .filter_map(|a| a.patient_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    disclose(&state, &req, ctx, categories(), &patients).await?;
+    let matches = items.iter().map(to_fhir).collect();
+    let mut response = search
+        .bundle(&state, ctx, matches, included, found.total)
+        .await?;
+    crate::http::phi::phi_headers(&mut response);
+    Ok(response)
+}

@@ -1,0 +1,212 @@
+//! `Patient` from Cliniko patients (`patients:read`): read, and search by `_id`, `identifier`,
+//! `family`, `given`, `birthdate`, `email` and `_lastUpdated` — each a Cliniko filter, so a page
+//! is one Cliniko call. Every patient shown is recorded in the access ledger first.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use clinicgate_core::Error;
+use clinicgate_core::cliniko::{Filter, FilterOp, Lane, ListQuery, Patient};
+use clinicgate_core::ledger::{Categories, Category};
+use serde_json::{Value, json};
+
+use super::search::{Search, date_filter, invalid, reference_ids, time_filters};
+use super::{
+    disclose, identifier, meta, path_id, prune, read_response, system, text, with_cliniko,
+};
+use crate::http::problem::ApiError;
+use crate::public::{ApiCaller, PatientsRead};
+use crate::state::AppState;
+
+/// The search parameters `Patient` supports.
+pub const PARAMS: &[&str] = &[
+    "_id",
+    "identifier",
+    "family",
+    "given",
+    "birthdate",
+    "email",
+    "_lastUpdated",
+];
+
+/// What a Patient shows: demographics and contact details.
+pub fn categories() -> Categories {
+    Categories::of(&[Category::Demographics, Category::Contact])
+}
+
+/// FHIR's administrative gender from Cliniko's free-text sex.
+fn gender(sex: Option<&str>) -> Option<&'static str> {
+    match sex?.trim().to_ascii_lowercase().as_str() {
+        "male" | "m" => Some("male"),
+        "female" | "f" => Some("female"),
+        "" => None,
+        "unknown" => Some("unknown"),
+        _ => Some("other"),
+    }
+}
+
+/// FHIR's `ContactPoint.use` for Cliniko's phone types.
+fn phone_use(kind: Option<&str>) -> Option<&'static str> {
+    match kind?.to_ascii_lowercase().as_str() {
+        "mobile" => Some("mobile"),
+        "home" => Some("home"),
+        "work" => Some("work"),
+        _ => None,
+    }
+}
+
+/// A Cliniko patient as a FHIR `Patient`.
+pub fn to_fhir(p: &Patient) -> Value {
+    let mut names = vec![json!({
+        "use": "official",
+        "family": text(p.last_name.as_deref()),
+        "given": text(p.first_name.as_deref()).into_iter().collect::<Vec<_>>(),
+        "prefix": text(p.title.as_deref()).into_iter().collect::<Vec<_>>(),
+    })];
+    if let Some(preferred) = text(p.preferred_first_name.as_deref()) {
+        names.push(
+            json!({"use": "usual", "family": text(p.last_name.as_deref()), "given": [preferred]}),
+        );
+    }
+    let mut telecom: Vec<Value> = p
+        .phones()
+        .iter()
+        .filter_map(|phone| {
+            text(phone.number.as_deref()).map(|number| {
+                json!({"system": "phone", "value": number, "use": phone_use(phone.phone_type.as_deref())})
+            })
+        })
+        .collect();
+    if let Some(email) = text(p.email.as_deref()) {
+        telecom.push(json!({"system": "email", "value": email}));
+    }
+    let lines: Vec<String> = [&p.address_1, &p.address_2, &p.address_3]
+        .into_iter()
+        .filter_map(|line| text(line.as_deref()))
+        .collect();
+    let address = json!({
+        "line": lines,
+        "city": text(p.city.as_deref()),
+        "state": text(p.state.as_deref()),
+        "postalCode": text(p.post_code.as_deref()),
+        "country": text(p.country_code.as_deref()).or_else(|| text(p.country.as_deref())),
+    });
+    prune(json!({
+        "resourceType": "Patient",
+        "id": p.id.as_str(),
+        "meta": meta(p.updated_at),
+        "identifier": identifier("patient", &p.id),
+        "active": p.archived_at.is_none() && p.deleted_at.is_none(),
+        "name": names,
+        "telecom": telecom,
+        "gender": gender(p.sex.as_deref()),
+        "birthDate": p.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string()),
+        "address": [address],
+    }))
+}
+
+/// FHIR's string search (case-insensitive "starts with") as Cliniko's wildcard match.
+fn starts_with(field: &'static str, value: &str) -> Filter {
+    // `%` and `_` would be wildcards to Cliniko; names and e-mails rarely hold them, and a
+    // search holding one only matches more, never leaks another clinic's data.
+    Filter::new(field, FilterOp::Like, &format!("{}%", value.trim()))
+}
+
+/// The Cliniko query of a Patient search.
+fn query(search: &Search) -> Result<ListQuery, Error> {
+    let mut query = ListQuery::new();
+    for raw in search.all("_id") {
+        query = query.filter(Filter::one_of("id", &reference_ids("_id", raw, "Patient")?));
+    }
+    for raw in search.all("identifier") {
+        // `system|value` or a bare value; only Cliniko ids are identifiers here.
+        let value = match raw.split_once('|') {
+            Some((sys, value)) if sys.is_empty() || sys == system("patient") => value,
+            Some(_) => {
+                return Err(invalid(
+                    "identifier",
+                    format!(
+                        "patients are identified by the system {}",
+                        system("patient")
+                    ),
+                ));
+            }
+            None => raw,
+        };
+        query = query.filter(Filter::one_of(
+            "id",
+            &reference_ids("identifier", value, "Patient")?,
+        ));
+    }
+    for raw in search.all("family") {
+        query = query.filter(starts_with("last_name", raw));
+    }
+    for raw in search.all("given") {
+        query = query.filter(starts_with("first_name", raw));
+    }
+    for raw in search.all("email") {
+        query = query.filter(Filter::eq("email", raw.trim()));
+    }
+    for raw in search.all("birthdate") {
+        query = query.filter(date_filter("birthdate", raw, "date_of_birth")?);
+    }
+    for raw in search.all("_lastUpdated") {
+        for filter in time_filters("_lastUpdated", raw, "updated_at")? {
+            query = query.filter(filter);
+        }
+    }
+    Ok(query)
+}
+
+/// `GET /fhir/r4/Patient/{id}`.
+#[get("/Patient/{id}")]
+pub async fn read_patient(
+    caller: ApiCaller<PatientsRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "Patient")?;
+    let ctx = caller.ctx();
+    let cliniko = &state.cliniko;
+    let patient = with_cliniko(&state, ctx, |account| async move {
+        cliniko.patient(&account, Lane::Api, &id).await
+    })
+    .await?;
+    disclose(
+        &state,
+        &req,
+        ctx,
+        categories(),
+        std::slice::from_ref(&patient.id),
+    )
+    .await?;
+    Ok(read_response(&to_fhir(&patient), true))
+}
+
+/// `GET /fhir/r4/Patient?…`.
+#[get("/Patient")]
+pub async fn search_patients(
+    caller: ApiCaller<PatientsRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = caller.ctx();
+    let search = Search::read(&req, &state, ctx, "Patient", PARAMS).await?;
+    let query = query(&search)?;
+    let cliniko = &state.cliniko;
+    let found = search
+        .list(&state, ctx, |account, page| async move {
+            cliniko
+                .patients_page(&account, Lane::Api, &query, page)
+                .await
+        })
+        .await?;
+    let items = found.items;
+    let ids: Vec<_> = items.iter().map(|p| p.id.clone()).collect();
+    disclose(&state, &req, ctx, categories(), &ids).await?;
+    let matches = items.iter().map(to_fhir).collect();
+    let mut response = search
+        .bundle(&state, ctx, matches, Vec::new(), found.total)
+        .await?;
+    crate::http::phi::phi_headers(&mut response);
+    Ok(response)
+}
