@@ -92,9 +92,13 @@ async fn the_first_poll_is_a_silent_baseline_and_each_later_change_is_announced_
     .await;
     let queue = data_of(&arrived, "doctor.queue_updated");
     assert_eq!(queue["doctor_id"], data["doctor_id"]);
-    assert_eq!(queue["entries"][0]["token"], 1);
-    assert_eq!(queue["entries"][0]["appointment_id"], appointment.as_str());
-    assert_eq!(queue["entries"][0]["status"], "waiting");
+    // Earlier arrivals of the doctor's day (the sandbox's history) come first: ours is the last
+    // token, waiting.
+    let entries = queue["entries"].as_array().expect("entries");
+    let ours = entries.last().expect("our patient is queued");
+    assert_eq!(ours["token"], entries.len());
+    assert_eq!(ours["appointment_id"], appointment.as_str());
+    assert_eq!(ours["status"], "waiting");
 
     desk.call(
         reqwest::Method::PATCH,
@@ -148,6 +152,7 @@ async fn an_arrived_appointment_completes_when_it_ends_without_another_change_in
     } = Scene::start("thames", "uk1").await;
     let patient = desk.new_patient("Siobhan", "Kelly").await;
     let now = Utc::now();
+    let booked = std::time::Instant::now();
     let appointment = desk
         .book(
             &patient,
@@ -161,12 +166,15 @@ async fn an_arrived_appointment_completes_when_it_ends_without_another_change_in
     )
     .await;
     let arrived = wait_for(&app, tenant, 0, &["appointment.patient_arrived"]).await;
-    assert!(
-        !arrived
-            .iter()
-            .any(|e| e.event_type == "appointment.completed"),
-        "not over yet"
-    );
+    // A loaded machine may see the arrival only after the appointment's end.
+    if booked.elapsed() < std::time::Duration::from_secs(10) {
+        assert!(
+            !arrived
+                .iter()
+                .any(|e| e.event_type == "appointment.completed"),
+            "not over yet"
+        );
+    }
     let done = wait_for(&app, tenant, 0, &["appointment.completed"]).await;
     let completed: Vec<_> = done
         .iter()
