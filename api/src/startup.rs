@@ -76,7 +76,7 @@ use crate::config::Settings;
 use crate::events::{PublicShapes, spawn_event_tasks};
 use crate::http::{extract, fallback, host, observe, security};
 use crate::state::{AppState, Inner};
-use crate::{openapi, ops, polling, public, routes};
+use crate::{openapi, ops, pages, polling, public, routes};
 
 /// Opens the database described by `settings`.
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<Db> {
@@ -769,6 +769,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             // The UI reads the document from the route above rather than keeping a copy per worker.
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"])))
             .default_service(web::to(fallback::fallback))
+            .wrap(from_fn(pages::error_chrome))
             .wrap(from_fn(public::rate_limit_headers))
             .wrap(from_fn(host::route_by_host))
             .wrap(Compress::default())

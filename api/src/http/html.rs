@@ -61,6 +61,17 @@ impl Layout<'_> {
     }
 }
 
+/// What an error page says, kept in its response's extensions: the error does not know the
+/// request, so a clinic host's pages (`pages::error_chrome`) put it back in the layout with the
+/// clinic's name and navigation.
+#[derive(Debug, Clone)]
+pub struct ErrorPageBody {
+    /// The `<title>`.
+    pub title: String,
+    /// The rendered `error.html`.
+    pub content: String,
+}
+
 /// A page explaining an error, with the request id to quote and a way back to this host's home.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     error_page_homed(status, title, message, "/")
@@ -80,14 +91,19 @@ fn error_page_homed(status: StatusCode, title: &str, message: &str, home: &str) 
         ],
     );
     let page = content.and_then(|content| {
-        Layout {
+        let mut page = Layout {
             title,
             scripts: &[],
             brand_suffix: "",
             nav: "",
             content: &content,
         }
-        .respond(status)
+        .respond(status)?;
+        page.extensions_mut().insert(ErrorPageBody {
+            title: title.to_owned(),
+            content,
+        });
+        Ok(page)
     });
     // The templates are embedded and tested; a plain-text answer is the last resort.
     page.unwrap_or_else(|_| {

@@ -14,6 +14,7 @@ mod account_mfa;
 mod assets;
 mod charts;
 mod dashboard;
+mod error_chrome;
 mod home;
 mod landing;
 mod login;
@@ -27,6 +28,8 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, ResponseError as _,
 use chrono::NaiveDate;
 use clinicgate_core::clinics::Clinic;
 use clinicgate_core::users::{Role, User};
+
+pub use error_chrome::error_chrome;
 
 use crate::http::host::RootHost;
 use crate::http::html::{Layout, PageError, escape};

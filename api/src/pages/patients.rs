@@ -224,7 +224,7 @@ fn visits_table(visits: &[Visit], empty: &str) -> String {
                 .unwrap_or_default();
             let name = |n: &Option<String>| escape(n.as_deref().unwrap_or("—"));
             format!(
-                "<tr class=\"visit-{status}\"><td class=\"when\">{}<br>{}{} <span class=\"tz\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"pill pill-{status}\">{label}</span>{reason}</td></tr>",
+                "<tr class=\"visit-{status}\"><td class=\"when\" data-label=\"When\"><span>{}<br>{}{} <span class=\"tz\">{}</span></span></td><td data-label=\"Practitioner\">{}</td><td data-label=\"Location\">{}</td><td data-label=\"Type\">{}</td><td data-label=\"Status\"><span><span class=\"pill pill-{status}\">{label}</span>{reason}</span></td></tr>",
                 start.format("%a %-d %b %Y"),
                 start.format("%H:%M"),
                 end,
@@ -236,7 +236,7 @@ fn visits_table(visits: &[Visit], empty: &str) -> String {
         })
         .collect();
     format!(
-        "<div class=\"table-wrap\"><table class=\"table\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Practitioner</th><th scope=\"col\">Location</th><th scope=\"col\">Type</th><th scope=\"col\">Status</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        "<div class=\"table-wrap\"><table class=\"table table-stack\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Practitioner</th><th scope=\"col\">Location</th><th scope=\"col\">Type</th><th scope=\"col\">Status</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 }
 

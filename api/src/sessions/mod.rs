@@ -28,7 +28,7 @@ use secrecy::SecretString;
 
 pub use csrf::{CrossOrigin, is_unsafe, require_same_origin};
 pub use page::{
-    BackHere, BackHome, BackToPatient, LoginReturn, NoReturn, PageRefusal, PageSession,
+    BackHere, BackHome, BackToPatient, LoginReturn, NoReturn, PageRefusal, PageSession, PageUser,
     login_location,
 };
 pub use redirect::safe_next;

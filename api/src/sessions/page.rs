@@ -16,6 +16,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError, web};
 use clinicgate_core::Error;
+use clinicgate_core::users::User;
 
 use super::{Authenticated, authenticate, require_same_origin};
 use crate::http::host::TenantHost;
@@ -77,6 +78,11 @@ impl LoginReturn for NoReturn {
     }
 }
 
+/// Who a page request's session belongs to, in the request's extensions once the session is
+/// resumed (error pages show the clinic's navigation with it).
+#[derive(Debug, Clone)]
+pub struct PageUser(pub User);
+
 /// A page request with a session of the clinic whose host it arrived on.
 #[derive(Debug)]
 pub struct PageSession<R: LoginReturn = BackHere> {
@@ -102,10 +108,15 @@ impl<R: LoginReturn> PageSession<R> {
         };
         require_same_origin(req, &state.settings.public_url).map_err(ApiError::from)?;
         match authenticate(req, state, &clinic).await? {
-            Some(auth) => Ok(Self {
-                auth,
-                back: PhantomData,
-            }),
+            Some(auth) => {
+                // For an error page later in this request: it shows who is logged in.
+                req.extensions_mut()
+                    .insert(PageUser(auth.session.user.clone()));
+                Ok(Self {
+                    auth,
+                    back: PhantomData,
+                })
+            }
             None => Err(PageRefusal::LogIn(R::login_location(req))),
         }
     }

@@ -123,6 +123,24 @@ async fn the_button_url_leads_through_login_to_the_patient_and_into_the_ledger()
     screenshot(client, "patient").await;
     client.set_window_size(390, 844).await.unwrap();
     wait_for_text(client, "#medical-alerts", &alert_name).await;
+    // Every appointment's location, type and status is on screen, not scrolled off to the right.
+    let overflow = client
+        .execute(
+            "const width = document.documentElement.clientWidth;
+             const cells = [...document.querySelectorAll('table.table-stack td')];
+             return [cells.length, cells.filter(c => c.getBoundingClientRect().right > width + 1).length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow[0].as_u64().unwrap() > 0,
+        "the patient has appointments: {overflow}"
+    );
+    assert_eq!(
+        overflow[1], 0,
+        "cells past the screen's edge at 390 px: {overflow}"
+    );
     screenshot(client, "patient-phone").await;
     client.set_window_size(1280, 900).await.unwrap();
 
@@ -142,6 +160,7 @@ async fn the_button_url_leads_through_login_to_the_patient_and_into_the_ledger()
         .unwrap();
     wait_for_text(client, "#ledger-table", "sam@harbour.example.com").await;
     wait_for_text(client, "#ledger-table", &patient_id).await;
+    wait_for_text(client, "#ledger-table", &last_name).await;
     wait_for_text(client, "#ledger-table", "page").await;
     screenshot(client, "access-ledger").await;
 }

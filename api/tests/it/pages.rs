@@ -289,3 +289,35 @@ async fn static_assets_are_embedded_with_their_content_types() {
     assert_eq!(app.get("/static/nope.js").await.status(), 404);
     assert_eq!(app.get("/static/../Cargo.toml").await.status(), 404);
 }
+
+#[tokio::test]
+async fn error_pages_on_a_clinic_host_keep_the_clinics_name_and_navigation() {
+    let app = spawn_app().await;
+    let clinic = app.sign_up("harbour").await;
+    let owner = app.log_in("harbour", &clinic.owner_email, PASSWORD).await;
+    app.add_user("harbour", &owner, "kim@harbour.example.com", "clinician")
+        .await;
+    let clinician = app
+        .log_in("harbour", "kim@harbour.example.com", PASSWORD)
+        .await;
+
+    // A clinician opening the ledger: refused, inside the clinic's own pages.
+    let (status, html) = page(&app, Some("harbour"), "/settings/audit", Some(&clinician)).await;
+    assert_eq!(status, 403);
+    assert!(html.contains("Not allowed"), "{html}");
+    assert!(html.contains("Clinic harbour"), "the clinic's name: {html}");
+    assert!(
+        html.contains("kim@harbour.example.com") && html.contains("action=\"/logout\""),
+        "who is logged in, and the way out: {html}"
+    );
+    assert_accessible_and_csp_clean(&html, "403");
+
+    // Another clinic's host shows its own name, never this one's.
+    app.sign_up("thames").await;
+    let (status, html) = page(&app, Some("thames"), "/settings/audit", Some(&clinician)).await;
+    assert_ne!(status, 200);
+    assert!(
+        !html.contains("Clinic harbour") && !html.contains("kim@"),
+        "{html}"
+    );
+}

@@ -291,10 +291,46 @@ impl PatientService {
     ) -> Result<Option<Vec<PatientSummary>>> {
         require_patient_access(ctx)?;
         let ids = self.ledger.recent_patients(ctx, RECENT_PATIENTS).await?;
-        let lane = lane_for(Channel::Recent);
+        let found = self.names_of(ctx, ids, lane_for(Channel::Recent)).await?;
+        self.disclose_names(ctx, Channel::Recent, found, meta).await
+    }
+
+    /// The names of the patients on a page of the access ledger, for its readers: the clinic's
+    /// owners and admins. `Ok(None)`: Cliniko is not connected.
+    ///
+    /// Not itself recorded in the ledger: the ledger is the clinic's own record of what
+    /// ClinicGate disclosed to its staff and partners, read by those who answer for it; recording
+    /// its names would add up to a page of entries about the ledger at each look, burying the
+    /// disclosures it exists to show.
+    ///
+    /// # Errors
+    /// `Forbidden` for a clinician; otherwise as [`PatientService::chart`].
+    #[tracing::instrument(skip_all, fields(tenant_id = %ctx.tenant_id()))]
+    pub async fn ledger_names(
+        &self,
+        ctx: &TenantContext,
+        ids: &[ClinikoId],
+    ) -> Result<Option<Vec<PatientSummary>>> {
+        ctx.require_manager()?;
+        let mut distinct: Vec<ClinikoId> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !distinct.contains(id) {
+                distinct.push(id.clone());
+            }
+        }
+        self.names_of(ctx, distinct, Lane::Interactive).await
+    }
+
+    /// The names of `ids` (one Cliniko call, archived patients included), in the order of
+    /// `ids`. Records nothing: callers that disclose the names record them.
+    async fn names_of(
+        &self,
+        ctx: &TenantContext,
+        ids: Vec<ClinikoId>,
+        lane: Lane,
+    ) -> Result<Option<Vec<PatientSummary>>> {
         let cliniko = &self.cliniko;
-        let found = self
-            .keys
+        self.keys
             .with_account(ctx, |account| async move {
                 if ids.is_empty() {
                     return Ok(Vec::new());
@@ -315,8 +351,7 @@ impl PatientService {
                     .map(|patient| PatientSummary::from(&patient))
                     .collect())
             })
-            .await?;
-        self.disclose_names(ctx, Channel::Recent, found, meta).await
+            .await
     }
 
     /// Records the names `found` as demographics shown through `channel`, then hands them

@@ -2,10 +2,13 @@
 //! data, filtered by patient, staff member and date, page by page, with a CSV export. Rendered on
 //! the server from the same filters as `GET /api/tenant/audit`.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 use clinicgate_core::Error;
-use clinicgate_core::ledger::LedgerActor;
+use clinicgate_core::cliniko::ClinikoId;
+use clinicgate_core::ledger::{LedgerActor, LedgerPage};
 
 use super::settings_tabs;
 use crate::http::html::{PageError, escape, render};
@@ -28,6 +31,38 @@ fn query_string(pairs: &[(&str, &Option<String>)]) -> String {
         }
     }
     query.finish()
+}
+
+/// An e-mail address that breaks only before its `@` (never mid-word) when the column is narrow.
+fn email_html(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}<wbr>@{}", escape(local), escape(domain)),
+        None => escape(email),
+    }
+}
+
+/// The names of the patients on `page`, by Cliniko id. Names are a convenience for the clinic's
+/// own staff: when Cliniko is not connected or does not answer, the ledger lists the ids alone.
+async fn patient_names(
+    state: &AppState,
+    auth: &PageSession,
+    page: Option<&LedgerPage>,
+) -> HashMap<ClinikoId, String> {
+    let Some(page) = page.filter(|page| !page.entries.is_empty()) else {
+        return HashMap::new();
+    };
+    let ids: Vec<ClinikoId> = page.entries.iter().map(|e| e.patient_id.clone()).collect();
+    match state.patients.ledger_names(auth.ctx(), &ids).await {
+        Ok(found) => found
+            .unwrap_or_default()
+            .into_iter()
+            .map(|patient| (patient.id, patient.name))
+            .collect(),
+        Err(err) => {
+            tracing::warn!(error = %err, "the access ledger is shown without patient names");
+            HashMap::new()
+        }
+    }
 }
 
 /// The ledger page.
@@ -61,6 +96,7 @@ pub async fn ledger(
         }
         Err(other) => return Err(other.into()),
     };
+    let names = patient_names(&state, &auth, page.as_ref()).await;
     let rows: String = match &page {
         Some(page) if page.entries.is_empty() => {
             "<tr><td colspan=\"7\" class=\"muted\">No entries match.</td></tr>".to_owned()
@@ -72,18 +108,27 @@ pub async fn ledger(
                 let out = entry_out(entry, &emails);
                 let who = match (&out.actor.email, out.actor.kind) {
                     (Some(email), _) => match &out.actor.display_name {
-                        Some(name) => format!("{} <span class=\"muted\">{}</span>", escape(name), escape(email)),
-                        None => escape(email),
+                        Some(name) => format!("{} <span class=\"muted\">{}</span>", escape(name), email_html(email)),
+                        None => email_html(email),
                     },
                     (None, "api_client") => format!("API client <code>{}</code>", escape(&out.actor.id)),
                     (None, "calendar_feed") => format!("Calendar feed <code>{}</code>", escape(&out.actor.id)),
                     (None, _) => format!("<code>{}</code>", escape(&out.actor.id)),
                 };
+                let patient = match names.get(&entry.patient_id) {
+                    Some(name) => format!(
+                        "<a href=\"/settings/audit?patient_id={id}\">{}</a> <span class=\"mono muted small\">{id}</span>",
+                        escape(name),
+                        id = out.patient_id,
+                    ),
+                    None => format!(
+                        "<a class=\"mono\" href=\"/settings/audit?patient_id={id}\">{id}</a>",
+                        id = out.patient_id,
+                    ),
+                };
                 format!(
-                    "<tr><td class=\"when\">{}</td><td class=\"email\">{who}</td><td><a class=\"mono\" href=\"/settings/audit?patient_id={}\">{}</a></td><td>{}</td><td>{}</td><td class=\"mono small\">{}</td><td class=\"mono small\">{}</td></tr>",
+                    "<tr><td class=\"when\">{}</td><td class=\"email\">{who}</td><td>{patient}</td><td>{}</td><td>{}</td><td class=\"mono small\">{}</td><td class=\"mono small\">{}</td></tr>",
                     out.at.format("%Y-%m-%d %H:%M:%S"),
-                    out.patient_id,
-                    out.patient_id,
                     escape(&out.categories.join(", ")),
                     out.channel,
                     escape(out.ip.as_deref().unwrap_or("")),
