@@ -118,3 +118,43 @@ pub async fn screenshot(client: &Client, name: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
+
+/// The screenshots the browser tests take: the literal names their `screenshot` calls pass.
+fn screenshots_taken() -> std::collections::BTreeSet<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let mut names = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for call in source.split("screenshot(client, \"").skip(1) {
+            names.insert(call.split('"').next().unwrap().to_owned());
+        }
+    }
+    names
+}
+
+/// docs/screenshots holds exactly what the browser tests take, so none can go stale unnoticed:
+/// each is refreshed by `CLINICGATE_SCREENSHOT_DIR=docs/screenshots` on the browser tests, and
+/// every one the README shows exists.
+#[test]
+fn every_screenshot_in_the_docs_is_taken_by_a_browser_test() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let taken = screenshots_taken();
+    let in_docs: std::collections::BTreeSet<String> =
+        std::fs::read_dir(root.join("docs/screenshots"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|name| name.strip_suffix(".png").map(str::to_owned))
+            .collect();
+    assert_eq!(
+        in_docs, taken,
+        "docs/screenshots vs the browser tests' screenshots"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for shown in readme.split("docs/screenshots/").skip(1) {
+        let name = shown.split(".png").next().unwrap();
+        assert!(
+            taken.contains(name),
+            "README shows {name}.png, which no test takes"
+        );
+    }
+}

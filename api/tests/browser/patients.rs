@@ -2,79 +2,30 @@
 //! the patient (name and alert visible, printable, on a phone too) → the owner's access ledger
 //! shows the view. Cliniko is the in-repo sandbox.
 
-use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig};
 use fantoccini::Locator;
-use figment::providers::Serialized;
-use reqwest::Method;
 
 use crate::browser::{browser, screenshot};
-use crate::common::{PASSWORD, spawn_app_with};
+use crate::common::PASSWORD;
 use crate::onboarding::{click_button, log_in, wait_for_path, wait_for_text};
-
-/// `GET {path}` on the sandbox as account 0's administrator.
-async fn cliniko(sandbox: &Sandbox, key: &str, shard: &str, path: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .get(format!("http://{}/{shard}/v1{path}", sandbox.address()))
-        .basic_auth(key, Some(""))
-        .header("user-agent", "ClinicGate Tests (tests@clinicgate.dev)")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use crate::sandbox::SandboxClinic;
 
 #[tokio::test]
 async fn the_button_url_leads_through_login_to_the_patient_and_into_the_ledger() {
     let Some(browser) = browser().await else {
         return;
     };
-    let sandbox = Sandbox::start(
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-        &SandboxConfig::default(),
+    let env = SandboxClinic::start().await;
+    let (app, clinic, port) = (&env.app, &env.clinic, env.port);
+    app.add_user(
+        "harbour",
+        &env.owner,
+        "sam@harbour.example.com",
+        "clinician",
     )
-    .unwrap();
-    let key = sandbox
-        .keys()
-        .iter()
-        .find(|k| k.role == "administrator")
-        .unwrap()
-        .clone();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = sandbox.base_url();
-    let app = spawn_app_with(move |f| {
-        f.merge(Serialized::default("bind", format!("127.0.0.1:{port}")))
-            .merge(Serialized::default(
-                "public_url",
-                format!("http://localhost:{port}"),
-            ))
-            .merge(Serialized::default("cliniko.base_url", base))
-    })
     .await;
-    let clinic = app.sign_up("harbour").await;
-    let owner = app.log_in("harbour", &clinic.owner_email, PASSWORD).await;
-    let connected = app
-        .on(
-            Method::PUT,
-            "harbour",
-            "/api/tenant/cliniko-key",
-            Some(&owner),
-        )
-        .json(&serde_json::json!({"api_key": key.key}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(connected.status(), 200);
-    app.add_user("harbour", &owner, "sam@harbour.example.com", "clinician")
-        .await;
 
     // A patient with a medical alert.
-    let alerts = cliniko(&sandbox, &key.key, &key.shard, "/medical_alerts?per_page=5").await;
+    let alerts = env.cliniko("/medical_alerts?per_page=5").await;
     let alert = &alerts["medical_alerts"][0];
     let alert_name = alert["name"].as_str().unwrap().to_owned();
     let patient_id = alert["patient"]["links"]["self"]
@@ -84,13 +35,7 @@ async fn the_button_url_leads_through_login_to_the_patient_and_into_the_ledger()
         .next()
         .unwrap()
         .to_owned();
-    let patient = cliniko(
-        &sandbox,
-        &key.key,
-        &key.shard,
-        &format!("/patients/{patient_id}"),
-    )
-    .await;
+    let patient = env.cliniko(&format!("/patients/{patient_id}")).await;
     let last_name = patient["last_name"].as_str().unwrap().to_owned();
 
     let client = &browser.client;
