@@ -109,7 +109,7 @@ fn statement() -> &'static Value {
                         one slot reference or start with Practitioner and Location participants and a serviceType; If-None-Exist and \
                         Idempotency-Key make retries safe. update cancels (status cancelled, cancelationReason coded with Cliniko's \
                         reason codes), moves (start) or annotates (comment); If-Match is honoured.")),
-                    resource("Flag", false, flag::PARAMS, &[], "Cliniko medical alerts (free text); patient is required."),
+                    resource("Flag", true, flag::PARAMS, &[], "Cliniko medical alerts (free text); searches need a patient."),
                 ],
             }],
         })
