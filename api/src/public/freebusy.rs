@@ -229,10 +229,30 @@ fn ics_time(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// A content line folded at 75 octets (RFC 5545 §3.1); the lines here are ASCII, so octets
+/// are characters.
+fn folded(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut rest = line;
+    let mut width = 75;
+    while rest.len() > width {
+        let Some((head, tail)) = rest.split_at_checked(width) else {
+            break;
+        };
+        out.push_str(head);
+        out.push_str("\r\n ");
+        rest = tail;
+        // A continuation line starts with the space.
+        width = 74;
+    }
+    out.push_str(rest);
+    out.push_str("\r\n");
+    out
+}
+
 /// The calendar text: the envelope from the `icalendar` crate, the `VFREEBUSY` written here
 /// because the crate has no free/busy component (and its generic one cannot be named). Every
-/// value is ASCII and one period per line keeps lines under 75 octets: nothing to escape or
-/// fold.
+/// value is ASCII with nothing to escape; one period per `FREEBUSY` line.
 fn ics(
     doctor: &ClinikoId,
     found: &FreeBusy,
@@ -276,9 +296,26 @@ fn ics(
         )
     }));
     lines.push("END:VFREEBUSY".to_owned());
-    let block: String = lines.into_iter().map(|line| line + "\r\n").collect();
+    let block: String = lines.iter().map(|line| folded(line)).collect();
     let text = calendar.to_string();
     // The component goes last, before the calendar's end.
     let at = text.rfind("END:VCALENDAR").unwrap_or(text.len());
     format!("{}{block}{}", &text[..at], &text[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_folded_at_75_octets_and_short_ones_left_alone() {
+        assert_eq!(
+            folded("DTSTART:20301201T000000Z"),
+            "DTSTART:20301201T000000Z\r\n"
+        );
+        let long = format!("UID:{}", "x".repeat(200));
+        let text = folded(&long);
+        assert!(text.split("\r\n").all(|line| line.len() <= 75));
+        assert_eq!(text.replace("\r\n ", ""), format!("{long}\r\n"));
+    }
 }

@@ -449,3 +449,71 @@ async fn a_flag_is_read_by_id_recorded_against_its_patient_and_hidden_from_other
         assert_eq!(body["issue"][0]["code"], "not-found");
     }
 }
+
+#[tokio::test]
+async fn a_roles_available_time_is_the_practitioners_weekly_hours_in_cliniko() {
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| f).await;
+    let (_, token) = fhir_client(&app, &sandbox, "harbour", "au1", &["doctors:read"]).await;
+    let roles = searchset(&app, "/fhir/r4/PractitionerRole?_count=100", &token).await;
+    let located = entries(&roles, "match")
+        .find(|r| r["location"].is_array())
+        .unwrap()
+        .clone();
+    assert!(located["availableTime"].is_array(), "{located}");
+    let id = located["id"].as_str().unwrap();
+    let role = read(&app, "PractitionerRole", id, &token, false).await;
+    assert_eq!(role["availableTime"], located["availableTime"]);
+
+    // The same hours as Cliniko's daily availabilities at the role's locations.
+    let locations: Vec<String> = role["location"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["reference"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("Location/")
+                .to_owned()
+        })
+        .collect();
+    let key = crate::public_api::admin_key(&sandbox, "au1");
+    let days = crate::public_api::cliniko_get(
+        &sandbox,
+        &key,
+        &format!("/daily_availabilities?q%5B%5D=practitioner_id%3A%3D{id}&per_page=100"),
+    )
+    .await;
+    let mut expected = std::collections::BTreeSet::new();
+    for day in days["daily_availabilities"].as_array().unwrap() {
+        let business = day["business"]["links"]["self"].as_str().unwrap();
+        if !locations
+            .iter()
+            .any(|l| business.ends_with(&format!("/{l}")))
+        {
+            continue;
+        }
+        let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            [day["day_of_week"].as_u64().unwrap() as usize - 1];
+        for span in day["availabilities"].as_array().unwrap() {
+            expected.insert((
+                weekday.to_owned(),
+                format!("{}:00", span["starts_at"].as_str().unwrap()),
+                format!("{}:00", span["ends_at"].as_str().unwrap()),
+            ));
+        }
+    }
+    let mut shown = std::collections::BTreeSet::new();
+    for entry in role["availableTime"].as_array().unwrap() {
+        for day in entry["daysOfWeek"].as_array().unwrap() {
+            shown.insert((
+                day.as_str().unwrap().to_owned(),
+                entry["availableStartTime"].as_str().unwrap().to_owned(),
+                entry["availableEndTime"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert!(!expected.is_empty());
+    assert_eq!(shown, expected);
+}
