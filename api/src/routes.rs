@@ -144,6 +144,8 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(public::list_clinics)
         .route(public::list_appointment_types)
         .route(public::available_slots)
+        .route(public::doctor_freebusy)
+        .route(public::doctor_freebusy_ics)
         .route(public::list_appointments)
         .route(public::get_appointment)
         .route(public::create_appointment)

@@ -16,6 +16,7 @@ use clinicgate_adapters::assertion_jtis::SeaAssertionJtiRepository;
 use clinicgate_adapters::booking_claims::SeaSlotClaims;
 use clinicgate_adapters::calendar_feeds::SeaCalendarFeedRepository;
 use clinicgate_adapters::client_jwks::SeaClientJwksRepository;
+use clinicgate_adapters::client_jwks::fetch::OutboundJwksFetcher;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
@@ -60,7 +61,7 @@ use clinicgate_core::sessions::{LoginThrottle, SessionService};
 use clinicgate_core::suspensions::SuspensionService;
 use clinicgate_core::tokens::{
     AccessChecker, ApiClientRepository, ClientAssertions, ClientJwksRepository, ClientKeysService,
-    ClientService, Freshness, SigningKeys, TokenAwareClinics, TokenIssuer, TokenPolicy,
+    ClientService, Freshness, RemoteJwks, SigningKeys, TokenAwareClinics, TokenIssuer, TokenPolicy,
     TokenService, load_secret_hasher,
 };
 use clinicgate_core::usage::{UsageRecorder, UsageService, UsageStore};
@@ -230,6 +231,7 @@ impl Application {
             &keyring,
             &stores,
             Arc::new(SeaClinicRepository::new(db.clone())),
+            &outbound,
         )
         .await?;
         let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
@@ -621,6 +623,7 @@ async fn token_services(
     keyring: &Arc<MasterKeyring>,
     stores: &SharedStateHandle,
     clinics: Arc<dyn ClinicRepository>,
+    outbound: &OutboundClient,
 ) -> anyhow::Result<TokenServices> {
     let config = &settings.tokens;
     let service_keys = Arc::new(SeaServiceKeyRepository::new(db.clone()));
@@ -685,8 +688,11 @@ async fn token_services(
     };
     let client_jwks: Arc<dyn ClientJwksRepository> =
         Arc::new(SeaClientJwksRepository::new(db.clone()));
+    // One cache of clients' published keys, filled by registration and by assertions alike.
+    let remote_jwks = RemoteJwks::new(Arc::new(OutboundJwksFetcher::new(outbound.clone())));
     let tokens = tokens.with_client_assertions(ClientAssertions::new(
         client_jwks.clone(),
+        remote_jwks.clone(),
         Arc::new(SeaAssertionJtiRepository::new(db.clone())),
         crate::auth::token_url(&settings.public_url),
         config.leeway(),
@@ -699,7 +705,7 @@ async fn token_services(
     Ok(TokenServices {
         tokens,
         clients,
-        client_keys: ClientKeysService::new(client_jwks),
+        client_keys: ClientKeysService::new(client_jwks, Arc::new(outbound.clone()), remote_jwks),
         suspensions,
         clinics: Arc::new(TokenAwareClinics::new(clinics, access)),
     })

@@ -9,7 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub client_id: String,
     pub tenant_id: Uuid,
-    /// The JWKS document (public keys only).
+    /// The registration: a JWKS (public keys only) or `{"jwks_uri": …}`.
     pub jwks: String,
     pub updated_at: ChronoDateTimeUtc,
 }

@@ -1,12 +1,14 @@
-//! [`ClientJwksRepository`] over the database: one row per API client holding its JWKS. A client
-//! of another clinic is never found: clinic-side queries start from the clinic, and a row is
-//! written only after the client is found in it.
+//! [`ClientJwksRepository`] over the database: one row per API client holding its JWKS or its
+//! `jwks_uri` (the registration document as [`KeySource::document`] writes it). A client of
+//! another clinic is never found: clinic-side queries start from the clinic, and a row is
+//! written only after the client is found in it. [`fetch`] reads `jwks_uri`s behind the guard.
 
 pub(crate) mod entity;
+pub mod fetch;
 
 use async_trait::async_trait;
 use clinicgate_core::ids::TenantId;
-use clinicgate_core::tokens::{ClientId, ClientJwks, ClientJwksRepository, ClientKeys};
+use clinicgate_core::tokens::{ClientId, ClientJwksRepository, ClientKeys, KeySource};
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, Set};
@@ -28,17 +30,17 @@ impl SeaClientJwksRepository {
     }
 }
 
-fn jwks_of(row: &entity::Model) -> Result<ClientJwks> {
+fn jwks_of(row: &entity::Model) -> Result<KeySource> {
     let json = serde_json::from_str(&row.jwks)
         .map_err(|_| Error::internal("a stored client JWKS is not JSON"))?;
-    ClientJwks::parse(json).map_err(|_| Error::internal("a stored client JWKS is not valid"))
+    KeySource::from_document(json).map_err(|_| Error::internal("a stored client JWKS is not valid"))
 }
 
 fn to_domain(row: &entity::Model) -> Result<ClientKeys> {
     Ok(ClientKeys {
         client_id: ClientId::parse(&row.client_id)
             .ok_or_else(|| Error::internal("a stored client id is malformed"))?,
-        jwks: jwks_of(row)?,
+        source: jwks_of(row)?,
         updated_at: row.updated_at,
     })
 }
@@ -59,7 +61,7 @@ impl ClientJwksRepository for SeaClientJwksRepository {
         let row = entity::ActiveModel {
             client_id: Set(keys.client_id.as_str().to_owned()),
             tenant_id: Set(tenant.as_uuid()),
-            jwks: Set(keys.jwks.json().to_string()),
+            jwks: Set(keys.source.document().to_string()),
             updated_at: Set(keys.updated_at),
         };
         // The client id is the key and belongs to this clinic (checked above), so replacing
@@ -100,7 +102,7 @@ impl ClientJwksRepository for SeaClientJwksRepository {
         Ok(deleted.rows_affected > 0)
     }
 
-    async fn for_authentication(&self, client: &ClientId) -> Result<Option<ClientJwks>> {
+    async fn for_authentication(&self, client: &ClientId) -> Result<Option<KeySource>> {
         entity::Entity::find_across_tenants(Across::Authentication)
             .filter(entity::Column::ClientId.eq(client.as_str()))
             .one(&self.db)

@@ -8,9 +8,9 @@ use chrono_tz::Tz;
 use clinicgate_core::cliniko::{
     Appointment, AppointmentPatch, AppointmentType, AppointmentTypeScope, AvailabilityQuery,
     AvailableTime, Bookable, Business, Cancellation, ChangeQuery, Changed, Changes, ClinikoAccount,
-    ClinikoClient, ClinikoId, ClinikoSettings, ClinikoUsage, ClinikoUser, Feed, Lane, LaneUsage,
-    ListPage, ListQuery, MedicalAlert, NewAppointment, PageRequest, Patient, PatientFields,
-    Practitioner, PractitionerScope,
+    ClinikoClient, ClinikoId, ClinikoSettings, ClinikoUsage, ClinikoUser, DailyAvailability, Feed,
+    Lane, LaneUsage, ListPage, ListQuery, MedicalAlert, NewAppointment, PageRequest, Patient,
+    PatientFields, Practitioner, PractitionerScope,
 };
 use clinicgate_core::{Error, Result};
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -702,6 +702,47 @@ impl ClinikoClient for HttpClinikoClient {
         let call = call(account, lane, "medical_alerts.list", "medical alerts");
         self.list(call, "/medical_alerts", "medical_alerts", &query)
             .await
+    }
+
+    async fn daily_availabilities(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        practitioners: &[ClinikoId],
+    ) -> Result<Vec<DailyAvailability>> {
+        if practitioners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = ListQuery::new().filter(clinicgate_core::cliniko::Filter::one_of(
+            "practitioner_id",
+            practitioners,
+        ));
+        let call = call(
+            account,
+            lane,
+            "daily_availabilities.list",
+            "daily availabilities",
+        );
+        self.list(
+            call,
+            "/daily_availabilities",
+            "daily_availabilities",
+            &query,
+        )
+        .await
+    }
+
+    async fn medical_alert(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<MedicalAlert> {
+        self.get_record(
+            call(account, lane, "medical_alerts.get", "medical alert"),
+            &format!("/medical_alerts/{id}"),
+        )
+        .await
     }
 
     async fn settings(&self, account: &ClinikoAccount, lane: Lane) -> Result<ClinikoSettings> {

@@ -12,7 +12,7 @@ use super::{FHIR_JSON, appointment, flag, location, patient, practitioner, slot}
 use crate::state::AppState;
 
 /// The date this statement's content last changed (FHIR requires one).
-const PUBLISHED: &str = "2026-12-06";
+const PUBLISHED: &str = "2026-12-07";
 
 /// The FHIR type of each search parameter.
 fn param_type(name: &str) -> &'static str {
@@ -97,9 +97,9 @@ fn statement() -> &'static Value {
                         (Practitioner, PractitionerRole, Organization, Location, Schedule), slots:read (Slot).",
                 },
                 "resource": [
-                    resource("Patient", true, patient::PARAMS, &[], "Cliniko patients."),
+                    resource("Patient", true, patient::PARAMS, &[], "Cliniko patients. name and phone are not searchable: Cliniko's patient filters cannot OR first and last names and have no phone filter; use family, given, email or birthdate."),
                     resource("Practitioner", true, practitioner::PRACTITIONER_PARAMS, &[], "Cliniko's active practitioners."),
-                    resource("PractitionerRole", true, practitioner::ROLE_PARAMS, &[], "One per practitioner: specialty from the designation, locations where they take online bookings."),
+                    resource("PractitionerRole", true, practitioner::ROLE_PARAMS, &[], "One per practitioner: specialty from the designation, locations where they take online bookings, availableTime from Cliniko's weekly hours at those locations (each location's local clock)."),
                     resource("Organization", true, location::ORGANIZATION_PARAMS, &[], "The clinic (its Cliniko account)."),
                     resource("Location", true, location::LOCATION_PARAMS, &[], "Cliniko businesses."),
                     resource("Schedule", true, slot::SCHEDULE_PARAMS, &[], "One per practitioner and location taking online bookings; id {practitioner}-{location}."),
@@ -109,7 +109,7 @@ fn statement() -> &'static Value {
                         one slot reference or start with Practitioner and Location participants and a serviceType; If-None-Exist and \
                         Idempotency-Key make retries safe. update cancels (status cancelled, cancelationReason coded with Cliniko's \
                         reason codes), moves (start) or annotates (comment); If-Match is honoured.")),
-                    resource("Flag", false, flag::PARAMS, &[], "Cliniko medical alerts (free text); patient is required."),
+                    resource("Flag", true, flag::PARAMS, &[], "Cliniko medical alerts (free text); searches need a patient."),
                 ],
             }],
         })

@@ -1,5 +1,5 @@
-//! `Flag` from Cliniko medical alerts (`patients:read`), searched by `patient` (required: Cliniko
-//! lists alerts per patient, in one call). Cliniko's alerts are free text; it has no structured
+//! `Flag` from Cliniko medical alerts (`patients:read`): read by id, and searched by `patient`
+//! (required: Cliniko lists alerts per patient, in one call). Cliniko's alerts are free text; it has no structured
 //! allergies or medications, so there is no `AllergyIntolerance` or `MedicationStatement`.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -8,7 +8,7 @@ use clinicgate_core::ledger::{Categories, Category};
 use serde_json::{Value, json};
 
 use super::search::{Search, invalid, reference_id};
-use super::{disclose, identifier, meta, prune, text, with_cliniko};
+use super::{disclose, identifier, meta, path_id, prune, read_response, text, with_cliniko};
 use crate::http::problem::ApiError;
 use crate::public::{ApiCaller, PatientsRead};
 use crate::state::AppState;
@@ -32,6 +32,43 @@ pub fn to_fhir(alert: &MedicalAlert) -> Value {
         "code": {"text": text(alert.name.as_deref()).unwrap_or_else(|| "Medical alert".to_owned())},
         "subject": alert.patient_id.as_ref().map(|id| json!({"reference": format!("Patient/{id}")})),
     }))
+}
+
+/// What a Flag shows: a patient's medical alert.
+fn categories() -> Categories {
+    Categories::of(&[Category::Alerts])
+}
+
+/// `GET /fhir/r4/Flag/{id}`: one medical alert, recorded in the ledger against its patient.
+#[get("/Flag/{id}")]
+pub async fn read_flag(
+    caller: ApiCaller<PatientsRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "Flag")?;
+    let ctx = caller.ctx();
+    let cliniko = &state.cliniko;
+    let alert = with_cliniko(&state, ctx, |account| async move {
+        cliniko.medical_alert(&account, Lane::Api, &id).await
+    })
+    .await?;
+    // An alert is about one patient; one Cliniko never answers without its patient link, but
+    // if it did there would be nobody to record the disclosure against, so nothing is shown.
+    let patient = alert
+        .patient_id
+        .clone()
+        .ok_or(clinicgate_core::Error::NotFound { resource: "Flag" })?;
+    disclose(
+        &state,
+        &req,
+        ctx,
+        categories(),
+        std::slice::from_ref(&patient),
+    )
+    .await?;
+    Ok(read_response(&to_fhir(&alert), true))
 }
 
 /// `GET /fhir/r4/Flag?patient=…`.
@@ -63,7 +100,7 @@ pub async fn search_flags(
             &state,
             &req,
             ctx,
-            Categories::of(&[Category::Alerts]),
+            categories(),
             std::slice::from_ref(&patient),
         )
         .await?;

@@ -61,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(booking::create_appointment)
             .service(booking::update_appointment)
             .service(flag::search_flags)
+            .service(flag::read_flag)
             .default_service(web::to(unknown)),
     );
 }

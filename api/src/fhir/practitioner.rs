@@ -1,13 +1,18 @@
 //! `Practitioner` and `PractitionerRole` from Cliniko practitioners (`doctors:read`), served
 //! from the clinic's cached reference data (no Cliniko call per page). A practitioner has one
 //! role: its specialty is Cliniko's designation, its locations the businesses where it takes
-//! online bookings (the public directory's, which the booking guard also uses).
+//! online bookings (the public directory's, which the booking guard also uses), its
+//! `availableTime` the weekly hours Cliniko keeps for it at those businesses (daily
+//! availabilities: one Cliniko list call per read or page of roles).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use clinicgate_core::Error;
-use clinicgate_core::cliniko::{ClinikoId, Lane, Practitioner, PractitionerScope};
+use clinicgate_core::cliniko::{
+    AvailabilitySpan, ClinikoId, DailyAvailability, Lane, Practitioner, PractitionerScope,
+};
 use clinicgate_core::directory::Directory;
 use clinicgate_core::tenancy::TenantContext;
 use serde_json::{Value, json};
@@ -62,17 +67,76 @@ fn specialty_code(designation: &str) -> String {
     designation.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A practitioner's role.
-pub fn role(p: &Practitioner, directory: &Directory) -> Value {
-    let locations: Vec<Value> = directory
-        .doctor(&p.id)
-        .map(|d| {
-            d.clinic_ids
-                .iter()
-                .map(|id| json!({"reference": format!("Location/{id}")}))
-                .collect()
+/// The daily availabilities of `practitioners` (one Cliniko call; none for no practitioners).
+async fn hours_of(
+    state: &AppState,
+    ctx: &TenantContext,
+    practitioners: Vec<ClinikoId>,
+) -> Result<Vec<DailyAvailability>, Error> {
+    if practitioners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cliniko = &state.cliniko;
+    with_cliniko(state, ctx, |account| async move {
+        cliniko
+            .daily_availabilities(&account, Lane::Api, &practitioners)
+            .await
+    })
+    .await
+}
+
+/// FHIR's day codes, by ISO weekday (1 = Monday).
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// `availableTime` from a practitioner's weekly hours at `locations`: one entry per span of
+/// the day, with the weekdays it applies to. Times are each business's local clock, as Cliniko
+/// keeps them (FHIR's `time` has no zone).
+fn available_time(
+    practitioner: &ClinikoId,
+    locations: &[ClinikoId],
+    hours: &[DailyAvailability],
+) -> Vec<Value> {
+    let mut days_by_span: BTreeMap<AvailabilitySpan, BTreeSet<u32>> = BTreeMap::new();
+    for day in hours.iter().filter(|day| {
+        day.practitioner_id.as_ref() == Some(practitioner)
+            && day
+                .business_id
+                .as_ref()
+                .is_some_and(|b| locations.contains(b))
+    }) {
+        let Some(weekday) = day.day_of_week.filter(|d| (1..=7).contains(d)) else {
+            continue;
+        };
+        for span in day
+            .availabilities
+            .iter()
+            .filter(|s| s.starts_at < s.ends_at)
+        {
+            days_by_span.entry(*span).or_default().insert(weekday);
+        }
+    }
+    days_by_span
+        .into_iter()
+        .map(|(span, days)| {
+            json!({
+                "daysOfWeek": days.iter().filter_map(|d| DAYS.get((*d - 1) as usize)).collect::<Vec<_>>(),
+                "availableStartTime": span.starts_at.format("%H:%M:%S").to_string(),
+                "availableEndTime": span.ends_at.format("%H:%M:%S").to_string(),
+            })
         })
+        .collect()
+}
+
+/// A practitioner's role, with its hours from `hours` (which may hold others' too).
+pub fn role(p: &Practitioner, directory: &Directory, hours: &[DailyAvailability]) -> Value {
+    let location_ids: Vec<ClinikoId> = directory
+        .doctor(&p.id)
+        .map(|d| d.clinic_ids.clone())
         .unwrap_or_default();
+    let locations: Vec<Value> = location_ids
+        .iter()
+        .map(|id| json!({"reference": format!("Location/{id}")}))
+        .collect();
     let specialty = text(p.designation.as_deref()).map(|designation| {
         json!([{
             "coding": [{"system": system("designation"), "code": specialty_code(&designation)}],
@@ -88,6 +152,7 @@ pub fn role(p: &Practitioner, directory: &Directory) -> Value {
         "practitioner": {"reference": format!("Practitioner/{}", p.id), "display": text(Some(&p.name()))},
         "specialty": specialty,
         "location": locations,
+        "availableTime": available_time(&p.id, &location_ids, hours),
     }))
 }
 
@@ -190,7 +255,8 @@ pub async fn read_role(
     let id = path_id(&id, "PractitionerRole")?;
     let (practitioners, directory) = staff(&state, caller.ctx()).await?;
     let found = find(&practitioners, &id, "PractitionerRole")?;
-    Ok(read_response(&role(found, &directory), false))
+    let hours = hours_of(&state, caller.ctx(), vec![found.id.clone()]).await?;
+    Ok(read_response(&role(found, &directory, &hours), false))
 }
 
 /// `GET /fhir/r4/PractitionerRole?…`.
@@ -234,11 +300,13 @@ pub async fn search_roles(
             found.push(p);
         }
     }
-    let matches = search
-        .slice(&found)
-        .iter()
-        .map(|p| role(p, &directory))
-        .collect();
+    let page = if search.summary_count {
+        &[][..]
+    } else {
+        search.slice(&found)
+    };
+    let hours = hours_of(&state, ctx, page.iter().map(|p| p.id.clone()).collect()).await?;
+    let matches = page.iter().map(|p| role(p, &directory, &hours)).collect();
     Ok(search
         .bundle(&state, ctx, matches, Vec::new(), found.len())
         .await?)

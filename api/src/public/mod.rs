@@ -12,6 +12,7 @@ mod appointment_reads;
 mod appointments;
 mod directory;
 mod event_data;
+mod freebusy;
 pub(crate) mod idempotent;
 mod listing;
 mod patients;
@@ -45,6 +46,7 @@ pub use event_data::{
     DoctorAvailabilityOut, DoctorQueueOut, PatientAddressEventOut, PatientEventOut,
     PatientPhoneOut, QueueEntryOut, render_event,
 };
+pub use freebusy::{doctor_freebusy, doctor_freebusy_ics};
 pub use patients::{PartnerPatientOut, create_patient, get_patient, list_patients, update_patient};
 use rate_limit::ClientRate;
 pub use slots::available_slots;

@@ -48,6 +48,11 @@ impl reqwest::dns::Resolve for Loopback {
 pub fn test_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // The server closes a keep-alive connection after 5 s idle; on a loaded machine a test
+        // may pause that long between requests (building a schema validator), and a request
+        // sent on a connection as it closes fails with `IncompleteMessage`. Never reusing a
+        // connection idle for 2 s avoids the race.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .dns_resolver(Arc::new(Loopback))
         .build()
         .expect("client")

@@ -13,6 +13,7 @@
 //! its claim at once. Every Cliniko call here is on the API lane.
 
 mod claims;
+mod free_busy;
 mod listing;
 mod patients;
 mod status;
@@ -24,6 +25,7 @@ use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use chrono_tz::Tz;
 
 pub use claims::{SlotClaims, SlotKey};
+pub use free_busy::{FreeBusy, FreeBusySearch, Period};
 pub use listing::{AppointmentSearch, ListedStatus};
 pub use patients::{NewPatient, PatientChoice};
 pub(crate) use patients::{valid_email, valid_phone};

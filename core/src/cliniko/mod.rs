@@ -357,6 +357,22 @@ pub trait ClinikoClient: Send + Sync + std::fmt::Debug {
         patient_id: &ClinikoId,
     ) -> Result<Vec<MedicalAlert>>;
 
+    /// The daily availabilities (weekly hours per business) of `practitioners`, in one list.
+    async fn daily_availabilities(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        practitioners: &[ClinikoId],
+    ) -> Result<Vec<DailyAvailability>>;
+
+    /// One medical alert by its id (deleted ones included, as Cliniko shows them by id).
+    async fn medical_alert(
+        &self,
+        account: &ClinikoAccount,
+        lane: Lane,
+        id: &ClinikoId,
+    ) -> Result<MedicalAlert>;
+
     /// The account settings (time zone; cached).
     async fn settings(&self, account: &ClinikoAccount, lane: Lane) -> Result<ClinikoSettings>;
 

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, Validation};
 
 use super::ClientId;
-use super::client_keys::ClientJwksRepository;
+use super::client_keys::{ClientJwksRepository, KeySource};
+use super::remote_jwks::{FETCH_FAILED, RemoteJwks};
 use crate::{Error, Result};
 
 /// The `client_assertion_type` of a JWT assertion (RFC 7523 §2.2).
@@ -69,6 +70,7 @@ struct AssertionClaims {
 #[derive(Debug, Clone)]
 pub struct ClientAssertions {
     keys: Arc<dyn ClientJwksRepository>,
+    remote: RemoteJwks,
     jtis: Arc<dyn AssertionJtiRepository>,
     token_url: String,
     leeway: Duration,
@@ -85,15 +87,18 @@ pub fn claimed_client(assertion: &str) -> Option<String> {
 
 impl ClientAssertions {
     /// Checks assertions addressed to `token_url` (the token endpoint's exact public URL),
-    /// tolerating `leeway` of clock skew.
+    /// tolerating `leeway` of clock skew, with the keys registered in `keys` or published at
+    /// the clients' `jwks_uri`s (through `remote`).
     pub fn new(
         keys: Arc<dyn ClientJwksRepository>,
+        remote: RemoteJwks,
         jtis: Arc<dyn AssertionJtiRepository>,
         token_url: String,
         leeway: Duration,
     ) -> Self {
         Self {
             keys,
+            remote,
             jtis,
             token_url,
             leeway,
@@ -122,12 +127,14 @@ impl ClientAssertions {
         if !ASSERTION_ALGORITHMS.contains(&header.alg) {
             return Err(AssertionError::Refused("alg is not ES384 or RS384"));
         }
-        let jwks = self
+        let source = self
             .keys
             .for_authentication(client)
             .await?
             .ok_or(AssertionError::Refused("the client has no registered keys"))?;
-        let candidates = jwks.candidates(header.alg, header.kid.as_deref());
+        let candidates = self
+            .candidates(&source, header.alg, header.kid.as_deref())
+            .await?;
         if candidates.is_empty() {
             return Err(AssertionError::Refused(
                 "no registered key matches kid and alg",
@@ -167,6 +174,40 @@ impl ClientAssertions {
             return Err(AssertionError::Refused("jti was already used"));
         }
         Ok(())
+    }
+
+    /// The keys that may have signed: from the registered JWKS, or the client's published one
+    /// (fetched again, rate-limited, when it lacks the `kid`: the client may have rotated).
+    async fn candidates(
+        &self,
+        source: &KeySource,
+        alg: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<Vec<jsonwebtoken::DecodingKey>, AssertionError> {
+        let url = match source {
+            KeySource::Inline(jwks) => return Ok(jwks.candidates(alg, kid)),
+            KeySource::Remote(url) => url,
+        };
+        let refused = |why: String| {
+            tracing::info!(reason = %why, "a client's jwks_uri could not be used");
+            AssertionError::Refused(FETCH_FAILED)
+        };
+        let found = self
+            .remote
+            .current(url)
+            .await
+            .map_err(refused)?
+            .candidates(alg, kid);
+        if !found.is_empty() || kid.is_none() {
+            return Ok(found);
+        }
+        Ok(self
+            .remote
+            .refetch_for_unknown_kid(url)
+            .await
+            .map_err(refused)?
+            .map(|jwks| jwks.candidates(alg, kid))
+            .unwrap_or_default())
     }
 
     fn validation(&self, alg: Algorithm, client: &ClientId) -> Validation {

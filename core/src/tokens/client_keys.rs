@@ -1,7 +1,9 @@
 //! The public keys (a JWKS, RFC 7517) an API client signs its `private_key_jwt` assertions with,
-//! and the clinic's management of them. Only keys that can verify the algorithms the token
-//! endpoint accepts (ES384 on P-384, RS384 on RSA) are allowed, and never a private key: a
-//! JWKS that carries one was pasted by mistake and is refused, not stored.
+//! and the clinic's management of them: registered inline, or as the URL the client publishes
+//! them at (`jwks_uri`, fetched through the SSRF guard: [`super::remote_jwks`]). Only keys that
+//! can verify the algorithms the token endpoint accepts (ES384 on P-384, RS384 on RSA) are
+//! used, and never a private key: a JWKS that carries one was pasted by mistake and is refused,
+//! not stored.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,12 +15,18 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use super::ClientId;
+use super::remote_jwks::RemoteJwks;
 use crate::ids::TenantId;
+use crate::outbound::{UrlCheck, read_url};
 use crate::tenancy::TenantContext;
 use crate::{Error, Result};
 
 /// The most keys a client's JWKS may hold (room for rotation, not a key store).
 pub const MAX_CLIENT_KEYS: usize = 10;
+
+/// The most keys read from a client's `jwks_uri` (a published set may hold keys for other
+/// uses too; those are skipped, not refused).
+pub const MAX_REMOTE_KEYS: usize = 50;
 
 /// The members of a JWK that only a private key has (RFC 7518 §6.2.2, §6.3.2).
 const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
@@ -80,6 +88,44 @@ impl ClientJwks {
         Ok(Self { set, json })
     }
 
+    /// Reads a JWKS fetched from a client's `jwks_uri`: keys this server cannot use (other
+    /// curves, other key types, no `kid`) are skipped, since the set may serve other purposes
+    /// too; a private key anywhere refuses the whole document.
+    ///
+    /// # Errors
+    /// Why the document is unusable (for the log).
+    pub fn parse_remote(json: Value) -> std::result::Result<Self, String> {
+        let keys = json
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or("the document is not a JWKS (no \"keys\" array)")?;
+        if keys
+            .iter()
+            .any(|key| PRIVATE_MEMBERS.iter().any(|m| key.get(m).is_some()))
+        {
+            return Err("the document holds a private key".to_owned());
+        }
+        let usable: Vec<jsonwebtoken::jwk::Jwk> = keys
+            .iter()
+            .take(MAX_REMOTE_KEYS)
+            .filter_map(|key| serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key.clone()).ok())
+            .filter(|key| {
+                key.common
+                    .key_id
+                    .as_deref()
+                    .is_some_and(|kid| !kid.is_empty())
+            })
+            .filter(|key| algorithm_of(&key.algorithm).is_some())
+            .collect();
+        if usable.is_empty() {
+            return Err("the document holds no EC P-384 or RSA key with a kid".to_owned());
+        }
+        Ok(Self {
+            set: JwkSet { keys: usable },
+            json,
+        })
+    }
+
     /// The document, to show back.
     pub fn json(&self) -> &Value {
         &self.json
@@ -123,13 +169,52 @@ fn key_algorithm(declared: KeyAlgorithm) -> Option<Algorithm> {
     }
 }
 
+/// Where a client's keys are: given inline, or published at a URL.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A JWKS registered as it is.
+    Inline(ClientJwks),
+    /// The client's `jwks_uri` (normalised, accepted by the outbound guard when registered).
+    Remote(String),
+}
+
+impl KeySource {
+    /// The registration as stored and shown: `{"keys": [...]}` or `{"jwks_uri": "..."}`.
+    pub fn document(&self) -> Value {
+        match self {
+            Self::Inline(jwks) => jwks.json().clone(),
+            Self::Remote(url) => serde_json::json!({ "jwks_uri": url }),
+        }
+    }
+
+    /// Reads a stored registration (as [`Self::document`] wrote it).
+    ///
+    /// # Errors
+    /// `Validation` when it is neither form.
+    pub fn from_document(json: Value) -> Result<Self> {
+        match json.get("jwks_uri").and_then(Value::as_str) {
+            Some(url) => Ok(Self::Remote(url.to_owned())),
+            None => ClientJwks::parse(json).map(Self::Inline),
+        }
+    }
+}
+
+/// What a clinic registers for a client: its keys, or the URL it publishes them at.
+#[derive(Debug, Clone)]
+pub enum KeyRegistration {
+    /// A JWKS document.
+    Jwks(Value),
+    /// A `jwks_uri`.
+    Uri(String),
+}
+
 /// A client's registered keys.
 #[derive(Debug, Clone)]
 pub struct ClientKeys {
     /// The client.
     pub client_id: ClientId,
-    /// Its keys.
-    pub jwks: ClientJwks,
+    /// Its keys, or where they are.
+    pub source: KeySource,
     /// When they were last registered.
     pub updated_at: DateTime<Utc>,
 }
@@ -153,15 +238,17 @@ pub trait ClientJwksRepository: Send + Sync + fmt::Debug {
     /// Removes the keys of `client`; `false` when it had none.
     async fn delete_in_tenant(&self, tenant: TenantId, client: &ClientId) -> Result<bool>;
 
-    /// The keys of `client`, whichever clinic it is in: for authenticating it, before any
-    /// tenant is known.
-    async fn for_authentication(&self, client: &ClientId) -> Result<Option<ClientJwks>>;
+    /// The keys of `client` (or where they are), whichever clinic it is in: for authenticating
+    /// it, before any tenant is known.
+    async fn for_authentication(&self, client: &ClientId) -> Result<Option<KeySource>>;
 }
 
 /// A clinic's managers registering their API clients' keys.
 #[derive(Debug, Clone)]
 pub struct ClientKeysService {
     keys: Arc<dyn ClientJwksRepository>,
+    urls: Arc<dyn UrlCheck>,
+    remote: RemoteJwks,
 }
 
 fn no_keys() -> Error {
@@ -171,26 +258,53 @@ fn no_keys() -> Error {
 }
 
 impl ClientKeysService {
-    /// Uses `keys`.
-    pub fn new(keys: Arc<dyn ClientJwksRepository>) -> Self {
-        Self { keys }
+    /// Uses `keys`; `jwks_uri`s are checked with `urls` and fetched through `remote` (the same
+    /// cache assertions are checked with).
+    pub fn new(
+        keys: Arc<dyn ClientJwksRepository>,
+        urls: Arc<dyn UrlCheck>,
+        remote: RemoteJwks,
+    ) -> Self {
+        Self { keys, urls, remote }
     }
 
-    /// Registers (or replaces) `client`'s JWKS.
+    /// Registers (or replaces) `client`'s JWKS or `jwks_uri`. A `jwks_uri` must pass the
+    /// outbound guard and serve a usable JWKS now, so a mistake shows at once rather than as
+    /// refused assertions later.
     ///
     /// # Errors
-    /// `Forbidden` unless a manager; `Validation` for an unusable JWKS; `NotFound` when the
-    /// client is not this clinic's.
+    /// `Forbidden` unless a manager; `Validation` for an unusable JWKS or URL; `NotFound` when
+    /// the client is not this clinic's.
     pub async fn put(
         &self,
         ctx: &TenantContext,
         client: &ClientId,
-        jwks: Value,
+        registration: KeyRegistration,
     ) -> Result<ClientKeys> {
         ctx.require_manager()?;
+        let source = match registration {
+            KeyRegistration::Jwks(jwks) => KeySource::Inline(ClientJwks::parse(jwks)?),
+            KeyRegistration::Uri(raw) => {
+                let mut errors = Vec::new();
+                let hint = "give the https URL the client publishes its JWKS at";
+                let Some(url) =
+                    read_url(self.urls.as_ref(), "jwks_uri", hint, &raw, &mut errors).await
+                else {
+                    return Err(Error::Validation(errors));
+                };
+                if let Err(why) = self.remote.fetch(&url).await {
+                    return Err(Error::invalid(
+                        "jwks_uri",
+                        "jwks_unavailable",
+                        format!("no usable JWKS could be fetched from this URL: {why}"),
+                    ));
+                }
+                KeySource::Remote(url)
+            }
+        };
         let keys = ClientKeys {
             client_id: client.clone(),
-            jwks: ClientJwks::parse(jwks)?,
+            source,
             updated_at: Utc::now(),
         };
         self.keys.put_in_tenant(ctx.tenant_id(), &keys).await?;

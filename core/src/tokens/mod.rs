@@ -16,6 +16,7 @@ mod clinic_status;
 mod jwt;
 mod keys;
 mod leases;
+mod remote_jwks;
 mod revocation_sync;
 mod revocations;
 mod scopes;
@@ -30,7 +31,8 @@ pub use assertions::{
     ClientAssertions, MAX_ASSERTION_LIFETIME, MAX_JTI_LEN, claimed_client,
 };
 pub use client_keys::{
-    ClientJwks, ClientJwksRepository, ClientKeys, ClientKeysService, MAX_CLIENT_KEYS,
+    ClientJwks, ClientJwksRepository, ClientKeys, ClientKeysService, KeyRegistration, KeySource,
+    MAX_CLIENT_KEYS, MAX_REMOTE_KEYS,
 };
 pub use client_service::{ClientPatch, ClientService, ClientWithSecret, NewClientRequest};
 pub use clients::{
@@ -44,6 +46,10 @@ pub use jwt::{
 };
 pub use keys::{KeyPolicy, KeySet, SigningKeys};
 pub use leases::{LEASE_SPAN, LEASE_TTL, LeasedLimiter};
+pub use remote_jwks::{
+    JWKS_CACHE_TTL, JWKS_FETCH_TIMEOUT, JwksFetcher, MAX_JWKS_BYTES, RemoteJwks,
+    UNKNOWN_KID_REFETCH,
+};
 pub use revocations::{RevocationRepository, RevokedToken};
 pub use scopes::{Scope, ScopeSet};
 pub use secrets::{CLIENT_SECRET_PREFIX, ClientSecret, SecretHasher, load_secret_hasher};

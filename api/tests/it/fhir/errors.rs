@@ -83,6 +83,7 @@ async fn a_missing_token_is_401_and_a_missing_scope_403_naming_it() {
     for (path, scope) in [
         ("/fhir/r4/Patient", "patients:read"),
         ("/fhir/r4/Flag?patient=1", "patients:read"),
+        ("/fhir/r4/Flag/1", "patients:read"),
         ("/fhir/r4/Appointment", "appointments:read"),
         ("/fhir/r4/Slot?schedule=1-2&service-type=3", "slots:read"),
     ] {

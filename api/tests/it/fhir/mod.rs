@@ -5,6 +5,7 @@
 
 mod booking;
 mod errors;
+mod jwks_uri;
 mod paging;
 mod resources;
 mod smart;

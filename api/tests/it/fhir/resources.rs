@@ -390,3 +390,130 @@ async fn appointments_with_their_patients_practitioners_and_locations_included_a
         "no sandbox patient among the first 12 has a medical alert"
     );
 }
+
+#[tokio::test]
+async fn a_flag_is_read_by_id_recorded_against_its_patient_and_hidden_from_other_clinics() {
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| f).await;
+    let (owner, token) = fhir_client(&app, &sandbox, "harbour", "au1", FHIR_SCOPES).await;
+    let (_, thames) = fhir_client(&app, &sandbox, "thames", "uk1", FHIR_SCOPES).await;
+    let patients = searchset(&app, "/fhir/r4/Patient?_count=12", &token).await;
+    let mut found = None;
+    for patient in entries(&patients, "match") {
+        let id = patient["id"].as_str().unwrap();
+        let flags = searchset(&app, &format!("/fhir/r4/Flag?patient={id}"), &token).await;
+        if let Some(flag) = entries(&flags, "match").next() {
+            found = Some((id.to_owned(), flag.clone()));
+            break;
+        }
+    }
+    let (patient, searched) = found.expect("a sandbox patient among the first 12 has an alert");
+    let flag_id = searched["id"].as_str().unwrap();
+    let audit = |owner: &crate::tokens::Clinic| {
+        app.on(
+            reqwest::Method::GET,
+            owner.sub(),
+            &format!("/api/tenant/audit?patient_id={patient}"),
+            Some(&owner.cookie),
+        )
+    };
+    let before: Value = audit(&owner).send().await.unwrap().json().await.unwrap();
+
+    let read_flag = read(&app, "Flag", flag_id, &token, true).await;
+    assert_eq!(read_flag, searched);
+
+    let after: Value = audit(&owner).send().await.unwrap().json().await.unwrap();
+    let (before, after) = (
+        before["entries"].as_array().unwrap(),
+        after["entries"].as_array().unwrap(),
+    );
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "the read is one more ledger entry"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|e| e["channel"] == "fhir" && e["actor"]["kind"] == "api_client")
+    );
+
+    // Another clinic's alert and unknown ids are 404, as for every other read.
+    for (path, token) in [
+        (format!("/fhir/r4/Flag/{flag_id}"), &thames),
+        ("/fhir/r4/Flag/999999999".to_owned(), &token),
+        ("/fhir/r4/Flag/not-an-id".to_owned(), &token),
+    ] {
+        let (status, body) = fhir_json(&app, &path, token).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["issue"][0]["code"], "not-found");
+    }
+}
+
+#[tokio::test]
+async fn a_roles_available_time_is_the_practitioners_weekly_hours_in_cliniko() {
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| f).await;
+    let (_, token) = fhir_client(&app, &sandbox, "harbour", "au1", &["doctors:read"]).await;
+    let roles = searchset(&app, "/fhir/r4/PractitionerRole?_count=100", &token).await;
+    let located = entries(&roles, "match")
+        .find(|r| r["location"].is_array())
+        .unwrap()
+        .clone();
+    assert!(located["availableTime"].is_array(), "{located}");
+    let id = located["id"].as_str().unwrap();
+    let role = read(&app, "PractitionerRole", id, &token, false).await;
+    assert_eq!(role["availableTime"], located["availableTime"]);
+
+    // The same hours as Cliniko's daily availabilities at the role's locations.
+    let locations: Vec<String> = role["location"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["reference"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("Location/")
+                .to_owned()
+        })
+        .collect();
+    let key = crate::public_api::admin_key(&sandbox, "au1");
+    let days = crate::public_api::cliniko_get(
+        &sandbox,
+        &key,
+        &format!("/daily_availabilities?q%5B%5D=practitioner_id%3A%3D{id}&per_page=100"),
+    )
+    .await;
+    let mut expected = std::collections::BTreeSet::new();
+    for day in days["daily_availabilities"].as_array().unwrap() {
+        let business = day["business"]["links"]["self"].as_str().unwrap();
+        if !locations
+            .iter()
+            .any(|l| business.ends_with(&format!("/{l}")))
+        {
+            continue;
+        }
+        let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            [day["day_of_week"].as_u64().unwrap() as usize - 1];
+        for span in day["availabilities"].as_array().unwrap() {
+            expected.insert((
+                weekday.to_owned(),
+                format!("{}:00", span["starts_at"].as_str().unwrap()),
+                format!("{}:00", span["ends_at"].as_str().unwrap()),
+            ));
+        }
+    }
+    let mut shown = std::collections::BTreeSet::new();
+    for entry in role["availableTime"].as_array().unwrap() {
+        for day in entry["daysOfWeek"].as_array().unwrap() {
+            shown.insert((
+                day.as_str().unwrap().to_owned(),
+                entry["availableStartTime"].as_str().unwrap().to_owned(),
+                entry["availableEndTime"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert!(!expected.is_empty());
+    assert_eq!(shown, expected);
+}

@@ -19,13 +19,13 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 const RSA_TEST_KEY: &str = include_str!("../../fixtures/smart/rs384-test-key.pem");
 
 /// A key that signs assertions, and its public JWK.
-enum Signer {
+pub(super) enum Signer {
     Ec(ES384KeyPair),
     Rsa(RS384KeyPair),
 }
 
 impl Signer {
-    fn ec() -> Self {
+    pub(super) fn ec() -> Self {
         Self::Ec(ES384KeyPair::generate())
     }
 
@@ -34,7 +34,7 @@ impl Signer {
     }
 
     /// The public JWK under `kid`.
-    fn jwk(&self, kid: &str) -> Value {
+    pub(super) fn jwk(&self, kid: &str) -> Value {
         let text = match self {
             Self::Ec(key) => key.public_key().to_jwk(),
             Self::Rsa(key) => key.public_key().to_jwk(),
@@ -45,7 +45,7 @@ impl Signer {
     }
 
     /// Signs `claims` with `kid` in the header.
-    fn sign(&self, kid: &str, claims: JWTClaims<NoCustomClaims>) -> String {
+    pub(super) fn sign(&self, kid: &str, claims: JWTClaims<NoCustomClaims>) -> String {
         match self {
             // The pair is not `Clone`; a copy from its bytes takes the kid.
             Self::Ec(key) => ES384KeyPair::from_bytes(&key.to_bytes())
@@ -59,7 +59,7 @@ impl Signer {
 }
 
 /// The claims of a good assertion from `client` to `app`'s token endpoint, valid 2 minutes.
-fn claims(app: &TestApp, client: &Client) -> JWTClaims<NoCustomClaims> {
+pub(super) fn claims(app: &TestApp, client: &Client) -> JWTClaims<NoCustomClaims> {
     Claims::create(Duration::from_mins(2))
         .with_issuer(&client.id)
         .with_subject(&client.id)
@@ -91,7 +91,7 @@ async fn register(
 }
 
 /// `POST /api/auth/token` with `assertion` (and `scope` when given): status and body.
-async fn exchange(app: &TestApp, assertion: &str, scope: Option<&str>) -> (u16, Value) {
+pub(super) async fn exchange(app: &TestApp, assertion: &str, scope: Option<&str>) -> (u16, Value) {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_assertion_type", ASSERTION_TYPE),

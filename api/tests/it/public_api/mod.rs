@@ -5,6 +5,7 @@ mod appointments;
 mod budget_share;
 mod directory;
 mod faults;
+mod freebusy;
 mod overload;
 mod patients;
 mod reads;
