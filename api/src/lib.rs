@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod events;
 pub mod fhir;
+pub mod fhir_destinations;
 pub mod http;
 pub mod login;
 pub mod mfa;

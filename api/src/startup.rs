@@ -22,6 +22,8 @@ use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
 use clinicgate_adapters::deliveries::SeaDeliveryQueue;
+use clinicgate_adapters::fhir_destinations::SeaFhirDestinationRepository;
+use clinicgate_adapters::fhir_push::FhirPushSender;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::mfa::SeaMfaRepository;
@@ -50,6 +52,7 @@ use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::{DeliveryQueue, DeliveryWorker, OutboundKind, RetrySchedule};
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::events::EventPublisher;
+use clinicgate_core::fhir_push::FhirDestinationService;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
@@ -269,12 +272,16 @@ impl Application {
         );
         let webhooks = webhook_endpoints(&db, &vault, &outbound);
         let patient_sync = patient_sync_service(&db, &vault, &outbound);
+        let fhir_destinations = fhir_destination_service(&db, &vault, &outbound);
+        let fhir_push = FhirPushSender::new(outbound.clone(), fhir_destinations.clone())
+            .with_request_timeout(settings.events.delivery_timeout());
         let delivery_queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
         let delivery_wake = Arc::new(Notify::new());
         let events = event_publisher(
             &settings,
             &webhooks,
             &patient_sync,
+            &fhir_destinations,
             &vault,
             delivery_queue.clone(),
         )
@@ -351,6 +358,8 @@ impl Application {
             partner_patients,
             patient_sync,
             patient_backfill,
+            fhir_destinations,
+            fhir_push,
             partner_links,
             idempotency,
             events,
@@ -478,6 +487,7 @@ fn event_publisher(
     settings: &Settings,
     webhooks: &WebhookEndpointService,
     patient_sync: &PatientSyncService,
+    fhir_destinations: &FhirDestinationService,
     vault: &Vault,
     queue: Arc<dyn DeliveryQueue>,
 ) -> EventPublisher {
@@ -489,6 +499,21 @@ fn event_publisher(
     )
     .with_subscribers(Arc::new(webhooks.clone()))
     .with_subscribers(Arc::new(patient_sync.clone()))
+    .with_subscribers(Arc::new(fhir_destinations.clone()))
+}
+
+/// The clinics' FHIR destinations over the database, their URLs checked by the outbound guard.
+fn fhir_destination_service(
+    db: &Db,
+    vault: &Vault,
+    outbound: &OutboundClient,
+) -> FhirDestinationService {
+    FhirDestinationService::new(
+        Arc::new(SeaFhirDestinationRepository::new(db.clone())),
+        vault.clone(),
+        Arc::new(outbound.clone()),
+        Arc::new(SeaDeliveryQueue::new(db.clone())),
+    )
 }
 
 /// Clients' partner patient APIs over the database, their URLs checked by the outbound guard.
@@ -522,8 +547,16 @@ pub async fn standalone_publisher(settings: &Settings) -> anyhow::Result<(EventP
     let outbound = outbound_client(settings)?;
     let webhooks = webhook_endpoints(&db, &vault, &outbound);
     let patient_sync = patient_sync_service(&db, &vault, &outbound);
+    let fhir_destinations = fhir_destination_service(&db, &vault, &outbound);
     Ok((
-        event_publisher(settings, &webhooks, &patient_sync, &vault, queue),
+        event_publisher(
+            settings,
+            &webhooks,
+            &patient_sync,
+            &fhir_destinations,
+            &vault,
+            queue,
+        ),
         db,
     ))
 }
@@ -546,6 +579,7 @@ fn delivery_worker(state: &AppState) -> DeliveryWorker {
     )
     .with_sender(OutboundKind::Webhook, Arc::new(webhooks))
     .with_sender(OutboundKind::PatientSync, Arc::new(patient_sync))
+    .with_sender(OutboundKind::FhirPush, Arc::new(state.fhir_push.clone()))
 }
 
 /// The client for user-given URLs, behind the SSRF guard. Says once what the guard lets through,

@@ -15,6 +15,8 @@ pub mod delivery;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod fhir;
+pub mod fhir_push;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;

@@ -56,6 +56,7 @@ tenant_owned! {
     crate::deliveries => TenantId,
     crate::delivery_attempts => TenantId,
     crate::events => TenantId,
+    crate::fhir_destinations => TenantId,
     crate::idempotency => TenantId,
     crate::ledger => TenantId,
     crate::mfa => TenantId,

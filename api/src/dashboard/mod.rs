@@ -156,6 +156,8 @@ pub struct DashboardOut {
     pub webhooks: WebhookSummaryOut,
     /// Partner patient-sync deliveries created in the range.
     pub patient_syncs: DeliverySummaryOut,
+    /// FHIR push deliveries (to the clinic's FHIR destinations) created in the range.
+    pub fhir_push: DeliverySummaryOut,
     /// The change detector's lag per Cliniko resource (empty before Cliniko is first polled).
     pub detection: Vec<DetectionOut>,
 }
@@ -190,6 +192,7 @@ impl From<Dashboard> for DashboardOut {
                 disabled_endpoints: dashboard.disabled_endpoints,
             },
             patient_syncs: DeliverySummaryOut::new(dashboard.patient_syncs, now),
+            fhir_push: DeliverySummaryOut::new(dashboard.fhir_push, now),
             detection: dashboard
                 .detection
                 .into_iter()

@@ -9,18 +9,15 @@ use std::collections::BTreeSet;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use clinicgate_core::Error;
 use clinicgate_core::cliniko::{
-    Appointment, CancellationReason, ClinikoId, Filter, Lane, ListQuery, PageRequest,
-    PractitionerScope,
+    Appointment, ClinikoId, Filter, Lane, ListQuery, PageRequest, PractitionerScope,
 };
 use clinicgate_core::ledger::{Categories, Category};
 use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::tokens::Scope;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::search::{Search, invalid, reference_ids, time_filters};
-use super::{
-    disclose, identifier, instant, meta, path_id, prune, read_response, system, text, with_cliniko,
-};
+use super::{disclose, path_id, read_response, with_cliniko};
 use crate::http::problem::ApiError;
 use crate::public::{ApiCaller, AppointmentsRead};
 use crate::state::AppState;
@@ -48,73 +45,8 @@ pub(super) fn categories() -> Categories {
     Categories::of(&[Category::Appointments])
 }
 
-/// FHIR's status of a Cliniko appointment.
-fn status(a: &Appointment) -> &'static str {
-    if a.cancelled_at.is_some() {
-        "cancelled"
-    } else if a.did_not_arrive == Some(true) {
-        "noshow"
-    } else if a.patient_arrived == Some(true) {
-        "arrived"
-    } else {
-        "booked"
-    }
-}
-
-/// A participant referring to `resource/id`.
-fn participant(resource: &str, id: Option<&ClinikoId>) -> Option<Value> {
-    id.map(|id| {
-        json!({
-            "actor": {"reference": format!("{resource}/{id}")},
-            "required": "required",
-            "status": "accepted",
-        })
-    })
-}
-
 /// A Cliniko appointment as a FHIR `Appointment`.
-pub fn to_fhir(a: &Appointment) -> Value {
-    let participants: Vec<Value> = [
-        participant("Patient", a.patient_id.as_ref()),
-        participant("Practitioner", a.practitioner_id.as_ref()),
-        participant("Location", a.business_id.as_ref()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let service_type = a.appointment_type_id.as_ref().map(
-        |id| json!([{"coding": [{"system": system("appointment-type"), "code": id.as_str()}]}]),
-    );
-    let minutes = a
-        .ends_at
-        .map(|end| (end - a.starts_at).num_minutes())
-        .filter(|m| *m > 0);
-    // Cliniko's own reason code, so a client can send it back when cancelling (see booking).
-    let cancelation = a.cancelled_at.map(|_| {
-        let coding = a
-            .cancellation_reason
-            .and_then(CancellationReason::from_code)
-            .map(|reason| {
-                json!([{"system": system("cancellation-reason"), "code": reason.code().to_string(),
-                        "display": reason.description()}])
-            });
-        json!({"coding": coding, "text": text(a.cancellation_reason_description.as_deref())})
-    });
-    prune(json!({
-        "resourceType": "Appointment",
-        "id": a.id.as_str(),
-        "meta": meta(a.updated_at),
-        "identifier": identifier("appointment", &a.id),
-        "status": status(a),
-        "cancelationReason": cancelation,
-        "serviceType": service_type,
-        "start": instant(a.starts_at),
-        "end": a.ends_at.map(instant),
-        "minutesDuration": minutes,
-        "created": a.created_at.map(instant),
-        "participant": participants,
-    }))
-}
+pub use clinicgate_core::fhir::appointment as to_fhir;
 
 /// The Cliniko query of an Appointment search.
 pub(super) fn query(search: &Search) -> Result<ListQuery, Error> {

@@ -22,13 +22,13 @@ mod slot;
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::DateTime;
 use clinicgate_core::Error;
 use clinicgate_core::cliniko::{ClinikoAccount, ClinikoId};
 use clinicgate_core::directory::not_connected;
 use clinicgate_core::ledger::{Categories, Channel};
 use clinicgate_core::tenancy::TenantContext;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::http::phi::{phi_headers, request_meta};
 use crate::http::problem::ApiError;
@@ -75,67 +75,8 @@ async fn unknown() -> Result<HttpResponse, ApiError> {
     ))
 }
 
-/// The identifier system of a kind of Cliniko record (`patient`, `practitioner`, …): stable
-/// across installations, so a partner can match records however it reached them.
-pub fn system(kind: &str) -> String {
-    format!("https://clinicgate.dev/fhir/sid/cliniko-{kind}-id")
-}
-
-/// The identifier carrying a record's Cliniko id.
-fn identifier(kind: &str, id: &ClinikoId) -> Value {
-    json!([{"use": "official", "system": system(kind), "value": id.as_str()}])
-}
-
-/// FHIR's `instant`: UTC, whole seconds, `Z`.
-fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// `meta` from Cliniko's `updated_at`: the version is the change time, so an `ETag` changes
-/// whenever Cliniko's record does.
-fn meta(updated_at: Option<DateTime<Utc>>) -> Value {
-    match updated_at {
-        Some(at) => json!({"versionId": at.timestamp().to_string(), "lastUpdated": instant(at)}),
-        None => json!({}),
-    }
-}
-
-/// A non-empty string, or nothing (FHIR strings may not be empty).
-fn text(value: Option<&str>) -> Option<String> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
-/// Drops `null`s and empty arrays and objects from a resource (FHIR allows none of them).
-fn prune(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, prune(v)))
-                .filter(|(_, v)| !is_empty(v))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(prune)
-                .filter(|v| !is_empty(v))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Array(items) => items.is_empty(),
-        Value::Object(map) => map.is_empty(),
-        _ => false,
-    }
-}
+pub use clinicgate_core::fhir::system;
+use clinicgate_core::fhir::{identifier, instant, meta, prune, text};
 
 /// The answer to a read: the resource, `ETag` and `Last-Modified` from its `meta`, never
 /// stored; with the PHI headers when it holds patient data.

@@ -60,6 +60,11 @@ const ASSETS: &[Asset] = &[
         "js/partners-settings.js"
     ),
     asset!(
+        "fhir-settings.js",
+        "text/javascript; charset=utf-8",
+        "js/fhir-settings.js"
+    ),
+    asset!(
         "webhooks-settings.js",
         "text/javascript; charset=utf-8",
         "js/webhooks-settings.js"

@@ -217,7 +217,7 @@ fn cards(dashboard: &Dashboard, manages: bool) -> String {
         dashboard.disabled_endpoints
     );
     format!(
-        "{}<article class=\"card\">{}</article><article class=\"card\">{}{controls}</article>{per_client}{}{}{}",
+        "{}<article class=\"card\">{}</article><article class=\"card\">{}{controls}</article>{per_client}{}{}{}{}",
         cliniko_card(dashboard),
         lanes.render(),
         by_client.render(),
@@ -232,6 +232,13 @@ fn cards(dashboard: &Dashboard, manages: bool) -> String {
             "syncs",
             "Partner patient syncs",
             &dashboard.patient_syncs,
+            dashboard.to,
+            ""
+        ),
+        deliveries_card(
+            "fhir",
+            "FHIR pushes",
+            &dashboard.fhir_push,
             dashboard.to,
             ""
         ),

@@ -57,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::users::users_settings)
         .service(settings::clients::clients_settings)
         .service(settings::partners::partners_settings)
+        .service(settings::fhir::fhir_settings)
         .service(settings::webhooks::webhooks_settings)
         .service(settings::calendars::calendars_settings)
         .service(settings::audit::ledger)

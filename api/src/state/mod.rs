@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use clinicgate_adapters::db::Db;
+use clinicgate_adapters::fhir_push::FhirPushSender;
 use clinicgate_adapters::outbound::OutboundClient;
 use clinicgate_adapters::stores::StoreProbe;
 use clinicgate_core::booking::BookingService;
@@ -17,6 +18,7 @@ use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::DeliveryQueue;
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::events::EventPublisher;
+use clinicgate_core::fhir_push::FhirDestinationService;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
@@ -109,6 +111,12 @@ pub struct Inner {
     pub patient_sync: PatientSyncService,
     /// Queues a clinic's existing patients to a client's partner.
     pub patient_backfill: PatientBackfill,
+    /// The clinics' FHIR destinations (FHIR push; also what the publisher and the delivery
+    /// worker ask about them).
+    pub fhir_destinations: FhirDestinationService,
+    /// Pushes to FHIR destinations, holding their OAuth tokens: the delivery worker's sender,
+    /// and "test connection".
+    pub fhir_push: FhirPushSender,
     /// The links of partner ids to Cliniko patients, which patient sync reads and writes.
     pub partner_links: Arc<dyn PartnerLinks>,
     /// Serialised directory lists, reused until the directory is reloaded.

@@ -20,6 +20,7 @@ mod error_bodies;
 mod errors;
 mod faults;
 mod fhir;
+mod fhir_push;
 mod health;
 mod identity;
 mod mfa;

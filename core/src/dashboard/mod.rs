@@ -172,6 +172,8 @@ pub struct Dashboard {
     pub disabled_endpoints: u64,
     /// Partner patient-sync deliveries created in the range.
     pub patient_syncs: DeliverySummary,
+    /// FHIR push deliveries (to the clinic's FHIR destinations) created in the range.
+    pub fhir_push: DeliverySummary,
     /// Each resource the change detector reads (none before Cliniko is first polled).
     pub detection: Vec<Detection>,
 }
@@ -232,6 +234,7 @@ impl DashboardService {
         let patient_syncs = self
             .deliveries(ctx, OutboundKind::PatientSync, from)
             .await?;
+        let fhir_push = self.deliveries(ctx, OutboundKind::FhirPush, from).await?;
         let detection = self
             .polls
             .cursors(tenant)
@@ -269,6 +272,7 @@ impl DashboardService {
             )
             .unwrap_or(u64::MAX),
             patient_syncs,
+            fhir_push,
             detection,
         })
     }

@@ -39,17 +39,20 @@ pub enum OutboundKind {
     Webhook,
     /// A partner's patient API, kept in sync with the clinic's Cliniko patients.
     PatientSync,
+    /// A clinic's FHIR server, sent patients and appointments as FHIR resources.
+    FhirPush,
 }
 
 impl OutboundKind {
     /// Every kind.
-    pub const ALL: [Self; 2] = [Self::Webhook, Self::PatientSync];
+    pub const ALL: [Self; 3] = [Self::Webhook, Self::PatientSync, Self::FhirPush];
 
     /// The stored name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
             Self::PatientSync => "patient_sync",
+            Self::FhirPush => "fhir_push",
         }
     }
 

@@ -48,6 +48,9 @@ pub enum SecretPurpose {
     /// The credential ClinicGate presents to a partner's patient API (a bearer token or a
     /// header's value) when it syncs patients there.
     PatientSyncCredential,
+    /// What ClinicGate authenticates to a clinic's FHIR server with: an OAuth client secret, or
+    /// the private key of a SMART Backend Services key pair.
+    FhirDestinationCredential,
     /// A staff member's TOTP secret (base32), shared with their authenticator app.
     TotpSecret,
     /// The sealed state between a correct password and the MFA code at login.
@@ -65,6 +68,7 @@ impl SecretPurpose {
             Self::PollSnapshot => "poll_snapshot",
             Self::FhirCursor => "fhir_cursor",
             Self::PatientSyncCredential => "patient_sync_credential",
+            Self::FhirDestinationCredential => "fhir_destination_credential",
             Self::TotpSecret => "totp_secret",
             Self::MfaPendingLogin => "mfa_pending_login",
         }

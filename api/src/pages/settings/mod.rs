@@ -1,13 +1,14 @@
 //! The settings pages, for owners and admins only (a clinician gets 403 and never sees a link to
 //! them) except the webhooks tab, which every staff member may look at (clinicians see that tab
 //! alone): one module per tab, sharing the tabs and the page shape here. The Cliniko, staff, API
-//! client, partner, webhook and calendar tabs load their data from the JSON API with scripts; the access ledger is
+//! client, partner, FHIR, webhook and calendar tabs load their data from the JSON API with scripts; the access ledger is
 //! rendered on the server.
 
 pub mod audit;
 pub mod calendars;
 pub mod clients;
 pub mod cliniko;
+pub mod fhir;
 pub mod partners;
 pub mod users;
 pub mod webhooks;
@@ -28,6 +29,7 @@ fn settings_tabs(active: &str, manager: bool) -> String {
         ("users", "/settings/users", "Staff"),
         ("clients", "/settings/clients", "API clients"),
         ("partners", "/settings/partners", "Partners"),
+        ("fhir", "/settings/fhir", "FHIR"),
         ("webhooks", "/settings/webhooks", "Webhooks"),
         ("calendars", "/settings/calendars", "Calendars"),
         ("audit", "/settings/audit", "Access ledger"),

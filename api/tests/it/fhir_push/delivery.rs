@@ -1,0 +1,263 @@
+//! Patients reaching a FHIR server: a new sandbox patient arrives as a conditional `PUT` of a
+//! valid R4 Patient with a bearer token; a token past its lifetime is replaced; a 5xx is retried
+//! and the patient delivered once; a 400 fails at once and is shown with the server's answer;
+//! SMART Backend Services assertions verify against the published JWKS with a JWT library
+//! nobody here wrote.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_simple::prelude::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use super::{Scene, accept_patients, issue_tokens, token_answer};
+use crate::fhir::assert_valid;
+use crate::patient_sync::eventually;
+
+/// The patient's Cliniko id in a conditional update's `identifier` parameter.
+fn identifier_of(request: &wiremock::Request) -> String {
+    request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "identifier")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+async fn statuses(scene: &Scene, destination: &Value) -> Vec<String> {
+    scene
+        .deliveries(destination)
+        .await
+        .iter()
+        .map(|d| d["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_sandbox_patient_arrives_as_a_conditional_put_of_a_valid_r4_patient() {
+    let scene = Scene::start("harbour", true).await;
+    issue_tokens(&scene.fhir, "tok-1", 3600).await;
+    accept_patients(&scene.fhir, 201).await;
+    let destination = scene.add_oauth().await;
+
+    let patient = scene.desk.new_patient("Aroha", "Ngata").await;
+    eventually("the FHIR server receives the patient", async || {
+        !scene.received("PUT", "/Patient").await.is_empty()
+    })
+    .await;
+    let puts = scene.received("PUT", "/Patient").await;
+    let put = &puts[0];
+    assert_eq!(
+        identifier_of(put),
+        format!("https://clinicgate.dev/fhir/sid/cliniko-patient-id|{patient}")
+    );
+    assert_eq!(put.headers["authorization"], "Bearer tok-1");
+    assert!(
+        put.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/fhir+json")
+    );
+    let resource: Value = serde_json::from_slice(&put.body).unwrap();
+    assert_valid(&resource);
+    assert_eq!(resource["resourceType"], "Patient");
+    assert_eq!(resource["name"][0]["family"], "Ngata");
+    assert_eq!(resource["identifier"][0]["value"], patient.as_str());
+    assert!(resource.get("id").is_none(), "the server keeps its own ids");
+
+    eventually("the delivery is shown delivered", async || {
+        statuses(&scene, &destination).await == ["delivered"]
+    })
+    .await;
+    // One token for everything so far: it is cached.
+    assert_eq!(scene.received("POST", "/oauth/token").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_token_past_its_lifetime_is_replaced_and_a_refused_token_is_replaced_once() {
+    let scene = Scene::start("harbour", true).await;
+    // The first token lives one second; every later one an hour.
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("tok-short", 1))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&scene.fhir)
+        .await;
+    issue_tokens(&scene.fhir, "tok-long", 3600).await;
+    accept_patients(&scene.fhir, 200).await;
+    let destination = scene.add_oauth().await;
+
+    scene.desk.new_patient("Mere", "Tane").await;
+    eventually("the first patient is delivered", async || {
+        statuses(&scene, &destination).await == ["delivered"]
+    })
+    .await;
+    // The short token's lifetime is what this test is about: let it pass.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    scene.desk.new_patient("Hemi", "Walker").await;
+    eventually("the second patient is delivered", async || {
+        statuses(&scene, &destination).await == ["delivered", "delivered"]
+    })
+    .await;
+    let puts = scene.received("PUT", "/Patient").await;
+    let tokens: Vec<&str> = puts
+        .iter()
+        .map(|r| r.headers["authorization"].to_str().unwrap())
+        .collect();
+    assert_eq!(tokens, ["Bearer tok-short", "Bearer tok-long"]);
+    assert_eq!(scene.received("POST", "/oauth/token").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_5xx_is_retried_and_the_patient_delivered_once() {
+    let scene = Scene::start("harbour", true).await;
+    Mock::given(method("PUT"))
+        .and(path("/fhir/r4/Patient"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down for maintenance"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&scene.fhir)
+        .await;
+    accept_patients(&scene.fhir, 201).await;
+    let destination = scene.add(json!({"type": "none"})).await;
+
+    scene.desk.new_patient("Wiremu", "Parata").await;
+    eventually("the patient is delivered after a retry", async || {
+        statuses(&scene, &destination).await == ["delivered"]
+    })
+    .await;
+    let deliveries = scene.deliveries(&destination).await;
+    let attempts = deliveries[0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0]["status_code"], 503);
+    assert_eq!(attempts[1]["status_code"], 201);
+    assert_eq!(scene.received("PUT", "/Patient").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_400_fails_at_once_and_is_shown_with_the_servers_answer_and_can_be_retried() {
+    let scene = Scene::start("harbour", true).await;
+    Mock::given(method("PUT"))
+        .and(path("/fhir/r4/Patient"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "invalid", "diagnostics": "birthDate rejected"}],
+        })))
+        .mount(&scene.fhir)
+        .await;
+    let destination = scene.add(json!({"type": "none"})).await;
+
+    scene.desk.new_patient("Kiri", "Te Kanawa").await;
+    eventually("the delivery fails", async || {
+        statuses(&scene, &destination).await == ["failed"]
+    })
+    .await;
+    let deliveries = scene.deliveries(&destination).await;
+    let attempts = deliveries[0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "not retried");
+    assert_eq!(attempts[0]["status_code"], 400);
+    assert!(
+        attempts[0]["response_excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("birthDate rejected")
+    );
+
+    // "Retry now" queues it again (and it fails again: the server still refuses).
+    let id = destination["id"].as_str().unwrap();
+    let delivery = deliveries[0]["id"].as_str().unwrap();
+    let retried = scene
+        .call(
+            scene.owner(),
+            Method::POST,
+            &format!("/{id}/deliveries/{delivery}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(retried.status(), 202);
+    eventually("the retry is sent", async || {
+        scene.received("PUT", "/Patient").await.len() == 2
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_smart_assertion_verifies_against_the_published_jwks() {
+    let scene = Scene::start("harbour", true).await;
+    issue_tokens(&scene.fhir, "tok-smart", 3600).await;
+    accept_patients(&scene.fhir, 201).await;
+    let token_url = scene.token_url();
+    let destination = scene
+        .add(json!({
+            "type": "smart_backend_services",
+            "token_url": token_url,
+            "client_id": "cg-smart",
+            "scope": "system/Patient.cu",
+        }))
+        .await;
+    let jwks_path = format!(
+        "/fhir-destinations/{}/jwks.json",
+        destination["id"].as_str().unwrap()
+    );
+    let jwks: Value = scene
+        .app
+        .on(Method::GET, scene.owner().sub(), &jwks_path, None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    scene.desk.new_patient("Tama", "Rangi").await;
+    eventually("the patient is delivered", async || {
+        statuses(&scene, &destination).await == ["delivered"]
+    })
+    .await;
+    let requests = scene.received("POST", "/oauth/token").await;
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[0].body)
+        .into_owned()
+        .collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("grant_type"), "client_credentials");
+    assert_eq!(field("scope"), "system/Patient.cu");
+    assert_eq!(
+        field("client_assertion_type"),
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    let jwk = &jwks["keys"][0];
+    let mut point = vec![0x04];
+    for coordinate in ["x", "y"] {
+        point.extend(
+            URL_SAFE_NO_PAD
+                .decode(jwk[coordinate].as_str().unwrap())
+                .unwrap(),
+        );
+    }
+    let key = ES384PublicKey::from_bytes(&point).unwrap();
+    let options = VerificationOptions {
+        allowed_issuers: Some(HashSet::from_strings(&["cg-smart"])),
+        allowed_audiences: Some(HashSet::from_strings(&[token_url.as_str()])),
+        ..Default::default()
+    };
+    let claims = key
+        .verify_token::<NoCustomClaims>(&field("client_assertion"), Some(options))
+        .unwrap();
+    assert_eq!(claims.subject.as_deref(), Some("cg-smart"));
+    assert!(claims.jwt_id.is_some());
+    let expires = claims.expires_at.unwrap().as_secs();
+    let issued = claims.issued_at.unwrap().as_secs();
+    assert!(expires > issued && expires - issued <= 300);
+    let puts = scene.received("PUT", "/Patient").await;
+    assert_eq!(puts[0].headers["authorization"], "Bearer tok-smart");
+}

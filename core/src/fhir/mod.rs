@@ -1,0 +1,76 @@
+//! FHIR R4 resources built from Cliniko records: the pure mapping (no HTTP, no I/O) that the
+//! `/fhir/r4` facade serves and the FHIR push sends to clinics' own FHIR servers, so both always
+//! show a record the same way. The mapping table is in `docs/fhir.md`.
+
+mod appointment;
+mod patient;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::cliniko::ClinikoId;
+
+pub use appointment::appointment;
+pub use patient::patient;
+
+/// The identifier system of a kind of Cliniko record (`patient`, `practitioner`, …): stable
+/// across installations, so a partner can match records however it reached them.
+pub fn system(kind: &str) -> String {
+    format!("https://clinicgate.dev/fhir/sid/cliniko-{kind}-id")
+}
+
+/// The identifier carrying a record's Cliniko id.
+pub fn identifier(kind: &str, id: &ClinikoId) -> Value {
+    json!([{"use": "official", "system": system(kind), "value": id.as_str()}])
+}
+
+/// FHIR's `instant`: UTC, whole seconds, `Z`.
+pub fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// `meta` from Cliniko's `updated_at`: the version is the change time, so an `ETag` changes
+/// whenever Cliniko's record does.
+pub fn meta(updated_at: Option<DateTime<Utc>>) -> Value {
+    match updated_at {
+        Some(at) => json!({"versionId": at.timestamp().to_string(), "lastUpdated": instant(at)}),
+        None => json!({}),
+    }
+}
+
+/// A non-empty string, or nothing (FHIR strings may not be empty).
+pub fn text(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// Drops `null`s and empty arrays and objects from a resource (FHIR allows none of them).
+pub fn prune(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, prune(v)))
+                .filter(|(_, v)| !is_empty(v))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(prune)
+                .filter(|v| !is_empty(v))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
