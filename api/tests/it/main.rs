@@ -23,6 +23,7 @@ mod fhir;
 mod health;
 mod identity;
 mod mfa;
+mod mfa_required;
 mod openapi;
 mod pages;
 mod patient_sync;
