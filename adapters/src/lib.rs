@@ -24,6 +24,7 @@ pub mod booking_claims;
 pub(crate) mod calendar_feed_settings;
 pub mod calendar_feeds;
 pub mod client_jwks;
+pub mod clinic_settings;
 pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod calendar_feeds;
 pub mod cli;
 pub mod clients;
+pub mod clinic_settings;
 pub mod clinics;
 pub mod cliniko_key;
 pub mod config;

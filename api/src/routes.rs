@@ -7,7 +7,8 @@ use actix_web::web;
 use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
-    audit, auth, calendar_feeds, clients, clinics, cliniko_key, dashboard, fhir, fhir_destinations,
+    audit, auth, calendar_feeds, clients, clinic_settings, clinics, cliniko_key, dashboard, fhir,
+    fhir_destinations,
     login, mfa, ops, pages, patients, public, signup, suspensions, usage, users, webhooks,
 };
 
@@ -87,6 +88,8 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(mfa::disable_mfa)
         .route(mfa::reset_user_mfa)
         .route(clinics::get_tenant)
+        .route(clinic_settings::get_clinic_settings)
+        .route(clinic_settings::update_clinic_settings)
         .route(users::list_users)
         .route(users::create_user)
         .route(users::update_user)

@@ -17,6 +17,7 @@ use clinicgate_adapters::booking_claims::SeaSlotClaims;
 use clinicgate_adapters::calendar_feeds::SeaCalendarFeedRepository;
 use clinicgate_adapters::client_jwks::SeaClientJwksRepository;
 use clinicgate_adapters::client_jwks::fetch::OutboundJwksFetcher;
+use clinicgate_adapters::clinic_settings::SeaClinicSettingsRepository;
 use clinicgate_adapters::clinics::SeaClinicRepository;
 use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
@@ -44,6 +45,7 @@ use clinicgate_adapters::webhook_endpoints::SeaWebhookEndpointRepository;
 use clinicgate_adapters::webhooks::WebhookSender;
 use clinicgate_core::booking::BookingService;
 use clinicgate_core::calendar_feeds::CalendarFeedService;
+use clinicgate_core::clinic_settings::ClinicSettingsService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::{ClinikoKeyService, FingerprintReport, load_key_fingerprinter};
@@ -303,12 +305,15 @@ impl Application {
             settings.public_api.booking_policy(),
         )
         .with_own_writes(Arc::new(own_writes));
+        let clinic_settings =
+            ClinicSettingsService::new(Arc::new(SeaClinicSettingsRepository::new(db.clone())));
         let partner_links: Arc<dyn PartnerLinks> = Arc::new(SeaPartnerLinks::new(db.clone()));
         let partner_patients = PartnerPatientService::new(
             cliniko.clone(),
             cliniko_keys.clone(),
             partner_links.clone(),
             PartnerPolicy::default(),
+            clinic_settings.clone(),
         );
         let patient_backfill = PatientBackfill::new(
             patient_sync.clone(),
@@ -344,6 +349,7 @@ impl Application {
             calendar_feeds,
             signup: SignupService::new(clinics.clone()),
             mfa,
+            clinic_settings,
             staff: UserService::new(
                 users,
                 Arc::new(SeaPasswordLinkRepository::new(db.clone())),

@@ -6,6 +6,7 @@
 
 pub mod booking;
 pub mod calendar_feeds;
+pub mod clinic_settings;
 pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;

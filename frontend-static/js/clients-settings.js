@@ -1,5 +1,5 @@
 // Settings → API clients: lists the clinic's clients, creates them (showing the secret once),
-// edits their scopes and rate limit, rotates secrets, suspends and resumes and deletes clients,
+// edits their scopes, rate limit and share of the Cliniko budget, rotates secrets, suspends and resumes and deletes clients,
 // all through /api/tenant/clients; and the clinic-wide kill-switch with its history, through
 // /api/tenant/integrations.
 "use strict";
@@ -54,6 +54,17 @@
     return { value: limit ? Number(limit) : null };
   }
 
+  // The budget share field: `{ value }` (null = no cap) or, for anything but a whole number from
+  // 1 to 100, the field error shown under it and `null`.
+  function budgetShare(target, prefix) {
+    const share = target.elements.namedItem("cliniko_budget_share").value.trim();
+    if (share && (!/^[0-9]+$/.test(share) || Number(share) < 1 || Number(share) > 100)) {
+      showProblem(target, { status: 422, body: { errors: [{ field: "cliniko_budget_share", message: "Enter a whole percentage from 1 to 100, or leave it empty for no cap." }] } }, prefix);
+      return null;
+    }
+    return { value: share ? Number(share) : null };
+  }
+
   function checkedScopes(target) {
     return Array.from(target.querySelectorAll('input[name="scopes"]:checked')).map((box) => box.value);
   }
@@ -66,6 +77,7 @@
       box.checked = client.scopes.includes(box.value);
     });
     editForm.elements.namedItem("rate_limit_per_minute").value = client.rate_limit_per_minute || "";
+    editForm.elements.namedItem("cliniko_budget_share").value = client.cliniko_budget_share || "";
     editPanel.hidden = false;
     editPanel.scrollIntoView({ block: "start" });
     editForm.querySelector('input[name="scopes"]').focus();
@@ -83,9 +95,12 @@
     clearErrors(editForm);
     const limit = rateLimit(editForm, "edit-");
     if (!limit || !editing) return;
+    const share = budgetShare(editForm, "edit-");
+    if (!share) return;
     const result = await api("PATCH", "/api/tenant/clients/" + encodeURIComponent(editing.client_id), {
       scopes: checkedScopes(editForm),
       rate_limit_per_minute: limit.value,
+      cliniko_budget_share: share.value,
     });
     if (result.ok) {
       closeEditor();

@@ -1,6 +1,7 @@
 // Settings → Staff: lists the clinic's staff, changes roles, deactivates and reactivates, adds
 // staff members (with a password or an invite link) and makes password reset links, all
-// through /api/tenant/users. A link is shown once, until "I have passed it on".
+// through /api/tenant/users. A link is shown once, until "I have passed it on". Owners also
+// switch the clinic-wide two-step login requirement (/api/tenant/settings).
 "use strict";
 
 (function () {
@@ -139,6 +140,34 @@
     });
   });
 
+  const mfaRequired = document.getElementById("mfa-required");
+  const mfaError = document.getElementById("mfa-policy-error");
+  const mfaDone = document.getElementById("mfa-policy-done");
+
+  async function loadMfaPolicy() {
+    const result = await api("GET", "/api/tenant/settings");
+    if (!result.ok) {
+      show(mfaError, problemText(result));
+      return;
+    }
+    mfaRequired.checked = result.body.mfa_required;
+    mfaRequired.disabled = myRole !== "owner";
+  }
+
+  mfaRequired.addEventListener("change", async () => {
+    show(mfaError, "");
+    show(mfaDone, "");
+    const wanted = mfaRequired.checked;
+    const result = await api("PATCH", "/api/tenant/settings", { mfa_required: wanted });
+    if (!result.ok) {
+      mfaRequired.checked = !wanted;
+      show(mfaError, problemText(result));
+      return;
+    }
+    show(mfaDone, wanted ? "Every staff member now needs two-step login." : "Two-step login is optional again.");
+  });
+
   wireCopyButtons();
   load();
+  loadMfaPolicy();
 })();

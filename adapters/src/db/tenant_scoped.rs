@@ -50,6 +50,7 @@ tenant_owned! {
     crate::calendar_feed_settings => TenantId,
     crate::calendar_feeds => TenantId,
     crate::client_jwks => TenantId,
+    crate::clinic_settings => TenantId,
     // A clinic's own row: its id is the tenant.
     crate::clinics => Id,
     crate::cliniko_key => TenantId,

@@ -87,7 +87,7 @@ route_problems!(
     ),
     responses(
         (status = 200, description = "The token (`Cache-Control: no-store`)", body = TokenResponse),
-        (status = 400, description = "`invalid_request`, `unsupported_grant_type` or `invalid_scope`", body = OAuthErrorBody),
+        (status = 400, description = "`invalid_request`, `unsupported_grant_type`, `invalid_scope`, or `unauthorized_client` when the clinic has suspended the client (or all of its integrations)", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`, with `WWW-Authenticate: Basic realm=\"clinicgate\"`", body = OAuthErrorBody),
         (status = 413, description = "The body is larger than the deployment's limit (`invalid_request`)", body = OAuthErrorBody),
         IssueTokenProblems,
@@ -127,6 +127,12 @@ pub async fn issue_token(
         }
         Err(GrantError::Throttled(retry_after)) => {
             return Err(Error::RateLimited { retry_after }.into());
+        }
+        Err(GrantError::Suspended) => {
+            return Err(OAuthError::bad_request(
+                "unauthorized_client",
+                "the clinic has suspended this client; it gets no token until the clinic resumes it",
+            ));
         }
         Err(GrantError::Failed(err)) => return Err(err.into()),
     };

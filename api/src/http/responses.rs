@@ -58,7 +58,7 @@ const NOT_LOGGED_IN: Documented = Documented {
 const STAFF_FORBIDDEN: Documented = Documented {
     name: "StaffForbidden",
     status: 403,
-    description: "The staff member's role may not do this (`forbidden`), or a write came from another origin (`csrf_origin_mismatch`)",
+    description: "The staff member's role may not do this (`forbidden`), a write came from another origin (`csrf_origin_mismatch`), or the clinic requires two-step login the staff member has not set up yet (`mfa_enrolment_required`)",
 };
 const INVALID_TOKEN: Documented = Documented {
     name: "InvalidToken",

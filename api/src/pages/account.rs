@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{Nav, Page};
 use crate::http::html::{PageError, escape, render};
-use crate::sessions::{BackHere, BackHome, PageSession, session_cookie};
+use crate::sessions::required_mfa::enrolment_pending;
+use crate::sessions::{BackHere, BackHome, PageSession, safe_next, session_cookie};
 use crate::state::AppState;
 
 const ACCOUNT: &str = include_str!("../../../frontend-static/pages/account.html");
@@ -20,6 +21,8 @@ const ACCOUNT: &str = include_str!("../../../frontend-static/pages/account.html"
 #[derive(Debug, Deserialize)]
 pub struct AccountQuery {
     changed: Option<String>,
+    /// Where to continue once two-step login is on (set when the clinic requires it).
+    next: Option<String>,
 }
 
 /// The form `POST /account/password` receives.
@@ -82,8 +85,15 @@ pub async fn show(
         .changed
         .is_some()
         .then_some("Your password is changed. Other devices and browsers are logged out.");
-    let mfa = super::account_mfa::current_section(&state, &session, None).await?;
-    account_page(&session, done, None, &mfa, StatusCode::OK)
+    let required = enrolment_pending(&state, &session).await?.then(|| {
+        format!(
+            "{} requires two-step login. Set it up below to continue.",
+            session.clinic.name
+        )
+    });
+    let next = safe_next(query.next.as_deref());
+    let mfa = super::account_mfa::current_section(&state, &session, None, &next).await?;
+    account_page(&session, done, required.as_deref(), &mfa, StatusCode::OK)
 }
 
 /// Changes the password; this browser gets a fresh session, every other one ends.
@@ -114,7 +124,7 @@ pub async fn change_password(
             let message = errors
                 .first()
                 .map_or("Check the form.", |e| e.message.as_str());
-            let mfa = super::account_mfa::current_section(&state, &session, None).await?;
+            let mfa = super::account_mfa::current_section(&state, &session, None, "/").await?;
             account_page(
                 &session,
                 None,

@@ -2,6 +2,9 @@
 //! SVG, and the key for typing), confirm with a first code (the recovery codes are shown this
 //! once), and turn it off with the password and a code. Plain form posts over the same service
 //! as the JSON routes (`/api/tenant/me/mfa`); every answer holds secrets, so none may be cached.
+//!
+//! A staff member sent here because their clinic requires two-step login carries `next` (the
+//! page they asked for) through the forms' addresses; once it is on, "Continue" goes there.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -12,7 +15,7 @@ use serde::Deserialize;
 use super::account::{account_page, notice};
 use crate::http::client_ip::client_ip;
 use crate::http::html::{PageError, escape, render};
-use crate::sessions::{Authenticated, BackHome, PageSession};
+use crate::sessions::{Authenticated, BackHome, PageSession, safe_next};
 use crate::state::AppState;
 
 const OFF: &str = include_str!("../../../frontend-static/pages/account-mfa-off.html");
@@ -33,15 +36,44 @@ pub struct DisableForm {
     code: String,
 }
 
+/// The query of the MFA forms' addresses: where to go once two-step login is on.
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+impl NextQuery {
+    /// The page to continue to (a same-host path, else `/`).
+    fn next(&self) -> String {
+        safe_next(self.next.as_deref())
+    }
+}
+
+/// `?next=…` for a form's address, nothing when going home anyway.
+fn next_query(next: &str) -> String {
+    if next == "/" {
+        return String::new();
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("?next={encoded}")
+}
+
 fn error_notice(error: Option<&str>) -> String {
     notice("notice-error", "alert", error)
 }
 
-/// The section for the caller's current state (on or off), with `error` shown in it.
+/// The "off" section, whose set-up form comes back to `next`.
+fn off_section(next: &str) -> Result<String, PageError> {
+    Ok(render(OFF, &[("next_query", &next_query(next))])?)
+}
+
+/// The section for the caller's current state (on or off), with `error` shown in it; setting it
+/// up comes back to `next`.
 pub(super) async fn current_section(
     state: &AppState,
     session: &Authenticated,
     error: Option<&str>,
+    next: &str,
 ) -> Result<String, PageError> {
     let enabled = state
         .mfa
@@ -50,7 +82,7 @@ pub(super) async fn current_section(
     if enabled {
         Ok(render(ON, &[("error", &error_notice(error))])?)
     } else {
-        Ok(render(OFF, &[])?)
+        off_section(next)
     }
 }
 
@@ -74,7 +106,9 @@ fn respond(
 pub async fn start_enrolment(
     state: web::Data<AppState>,
     session: PageSession<BackHome>,
+    query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
+    let next = query.next();
     let enrolment = match state
         .mfa
         .begin_enrolment(
@@ -85,7 +119,7 @@ pub async fn start_enrolment(
     {
         Ok(enrolment) => enrolment,
         Err(Error::Conflict { detail, .. }) => {
-            let section = current_section(&state, &session, Some(&detail)).await?;
+            let section = current_section(&state, &session, Some(&detail), &next).await?;
             return respond(&session, None, &section, StatusCode::CONFLICT);
         }
         Err(other) => return Err(other.into()),
@@ -95,6 +129,7 @@ pub async fn start_enrolment(
         ENROL,
         &[
             ("error", ""),
+            ("next_query", &next_query(&next)),
             ("qr_svg", &qr),
             ("secret", enrolment.secret.expose_secret()),
         ],
@@ -107,15 +142,17 @@ pub async fn start_enrolment(
 pub async fn confirm_enrolment(
     state: web::Data<AppState>,
     session: PageSession<BackHome>,
+    query: web::Query<NextQuery>,
     form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, PageError> {
+    let next = query.next();
     match state.mfa.confirm_enrolment(session.ctx(), &form.code).await {
         Ok(codes) => {
             let items: String = codes
                 .iter()
                 .map(|code| format!("<li><code>{}</code></li>", escape(code)))
                 .collect();
-            let section = render(CODES, &[("codes", &items)])?;
+            let section = render(CODES, &[("codes", &items), ("next", &next)])?;
             respond(
                 &session,
                 Some("Two-step login is on."),
@@ -125,7 +162,7 @@ pub async fn confirm_enrolment(
         }
         // A wrong code: a fresh secret, since the one shown is not kept in the page.
         Err(Error::Validation(_)) => {
-            let section = render(OFF, &[])?;
+            let section = off_section(&next)?;
             respond(
                 &session,
                 None,
@@ -139,7 +176,7 @@ pub async fn confirm_enrolment(
             )
         }
         Err(Error::Conflict { detail, .. }) => {
-            let section = current_section(&state, &session, Some(&detail)).await?;
+            let section = current_section(&state, &session, Some(&detail), &next).await?;
             respond(&session, None, &section, StatusCode::CONFLICT)
         }
         Err(other) => Err(other.into()),
@@ -165,7 +202,7 @@ pub async fn disable(
         .await
     {
         Ok(()) => {
-            let section = render(OFF, &[])?;
+            let section = off_section("/")?;
             respond(
                 &session,
                 Some("Two-step login is off."),
@@ -177,7 +214,7 @@ pub async fn disable(
             let message = errors
                 .first()
                 .map_or("Check the form.", |e| e.message.as_str());
-            let section = current_section(&state, &session, Some(message)).await?;
+            let section = current_section(&state, &session, Some(message), "/").await?;
             respond(&session, None, &section, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(other) => Err(other.into()),

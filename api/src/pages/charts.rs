@@ -4,6 +4,7 @@
 //! the accessible equivalent. Every label is escaped; colours come from CSS classes.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use crate::http::html::escape;
 
@@ -36,6 +37,8 @@ pub struct Chart<'a> {
     pub steps: &'a [DateTime<Utc>],
     /// How a step's time is written (a `chrono` format).
     pub time_format: &'a str,
+    /// The time zone steps are written in (the practice's).
+    pub zone: Tz,
     /// Its lines (at most six are told apart by colour).
     pub lines: &'a [Line<'a>],
 }
@@ -72,9 +75,10 @@ impl Chart<'_> {
             })
             .collect();
         format!(
-            "From {} to {} UTC. {}.",
-            first.format(self.time_format),
-            last.format(self.time_format),
+            "From {} to {} ({}). {}.",
+            first.with_timezone(&self.zone).format(self.time_format),
+            last.with_timezone(&self.zone).format(self.time_format),
+            self.zone.name(),
             lines.join("; ")
         )
     }
@@ -109,10 +113,20 @@ impl Chart<'_> {
                  <text class=\"chart-label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
                 coordinate(LEFT),
                 coordinate(HEIGHT - 6.0),
-                escape(&first.format(self.time_format).to_string()),
+                escape(
+                    &first
+                        .with_timezone(&self.zone)
+                        .format(self.time_format)
+                        .to_string()
+                ),
                 coordinate(WIDTH - RIGHT),
                 coordinate(HEIGHT - 6.0),
-                escape(&last.format(self.time_format).to_string()),
+                escape(
+                    &last
+                        .with_timezone(&self.zone)
+                        .format(self.time_format)
+                        .to_string()
+                ),
             ));
         }
         for (n, line) in self.lines.iter().enumerate() {
@@ -156,7 +170,12 @@ impl Chart<'_> {
                     .collect();
                 format!(
                     "<tr><th scope=\"row\">{}</th>{cells}</tr>",
-                    escape(&step.format(self.time_format).to_string())
+                    escape(
+                        &step
+                            .with_timezone(&self.zone)
+                            .format(self.time_format)
+                            .to_string()
+                    )
                 )
             })
             .collect();
@@ -165,8 +184,9 @@ impl Chart<'_> {
         } else {
             format!(
                 "<div class=\"table-wrap\"><table><caption>{} (steps with no activity are left out)</caption>\
-                 <thead><tr><th scope=\"col\">From (UTC)</th>{head}</tr></thead><tbody>{rows}</tbody></table></div>",
-                escape(self.title)
+                 <thead><tr><th scope=\"col\">From ({})</th>{head}</tr></thead><tbody>{rows}</tbody></table></div>",
+                escape(self.title),
+                escape(self.zone.name())
             )
         };
         format!("<details class=\"chart-table\"><summary>Numbers</summary>{body}</details>")
@@ -217,6 +237,7 @@ mod tests {
             title: "Calls <by> client",
             steps: &steps,
             time_format: "%H:%M",
+            zone: Tz::UTC,
             lines: &[Line {
                 label: "<script>alert(1)</script>",
                 values: &[1, 0, 4],
@@ -239,6 +260,7 @@ mod tests {
             title: "t",
             steps: &steps,
             time_format: "%H:%M",
+            zone: Tz::UTC,
             lines: &[Line {
                 label: "l",
                 values: &[0, 10],

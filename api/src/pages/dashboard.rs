@@ -3,8 +3,14 @@
 //! the webhook and patient-sync deliveries, over the last hour, day or week, and the change
 //! detector's lag. It only shows: the
 //! kill-switches stay on the API clients page, for owners and admins.
+//!
+//! Times are written in the practice's time zone, which the page names: its businesses' zone in
+//! Cliniko when they share one, else the Cliniko account's (see `Directory::time_zone`), read
+//! from the clinic's directory (memoised, so Cliniko is asked once per reload period); UTC while
+//! Cliniko is not connected or cannot be read.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 use clinicgate_core::dashboard::{Dashboard, DashboardRange, DeliverySummary};
 
 use super::charts::{Chart, Line};
@@ -25,8 +31,9 @@ pub(super) async fn section(
     auth: &Authenticated,
     range: DashboardRange,
 ) -> String {
+    let zone = practice_zone(state, auth).await;
     let body = match state.dashboard.read(auth.ctx(), range).await {
-        Ok(dashboard) => cards(&dashboard, auth.session.user.role.manages_clinic()),
+        Ok(dashboard) => cards(&dashboard, auth.session.user.role.manages_clinic(), zone),
         Err(err) => {
             tracing::warn!(error = %err, "the dashboard could not be read");
             "<p class=\"notice notice-error\" role=\"alert\">The dashboard could not be loaded. Try again shortly.</p>".to_owned()
@@ -51,14 +58,39 @@ pub(super) async fn section(
          <section class=\"dashboard card-span\" aria-labelledby=\"dashboard-title\">\
          <div class=\"dashboard-head\"><h2 id=\"dashboard-title\">Integrations at a glance</h2>\
          <nav class=\"dashboard-ranges\" aria-label=\"Dashboard range\">{ranges}</nav></div>\
-         <div class=\"grid\">{body}</div></section>"
+         <p class=\"muted small\" id=\"dashboard-zone\">Times are in {}.</p>\
+         <div class=\"grid\">{body}</div></section>",
+        escape(&zone_note(zone))
     )
 }
 
-fn when(at: Option<DateTime<Utc>>, never: &str) -> String {
+/// The practice's time zone, or UTC when it cannot be known now (the dashboard is still shown).
+async fn practice_zone(state: &AppState, auth: &Authenticated) -> Option<Tz> {
+    match state.directory.directory(auth.ctx()).await {
+        Ok(directory) => directory.time_zone(),
+        Err(err) => {
+            tracing::debug!(error = %err, "the dashboard shows UTC: no practice time zone");
+            None
+        }
+    }
+}
+
+/// What the page says about the time zone its times are in.
+fn zone_note(zone: Option<Tz>) -> String {
+    match zone {
+        Some(zone) => format!("{} (the practice's time zone in Cliniko)", zone.name()),
+        None => "UTC (the practice's time zone is shown once Cliniko is connected)".to_owned(),
+    }
+}
+
+fn when(at: Option<DateTime<Utc>>, never: &str, zone: Tz) -> String {
     at.map_or_else(
         || never.to_owned(),
-        |at| at.format("%-d %b %Y, %H:%M UTC").to_string(),
+        |at| {
+            at.with_timezone(&zone)
+                .format("%-d %b %Y, %H:%M %Z")
+                .to_string()
+        },
     )
 }
 
@@ -73,7 +105,7 @@ fn age(span: TimeDelta) -> String {
     }
 }
 
-fn cliniko_card(dashboard: &Dashboard) -> String {
+fn cliniko_card(dashboard: &Dashboard, zone: Tz) -> String {
     let health = &dashboard.cliniko;
     let status = match (health.connected, health.rejected_at) {
         (false, _) => "<p class=\"status status-off\">Not connected</p>",
@@ -84,11 +116,12 @@ fn cliniko_card(dashboard: &Dashboard) -> String {
         "<article class=\"card\" aria-labelledby=\"health-title\"><h3 id=\"health-title\">Cliniko connection</h3>{status}\
          <dl class=\"facts\"><dt>Last call to Cliniko</dt><dd>{}</dd>\
          <dt>Key last accepted</dt><dd>{}</dd><dt>Last error</dt><dd>{}</dd></dl></article>",
-        escape(&when(health.last_call_at, "none in this range")),
-        escape(&when(health.verified_at, "never")),
+        escape(&when(health.last_call_at, "none in this range", zone)),
+        escape(&when(health.verified_at, "never", zone)),
         escape(&when(
             health.rejected_at,
-            "none since the key was last accepted"
+            "none since the key was last accepted",
+            zone
         )),
     )
 }
@@ -120,7 +153,8 @@ fn deliveries_card(
     )
 }
 
-fn cards(dashboard: &Dashboard, manages: bool) -> String {
+fn cards(dashboard: &Dashboard, manages: bool, zone: Option<Tz>) -> String {
+    let zone = zone.unwrap_or(Tz::UTC);
     let format = match dashboard.range {
         DashboardRange::Hour | DashboardRange::Day => "%H:%M",
         DashboardRange::Week => "%a %-d %b %H:%M",
@@ -130,6 +164,7 @@ fn cards(dashboard: &Dashboard, manages: bool) -> String {
         title: "Cliniko calls by lane",
         steps: &dashboard.steps,
         time_format: format,
+        zone,
         lines: &[
             Line {
                 label: "Clinicians",
@@ -168,6 +203,7 @@ fn cards(dashboard: &Dashboard, manages: bool) -> String {
         title: "Cliniko calls by client",
         steps: &dashboard.steps,
         time_format: format,
+        zone,
         lines: &by_client,
     };
     let per_client: String = dashboard
@@ -183,6 +219,7 @@ fn cards(dashboard: &Dashboard, manages: bool) -> String {
                 title: &title,
                 steps: &dashboard.steps,
                 time_format: format,
+                zone,
                 lines: &[
                     Line {
                         label: "Requests",
@@ -218,7 +255,7 @@ fn cards(dashboard: &Dashboard, manages: bool) -> String {
     );
     format!(
         "{}<article class=\"card\">{}</article><article class=\"card\">{}{controls}</article>{per_client}{}{}{}{}",
-        cliniko_card(dashboard),
+        cliniko_card(dashboard, zone),
         lanes.render(),
         by_client.render(),
         deliveries_card(
@@ -279,6 +316,18 @@ mod tests {
         assert_eq!(age(TimeDelta::minutes(3)), "3 min");
         assert_eq!(age(TimeDelta::minutes(125)), "2 h 5 min");
         assert_eq!(age(TimeDelta::days(4)), "4 days");
+    }
+
+    #[test]
+    fn times_are_written_in_the_practice_zone_which_is_named() {
+        let at = DateTime::parse_from_rfc3339("2026-12-07T00:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let melbourne: Tz = "Australia/Melbourne".parse().unwrap();
+        assert_eq!(when(Some(at), "never", melbourne), "7 Dec 2026, 11:30 AEDT");
+        assert_eq!(when(Some(at), "never", Tz::UTC), "7 Dec 2026, 00:30 UTC");
+        assert!(zone_note(Some(melbourne)).starts_with("Australia/Melbourne"));
+        assert!(zone_note(None).starts_with("UTC"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod csrf;
 pub mod mfa;
 mod page;
 mod redirect;
+pub mod required_mfa;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -211,7 +212,8 @@ impl FromRequest for Authenticated {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     /// On a clinic host: refuses cross-origin writes (403), then requires a session of this
-    /// clinic (401). Elsewhere: 404.
+    /// clinic (401), then, where the clinic requires MFA, that the user has set it up (403
+    /// `mfa_enrolment_required`, see [`required_mfa`]). Elsewhere: 404.
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         let host = TenantHost::from_request(&req, payload);
@@ -221,9 +223,13 @@ impl FromRequest for Authenticated {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| ApiError::from(Error::internal("application state missing")))?;
             require_same_origin(&req, &state.settings.public_url)?;
-            authenticate(&req, state, &clinic)
+            let auth = authenticate(&req, state, &clinic)
                 .await?
-                .ok_or_else(|| Error::Unauthenticated.into())
+                .ok_or_else(|| ApiError::from(Error::Unauthenticated))?;
+            if required_mfa::held_for_enrolment(&req, state, &auth).await? {
+                return Err(required_mfa::mfa_enrolment_required());
+            }
+            Ok(auth)
         })
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Off clinic hosts the answer is the 404 every unknown address gets; a cross-origin write is
 //! the 403 page; without a valid session, a 303 to the login page that comes back where the
-//! route's [`LoginReturn`] says. Where to come back is part of the handler's type, like the
+//! route's [`LoginReturn`] says; when the clinic requires MFA the user has not set up, a 303 to
+//! the account page that comes back there too (see [`super::required_mfa`]). Where to come back is part of the handler's type, like the
 //! scope of a public API route.
 
 use std::fmt;
@@ -18,6 +19,7 @@ use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, Respon
 use clinicgate_core::Error;
 use clinicgate_core::users::User;
 
+use super::required_mfa::{enrolment_location, held_for_enrolment};
 use super::{Authenticated, authenticate, require_same_origin};
 use crate::http::host::TenantHost;
 use crate::http::html::{PageError, see_other, unknown_host, wants_html};
@@ -30,10 +32,16 @@ pub fn login_location(next: &str) -> String {
     format!("/login?next={encoded}")
 }
 
-/// Where the login page sends a browser that had no session.
+/// Where a browser that had no session (or must first set up the MFA its clinic requires) comes
+/// back to afterwards.
 pub trait LoginReturn {
+    /// The path (and query) to come back to.
+    fn comes_back_to(req: &HttpRequest) -> String;
+
     /// The `Location` of the redirect to the login page.
-    fn login_location(req: &HttpRequest) -> String;
+    fn login_location(req: &HttpRequest) -> String {
+        login_location(&Self::comes_back_to(req))
+    }
 }
 
 /// Back to the page asked for, query included.
@@ -41,8 +49,11 @@ pub trait LoginReturn {
 pub struct BackHere;
 
 impl LoginReturn for BackHere {
-    fn login_location(req: &HttpRequest) -> String {
-        login_location(req.uri().path_and_query().map_or("/", |pq| pq.as_str()))
+    fn comes_back_to(req: &HttpRequest) -> String {
+        req.uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned()
     }
 }
 
@@ -51,8 +62,8 @@ impl LoginReturn for BackHere {
 pub struct BackHome;
 
 impl LoginReturn for BackHome {
-    fn login_location(_: &HttpRequest) -> String {
-        login_location("/")
+    fn comes_back_to(_: &HttpRequest) -> String {
+        "/".to_owned()
     }
 }
 
@@ -61,6 +72,10 @@ impl LoginReturn for BackHome {
 pub struct BackToPatient;
 
 impl LoginReturn for BackToPatient {
+    fn comes_back_to(req: &HttpRequest) -> String {
+        BackHere::comes_back_to(req)
+    }
+
     fn login_location(req: &HttpRequest) -> String {
         // `/` may stay as it is in a query value: `/login?next=/patients%3Fpatient_id%3D1`, the
         // address the clinic's staff see after clicking the button, reads as what it is.
@@ -73,6 +88,10 @@ impl LoginReturn for BackToPatient {
 pub struct NoReturn;
 
 impl LoginReturn for NoReturn {
+    fn comes_back_to(_: &HttpRequest) -> String {
+        "/".to_owned()
+    }
+
     fn login_location(_: &HttpRequest) -> String {
         "/login".to_owned()
     }
@@ -107,18 +126,21 @@ impl<R: LoginReturn> PageSession<R> {
             });
         };
         require_same_origin(req, &state.settings.public_url).map_err(ApiError::from)?;
-        match authenticate(req, state, &clinic).await? {
-            Some(auth) => {
-                // For an error page later in this request: it shows who is logged in.
-                req.extensions_mut()
-                    .insert(PageUser(auth.session.user.clone()));
-                Ok(Self {
-                    auth,
-                    back: PhantomData,
-                })
-            }
-            None => Err(PageRefusal::LogIn(R::login_location(req))),
+        let Some(auth) = authenticate(req, state, &clinic).await? else {
+            return Err(PageRefusal::LogIn(R::login_location(req)));
+        };
+        if held_for_enrolment(req, state, &auth).await? {
+            return Err(PageRefusal::SetUpMfa(enrolment_location(
+                &R::comes_back_to(req),
+            )));
         }
+        // For an error page later in this request: it shows who is logged in.
+        req.extensions_mut()
+            .insert(PageUser(auth.session.user.clone()));
+        Ok(Self {
+            auth,
+            back: PhantomData,
+        })
     }
 
     /// Refuses clinicians: settings are for owners and admins (a 403 page).
@@ -160,6 +182,8 @@ pub enum PageRefusal {
     },
     /// No valid session: a 303 to this login page address.
     LogIn(String),
+    /// The clinic requires MFA the user has not set up: a 303 to this account page address.
+    SetUpMfa(String),
     /// A cross-origin write, or the session store failed: an error page.
     Failed(PageError),
 }
@@ -181,6 +205,7 @@ impl fmt::Display for PageRefusal {
         match self {
             Self::NotHere { .. } => f.write_str("not a clinic host"),
             Self::LogIn(_) => f.write_str("not logged in"),
+            Self::SetUpMfa(_) => f.write_str("two-step login required first"),
             Self::Failed(err) => err.fmt(f),
         }
     }
@@ -190,7 +215,7 @@ impl ResponseError for PageRefusal {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotHere { .. } => StatusCode::NOT_FOUND,
-            Self::LogIn(_) => StatusCode::SEE_OTHER,
+            Self::LogIn(_) | Self::SetUpMfa(_) => StatusCode::SEE_OTHER,
             Self::Failed(err) => err.status_code(),
         }
     }
@@ -198,7 +223,7 @@ impl ResponseError for PageRefusal {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::NotHere { html, public_url } => unknown_host(*html, public_url),
-            Self::LogIn(location) => see_other(location),
+            Self::LogIn(location) | Self::SetUpMfa(location) => see_other(location),
             Self::Failed(err) => err.error_response(),
         }
     }

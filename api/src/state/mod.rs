@@ -10,6 +10,7 @@ use clinicgate_adapters::outbound::OutboundClient;
 use clinicgate_adapters::stores::StoreProbe;
 use clinicgate_core::booking::BookingService;
 use clinicgate_core::calendar_feeds::CalendarFeedService;
+use clinicgate_core::clinic_settings::ClinicSettingsService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
@@ -75,6 +76,8 @@ pub struct Inner {
     pub staff: UserService,
     /// Staff TOTP MFA: enrolment, and the code step of logins.
     pub mfa: MfaService,
+    /// Clinic-wide settings: required MFA, where partners' ids are written in Cliniko.
+    pub clinic_settings: ClinicSettingsService,
     /// Clinics' Cliniko keys.
     pub cliniko_keys: ClinikoKeyService,
     /// API clients' access tokens: grant, authenticate, revoke, signing keys.

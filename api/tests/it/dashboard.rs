@@ -235,6 +235,10 @@ async fn the_home_page_draws_labelled_charts_without_script_and_clinicians_get_n
         assert!(owners.contains(label), "no {label}: {owners}");
     }
     assert!(owners.contains("<table>"), "the charts' numbers as tables");
+    assert!(
+        owners.contains("Times are in UTC (the practice"),
+        "without Cliniko the page says its times are UTC"
+    );
     assert!(owners.contains("href=\"/settings/clients\">Suspend or resume clients"));
     assert!(owners.contains("Recently viewed") || owners.contains("Patients"));
 
@@ -257,7 +261,24 @@ async fn a_polled_clinic_shows_its_connection_its_background_calls_and_its_detec
     scene.app.state.usage_recorder.flush().await.unwrap();
     let owner = &scene.clinic.owner;
     let shown = dashboard(&scene.app, owner, &owner.cookie, "1h").await;
+    let (status, home) = get_as(&scene.app, owner, &owner.cookie, "/?range=1h").await;
     scene.polling.stop().await;
+    assert_eq!(status, 200);
+    // The sandbox practice has businesses in Sydney and Perth: its Cliniko account's zone
+    // (Sydney) names the practice's.
+    assert!(
+        home.contains("Times are in Australia/Sydney (the practice"),
+        "the practice's zone is named: {home}"
+    );
+    assert!(
+        home.contains(" AEDT</dd>") || home.contains(" AEST</dd>"),
+        "the last call is written in it"
+    );
+    assert!(
+        home.contains("From (Australia/Sydney)"),
+        "and the charts' steps"
+    );
+    assert!(!home.contains("UTC"), "nothing is left in UTC");
 
     let cliniko = &shown["cliniko"];
     assert_eq!(cliniko["connected"], true, "{shown}");

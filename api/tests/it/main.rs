@@ -24,6 +24,7 @@ mod fhir_push;
 mod health;
 mod identity;
 mod mfa;
+mod mfa_required;
 mod openapi;
 mod pages;
 mod patient_sync;

@@ -29,7 +29,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
 }
 
 /// The 6-digit code of `secret` (base32) for TOTP step `step` (RFC 4226 §5.3 truncation).
-fn code_at(secret: &str, step: u64) -> String {
+pub(crate) fn code_at(secret: &str, step: u64) -> String {
     let mut mac = Hmac::<Sha1>::new_from_slice(&base32_decode(secret)).unwrap();
     mac.update(&step.to_be_bytes());
     let digest = mac.finalize().into_bytes();
@@ -50,7 +50,7 @@ fn wrong_code(secret: &str, step: u64) -> String {
 
 /// The current TOTP step. A test confirms enrolment with this step's code and logs in with the
 /// next step's: the server accepts both for at least 30 seconds whenever the test starts.
-fn current_step() -> u64 {
+pub(crate) fn current_step() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -59,7 +59,7 @@ fn current_step() -> u64 {
 }
 
 /// An app whose login throttle adds no delay (the lockout test counts failures, not seconds).
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     spawn_app_with(|figment| {
         figment.merge(figment::providers::Serialized::default(
             "login.delay_step_ms",
@@ -69,7 +69,7 @@ async fn app() -> TestApp {
     .await
 }
 
-async fn json_on(
+pub(crate) async fn json_on(
     app: &TestApp,
     method: Method,
     sub: &str,
@@ -89,7 +89,11 @@ async fn json_on(
 
 /// Enrols the owner of a fresh clinic `sub`: returns their base32 secret and recovery codes.
 /// The enrolment is confirmed with the code of `step`.
-async fn enrolled_owner(app: &TestApp, sub: &str, step: u64) -> (String, String, Vec<String>) {
+pub(crate) async fn enrolled_owner(
+    app: &TestApp,
+    sub: &str,
+    step: u64,
+) -> (String, String, Vec<String>) {
     let clinic = app.sign_up(sub).await;
     let cookie = app.log_in(sub, &clinic.owner_email, PASSWORD).await;
     let response = app
@@ -345,7 +349,7 @@ async fn mfa_turned_off_with_password_and_code_lets_the_password_alone_log_in() 
 }
 
 /// Logs `email` in with `code` after the password; returns the session cookie.
-async fn log_in_with_code(app: &TestApp, sub: &str, email: &str, code: &str) -> String {
+pub(crate) async fn log_in_with_code(app: &TestApp, sub: &str, email: &str, code: &str) -> String {
     let token = pending_token(app, sub, email).await;
     let response = send_code(app, sub, &token, code).await;
     assert_eq!(response.status(), 200);

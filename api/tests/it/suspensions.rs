@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::common::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 use crate::shared_store::{PrivateRedis, two_instances};
-use crate::tokens::{Client, Clinic, clinic, create_client, get_with, token};
+use crate::tokens::{Client, Clinic, clinic, create_client, get_with, request_token, token};
 
 /// How long a switch may take to reach every instance (`docs/operations.md`): the next request
 /// with Redis or without; the bound leaves room for a slow test machine.
@@ -396,4 +396,61 @@ async fn suspensions_are_not_lost_when_an_instance_starts_after_them() {
     switch_client(&first, &harbour, &client, "suspend").await;
     let late = first.spawn_sibling(|f| f).await;
     assert_eq!(me(&late, &access_token).await.0, 403);
+}
+
+/// `POST /api/auth/token` for `client`; the status and the OAuth `error`.
+async fn grant(app: &TestApp, client: &Client) -> (u16, Option<String>) {
+    let response = request_token(app, client, &[("grant_type", "client_credentials")]).await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_suspended_client_gets_no_new_token_until_it_is_resumed() {
+    let app = spawn_app().await;
+    let harbour = clinic(&app, "harbour").await;
+    let suspended = create_client(&app, &harbour, &["doctors:read"], None).await;
+    let other = create_client(&app, &harbour, &["doctors:read"], None).await;
+    switch_client(&app, &harbour, &suspended, "suspend").await;
+
+    let unauthorized = (400, Some("unauthorized_client".to_owned()));
+    assert_eq!(grant(&app, &suspended).await, unauthorized);
+    assert_eq!(
+        grant(&app, &other).await.0,
+        200,
+        "the other client is served"
+    );
+    let impostor = Client {
+        id: suspended.id.clone(),
+        secret: format!("{}x", suspended.secret),
+    };
+    assert_eq!(
+        grant(&app, &impostor).await,
+        (401, Some("invalid_client".to_owned())),
+        "without the secret nothing is said about the suspension"
+    );
+
+    switch_client(&app, &harbour, &suspended, "resume").await;
+    assert_eq!(grant(&app, &suspended).await.0, 200);
+
+    // The clinic-wide switch refuses every client's new tokens the same way.
+    let (status, _) = post_as(
+        &app,
+        &harbour,
+        &harbour.cookie,
+        "/api/tenant/integrations/suspend",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(grant(&app, &other).await, unauthorized);
+    let (status, _) = post_as(
+        &app,
+        &harbour,
+        &harbour.cookie,
+        "/api/tenant/integrations/resume",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(grant(&app, &other).await.0, 200);
 }

@@ -114,6 +114,7 @@ pub struct Directory {
     doctors: Vec<Doctor>,
     clinics: Vec<Clinic>,
     appointment_types: Vec<AppointmentKind>,
+    time_zone: Option<Tz>,
 }
 
 impl Directory {
@@ -205,11 +206,25 @@ impl Directory {
             })
             .collect();
         appointment_types.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        // One zone when every public business shares it; a practice spread over zones is
+        // named by its Cliniko account's, when known.
+        let mut zones = clinics.iter().map(|c| c.time_zone);
+        let time_zone = match zones.next() {
+            Some(first) if zones.all(|zone| zone == first) => Some(first),
+            _ => source.account_zone,
+        };
         Self {
             doctors,
             clinics,
             appointment_types,
+            time_zone,
         }
+    }
+
+    /// The practice's time zone: its public businesses' when they all share one, else the
+    /// Cliniko account's when known; `None` otherwise.
+    pub fn time_zone(&self) -> Option<Tz> {
+        self.time_zone
     }
 
     /// Every public doctor.

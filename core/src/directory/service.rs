@@ -215,11 +215,14 @@ async fn fetch(
             .await?;
         offers.push((practitioner.id.clone(), ids(offered.iter().map(|t| &t.id))));
     }
-    let needs_account_zone = businesses.iter().any(|b| {
-        b.iana_time_zone()
-            .and_then(|z| z.parse::<Tz>().ok())
-            .is_none()
-    });
+    // The account's zone stands in for a business without one, and names the practice's zone
+    // when its businesses are spread over several (the dashboard writes its times in it).
+    let zones: Vec<Option<Tz>> = businesses
+        .iter()
+        .map(|b| b.iana_time_zone().and_then(|z| z.parse::<Tz>().ok()))
+        .collect();
+    let needs_account_zone =
+        zones.iter().any(Option::is_none) || zones.windows(2).any(|pair| pair[0] != pair[1]);
     let account_zone = if needs_account_zone {
         account_zone(cliniko, account, lane).await
     } else {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Claim, PartnerId, PartnerLinks, PartnerPolicy};
+use crate::clinic_settings::{ClinicSettingsService, PartnerIdField};
 use crate::cliniko::{
     ClinikoAccount, ClinikoClient, ClinikoId, Lane, Patience, Patient, PatientFields,
 };
@@ -34,6 +35,7 @@ pub struct PartnerPatientService {
     keys: ClinikoKeyService,
     links: Arc<dyn PartnerLinks>,
     policy: PartnerPolicy,
+    settings: ClinicSettingsService,
 }
 
 /// `partner_id_in_progress`: another request with the partner id is still creating the patient.
@@ -53,19 +55,38 @@ fn client_of(ctx: &TenantContext) -> Result<&ClientId> {
 }
 
 impl PartnerPatientService {
-    /// A service over the clinic's Cliniko and the shared link store.
+    /// A service over the clinic's Cliniko and the shared link store; `settings` say where in
+    /// Cliniko a clinic wants partners' ids written.
     pub fn new(
         cliniko: Arc<dyn ClinikoClient>,
         keys: ClinikoKeyService,
         links: Arc<dyn PartnerLinks>,
         policy: PartnerPolicy,
+        settings: ClinicSettingsService,
     ) -> Self {
         Self {
             cliniko,
             keys,
             links,
             policy,
+            settings,
         }
+    }
+
+    /// `fields` with the partner id in the Cliniko field the clinic chose, if it chose one.
+    async fn with_partner_id(
+        &self,
+        ctx: &TenantContext,
+        partner_id: &PartnerId,
+        mut fields: PatientFields,
+    ) -> Result<PatientFields> {
+        match self.settings.get(ctx).await?.partner_id_field {
+            Some(PartnerIdField::OldReferenceId) => {
+                fields.old_reference_id = Some(partner_id.as_str().to_owned());
+            }
+            None => {}
+        }
+        Ok(fields)
     }
 
     /// Runs `call` with the clinic's Cliniko account, on the API lane with [`Patience`];
@@ -102,7 +123,8 @@ impl PartnerPatientService {
     }
 
     /// Creates a Cliniko patient for `partner_id`, or returns the one it already names:
-    /// `(true, patient)` when created now. Concurrent calls with one partner id (on any
+    /// `(true, patient)` when created now. Where the clinic chose a Cliniko field for partners'
+    /// ids ([`PartnerIdField`]), the new patient carries `partner_id` in it. Concurrent calls with one partner id (on any
     /// instance) create one patient; the others wait for it, up to
     /// [`PartnerPolicy::wait_for_claim`], then get it.
     ///
@@ -140,12 +162,16 @@ impl PartnerPatientService {
                 Claim::Busy => return Err(in_progress()),
             }
         }
-        let fields = &fields;
-        let created = self
-            .with_cliniko(ctx, |account, cliniko| async move {
-                cliniko.create_patient(&account, Lane::Api, fields).await
-            })
-            .await;
+        let created = match self.with_partner_id(ctx, &partner_id, fields).await {
+            Ok(fields) => {
+                let fields = &fields;
+                self.with_cliniko(ctx, |account, cliniko| async move {
+                    cliniko.create_patient(&account, Lane::Api, fields).await
+                })
+                .await
+            }
+            Err(err) => Err(err),
+        };
         let patient = match created {
             Ok(patient) => patient,
             Err(err) => {

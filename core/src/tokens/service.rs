@@ -72,6 +72,10 @@ pub enum GrantError {
     /// Too many failed authentications for this client or address.
     #[error("too many failed client authentications")]
     Throttled(Duration),
+    /// The client authenticated, but its clinic has suspended it (or all of its integrations):
+    /// no new token until the clinic resumes it.
+    #[error("client suspended by its clinic")]
+    Suspended,
     /// Anything else (a store down).
     #[error(transparent)]
     Failed(#[from] Error),
@@ -375,6 +379,16 @@ impl TokenService {
             .authenticate_client(&grant.client_id, grant.proof.borrowed(), grant.client_ip)
             .await?
             .client;
+        // The kill-switch refuses new tokens as well as the ones already issued; the client has
+        // proven who it is, so it may be told why.
+        let suspended = self
+            .clients
+            .access(&client.client_id)
+            .await?
+            .is_some_and(|access| access.suspended);
+        if suspended {
+            return Err(GrantError::Suspended);
+        }
         let requested = match grant
             .scope
             .as_deref()

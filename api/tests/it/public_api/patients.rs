@@ -11,8 +11,11 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::faults::app_with_scopes;
-use super::{admin_key, app_on, cliniko_get, get_json, partner_of, sandbox, send, send_json};
+use super::{
+    admin_key, app_on, cliniko_get, connect_cliniko, get_json, partner_of, sandbox, send, send_json,
+};
 use crate::common::{cliniko_stub, integration_user};
+use crate::tokens::{Clinic, clinic, create_client, token};
 
 const PATIENTS: &str = "/api/public/patients";
 const SCOPES: &[&str] = &["patients:read", "patients:write"];
@@ -330,4 +333,74 @@ async fn each_patient_a_partner_reads_is_in_the_clinics_ledger_as_that_client() 
         assert_eq!(entry["actor"]["kind"], "api_client", "{entry}");
         assert_eq!(entry["actor"]["id"], client.id.as_str(), "{entry}");
     }
+}
+
+/// `PATCH /api/tenant/settings` as the clinic's owner; the status.
+async fn set_partner_id_field(app: &crate::common::TestApp, owner: &Clinic, field: Value) -> u16 {
+    app.on(
+        Method::PATCH,
+        owner.sub(),
+        "/api/tenant/settings",
+        Some(&owner.cookie),
+    )
+    .json(&json!({ "partner_id_field": field }))
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
+#[tokio::test]
+async fn the_partner_id_is_written_into_the_cliniko_field_the_clinic_chose() {
+    let sandbox = sandbox();
+    let app = app_on(&sandbox, |f| f).await;
+    let owner = clinic(&app, "harbour").await;
+    connect_cliniko(&app, &owner, &admin_key(&sandbox, "au1").key).await;
+    let client = create_client(&app, &owner, SCOPES, None).await;
+    let token = token(&app, &client).await;
+    let key = admin_key(&sandbox, "au1");
+    let reference_of = |id: String| {
+        let (sandbox, key) = (&sandbox, &key);
+        async move {
+            cliniko_get(sandbox, key, &format!("/patients/{id}")).await["old_reference_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    let create = |partner_id: &'static str| {
+        let (app, token) = (&app, &token);
+        async move {
+            let (status, created) =
+                send_json(app, Method::POST, PATIENTS, token, None, &alice(partner_id)).await;
+            assert_eq!(status, 201, "{created}");
+            created["id"].as_str().unwrap().to_owned()
+        }
+    };
+
+    assert_eq!(
+        reference_of(create("pat_before").await).await,
+        "",
+        "by default nothing is written (Cliniko holds an empty text)"
+    );
+    assert_eq!(
+        set_partner_id_field(&app, &owner, json!("old_reference_id")).await,
+        200
+    );
+    assert_eq!(reference_of(create("pat_ref").await).await, "pat_ref");
+
+    assert_eq!(
+        set_partner_id_field(&app, &owner, json!("first_name")).await,
+        422,
+        "only fields ClinicGate may overwrite"
+    );
+    assert_eq!(
+        reference_of(create("pat_still").await).await,
+        "pat_still",
+        "a refused change leaves the setting as it was"
+    );
+
+    assert_eq!(set_partner_id_field(&app, &owner, Value::Null).await, 200);
+    assert_eq!(reference_of(create("pat_plain").await).await, "");
 }
