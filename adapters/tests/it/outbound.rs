@@ -4,7 +4,7 @@
 //! `localhost` are answered by a scripted resolver.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -326,8 +326,14 @@ async fn send_failures_are_classified_for_the_retry_logic() {
         .unwrap_err();
     assert_eq!(timeout.failure(), TransportFailure::Timeout, "{timeout:?}");
 
-    // Speaking TLS to a plain-HTTP server fails the handshake.
-    let tls = client
+    // Speaking TLS to a plain-HTTP server fails the handshake. A patient client: on a loaded
+    // machine the server's refusal of the handshake can take longer than the short timeout above.
+    let patient = OutboundClient::new(&OutboundConfig {
+        timeout: Duration::from_secs(20),
+        ..config(&["127.0.0.0/8"])
+    })
+    .unwrap();
+    let tls = patient
         .send(post(&format!(
             "https://127.0.0.1:{}/hook",
             slow.address().port()
@@ -336,12 +342,9 @@ async fn send_failures_are_classified_for_the_retry_logic() {
         .unwrap_err();
     assert_eq!(tls.failure(), TransportFailure::Tls, "{tls:?}");
 
-    let closed_port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let refused = client
-        .send(post(&format!("http://127.0.0.1:{closed_port}/hook")))
+    let closed = clinicgate_adapters::testing::RefusedPort::new();
+    let refused = patient
+        .send(post(&format!("http://127.0.0.1:{}/hook", closed.port())))
         .await
         .unwrap_err();
     assert_eq!(
