@@ -19,6 +19,7 @@ pub mod fhir;
 pub mod http;
 pub mod login;
 pub mod mfa;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod pages;

@@ -7,8 +7,8 @@ use actix_web::web;
 use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
-    audit, auth, calendar_feeds, clients, clinics, cliniko_key, dashboard, fhir, login, mfa, ops,
-    pages, patients, public, signup, suspensions, usage, users, webhooks,
+    audit, auth, calendar_feeds, clients, clinics, cliniko_key, dashboard, fhir, login, mfa,
+    notifications, ops, pages, patients, public, signup, suspensions, usage, users, webhooks,
 };
 
 /// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
@@ -124,6 +124,10 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(calendar_feeds::put_calendar_feed_settings)
         .route(calendar_feeds::list_calendar_feed_doctors)
         .route(calendar_feeds::revoke_calendar_feed)
+        .route(notifications::get_notification_settings)
+        .route(notifications::put_notification_settings)
+        .route(notifications::preview_notification)
+        .route(notifications::notification_history)
         .route(webhooks::list_clinic_webhooks)
         .route(webhooks::list_clinic_webhook_deliveries)
         .route(webhooks::disable_clinic_webhook)

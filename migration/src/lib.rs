@@ -36,6 +36,7 @@ mod m20261207_000022_create_password_resets;
 mod m20261207_000023_add_staff_display_names;
 mod m20261207_000024_create_mfa;
 mod m20261207_000025_create_client_jwks;
+mod m20261208_000026_create_notifications;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_add_staff_display_names::Migration),
             Box::new(m20261207_000024_create_mfa::Migration),
             Box::new(m20261207_000025_create_client_jwks::Migration),
+            Box::new(m20261208_000026_create_notifications::Migration),
         ]
     }
 }

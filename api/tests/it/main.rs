@@ -23,6 +23,7 @@ mod fhir;
 mod health;
 mod identity;
 mod mfa;
+mod notifications;
 mod openapi;
 mod pages;
 mod patient_sync;

@@ -39,17 +39,20 @@ pub enum OutboundKind {
     Webhook,
     /// A partner's patient API, kept in sync with the clinic's Cliniko patients.
     PatientSync,
+    /// A clinic's notification rule: an e-mail to the patient or to the clinic's staff.
+    Notification,
 }
 
 impl OutboundKind {
     /// Every kind.
-    pub const ALL: [Self; 2] = [Self::Webhook, Self::PatientSync];
+    pub const ALL: [Self; 3] = [Self::Webhook, Self::PatientSync, Self::Notification];
 
     /// The stored name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
             Self::PatientSync => "patient_sync",
+            Self::Notification => "notification",
         }
     }
 
@@ -295,6 +298,7 @@ mod tests {
             TransportFailure::Tls,
             TransportFailure::AddressNotAllowed,
             TransportFailure::UrlNotAllowed,
+            TransportFailure::NotConfigured,
         ] {
             assert_eq!(TransportFailure::parse(failure.as_str()), Some(failure));
         }
