@@ -165,7 +165,7 @@ impl NotificationService {
                 });
             }
         }
-        entries.sort_by(|a, b| b.delivery.created_at.cmp(&a.delivery.created_at));
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.delivery.created_at));
         entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(entries)
     }

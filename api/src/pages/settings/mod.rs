@@ -8,6 +8,7 @@ pub mod audit;
 pub mod calendars;
 pub mod clients;
 pub mod cliniko;
+pub mod notifications;
 pub mod partners;
 pub mod users;
 pub mod webhooks;
@@ -30,6 +31,7 @@ fn settings_tabs(active: &str, manager: bool) -> String {
         ("partners", "/settings/partners", "Partners"),
         ("webhooks", "/settings/webhooks", "Webhooks"),
         ("calendars", "/settings/calendars", "Calendars"),
+        ("notifications", "/settings/notifications", "Notifications"),
         ("audit", "/settings/audit", "Access ledger"),
     ]
     .iter()
