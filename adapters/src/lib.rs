@@ -39,6 +39,8 @@ pub mod ledger;
 pub mod mfa;
 pub(crate) mod mfa_recovery_codes;
 pub(crate) mod mfa_resets;
+pub(crate) mod notification_settings;
+pub mod notifications;
 pub mod outbound;
 pub mod partner_links;
 pub mod partner_sync;

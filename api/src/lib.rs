@@ -21,6 +21,7 @@ pub mod fhir_destinations;
 pub mod http;
 pub mod login;
 pub mod mfa;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod pages;

@@ -8,8 +8,8 @@ use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
     audit, auth, calendar_feeds, clients, clinic_settings, clinics, cliniko_key, dashboard, fhir,
-    fhir_destinations,
-    login, mfa, ops, pages, patients, public, signup, suspensions, usage, users, webhooks,
+    fhir_destinations, login, mfa, notifications, ops, pages, patients, public, signup, suspensions,
+    usage, users, webhooks,
 };
 
 /// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
@@ -136,6 +136,10 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(fhir_destinations::list_fhir_destination_deliveries)
         .route(fhir_destinations::retry_fhir_destination_delivery)
         .route(fhir_destinations::fhir_destination_jwks)
+        .route(notifications::get_notification_settings)
+        .route(notifications::put_notification_settings)
+        .route(notifications::preview_notification)
+        .route(notifications::notification_history)
         .route(webhooks::list_clinic_webhooks)
         .route(webhooks::list_clinic_webhook_deliveries)
         .route(webhooks::disable_clinic_webhook)

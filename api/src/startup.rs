@@ -28,6 +28,8 @@ use clinicgate_adapters::fhir_push::FhirPushSender;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
 use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::mfa::SeaMfaRepository;
+use clinicgate_adapters::notifications::SeaNotificationRepository;
+use clinicgate_adapters::notifications::smtp::SmtpMailer;
 use clinicgate_adapters::outbound::OutboundClient;
 use clinicgate_adapters::partner_links::SeaPartnerLinks;
 use clinicgate_adapters::partner_sync::PartnerSyncSender;
@@ -58,6 +60,7 @@ use clinicgate_core::fhir_push::FhirDestinationService;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
+use clinicgate_core::notifications::{NotificationSender, NotificationService};
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService, PartnerPolicy};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
@@ -78,6 +81,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::calendar_feeds::IcsInvitations;
 use crate::config::Settings;
 use crate::events::{PublicShapes, spawn_event_tasks};
 use crate::http::{extract, fallback, host, observe, security};
@@ -279,11 +283,13 @@ impl Application {
             .with_request_timeout(settings.events.delivery_timeout());
         let delivery_queue: Arc<dyn DeliveryQueue> = Arc::new(SeaDeliveryQueue::new(db.clone()));
         let delivery_wake = Arc::new(Notify::new());
+        let notifications = notification_service(&db);
         let events = event_publisher(
             &settings,
             &webhooks,
             &patient_sync,
             &fhir_destinations,
+            &notifications,
             &vault,
             delivery_queue.clone(),
         )
@@ -347,6 +353,7 @@ impl Application {
             dashboard,
             webhooks,
             calendar_feeds,
+            notifications,
             signup: SignupService::new(clinics.clone()),
             mfa,
             clinic_settings,
@@ -494,6 +501,7 @@ fn event_publisher(
     webhooks: &WebhookEndpointService,
     patient_sync: &PatientSyncService,
     fhir_destinations: &FhirDestinationService,
+    notifications: &NotificationService,
     vault: &Vault,
     queue: Arc<dyn DeliveryQueue>,
 ) -> EventPublisher {
@@ -506,6 +514,7 @@ fn event_publisher(
     .with_subscribers(Arc::new(webhooks.clone()))
     .with_subscribers(Arc::new(patient_sync.clone()))
     .with_subscribers(Arc::new(fhir_destinations.clone()))
+    .with_subscribers(Arc::new(notifications.clone()))
 }
 
 /// The clinics' FHIR destinations over the database, their URLs checked by the outbound guard.
@@ -518,6 +527,14 @@ fn fhir_destination_service(
         Arc::new(SeaFhirDestinationRepository::new(db.clone())),
         vault.clone(),
         Arc::new(outbound.clone()),
+        Arc::new(SeaDeliveryQueue::new(db.clone())),
+    )
+}
+
+/// The clinics' notification settings over the database, their history from the queue.
+fn notification_service(db: &Db) -> NotificationService {
+    NotificationService::new(
+        Arc::new(SeaNotificationRepository::new(db.clone())),
         Arc::new(SeaDeliveryQueue::new(db.clone())),
     )
 }
@@ -554,12 +571,14 @@ pub async fn standalone_publisher(settings: &Settings) -> anyhow::Result<(EventP
     let webhooks = webhook_endpoints(&db, &vault, &outbound);
     let patient_sync = patient_sync_service(&db, &vault, &outbound);
     let fhir_destinations = fhir_destination_service(&db, &vault, &outbound);
+    let notifications = notification_service(&db);
     Ok((
         event_publisher(
             settings,
             &webhooks,
             &patient_sync,
             &fhir_destinations,
+            &notifications,
             &vault,
             queue,
         ),
@@ -586,6 +605,31 @@ fn delivery_worker(state: &AppState) -> DeliveryWorker {
     .with_sender(OutboundKind::Webhook, Arc::new(webhooks))
     .with_sender(OutboundKind::PatientSync, Arc::new(patient_sync))
     .with_sender(OutboundKind::FhirPush, Arc::new(state.fhir_push.clone()))
+    .with_sender(
+        OutboundKind::Notification,
+        Arc::new(notification_sender(state)),
+    )
+}
+
+/// Sends notification e-mails through the configured relay (or reports that there is none),
+/// with invitations from the doctors' feed renderer.
+fn notification_sender(state: &AppState) -> NotificationSender {
+    let config = &state.settings.notifications;
+    let mailer = match config.smtp() {
+        None => SmtpMailer::not_configured(),
+        Some(smtp) => SmtpMailer::new(&smtp).unwrap_or_else(|why| {
+            tracing::error!(reason = %why, "the SMTP relay in [notifications] cannot be used; notification e-mails report not_configured");
+            SmtpMailer::not_configured()
+        }),
+    };
+    NotificationSender::new(
+        state.notifications.clone(),
+        state.cliniko_keys.clone(),
+        state.cliniko.clone(),
+        Arc::new(mailer),
+        Arc::new(IcsInvitations::new(&config.from)),
+        config.send_timeout(),
+    )
 }
 
 /// The client for user-given URLs, behind the SSRF guard. Says once what the guard lets through,

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod ledger;
 pub mod link_tokens;
 pub mod mfa;
+pub mod notifications;
 pub mod outbound;
 pub mod partner_links;
 pub mod patient_sync;

@@ -36,6 +36,7 @@ mod m20261207_000022_create_password_resets;
 mod m20261207_000023_add_staff_display_names;
 mod m20261207_000024_create_mfa;
 mod m20261207_000025_create_client_jwks;
+mod m20261208_000026_create_notifications;
 mod m20261208_000028_create_fhir_destinations;
 mod m20261208_000031_create_clinic_settings;
 
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_add_staff_display_names::Migration),
             Box::new(m20261207_000024_create_mfa::Migration),
             Box::new(m20261207_000025_create_client_jwks::Migration),
+            Box::new(m20261208_000026_create_notifications::Migration),
             Box::new(m20261208_000028_create_fhir_destinations::Migration),
             Box::new(m20261208_000031_create_clinic_settings::Migration),
         ]

@@ -63,6 +63,8 @@ tenant_owned! {
     crate::mfa => TenantId,
     crate::mfa_recovery_codes => TenantId,
     crate::mfa_resets => TenantId,
+    crate::notification_settings => TenantId,
+    crate::notifications => TenantId,
     crate::partner_links => TenantId,
     crate::patient_syncs => TenantId,
     crate::password_links => TenantId,

@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Offset as _, TimeZone as _, Utc}
 use chrono_tz::{OffsetComponents as _, OffsetName as _, Tz};
 use clinicgate_core::calendar_feeds::{FeedAppointment, FeedContents};
 use clinicgate_core::ids::TenantId;
+use clinicgate_core::notifications::{Invitations, InviteMethod};
 use icalendar::{
     Calendar, CalendarDateTime, Class, Component as _, Event, EventLike as _, EventStatus, Property,
 };
@@ -51,6 +52,83 @@ pub fn render(contents: &FeedContents, tenant: TenantId, now: DateTime<Utc>) -> 
         &calendar,
         &vtimezone(zone, contents.from, last_end + Duration::days(1)),
     )
+}
+
+/// The invitation attached to a notification e-mail: one appointment with `METHOD:REQUEST` (a
+/// booking or a change, which calendar clients add or update by its `UID`) or `METHOD:CANCEL`
+/// (which they remove). The `UID` is the doctor feed's for the same appointment, and the
+/// `SEQUENCE` grows with each change, so a later message supersedes an earlier one.
+pub fn invitation(
+    appointment: &FeedAppointment,
+    zone: Tz,
+    tenant: TenantId,
+    method: InviteMethod,
+    organizer: &str,
+    now: DateTime<Utc>,
+) -> String {
+    let method = match method {
+        InviteMethod::Request => "REQUEST",
+        InviteMethod::Cancel => "CANCEL",
+    };
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new(
+            "PRODID",
+            "-//ClinicGate//Appointment notification//EN",
+        ))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .append_property(Property::new("METHOD", method));
+    let mut event = event(appointment, zone, tenant, now);
+    // iTIP (RFC 5546) requests and cancellations name their organizer.
+    event.append_property(Property::new("ORGANIZER", format!("mailto:{organizer}")));
+    calendar.push(event);
+    with_block_before_components(
+        &calendar,
+        &vtimezone(
+            zone,
+            appointment.starts_at - Duration::days(1),
+            appointment.ends_at + Duration::days(1),
+        ),
+    )
+}
+
+/// [`Invitations`] with [`invitation`], organised by the notifications' sender address.
+#[derive(Debug, Clone)]
+pub struct IcsInvitations {
+    organizer: String,
+}
+
+impl IcsInvitations {
+    /// Invitations naming `from` (`Name <address>` or a bare address) as their organizer.
+    pub fn new(from: &str) -> Self {
+        let address = from
+            .rsplit_once('<')
+            .and_then(|(_, rest)| rest.split_once('>'))
+            .map_or(from, |(address, _)| address);
+        Self {
+            organizer: address.trim().to_owned(),
+        }
+    }
+}
+
+impl Invitations for IcsInvitations {
+    fn invitation(
+        &self,
+        tenant: TenantId,
+        appointment: &FeedAppointment,
+        zone: Tz,
+        method: InviteMethod,
+    ) -> String {
+        invitation(
+            appointment,
+            zone,
+            tenant,
+            method,
+            &self.organizer,
+            Utc::now(),
+        )
+    }
 }
 
 /// One appointment as a `VEVENT`.

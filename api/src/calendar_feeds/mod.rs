@@ -12,6 +12,8 @@
 
 mod ics;
 
+pub use ics::IcsInvitations;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};

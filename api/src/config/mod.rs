@@ -19,12 +19,14 @@ use serde::Deserialize;
 use url::Url;
 
 pub mod events;
+pub mod notifications;
 pub mod outbound;
 pub mod polling;
 pub mod public_api;
 pub mod tokens;
 
 pub use events::EventSettings;
+pub use notifications::NotificationSettings;
 pub use outbound::OutboundSettings;
 pub use polling::PollingSettings;
 pub use public_api::PublicApiSettings;
@@ -267,6 +269,7 @@ struct RawSettings {
     events: EventSettings,
     outbound: outbound::RawOutboundSettings,
     polling: PollingSettings,
+    notifications: NotificationSettings,
 }
 
 /// The public root URL, split into the parts tenant routing needs.
@@ -396,6 +399,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     /// `[polling]`: change detection over Cliniko.
     pub polling: PollingSettings,
+    /// `[notifications]`: the SMTP relay of notification e-mails.
+    pub notifications: NotificationSettings,
 }
 
 /// One configuration problem: which key, what is wrong, how to fix it.
@@ -668,6 +673,7 @@ impl RawSettings {
         problems.extend(self.public_api.problems());
         problems.extend(self.events.problems());
         problems.extend(self.polling.problems());
+        problems.extend(self.notifications.problems());
         let outbound = self
             .outbound
             .validate(self.env)
@@ -703,6 +709,7 @@ impl RawSettings {
                 events: self.events,
                 outbound,
                 polling: self.polling,
+                notifications: self.notifications,
             }),
             _ => Err(ConfigError(problems)),
         }

@@ -74,6 +74,11 @@ const ASSETS: &[Asset] = &[
         "text/javascript; charset=utf-8",
         "js/calendars-settings.js"
     ),
+    asset!(
+        "notifications-settings.js",
+        "text/javascript; charset=utf-8",
+        "js/notifications-settings.js"
+    ),
     asset!("logo.svg", "image/svg+xml", "img/logo.svg"),
     asset!(
         "dashboard.css",

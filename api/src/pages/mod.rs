@@ -60,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::fhir::fhir_settings)
         .service(settings::webhooks::webhooks_settings)
         .service(settings::calendars::calendars_settings)
+        .service(settings::notifications::notifications_settings)
         .service(settings::audit::ledger)
         .service(patients::show)
         .service(home::search_patients);

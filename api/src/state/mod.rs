@@ -23,6 +23,7 @@ use clinicgate_core::fhir_push::FhirDestinationService;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
+use clinicgate_core::notifications::NotificationService;
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
@@ -107,6 +108,8 @@ pub struct Inner {
     pub booking: BookingService,
     /// Doctors' calendar feeds.
     pub calendar_feeds: CalendarFeedService,
+    /// The clinics' notification settings and history (also what the publisher asks).
+    pub notifications: NotificationService,
     /// Partners' patients by their own ids (`/api/public/patients`).
     pub partner_patients: PartnerPatientService,
     /// Clients' partner patient APIs (outbound patient sync; also what the publisher and the

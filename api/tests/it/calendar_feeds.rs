@@ -134,7 +134,7 @@ async fn fetch(app: &TestApp, url: &str) -> Fetched {
 }
 
 /// The one calendar in `text`, as the `ical` crate reads it.
-fn parse(text: &str) -> IcalCalendar {
+pub fn parse(text: &str) -> IcalCalendar {
     let mut calendars = ical::IcalParser::new(text.as_bytes());
     let calendar = calendars
         .next()
@@ -145,10 +145,10 @@ fn parse(text: &str) -> IcalCalendar {
 }
 
 /// A property's parameters, as the `ical` crate reads them.
-type Params = Vec<(String, Vec<String>)>;
+pub type Params = Vec<(String, Vec<String>)>;
 
 /// The value of the property `name`, and its parameters.
-fn property<'a>(
+pub fn property<'a>(
     properties: &'a [ical::property::Property],
     name: &str,
 ) -> Option<(&'a str, Params)> {
@@ -167,7 +167,7 @@ fn value<'a>(event: &'a IcalEvent, name: &str) -> &'a str {
 }
 
 /// An event's `DTSTART` or `DTEND` in UTC: a local time with a `TZID` naming `zone`.
-fn instant(event: &IcalEvent, name: &str, zone: Tz) -> DateTime<Utc> {
+pub fn instant(event: &IcalEvent, name: &str, zone: Tz) -> DateTime<Utc> {
     let (text, params) = property(&event.properties, name).unwrap();
     assert_eq!(
         params,

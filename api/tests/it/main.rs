@@ -25,6 +25,7 @@ mod health;
 mod identity;
 mod mfa;
 mod mfa_required;
+mod notifications;
 mod openapi;
 mod pages;
 mod patient_sync;

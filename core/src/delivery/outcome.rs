@@ -16,6 +16,8 @@ pub enum TransportFailure {
     /// The URL itself is no longer allowed (e.g. `http` after the operator turned
     /// `outbound.allow_http` off).
     UrlNotAllowed,
+    /// The deployment has no way to send on this channel (no SMTP relay configured).
+    NotConfigured,
 }
 
 impl TransportFailure {
@@ -27,6 +29,7 @@ impl TransportFailure {
             Self::Tls => "tls",
             Self::AddressNotAllowed => "address_not_allowed",
             Self::UrlNotAllowed => "url_not_allowed",
+            Self::NotConfigured => "not_configured",
         }
     }
 
@@ -38,6 +41,7 @@ impl TransportFailure {
             Self::Tls,
             Self::AddressNotAllowed,
             Self::UrlNotAllowed,
+            Self::NotConfigured,
         ]
         .into_iter()
         .find(|f| f.as_str() == raw)
@@ -104,9 +108,11 @@ impl AttemptResult {
                 retry_after,
             } => Verdict::Retry { retry_after },
             Self::Answered { .. }
-            | Self::Failed(TransportFailure::AddressNotAllowed | TransportFailure::UrlNotAllowed) => {
-                Verdict::Fail
-            }
+            | Self::Failed(
+                TransportFailure::AddressNotAllowed
+                | TransportFailure::UrlNotAllowed
+                | TransportFailure::NotConfigured,
+            ) => Verdict::Fail,
             Self::Failed(
                 TransportFailure::Timeout | TransportFailure::Connection | TransportFailure::Tls,
             ) => Verdict::Retry { retry_after: None },

@@ -41,11 +41,18 @@ pub enum OutboundKind {
     PatientSync,
     /// A clinic's FHIR server, sent patients and appointments as FHIR resources.
     FhirPush,
+    /// A clinic's notification rule: an e-mail to the patient or to the clinic's staff.
+    Notification,
 }
 
 impl OutboundKind {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::Webhook, Self::PatientSync, Self::FhirPush];
+    pub const ALL: [Self; 4] = [
+        Self::Webhook,
+        Self::PatientSync,
+        Self::FhirPush,
+        Self::Notification,
+    ];
 
     /// The stored name.
     pub const fn as_str(self) -> &'static str {
@@ -53,6 +60,7 @@ impl OutboundKind {
             Self::Webhook => "webhook",
             Self::PatientSync => "patient_sync",
             Self::FhirPush => "fhir_push",
+            Self::Notification => "notification",
         }
     }
 
@@ -298,6 +306,7 @@ mod tests {
             TransportFailure::Tls,
             TransportFailure::AddressNotAllowed,
             TransportFailure::UrlNotAllowed,
+            TransportFailure::NotConfigured,
         ] {
             assert_eq!(TransportFailure::parse(failure.as_str()), Some(failure));
         }

@@ -9,6 +9,7 @@ pub mod calendars;
 pub mod clients;
 pub mod cliniko;
 pub mod fhir;
+pub mod notifications;
 pub mod partners;
 pub mod users;
 pub mod webhooks;
@@ -32,6 +33,7 @@ fn settings_tabs(active: &str, manager: bool) -> String {
         ("fhir", "/settings/fhir", "FHIR"),
         ("webhooks", "/settings/webhooks", "Webhooks"),
         ("calendars", "/settings/calendars", "Calendars"),
+        ("notifications", "/settings/notifications", "Notifications"),
         ("audit", "/settings/audit", "Access ledger"),
     ]
     .iter()

@@ -1,0 +1,249 @@
+//! Notifications: e-mails (and later SMS) that a clinic's events send to the patient or to the
+//! clinic's staff, chosen by the clinic per event type. Notifications are one more subscriber of
+//! the event engine: each enabled rule (event type × channel × audience) is a delivery target of
+//! [`OutboundKind::Notification`], so they share the outbox, the retry schedule and the attempt
+//! log with webhooks, and a send is idempotent per event and recipient (one delivery each).
+//!
+//! - `service`: [`NotificationService`], the clinic's settings (owners and admins change them),
+//!   the publisher's [`Subscribers`](crate::events::Subscribers) and the history;
+//! - `templates`: the default messages and their rendering (minijinja, HTML auto-escaped);
+//! - `sender`: [`NotificationSender`], which finds the recipient, renders and hands the message
+//!   to the [`Mailer`] port (SMTP in the adapters);
+//! - `mask`: addresses as the history shows them (`j***@e***.com`).
+//!
+//! This module knows no SMTP, HTTP or database. Message bodies and addresses are PHI: never
+//! logged, never in an error.
+//!
+//! [`OutboundKind::Notification`]: crate::delivery::OutboundKind::Notification
+
+mod mask;
+mod sender;
+mod service;
+mod templates;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+pub use mask::{mask_email, mask_phone};
+pub use sender::NotificationSender;
+pub use service::{HistoryEntry, MAX_HISTORY, NotificationService, RuleInput, SettingsInput};
+pub use templates::{Rendered, SampleData, render, render_sample};
+
+use crate::Result;
+use crate::calendar_feeds::FeedAppointment;
+use crate::events::EventType;
+use crate::ids::TenantId;
+
+crate::ids::uuid_id!(
+    /// One rule of a clinic (event type × channel × audience): the target id of its deliveries.
+    NotificationRuleId
+);
+
+/// How a notification travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    /// E-mail over SMTP.
+    Email,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Self; 1] = [Self::Email];
+
+    /// The stored and wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+        }
+    }
+
+    /// Reads a stored or wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
+/// Who a notification goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Audience {
+    /// The appointment's patient (their address in Cliniko), unless they opted out.
+    Patient,
+    /// The clinic's staff address from the settings.
+    Staff,
+}
+
+impl Audience {
+    /// Every audience.
+    pub const ALL: [Self; 2] = [Self::Patient, Self::Staff];
+
+    /// The stored and wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Patient => "patient",
+            Self::Staff => "staff",
+        }
+    }
+
+    /// Reads a stored or wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
+    }
+}
+
+/// The event types a clinic can turn notifications on for: the appointment's life as the
+/// patient sees it (Cliniko sends its own reminders, so these are what it does not send).
+pub const NOTIFIABLE: [EventType; 3] = [
+    EventType::AppointmentCreated,
+    EventType::AppointmentUpdated,
+    EventType::AppointmentCancelled,
+];
+
+/// What a rule turns on, without its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleKey {
+    /// The event that sends it.
+    pub event_type: EventType,
+    /// How.
+    pub channel: Channel,
+    /// To whom.
+    pub audience: Audience,
+}
+
+/// A stored rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Its id (the delivery target's).
+    pub id: NotificationRuleId,
+    /// What it turns on.
+    pub key: RuleKey,
+}
+
+/// A clinic's notification settings as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredSettings {
+    /// The enabled rules.
+    pub rules: Vec<Rule>,
+    /// Where staff notifications go (validated when saved).
+    pub staff_email: Option<String>,
+    /// When they were last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The store of clinics' notification settings.
+#[async_trait]
+pub trait NotificationRepository: Send + Sync + fmt::Debug {
+    /// The clinic's settings (empty when never saved).
+    async fn settings(&self, tenant: TenantId) -> Result<StoredSettings>;
+
+    /// Replaces the clinic's settings: rules in `rules` that already exist keep their id (their
+    /// pending deliveries still find them), the others are created, and rules no longer listed
+    /// are removed.
+    async fn save(
+        &self,
+        tenant: TenantId,
+        staff_email: Option<&str>,
+        rules: &[RuleKey],
+    ) -> Result<StoredSettings>;
+
+    /// One rule of the clinic.
+    async fn rule(&self, tenant: TenantId, id: NotificationRuleId) -> Result<Option<Rule>>;
+
+    /// The clinic's rules for `event_type`.
+    async fn rules_for(&self, tenant: TenantId, event_type: EventType) -> Result<Vec<Rule>>;
+}
+
+/// A file attached to an e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file name (`appointment.ics`).
+    pub file_name: String,
+    /// Its MIME type, with parameters (`text/calendar; method=REQUEST; charset=UTF-8`).
+    pub content_type: String,
+    /// Its contents.
+    pub content: Vec<u8>,
+}
+
+/// An e-mail ready to send. PHI: no `Debug` of its contents.
+#[derive(Clone)]
+pub struct OutgoingEmail {
+    /// The recipient's address.
+    pub to: String,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML body.
+    pub html: String,
+    /// Attachments (the `.ics` invitation).
+    pub attachments: Vec<Attachment>,
+    /// A stable `Message-ID` local part, so a resend of the same delivery is recognisable.
+    pub message_id: String,
+}
+
+impl fmt::Debug for OutgoingEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingEmail")
+            .field("message_id", &self.message_id)
+            .field("attachments", &self.attachments.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the mail relay made of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailOutcome {
+    /// The relay accepted it (an SMTP 2xx), with its reply.
+    Accepted {
+        /// The reply code.
+        code: u16,
+        /// The reply text (the relay's queue id, typically).
+        reply: String,
+    },
+    /// The relay refused it, with its reply: 4xx is temporary, 5xx permanent (e.g. a recipient
+    /// that does not exist).
+    Refused {
+        /// The reply code.
+        code: u16,
+        /// The reply text.
+        reply: String,
+    },
+    /// No usable answer (connection, TLS or timeout).
+    Unreachable(crate::delivery::TransportFailure),
+    /// This deployment has no SMTP relay configured.
+    NotConfigured,
+    /// The message could not be built (an address the relay cannot take).
+    Unsendable(String),
+}
+
+/// Sends e-mail (SMTP in the adapters).
+#[async_trait]
+pub trait Mailer: Send + Sync + fmt::Debug {
+    /// Sends `email`, waiting at most `timeout`.
+    async fn send(&self, email: &OutgoingEmail, timeout: Duration) -> MailOutcome;
+}
+
+/// Whether an invitation announces or withdraws an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteMethod {
+    /// `METHOD:REQUEST`: the appointment, to add to a calendar.
+    Request,
+    /// `METHOD:CANCEL`: the appointment is cancelled.
+    Cancel,
+}
+
+/// Renders the iCalendar (RFC 5545) invitation attached to confirmations and cancellations
+/// (the API layer's renderer, shared with the doctors' feeds).
+pub trait Invitations: Send + Sync + fmt::Debug {
+    /// The `.ics` text of `appointment` in `zone` for `tenant`.
+    fn invitation(
+        &self,
+        tenant: TenantId,
+        appointment: &FeedAppointment,
+        zone: Tz,
+        method: InviteMethod,
+    ) -> String;
+}

@@ -1,0 +1,395 @@
+//! Sends one notification delivery: finds the rule and the recipient, renders the message,
+//! attaches the invitation and hands it to the [`Mailer`]. The worker owns retries and the log.
+//!
+//! The attempt log keeps, as the answer's excerpt, the masked recipient and the relay's reply
+//! (`to j***@e***.com: 250 2.0.0 queued as 4F2`), so the clinic sees what was sent to whom
+//! without the address or the message being stored again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+
+use super::templates::{SampleData, render};
+use super::{
+    Audience, Channel, Invitations, InviteMethod, MailOutcome, Mailer, NotificationRuleId,
+    NotificationService, OutgoingEmail, Rule, mask_email,
+};
+use crate::calendar_feeds::FeedAppointment;
+use crate::cliniko::{ClinikoClient, ClinikoId, Lane, Patient};
+use crate::cliniko_key::{Background, ClinikoKeyService};
+use crate::delivery::{
+    AttemptResult, Delivery, EventMessage, SendOutcome, Sender, Sent, TransportFailure, Verdict,
+};
+use crate::error::Error;
+use crate::events::EventType;
+
+/// How long a delivery waits when its rule, Cliniko or the clinic's key cannot be read now.
+const HOLD_UNREADABLE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Cliniko's `reminder_type` of a patient who wants no reminders: no patient notifications.
+const NO_REMINDERS: &str = "None";
+
+/// An appointment as `appointment.*` events carry it (the public API's shape).
+#[derive(Deserialize)]
+struct EventAppointment {
+    id: String,
+    patient_id: Option<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
+    time_zone: String,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Sends notification deliveries.
+#[derive(Debug, Clone)]
+pub struct NotificationSender {
+    service: NotificationService,
+    keys: ClinikoKeyService,
+    cliniko: Arc<dyn ClinikoClient>,
+    mailer: Arc<dyn Mailer>,
+    invitations: Arc<dyn Invitations>,
+    timeout: Duration,
+}
+
+/// What a delivery ended with before anything was sent.
+fn unsent(verdict: Verdict, why: &str) -> SendOutcome {
+    SendOutcome::Attempted(Sent {
+        result: AttemptResult::NothingToSend,
+        verdict,
+        latency: Duration::ZERO,
+        response_excerpt: Some(format!("not sent: {why}")),
+    })
+}
+
+fn held() -> SendOutcome {
+    SendOutcome::Held {
+        until: Utc::now() + HOLD_UNREADABLE,
+    }
+}
+
+impl NotificationSender {
+    /// Rules from `service`, patients from `cliniko` with the clinic's key from `keys`, mail
+    /// through `mailer` (waiting at most `timeout`), invitations from `invitations`.
+    pub fn new(
+        service: NotificationService,
+        keys: ClinikoKeyService,
+        cliniko: Arc<dyn ClinikoClient>,
+        mailer: Arc<dyn Mailer>,
+        invitations: Arc<dyn Invitations>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            service,
+            keys,
+            cliniko,
+            mailer,
+            invitations,
+            timeout,
+        }
+    }
+
+    /// The appointment's patient from Cliniko; `Err` is what the delivery does instead.
+    async fn patient(
+        &self,
+        delivery: &Delivery,
+        id: &ClinikoId,
+    ) -> std::result::Result<Patient, SendOutcome> {
+        let cliniko = self.cliniko.clone();
+        let id = id.clone();
+        let found = self
+            .keys
+            .in_background(delivery.tenant_id, |account| async move {
+                cliniko.patient(&account, Lane::Background, &id).await
+            })
+            .await;
+        match found {
+            Ok(Background::Done(patient)) => Ok(patient),
+            Err(Error::NotFound { .. }) => {
+                Err(unsent(Verdict::Fail, "the patient is no longer in Cliniko"))
+            }
+            Ok(Background::NotConnected | Background::Rejected) | Err(_) => {
+                tracing::warn!(delivery_id = %delivery.id, "a notification's patient could not be read from Cliniko; the delivery waits");
+                Err(held())
+            }
+        }
+    }
+
+    /// The e-mail of `rule` about `appointment`, or what the delivery does instead.
+    async fn email(
+        &self,
+        delivery: &Delivery,
+        event: &EventMessage,
+        rule: Rule,
+        appointment: &EventAppointment,
+    ) -> std::result::Result<OutgoingEmail, SendOutcome> {
+        let patient = match appointment.patient_id.as_deref().and_then(ClinikoId::parse) {
+            Some(id) => Some(self.patient(delivery, &id).await?),
+            None => None,
+        };
+        let to = match rule.key.audience {
+            Audience::Patient => {
+                let Some(patient) = &patient else {
+                    return Err(unsent(Verdict::Fail, "the appointment has no patient"));
+                };
+                if patient.reminder_type.as_deref() == Some(NO_REMINDERS) {
+                    return Err(unsent(
+                        Verdict::Delivered,
+                        "the patient opted out (Cliniko reminder type None)",
+                    ));
+                }
+                match patient.email.as_deref().map(str::trim) {
+                    Some(email) if !email.is_empty() => email.to_owned(),
+                    _ => {
+                        return Err(unsent(
+                            Verdict::Fail,
+                            "the patient has no e-mail address in Cliniko",
+                        ));
+                    }
+                }
+            }
+            Audience::Staff => match self.service.staff_email(delivery.tenant_id).await {
+                Ok(Some(email)) => email,
+                Ok(None) => return Err(unsent(Verdict::Fail, "no staff address is set")),
+                Err(_) => return Err(held()),
+            },
+        };
+        let zone: Tz = appointment.time_zone.parse().unwrap_or(Tz::UTC);
+        let data = SampleData {
+            patient_name: patient.as_ref().map(Patient::name).unwrap_or_default(),
+            when: appointment
+                .starts_at
+                .with_timezone(&zone)
+                .format("%a %-d %b %Y, %-H:%M")
+                .to_string(),
+            time_zone: zone.name().to_owned(),
+            appointment_id: appointment.id.clone(),
+        };
+        let rendered = render(rule.key, &data).map_err(|err| {
+            tracing::error!(error = %err, delivery_id = %delivery.id, "a notification could not be rendered");
+            unsent(Verdict::Fail, "the message could not be rendered")
+        })?;
+        let mut attachments = Vec::new();
+        if let Some(invitation) = self.invitation(delivery, event, rule, appointment, zone, &data) {
+            attachments.push(invitation);
+        }
+        Ok(OutgoingEmail {
+            to,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            attachments,
+            message_id: format!("{}@clinicgate", delivery.id),
+        })
+    }
+
+    /// The `.ics` invitation: a request for a booking or a change, a cancellation for a
+    /// cancellation.
+    fn invitation(
+        &self,
+        delivery: &Delivery,
+        event: &EventMessage,
+        rule: Rule,
+        appointment: &EventAppointment,
+        zone: Tz,
+        data: &SampleData,
+    ) -> Option<super::Attachment> {
+        let method = match event.event_type {
+            EventType::AppointmentCreated | EventType::AppointmentUpdated => InviteMethod::Request,
+            EventType::AppointmentCancelled => InviteMethod::Cancel,
+            _ => return None,
+        };
+        let id = ClinikoId::parse(&appointment.id)?;
+        let feed = FeedAppointment {
+            id,
+            starts_at: appointment.starts_at,
+            ends_at: appointment.ends_at.unwrap_or(appointment.starts_at),
+            // The staff calendar names the patient; the patient knows who they are.
+            patient: (rule.key.audience == Audience::Staff).then(|| data.patient_name.clone()),
+            appointment_type: None,
+            cancelled: method == InviteMethod::Cancel || appointment.cancelled_at.is_some(),
+            created_at: appointment.created_at,
+            changed_at: [appointment.updated_at, appointment.cancelled_at]
+                .into_iter()
+                .flatten()
+                .max()
+                .or(appointment.created_at),
+        };
+        let text = self
+            .invitations
+            .invitation(delivery.tenant_id, &feed, zone, method);
+        let method_name = match method {
+            InviteMethod::Request => "REQUEST",
+            InviteMethod::Cancel => "CANCEL",
+        };
+        Some(super::Attachment {
+            file_name: if method == InviteMethod::Cancel {
+                "cancellation.ics".to_owned()
+            } else {
+                "appointment.ics".to_owned()
+            },
+            content_type: format!("text/calendar; method={method_name}; charset=UTF-8"),
+            content: text.into_bytes(),
+        })
+    }
+}
+
+/// What the relay's answer means: 2xx sent, 4xx try again, 5xx (a recipient that does not
+/// exist, a message refused) failed for good.
+fn judged(outcome: &MailOutcome) -> (AttemptResult, Verdict) {
+    match outcome {
+        MailOutcome::Accepted { code, .. } => (
+            AttemptResult::Answered {
+                status: *code,
+                retry_after: None,
+            },
+            Verdict::Delivered,
+        ),
+        MailOutcome::Refused { code, .. } => (
+            AttemptResult::Answered {
+                status: *code,
+                retry_after: None,
+            },
+            if (400..500).contains(code) {
+                Verdict::Retry { retry_after: None }
+            } else {
+                Verdict::Fail
+            },
+        ),
+        MailOutcome::Unreachable(failure) => {
+            let result = AttemptResult::Failed(*failure);
+            (result, result.verdict())
+        }
+        MailOutcome::NotConfigured => (
+            AttemptResult::Failed(TransportFailure::NotConfigured),
+            Verdict::Fail,
+        ),
+        MailOutcome::Unsendable(_) => (AttemptResult::NothingToSend, Verdict::Fail),
+    }
+}
+
+/// What the history shows of the answer: the masked recipient and the relay's reply.
+fn excerpt(to: &str, outcome: &MailOutcome) -> String {
+    let to = mask_email(to);
+    match outcome {
+        MailOutcome::Accepted { code, reply } | MailOutcome::Refused { code, reply } => {
+            format!("to {to}: {code} {}", without_addresses(reply))
+        }
+        MailOutcome::Unreachable(failure) => {
+            format!(
+                "to {to}: the mail relay could not be reached ({})",
+                failure.as_str()
+            )
+        }
+        MailOutcome::NotConfigured => {
+            format!("to {to}: not sent, e-mail (SMTP) is not configured on this deployment")
+        }
+        MailOutcome::Unsendable(why) => format!("to {to}: not sent, {why}"),
+    }
+}
+
+/// `reply` with every word that holds an address masked: relays echo the recipient
+/// (`550 5.1.1 <jane@example.com>: unknown user`).
+fn without_addresses(reply: &str) -> String {
+    reply
+        .split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                mask_email(word.trim_matches(|c: char| "<>:,;()[]".contains(c)))
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[async_trait]
+impl Sender for NotificationSender {
+    async fn send(&self, delivery: &Delivery, event: &EventMessage) -> SendOutcome {
+        let id = NotificationRuleId::from_uuid(delivery.target.id);
+        let rule = match self.service.rule(delivery.tenant_id, id).await {
+            Ok(Some(rule)) => rule,
+            // The clinic turned the rule off after the event: nothing is sent.
+            Ok(None) => return SendOutcome::Gone,
+            Err(err) => {
+                tracing::warn!(error = %err, rule_id = %id, "a notification rule could not be read; the delivery waits");
+                return held();
+            }
+        };
+        let Ok(appointment) = serde_json::from_str::<EventAppointment>(event.data.expose_secret())
+        else {
+            tracing::error!(delivery_id = %delivery.id, "a notification delivery carries no appointment");
+            return SendOutcome::Gone;
+        };
+        let email = match rule.key.channel {
+            Channel::Email => match self.email(delivery, event, rule, &appointment).await {
+                Ok(email) => email,
+                Err(outcome) => return outcome,
+            },
+        };
+        let started = Instant::now();
+        let outcome = self.mailer.send(&email, self.timeout).await;
+        let (result, verdict) = judged(&outcome);
+        SendOutcome::Attempted(Sent {
+            result,
+            verdict,
+            latency: started.elapsed(),
+            response_excerpt: Some(excerpt(&email.to, &outcome)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_answers_are_judged_by_their_class() {
+        let refused = |code| MailOutcome::Refused {
+            code,
+            reply: String::new(),
+        };
+        assert!(matches!(judged(&refused(451)).1, Verdict::Retry { .. }));
+        assert_eq!(judged(&refused(550)).1, Verdict::Fail);
+        assert_eq!(judged(&MailOutcome::NotConfigured).1, Verdict::Fail);
+        assert_eq!(
+            judged(&MailOutcome::Accepted {
+                code: 250,
+                reply: "ok".to_owned()
+            })
+            .1,
+            Verdict::Delivered
+        );
+        assert!(matches!(
+            judged(&MailOutcome::Unreachable(TransportFailure::Timeout)).1,
+            Verdict::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn the_history_excerpt_masks_the_recipient() {
+        let shown = excerpt(
+            "jane@example.com",
+            &MailOutcome::Accepted {
+                code: 250,
+                reply: "queued".to_owned(),
+            },
+        );
+        assert_eq!(shown, "to j***@e***.com: 250 queued");
+        let refused = excerpt(
+            "jane@example.com",
+            &MailOutcome::Refused {
+                code: 550,
+                reply: "5.1.1 <jane@example.com>: unknown".to_owned(),
+            },
+        );
+        assert_eq!(refused, "to j***@e***.com: 550 5.1.1 j***@e***.com unknown");
+    }
+}

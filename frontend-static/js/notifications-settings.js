@@ -1,0 +1,103 @@
+// Settings → Notifications: which appointment events e-mail the patient and/or the staff
+// address, a preview of each message, and the history, through /api/tenant/notifications.
+"use strict";
+
+(function () {
+  const { api, show, clearErrors, showProblem, element } = window.ClinicGate;
+  const form = document.getElementById("rules-form");
+  const rulesBody = document.getElementById("rules-body");
+  const staffEmail = document.getElementById("notify-staff_email");
+  const saved = document.getElementById("rules-saved");
+  const historyBody = document.getElementById("history-body");
+  const historyError = document.getElementById("history-error");
+  const LABELS = {
+    "appointment.created": "Booked (confirmation)",
+    "appointment.updated": "Changed",
+    "appointment.cancelled": "Cancelled",
+  };
+
+  function problemText(result) {
+    const problem = result.body || {};
+    return (problem.detail || "The request failed (" + result.status + ").") + (problem.request_id ? " (Request id: " + problem.request_id + ")" : "");
+  }
+
+  function checkbox(event, audience, on) {
+    const box = element("input", { type: "checkbox", "data-event": event, "data-audience": audience, "aria-label": "E-mail the " + audience + " when " + (LABELS[event] || event).toLowerCase() });
+    box.checked = on;
+    return box;
+  }
+
+  async function preview(event, audience) {
+    const result = await api("POST", "/api/tenant/notifications/preview", { event, channel: "email", audience });
+    if (!result.ok) {
+      show(document.getElementById("rules-error"), problemText(result));
+      return;
+    }
+    document.getElementById("preview-subject").textContent = result.body.subject;
+    document.getElementById("preview-text").textContent = result.body.text;
+    document.getElementById("preview-panel").hidden = false;
+  }
+
+  function render(settings) {
+    const on = (event, audience) => settings.rules.some((r) => r.event === event && r.audience === audience && r.channel === "email");
+    rulesBody.replaceChildren(...settings.events.map((event) => {
+      const button = element("button", { type: "button", className: "button button-secondary button-small", text: "Preview" });
+      button.addEventListener("click", () => preview(event, "patient"));
+      return element("tr", {}, [
+        element("td", { text: LABELS[event] || event }),
+        element("td", {}, [checkbox(event, "patient", on(event, "patient"))]),
+        element("td", {}, [checkbox(event, "staff", on(event, "staff"))]),
+        element("td", { className: "row-actions" }, [button]),
+      ]);
+    }));
+    staffEmail.value = settings.staff_email || "";
+    document.getElementById("email-unconfigured").hidden = settings.email_configured;
+  }
+
+  async function load() {
+    const result = await api("GET", "/api/tenant/notifications/settings");
+    if (!result.ok) {
+      show(document.getElementById("rules-error"), problemText(result));
+      return;
+    }
+    render(result.body);
+  }
+
+  async function loadHistory() {
+    const result = await api("GET", "/api/tenant/notifications/history?limit=50");
+    if (!result.ok) {
+      show(historyError, problemText(result));
+      return;
+    }
+    if (result.body.length === 0) {
+      historyBody.replaceChildren(element("tr", {}, [element("td", { colspan: "5", className: "muted", text: "Nothing sent yet." })]));
+      return;
+    }
+    historyBody.replaceChildren(...result.body.map((entry) => element("tr", {}, [
+      element("td", { text: new Date(entry.created_at).toLocaleString() }),
+      element("td", { text: LABELS[entry.rule.event] || entry.rule.event }),
+      element("td", { text: entry.rule.audience }),
+      element("td", { text: entry.status + (entry.attempts > 1 ? " (" + entry.attempts + " attempts)" : "") }),
+      element("td", { text: entry.answer || "" }),
+    ])));
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    show(saved, "");
+    const rules = [...rulesBody.querySelectorAll("input[type=checkbox]:checked")].map((box) => ({
+      event: box.dataset.event, channel: "email", audience: box.dataset.audience,
+    }));
+    const result = await api("PUT", "/api/tenant/notifications/settings", { staff_email: staffEmail.value, rules });
+    if (result.ok) {
+      render(result.body);
+      show(saved, "Saved. New events send e-mails as chosen.");
+      return;
+    }
+    showProblem(form, result, "notify-");
+  });
+
+  load();
+  loadHistory();
+})();
