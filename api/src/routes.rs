@@ -8,8 +8,8 @@ use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
     audit, auth, calendar_feeds, clients, clinic_settings, clinics, cliniko_key, dashboard, fhir,
-    fhir_destinations, login, mfa, notifications, ops, pages, patients, public, signup, suspensions,
-    usage, users, webhooks,
+    fhir_destinations, login, mfa, notifications, ops, pages, patients, public, signup,
+    suspensions, usage, users, webhooks,
 };
 
 /// Where routes are registered: utoipa-actix-web's config when building the OpenAPI document
