@@ -213,5 +213,28 @@
     showProblem(form, formFields(result), "sync-");
   });
 
+  // The clinic's choice of a Cliniko field for partners' ids (GET|PATCH /api/tenant/settings).
+  const fieldForm = document.getElementById("partner-field-form");
+  const fieldSelect = document.getElementById("partner-field-partner_id_field");
+  const fieldDone = document.getElementById("partner-field-done");
+
+  async function loadField() {
+    const settings = await api("GET", "/api/tenant/settings");
+    if (settings.ok) fieldSelect.value = settings.body.partner_id_field || "";
+  }
+
+  fieldForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(fieldForm);
+    show(fieldDone, "");
+    const result = await api("PATCH", "/api/tenant/settings", { partner_id_field: fieldSelect.value || null });
+    if (result.ok) {
+      show(fieldDone, result.body.partner_id_field ? "Partner ids are written into Cliniko." : "Partner ids stay in ClinicGate only.");
+      return;
+    }
+    showProblem(fieldForm, result, "partner-field-");
+  });
+
   load();
+  loadField();
 })();

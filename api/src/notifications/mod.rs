@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::http::problem::ApiError;
-use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
+use crate::http::responses::{JsonBodyErrors, QueryErrors, SessionErrors, route_problems};
 use crate::sessions::Authenticated;
 use crate::state::AppState;
 
@@ -282,7 +282,7 @@ pub async fn preview_notification(
     params(NotificationHistoryQuery),
     responses(
         (status = 200, description = "Newest first", body = [NotificationHistoryOut]),
-        SessionErrors,
+        SessionErrors, QueryErrors,
     ),
     security(("session" = []))
 )]

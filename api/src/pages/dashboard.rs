@@ -31,7 +31,8 @@ pub(super) async fn section(
     auth: &Authenticated,
     range: DashboardRange,
 ) -> String {
-    let zone = practice_zone(state, auth).await;
+    let practice = practice_zone(state, auth).await;
+    let zone = practice.zone();
     let body = match state.dashboard.read(auth.ctx(), range).await {
         Ok(dashboard) => cards(&dashboard, auth.session.user.role.manages_clinic(), zone),
         Err(err) => {
@@ -60,26 +61,54 @@ pub(super) async fn section(
          <nav class=\"dashboard-ranges\" aria-label=\"Dashboard range\">{ranges}</nav></div>\
          <p class=\"muted small\" id=\"dashboard-zone\">Times are in {}.</p>\
          <div class=\"grid\">{body}</div></section>",
-        escape(&zone_note(zone))
+        escape(&zone_note(&practice))
     )
 }
 
-/// The practice's time zone, or UTC when it cannot be known now (the dashboard is still shown).
-async fn practice_zone(state: &AppState, auth: &Authenticated) -> Option<Tz> {
+/// The practice's time zone as far as it can be known now (the dashboard is shown either way).
+enum PracticeZone {
+    /// Its businesses share this zone (or the Cliniko account names it).
+    Known(Tz),
+    /// Its businesses are spread over several zones: no one zone is the practice's.
+    Several,
+    /// No directory: Cliniko is not connected or does not answer.
+    Unknown,
+}
+
+impl PracticeZone {
+    /// The zone the page writes times in.
+    fn zone(&self) -> Option<Tz> {
+        match self {
+            Self::Known(zone) => Some(*zone),
+            Self::Several | Self::Unknown => None,
+        }
+    }
+}
+
+async fn practice_zone(state: &AppState, auth: &Authenticated) -> PracticeZone {
     match state.directory.directory(auth.ctx()).await {
-        Ok(directory) => directory.time_zone(),
+        Ok(directory) => directory
+            .time_zone()
+            .map_or(PracticeZone::Several, PracticeZone::Known),
         Err(err) => {
             tracing::debug!(error = %err, "the dashboard shows UTC: no practice time zone");
-            None
+            PracticeZone::Unknown
         }
     }
 }
 
 /// What the page says about the time zone its times are in.
-fn zone_note(zone: Option<Tz>) -> String {
+fn zone_note(zone: &PracticeZone) -> String {
     match zone {
-        Some(zone) => format!("{} (the practice's time zone in Cliniko)", zone.name()),
-        None => "UTC (the practice's time zone is shown once Cliniko is connected)".to_owned(),
+        PracticeZone::Known(zone) => {
+            format!("{} (the practice's time zone in Cliniko)", zone.name())
+        }
+        PracticeZone::Several => {
+            "UTC (the practice's businesses are in several time zones)".to_owned()
+        }
+        PracticeZone::Unknown => {
+            "UTC (the practice's time zone is shown once Cliniko is connected)".to_owned()
+        }
     }
 }
 
@@ -326,8 +355,9 @@ mod tests {
         let melbourne: Tz = "Australia/Melbourne".parse().unwrap();
         assert_eq!(when(Some(at), "never", melbourne), "7 Dec 2026, 11:30 AEDT");
         assert_eq!(when(Some(at), "never", Tz::UTC), "7 Dec 2026, 00:30 UTC");
-        assert!(zone_note(Some(melbourne)).starts_with("Australia/Melbourne"));
-        assert!(zone_note(None).starts_with("UTC"));
+        assert!(zone_note(&PracticeZone::Known(melbourne)).starts_with("Australia/Melbourne"));
+        assert!(zone_note(&PracticeZone::Several).contains("several time zones"));
+        assert!(zone_note(&PracticeZone::Unknown).starts_with("UTC"));
     }
 
     #[test]

@@ -6,7 +6,6 @@
 use actix_web::HttpMessage as _;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
 use actix_web::middleware::Next;
 
 use super::{Nav, Page};
@@ -52,12 +51,12 @@ pub async fn error_chrome(
     }
     .respond(res.status());
     // The plain error page stays when the layout cannot render (a bug, tested against).
-    let Ok(mut page) = page else {
+    let Ok(page) = page else {
         return Ok(res);
     };
-    if let Some(retry) = res.response().headers().get(header::RETRY_AFTER) {
-        page.headers_mut()
-            .insert(header::RETRY_AFTER, retry.clone());
-    }
-    Ok(res.into_response(page))
+    // Only the body changes: the error's status and headers (Retry-After, a patient page's
+    // Referrer-Policy and CSP) stay as the route set them.
+    let (req, response) = res.into_parts();
+    let response = response.set_body(page.into_body());
+    Ok(ServiceResponse::new(req, response))
 }

@@ -21,6 +21,7 @@ mod clients;
 mod dashboard;
 mod docs;
 mod onboarding;
+mod partners;
 mod patients;
 mod sandbox;
 mod webhooks;

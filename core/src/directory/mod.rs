@@ -206,8 +206,8 @@ impl Directory {
             })
             .collect();
         appointment_types.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-        // One zone when every public business shares it; a practice spread over zones is
-        // named by its Cliniko account's, when known.
+        // One zone when every public business shares it; else the Cliniko account's when it was
+        // read (for a business without a zone).
         let mut zones = clinics.iter().map(|c| c.time_zone);
         let time_zone = match zones.next() {
             Some(first) if zones.all(|zone| zone == first) => Some(first),

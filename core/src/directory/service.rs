@@ -215,14 +215,14 @@ async fn fetch(
             .await?;
         offers.push((practitioner.id.clone(), ids(offered.iter().map(|t| &t.id))));
     }
-    // The account's zone stands in for a business without one, and names the practice's zone
-    // when its businesses are spread over several (the dashboard writes its times in it).
+    // The account's zone stands in for a business without one. (Not asked for when businesses
+    // merely differ: a settings call on every reload would spend the budget partners' searches
+    // need; such a practice has no one zone, and the dashboard says so.)
     let zones: Vec<Option<Tz>> = businesses
         .iter()
         .map(|b| b.iana_time_zone().and_then(|z| z.parse::<Tz>().ok()))
         .collect();
-    let needs_account_zone =
-        zones.iter().any(Option::is_none) || zones.windows(2).any(|pair| pair[0] != pair[1]);
+    let needs_account_zone = zones.iter().any(Option::is_none);
     let account_zone = if needs_account_zone {
         account_zone(cliniko, account, lane).await
     } else {
