@@ -107,7 +107,8 @@ fn zone_note(zone: &PracticeZone) -> String {
             "UTC (the practice's businesses are in several time zones)".to_owned()
         }
         PracticeZone::Unknown => {
-            "UTC (the practice's time zone is shown once Cliniko is connected)".to_owned()
+            "UTC (the practice's time zone is shown once Cliniko is connected and answers)"
+                .to_owned()
         }
     }
 }

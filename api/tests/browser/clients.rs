@@ -4,10 +4,7 @@
 use fantoccini::Locator;
 
 use crate::browser::{browser, screenshot};
-use crate::common::PASSWORD;
-use crate::onboarding::{
-    click_button, fill, log_in, spawn_on_own_port, wait_for_path, wait_for_text,
-};
+use crate::onboarding::{click_button, fill, log_in_to, spawn_on_own_port, wait_for_text};
 
 #[tokio::test]
 async fn an_owner_creates_an_api_client_and_sees_its_secret_once() {
@@ -19,13 +16,7 @@ async fn an_owner_creates_an_api_client_and_sees_its_secret_once() {
     let client = &browser.client;
     let origin = format!("http://harbour.localhost:{}", app.port);
 
-    client
-        .goto(&format!("{origin}/settings/clients"))
-        .await
-        .unwrap();
-    wait_for_path(client, &origin, "/login?next=%2Fsettings%2Fclients").await;
-    log_in(client, &clinic.owner_email, PASSWORD).await;
-    wait_for_path(client, &origin, "/settings/clients").await;
+    log_in_to(client, &origin, "/settings/clients", &clinic.owner_email).await;
     wait_for_text(client, "#clients-body", "No API clients yet").await;
 
     fill(client, "Name", "Online booking").await;

@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::browser::{browser, screenshot};
-use crate::common::{PASSWORD, TestApp};
-use crate::onboarding::{log_in, wait_for_path, wait_for_text};
+use crate::common::TestApp;
+use crate::onboarding::{log_in_to, wait_for_text};
 use crate::sandbox::SandboxClinic;
 
 /// Creates client `name` on harbour as `owner` and calls the doctors list `calls` times with its
@@ -98,10 +98,7 @@ async fn an_owner_reads_each_partners_traffic_on_the_dashboard_on_a_desktop_and_
 
     let client = &browser.client;
     let origin = format!("http://harbour.localhost:{}", env.port);
-    client.goto(&format!("{origin}/")).await.unwrap();
-    wait_for_path(client, &origin, "/login?next=%2F").await;
-    log_in(client, &env.clinic.owner_email, PASSWORD).await;
-    wait_for_path(client, &origin, "/").await;
+    log_in_to(client, &origin, "/", &env.clinic.owner_email).await;
     wait_for_text(client, "#dashboard-title", "Integrations at a glance").await;
     reload_until(client, &origin, "Online booking").await;
     reload_until(client, &origin, "Recall reminders").await;

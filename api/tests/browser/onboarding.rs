@@ -100,6 +100,16 @@ pub(crate) async fn wait_for_path(client: &Client, origin: &str, path_and_query:
         .unwrap_or_else(|e| panic!("never reached {url}: {e}"));
 }
 
+/// Opens `path` on `origin` without a session, is sent to the login page (which says it will
+/// come back here), logs in as `email` and waits to be back on `path`.
+pub(crate) async fn log_in_to(client: &Client, origin: &str, path: &str, email: &str) {
+    client.goto(&format!("{origin}{path}")).await.unwrap();
+    let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    wait_for_path(client, origin, &format!("/login?next={next}")).await;
+    log_in(client, email, PASSWORD).await;
+    wait_for_path(client, origin, path).await;
+}
+
 pub(crate) async fn log_in(client: &Client, email: &str, password: &str) {
     fill(client, "Email", email).await;
     fill(client, "Password", password).await;
@@ -345,13 +355,7 @@ async fn a_settings_page_whose_session_was_lost_sends_the_user_to_log_in_and_bac
     let client = &browser.client;
     let origin = format!("http://harbour.localhost:{}", app.port);
 
-    client
-        .goto(&format!("{origin}/settings/cliniko"))
-        .await
-        .unwrap();
-    wait_for_path(client, &origin, "/login?next=%2Fsettings%2Fcliniko").await;
-    log_in(client, &clinic.owner_email, PASSWORD).await;
-    wait_for_path(client, &origin, "/settings/cliniko").await;
+    log_in_to(client, &origin, "/settings/cliniko", &clinic.owner_email).await;
     wait_for_text(client, "#cliniko-status", "Not connected").await;
 
     // The session disappears on the server (as when Redis restarts without persistence) while

@@ -7,7 +7,7 @@ use reqwest::Method;
 use crate::browser::browser;
 use crate::common::PASSWORD;
 use crate::onboarding::{
-    click_button, field, log_in, spawn_on_own_port, wait_for_path, wait_for_text,
+    click_button, field, log_in_to, spawn_on_own_port, wait_for_path, wait_for_text,
 };
 
 #[tokio::test]
@@ -19,13 +19,7 @@ async fn an_owner_chooses_where_partner_ids_show_in_cliniko() {
     let clinic = app.sign_up("harbour").await;
     let client = &browser.client;
     let origin = format!("http://harbour.localhost:{}", app.port);
-    client
-        .goto(&format!("{origin}/settings/partners"))
-        .await
-        .unwrap();
-    wait_for_path(client, &origin, "/login?next=%2Fsettings%2Fpartners").await;
-    log_in(client, &clinic.owner_email, PASSWORD).await;
-    wait_for_path(client, &origin, "/settings/partners").await;
+    log_in_to(client, &origin, "/settings/partners", &clinic.owner_email).await;
 
     let select = field(client, "Also write partner patient ids into").await;
     select
