@@ -54,6 +54,7 @@ pub(crate) mod retry_after;
 pub mod revocations;
 pub mod secrets;
 pub mod service_keys;
+pub mod sso;
 pub mod stores;
 pub mod suspensions;
 #[cfg(feature = "test-support")]

@@ -31,6 +31,7 @@ pub mod public;
 pub mod routes;
 pub mod sessions;
 pub mod signup;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod suspensions;

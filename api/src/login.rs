@@ -14,8 +14,8 @@ use crate::http::host::TenantHost;
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, StoreErrors, route_problems};
 use crate::sessions::{
-    Authenticated, LoginStep, complete_mfa, expired_cookie, invalid_credentials, invalid_mfa_code,
-    log_in, require_same_origin, session_cookie, token_from,
+    Authenticated, LoginStep, complete_mfa, expired_cookie, forgot_password, invalid_credentials,
+    invalid_mfa_code, log_in, require_same_origin, session_cookie, sso_required, token_from,
 };
 use crate::state::AppState;
 use crate::users::UserOut;
@@ -63,7 +63,7 @@ route_problems!(
     /// What `POST /api/session` answers itself.
     CreateSessionProblems {
         401 => "Wrong e-mail or password (`invalid_credentials`)",
-        403 => "Not sent from this clinic's pages (`csrf_origin_mismatch`)",
+        403 => "Not sent from this clinic's pages (`csrf_origin_mismatch`), or the clinic signs staff in with single sign-on only and the user is not an owner (`sso_required`)",
         429 => "Too many failed logins; see `Retry-After`",
     }
 );
@@ -107,6 +107,7 @@ pub async fn create_session(
                     expires_at: pending.expires_at,
                 }));
         }
+        Ok(LoginStep::SsoRequired) => return Err(sso_required()),
         Err(Error::Unauthenticated) => return Err(invalid_credentials()),
         Err(other) => return Err(other.into()),
     };
@@ -206,6 +207,61 @@ pub async fn complete_session_mfa(
         Err(Error::Unauthenticated) => Err(invalid_mfa_code()),
         Err(other) => Err(other.into()),
     }
+}
+
+/// A "Forgot password?" request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordResetRequestIn {
+    /// The staff member's e-mail address on this clinic.
+    #[schema(example = "jane@harbourphysio.com.au")]
+    pub email: String,
+}
+
+/// The answer to every "Forgot password?" request, whether or not the address has an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordResetRequestOut {
+    /// True when this deployment sends e-mail: if the address belongs to an active staff member
+    /// of this clinic, a reset link (one use, 24 hours) is on its way. False when it sends none:
+    /// ask an owner or admin of the clinic for a reset link.
+    pub emailed_if_account_exists: bool,
+}
+
+route_problems!(
+    /// What `POST /api/session/password-reset` answers itself.
+    PasswordResetRequestProblems {
+        403 => "Not sent from this clinic's pages (`csrf_origin_mismatch`)",
+        429 => "Too many requests for this address or from this client; see `Retry-After`",
+    }
+);
+
+/// Asks for a password reset link by e-mail ("Forgot password?").
+///
+/// The answer is the same, in the same time, whether or not the address belongs to a staff
+/// member of this clinic: the link is made and sent in the background. Requests are limited per
+/// address (3 per 15 minutes) and per client (10 per 15 minutes).
+#[utoipa::path(
+    tag = "session",
+    request_body = PasswordResetRequestIn,
+    responses(
+        (status = 202, description = "Taken; see `emailed_if_account_exists`", body = PasswordResetRequestOut),
+        JsonBodyErrors, StoreErrors,
+        PasswordResetRequestProblems,
+    )
+)]
+#[post("/api/session/password-reset")]
+pub async fn request_password_reset(
+    req: HttpRequest,
+    TenantHost(clinic): TenantHost,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordResetRequestIn>,
+) -> Result<HttpResponse, ApiError> {
+    require_same_origin(&req, &state.settings.public_url)?;
+    let emailed = forgot_password(&req, &state, &clinic, body.into_inner().email).await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("cache-control", "no-store"))
+        .json(PasswordResetRequestOut {
+            emailed_if_account_exists: emailed,
+        }))
 }
 
 route_problems!(

@@ -8,7 +8,7 @@ use utoipa_actix_web::OpenApiFactory;
 
 use crate::{
     audit, auth, calendar_feeds, clients, clinic_settings, clinics, cliniko_key, dashboard, fhir,
-    fhir_destinations, login, mfa, notifications, ops, pages, patients, public, signup,
+    fhir_destinations, login, mfa, notifications, ops, pages, patients, public, signup, sso,
     suspensions, usage, users, webhooks,
 };
 
@@ -83,6 +83,7 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(login::current_session)
         .route(login::delete_session)
         .route(login::complete_session_mfa)
+        .route(login::request_password_reset)
         .route(mfa::start_enrolment)
         .route(mfa::confirm_enrolment)
         .route(mfa::disable_mfa)
@@ -90,6 +91,9 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(clinics::get_tenant)
         .route(clinic_settings::get_clinic_settings)
         .route(clinic_settings::update_clinic_settings)
+        .route(sso::get_sso)
+        .route(sso::put_sso)
+        .route(sso::delete_sso)
         .route(users::list_users)
         .route(users::create_user)
         .route(users::update_user)

@@ -39,6 +39,8 @@ use clinicgate_adapters::polling::SeaPollStore;
 use clinicgate_adapters::revocations::SeaRevocationRepository;
 use clinicgate_adapters::secrets::SeaDataKeyRepository;
 use clinicgate_adapters::service_keys::SeaServiceKeyRepository;
+use clinicgate_adapters::sso::SeaSsoConfigRepository;
+use clinicgate_adapters::sso::oidc::OutboundOidc;
 use clinicgate_adapters::stores::{SharedStateHandle, StoreConfig, build_shared_state};
 use clinicgate_adapters::suspensions::SeaSuspensionRepository;
 use clinicgate_adapters::usage::SeaUsageStore;
@@ -60,12 +62,13 @@ use clinicgate_core::fhir_push::FhirDestinationService;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
-use clinicgate_core::notifications::{NotificationSender, NotificationService};
+use clinicgate_core::notifications::{Mailer, NotificationSender, NotificationService};
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService, PartnerPolicy};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::{LoginThrottle, SessionService};
+use clinicgate_core::sso::{Providers, SsoService};
 use clinicgate_core::suspensions::SuspensionService;
 use clinicgate_core::tokens::{
     AccessChecker, ApiClientRepository, ClientAssertions, ClientJwksRepository, ClientKeysService,
@@ -73,7 +76,7 @@ use clinicgate_core::tokens::{
     TokenService, load_secret_hasher,
 };
 use clinicgate_core::usage::{UsageRecorder, UsageService, UsageStore};
-use clinicgate_core::users::{UserRepository, UserService};
+use clinicgate_core::users::{PasswordRecovery, UserRepository, UserService};
 use clinicgate_core::webhooks::WebhookEndpointService;
 use clinicgate_migration::{Migrator, MigratorTrait as _};
 use secrecy::ExposeSecret as _;
@@ -349,6 +352,20 @@ impl Application {
             clients.clone(),
             webhooks.clone(),
         );
+        let sso = SsoService::new(
+            Arc::new(SeaSsoConfigRepository::new(db.clone())),
+            users.clone(),
+            vault.clone(),
+            Providers::new(Arc::new(OutboundJwksFetcher::new(outbound.clone()))),
+            Arc::new(OutboundOidc::new(outbound.clone())),
+            Arc::new(outbound.clone()),
+        );
+        let staff = UserService::new(
+            users,
+            Arc::new(SeaPasswordLinkRepository::new(db.clone())),
+            stores.state.sessions.clone(),
+        );
+        let mailer = smtp_mailer(&settings);
         let state = AppState::new(Inner {
             dashboard,
             webhooks,
@@ -357,11 +374,15 @@ impl Application {
             signup: SignupService::new(clinics.clone()),
             mfa,
             clinic_settings,
-            staff: UserService::new(
-                users,
-                Arc::new(SeaPasswordLinkRepository::new(db.clone())),
-                stores.state.sessions.clone(),
+            recovery: PasswordRecovery::new(
+                staff.clone(),
+                stores.state.rate_limiter.clone(),
+                mailer.clone(),
+                settings.notifications.send_timeout(),
             ),
+            staff,
+            mailer,
+            sso,
             patients: PatientService::new(cliniko.clone(), cliniko_keys.clone(), ledger.clone()),
             ledger,
             outbound,
@@ -615,21 +636,27 @@ fn delivery_worker(state: &AppState) -> DeliveryWorker {
 /// with invitations from the doctors' feed renderer.
 fn notification_sender(state: &AppState) -> NotificationSender {
     let config = &state.settings.notifications;
-    let mailer = match config.smtp() {
-        None => SmtpMailer::not_configured(),
-        Some(smtp) => SmtpMailer::new(&smtp).unwrap_or_else(|why| {
-            tracing::error!(reason = %why, "the SMTP relay in [notifications] cannot be used; notification e-mails report not_configured");
-            SmtpMailer::not_configured()
-        }),
-    };
     NotificationSender::new(
         state.notifications.clone(),
         state.cliniko_keys.clone(),
         state.cliniko.clone(),
-        Arc::new(mailer),
+        state.mailer.clone(),
         Arc::new(IcsInvitations::new(&config.from)),
         config.send_timeout(),
     )
+}
+
+/// The configured SMTP relay (notification e-mails and password links), or a mailer that reports
+/// that there is none.
+fn smtp_mailer(settings: &Settings) -> Arc<dyn Mailer> {
+    let mailer = match settings.notifications.smtp() {
+        None => SmtpMailer::not_configured(),
+        Some(smtp) => SmtpMailer::new(&smtp).unwrap_or_else(|why| {
+            tracing::error!(reason = %why, "the SMTP relay in [notifications] cannot be used; e-mails report not_configured");
+            SmtpMailer::not_configured()
+        }),
+    };
+    Arc::new(mailer)
 }
 
 /// The client for user-given URLs, behind the SSRF guard. Says once what the guard lets through,

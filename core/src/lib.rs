@@ -32,6 +32,7 @@ pub mod polling;
 pub mod ports;
 pub mod secrets;
 pub mod sessions;
+pub mod sso;
 pub mod suspensions;
 pub mod tenancy;
 pub mod tokens;

@@ -15,6 +15,10 @@
   const roles = [["owner", "Owner"], ["admin", "Admin"], ["clinician", "Clinician"]];
   const panel = document.getElementById("link-panel");
   const link = document.getElementById("password-link");
+  // With an SMTP relay the page offers to e-mail links; the link is shown either way.
+  const mail = root.dataset.mail === "on";
+  document.querySelectorAll("[data-needs-mail]").forEach((node) => { node.hidden = !mail; });
+  const emailed = (issued, to) => (issued.emailed ? " It has also been e-mailed to " + to + "." : "");
 
   function reveal(issued, lead) {
     document.getElementById("link-lead").textContent = lead;
@@ -87,12 +91,13 @@
     reset.disabled = locked || !user.active;
     reset.addEventListener("click", async () => {
       show(tableError, "");
-      const result = await api("POST", "/api/tenant/users/" + user.id + "/password-reset");
+      const sendEmail = mail && document.getElementById("send-reset-email").checked;
+      const result = await api("POST", "/api/tenant/users/" + user.id + "/password-reset", { send_email: sendEmail });
       if (!result.ok) {
         show(tableError, problemText(result));
         return;
       }
-      reveal(result.body, "Send this password reset link to " + user.email + ". Any older link of theirs no longer works.");
+      reveal(result.body, "Send this password reset link to " + user.email + ". Any older link of theirs no longer works." + emailed(result.body, user.email));
     });
 
     return element("tr", { "data-user-id": user.id }, [
@@ -123,12 +128,13 @@
       role: form.elements.namedItem("role").value,
       display_name: form.elements.namedItem("display_name").value.trim() || null,
       password: password || null,
+      send_invite_email: mail && form.elements.namedItem("send_invite_email").checked,
     });
     if (result.ok) {
       form.reset();
       if (result.body.invite) {
         show(done, result.body.email + " is added and chooses a password through the invite link.");
-        reveal(result.body.invite, "Send this invite link to " + result.body.email + ": they choose their password there.");
+        reveal(result.body.invite, "Send this invite link to " + result.body.email + ": they choose their password there." + emailed(result.body.invite, result.body.email));
       } else {
         show(done, result.body.email + " can now log in.");
       }

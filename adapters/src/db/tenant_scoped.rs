@@ -74,6 +74,7 @@ tenant_owned! {
     crate::polling => TenantId,
     crate::revocations => TenantId,
     crate::secrets => TenantId,
+    crate::sso => TenantId,
     crate::suspensions => TenantId,
     crate::usage => TenantId,
     crate::users => TenantId,

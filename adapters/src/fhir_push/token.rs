@@ -20,7 +20,7 @@ use oauth2::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::outbound::{OutboundClient, SendError};
+use crate::outbound::{OutboundClient, SendError, send_oauth};
 
 /// The most of a token endpoint's answer read: tokens are small, and a huge answer must not
 /// hold memory.
@@ -123,36 +123,17 @@ impl TokenCache {
     }
 }
 
-/// Sends the `oauth2` crate's request through the outbound guard and reads at most
-/// [`MAX_TOKEN_ANSWER`] of the answer, remembering its status and start in `last`.
+/// Sends the `oauth2` crate's request through the outbound guard, remembering the answer's
+/// status and start in `last`.
 async fn send(
     outbound: &OutboundClient,
     request: oauth2::HttpRequest,
     timeout: Duration,
     last: &LastAnswer,
 ) -> Result<oauth2::HttpResponse, SendError> {
-    let (parts, body) = request.into_parts();
-    let url = reqwest::Url::parse(&parts.uri.to_string())
-        .map_err(|_| SendError::Refused(crate::outbound::UrlRefusal::InvalidUrl))?;
-    let mut outgoing = reqwest::Request::new(parts.method, url);
-    *outgoing.headers_mut() = parts.headers;
-    *outgoing.body_mut() = Some(body.into());
-    *outgoing.timeout_mut() = Some(timeout);
-    let mut response = outbound.send(outgoing).await?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let mut bytes = Vec::new();
-    while bytes.len() < MAX_TOKEN_ANSWER {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(err) => return Err(SendError::from_reqwest(err)),
-        }
-    }
-    *last.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((status.as_u16(), bytes.clone()));
-    let mut answer = http::Response::new(bytes);
-    *answer.status_mut() = status;
-    *answer.headers_mut() = headers;
+    let answer = send_oauth(outbound, request, timeout, MAX_TOKEN_ANSWER).await?;
+    *last.0.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some((answer.status().as_u16(), answer.body().clone()));
     Ok(answer)
 }
 

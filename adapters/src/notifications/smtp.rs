@@ -153,6 +153,10 @@ fn reply_text<'a>(lines: impl Iterator<Item = &'a str>) -> String {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
+    fn is_configured(&self) -> bool {
+        self.relay.is_some()
+    }
+
     async fn send(&self, email: &OutgoingEmail, timeout: Duration) -> MailOutcome {
         let Some((transport, from)) = &self.relay else {
             return MailOutcome::NotConfigured;

@@ -15,6 +15,7 @@
 
 mod address;
 mod client;
+mod oauth_http;
 mod resolver;
 mod send_error;
 mod url_policy;
@@ -22,6 +23,7 @@ mod url_policy;
 pub use address::{AddressPolicy, is_globally_routable};
 pub use client::{Exchanged, OutboundClient, OutboundConfig};
 pub use ipnet::IpNet;
+pub use oauth_http::send_oauth;
 pub use resolver::SystemResolver;
 pub use send_error::SendError;
 pub use url_policy::{UrlPolicy, UrlRefusal};

@@ -79,6 +79,11 @@ const ASSETS: &[Asset] = &[
         "text/javascript; charset=utf-8",
         "js/notifications-settings.js"
     ),
+    asset!(
+        "sign-in-settings.js",
+        "text/javascript; charset=utf-8",
+        "js/sign-in-settings.js"
+    ),
     asset!("logo.svg", "image/svg+xml", "img/logo.svg"),
     asset!(
         "dashboard.css",

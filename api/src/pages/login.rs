@@ -7,6 +7,7 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, get, post, web};
 use clinicgate_core::Error;
 use clinicgate_core::clinics::Clinic;
 use clinicgate_core::sessions::NewSession;
+use clinicgate_core::sso::SsoConfig;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
@@ -24,7 +25,7 @@ const LOGIN_MFA: &str = include_str!("../../../frontend-static/pages/login-mfa.h
 const LOGOUT: &str = include_str!("../../../frontend-static/pages/logout.html");
 
 /// The clinic of the request's host, for the login pages (which answer an HTML 404 elsewhere).
-fn clinic_of(req: &HttpRequest) -> Option<Clinic> {
+pub(super) fn clinic_of(req: &HttpRequest) -> Option<Clinic> {
     req.extensions()
         .get::<TenantHost>()
         .map(|host| host.0.clone())
@@ -50,18 +51,49 @@ pub struct LoginForm {
 }
 
 /// What the login page shows besides the form.
-struct LoginView<'a> {
-    email: &'a str,
-    next: &'a str,
-    notice: Option<&'a str>,
-    error: Option<&'a str>,
+pub(super) struct LoginView<'a> {
+    pub(super) email: &'a str,
+    pub(super) next: &'a str,
+    pub(super) notice: Option<&'a str>,
+    pub(super) error: Option<&'a str>,
 }
 
-fn login_page(
+/// The single sign-on part of the login page: the provider's button and, at an "SSO only"
+/// clinic, the password form folded away as the owners' break-glass login.
+fn sso_parts(sso: Option<&SsoConfig>, next: &str) -> (String, &'static str, &'static str) {
+    let Some(sso) = sso else {
+        return (String::new(), "", "");
+    };
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let button = format!(
+        "<p><a class=\"button button-block\" id=\"sso-login\" href=\"/login/sso?next={}\">Sign in with {}</a></p>",
+        escape(&next),
+        escape(&sso.provider_name)
+    );
+    if sso.sso_only {
+        (
+            button,
+            "<details class=\"break-glass\"><summary>Owner break-glass login (password)</summary><p class=\"muted small\">Staff sign in with the button above. Owners can still log in with their password when the identity provider is down.</p>",
+            "</details>",
+        )
+    } else {
+        (
+            format!("{button}<p class=\"muted small\">or log in with your password</p>"),
+            "",
+            "",
+        )
+    }
+}
+
+/// The login page of `clinic` with `view`, and its single sign-on button when it has one.
+pub(super) async fn login_page(
+    state: &AppState,
     clinic: &Clinic,
     view: &LoginView<'_>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    let sso = state.sso.of_clinic(clinic.id).await?;
+    let (sso, password_open, password_close) = sso_parts(sso.as_ref(), view.next);
     let notice = view
         .notice
         .map(|n| {
@@ -88,6 +120,11 @@ fn login_page(
             ("error", &error),
             ("email", view.email),
             ("next", view.next),
+            ("sso", &sso),
+            ("password_open", password_open),
+            ("password_close", password_close),
+            // Focus the button when there is one to press first.
+            ("autofocus", if sso.is_empty() { " autofocus" } else { "" }),
         ],
     )?;
     Ok(Page {
@@ -126,6 +163,7 @@ pub async fn show(
         None
     };
     login_page(
+        &state,
         &clinic,
         &LoginView {
             email: "",
@@ -135,6 +173,7 @@ pub async fn show(
         },
         StatusCode::OK,
     )
+    .await
 }
 
 /// Checks the credentials; on success sets the session cookie and goes to `next`.
@@ -154,40 +193,73 @@ pub async fn submit(
         next,
     } = form.into_inner();
     let next = safe_next(next.as_deref());
-    let failed = |message: &str, status| {
-        login_page(
-            &clinic,
-            &LoginView {
-                email: &email,
-                next: &next,
-                notice: None,
-                error: Some(message),
-            },
-            status,
-        )
+    let failed = |message: String, status| {
+        let (state, clinic, email, next) = (&state, &clinic, &email, &next);
+        async move {
+            login_page(
+                state,
+                clinic,
+                &LoginView {
+                    email,
+                    next,
+                    notice: None,
+                    error: Some(&message),
+                },
+                status,
+            )
+            .await
+        }
     };
     match log_in(&req, &state, &clinic, email.clone(), password).await {
-        Ok(LoginStep::Session(created)) => Ok(logged_in(&state, &created, &next)),
-        Ok(LoginStep::MfaRequired(pending)) => mfa_page(
-            &clinic,
-            &MfaView {
-                token: pending.token.expose_secret(),
-                next: &next,
-                error: None,
-            },
-            StatusCode::OK,
-        ),
-        Err(Error::Unauthenticated) => failed(
-            "The e-mail address or password is incorrect.",
-            StatusCode::UNAUTHORIZED,
-        ),
-        Err(Error::RateLimited { retry_after }) => too_many(failed, retry_after),
+        Ok(step) => match finish_login(&state, &clinic, step, &next)? {
+            Ok(response) => Ok(response),
+            Err(message) => failed(message, StatusCode::FORBIDDEN).await,
+        },
+        Err(Error::Unauthenticated) => {
+            failed(
+                "The e-mail address or password is incorrect.".to_owned(),
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
+        Err(Error::RateLimited { retry_after }) => {
+            let mut response =
+                failed(too_many_message(retry_after), StatusCode::TOO_MANY_REQUESTS).await?;
+            set_retry_after(&mut response, retry_after);
+            Ok(response)
+        }
         Err(other) => Err(other.into()),
     }
 }
 
+/// The answer to a first factor that passed: logged in (to `next`), or the code page; `Err`
+/// holds the login page's message when the clinic wants single sign-on instead.
+pub(super) fn finish_login(
+    state: &AppState,
+    clinic: &Clinic,
+    step: LoginStep,
+    next: &str,
+) -> Result<Result<HttpResponse, String>, PageError> {
+    match step {
+        LoginStep::Session(created) => Ok(Ok(logged_in(state, &created, next))),
+        LoginStep::MfaRequired(pending) => mfa_page(
+            clinic,
+            &MfaView {
+                token: pending.token.expose_secret(),
+                next,
+                error: None,
+            },
+            StatusCode::OK,
+        )
+        .map(Ok),
+        LoginStep::SsoRequired => Ok(Err(
+            "Staff of this clinic sign in with single sign-on: use the button above.".to_owned(),
+        )),
+    }
+}
+
 /// The end of a successful login: the session cookie, then `next`.
-fn logged_in(state: &AppState, created: &NewSession, next: &str) -> HttpResponse {
+pub(super) fn logged_in(state: &AppState, created: &NewSession, next: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .cookie(session_cookie(&created.token, &state.settings.public_url))
         .insert_header((header::LOCATION, next))
@@ -195,19 +267,29 @@ fn logged_in(state: &AppState, created: &NewSession, next: &str) -> HttpResponse
         .finish()
 }
 
+/// What a 429 page says.
+fn too_many_message(retry_after: std::time::Duration) -> String {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    format!("Too many failed attempts. For your security, try again in {minutes} minutes.")
+}
+
+/// Sets `Retry-After` on a 429 page.
+fn set_retry_after(response: &mut HttpResponse, retry_after: std::time::Duration) {
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}
+
 /// A 429 page (rendered by `page` with its message) with `Retry-After`.
 fn too_many(
     page: impl FnOnce(&str, StatusCode) -> Result<HttpResponse, PageError>,
     retry_after: std::time::Duration,
 ) -> Result<HttpResponse, PageError> {
-    let minutes = retry_after.as_secs().div_ceil(60).max(1);
     let mut response = page(
-        &format!("Too many failed attempts. For your security, try again in {minutes} minutes."),
+        &too_many_message(retry_after),
         StatusCode::TOO_MANY_REQUESTS,
     )?;
-    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
+    set_retry_after(&mut response, retry_after);
     Ok(response)
 }
 

@@ -15,6 +15,7 @@ mod assets;
 mod charts;
 mod dashboard;
 mod error_chrome;
+mod forgot_password;
 mod home;
 mod landing;
 mod login;
@@ -22,6 +23,7 @@ mod password_link;
 mod patients;
 mod root_login;
 mod settings;
+mod sso_login;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, ResponseError as _, get, web};
@@ -43,8 +45,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login::show)
         .service(login::submit)
         .service(login::submit_mfa)
+        .service(sso_login::start)
+        .service(sso_login::callback)
         .service(login::confirm_logout)
         .service(login::logout)
+        .service(forgot_password::show)
+        .service(forgot_password::submit)
         .service(password_link::show)
         .service(password_link::submit)
         .service(account::show)
@@ -61,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(settings::webhooks::webhooks_settings)
         .service(settings::calendars::calendars_settings)
         .service(settings::notifications::notifications_settings)
+        .service(settings::sign_in::sign_in_settings)
         .service(settings::audit::ledger)
         .service(patients::show)
         .service(home::search_patients);

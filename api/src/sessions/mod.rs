@@ -12,6 +12,7 @@ pub mod mfa;
 mod page;
 mod redirect;
 pub mod required_mfa;
+pub mod sso;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +26,7 @@ use clinicgate_core::clinics::Clinic;
 use clinicgate_core::mfa::PendingLogin;
 use clinicgate_core::sessions::{LoginAttempt, NewSession, Session, SessionToken};
 use clinicgate_core::tenancy::TenantContext;
+use clinicgate_core::users::{ResetRequest, User};
 use secrecy::SecretString;
 
 pub use csrf::{CrossOrigin, is_unsafe, require_same_origin};
@@ -100,13 +102,25 @@ pub fn invalid_mfa_code() -> ApiError {
     )
 }
 
-/// Where a correct password leads.
+/// Where a correct password (or a verified single sign-on) leads.
 #[derive(Debug)]
 pub enum LoginStep {
     /// The user has no MFA: the session is started.
     Session(NewSession),
     /// The user has MFA: a code completes the login (see [`complete_mfa`]).
     MfaRequired(PendingLogin),
+    /// The clinic is "SSO only" and the user is not an owner: no password login, whatever
+    /// the password (see [`sso::password_allowed`]).
+    SsoRequired,
+}
+
+/// The 403 a password login answers at an "SSO only" clinic.
+pub fn sso_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "sso_required",
+        "this clinic signs its staff in with its identity provider: use single sign-on (GET /login/sso)",
+    )
 }
 
 /// Logs in on `clinic`'s host with the request's client IP: checks the password, then either
@@ -130,14 +144,35 @@ pub async fn log_in(
         previous: token_from(req, &state.settings.public_url),
     };
     let user = state.sessions.check_password(&attempt).await?;
-    if state.mfa.is_enabled(clinic.id, user.id).await? {
+    if !sso::password_allowed(state, clinic, &user).await? {
+        return Ok(LoginStep::SsoRequired);
+    }
+    start_session(req, state, clinic, user, false).await
+}
+
+/// The end of a first factor (a password, or single sign-on): for a user with MFA, unless the
+/// identity provider says a second factor was used (`second_factor_done`), the pending state a
+/// code completes; else the session, ending the one the browser already had (sessions rotate
+/// at login).
+///
+/// # Errors
+/// When the database or the session store fails.
+pub async fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    clinic: &Clinic,
+    user: User,
+    second_factor_done: bool,
+) -> Result<LoginStep, Error> {
+    if !second_factor_done && state.mfa.is_enabled(clinic.id, user.id).await? {
         return Ok(LoginStep::MfaRequired(
             state.mfa.pending_login(clinic.id, user.id).await?,
         ));
     }
+    let previous = token_from(req, &state.settings.public_url);
     let started = state
         .sessions
-        .rotate(attempt.previous.as_ref(), clinic.id, user)
+        .rotate(previous.as_ref(), clinic.id, user)
         .await?;
     Ok(LoginStep::Session(started))
 }
@@ -164,6 +199,35 @@ pub async fn complete_mfa(
         .sessions
         .rotate(previous.as_ref(), clinic.id, user)
         .await
+}
+
+/// Takes a "Forgot password?" request for `email` on `clinic`'s host (see
+/// `clinicgate_core::users::recovery`): the answer is the same whether or not the address has an
+/// account. `Ok(true)` when a link is e-mailed to an existing account, `Ok(false)` when this
+/// deployment has no relay (the person asks the clinic's owner instead).
+///
+/// # Errors
+/// `RateLimited` when the address or the client asked too often.
+pub async fn forgot_password(
+    req: &HttpRequest,
+    state: &AppState,
+    clinic: &Clinic,
+    email: String,
+) -> Result<bool, Error> {
+    state
+        .recovery
+        .request(ResetRequest {
+            tenant: clinic.id,
+            clinic_name: clinic.name.clone(),
+            email,
+            client_ip: client_ip(req, state.settings.http.trust_forwarded_for),
+            clinic_url: state
+                .settings
+                .public_url
+                .tenant_url(clinic.subdomain.as_str()),
+        })
+        .await?;
+    Ok(state.recovery.mail_configured())
 }
 
 /// A request authenticated by a session of the clinic whose host it arrived on.

@@ -23,6 +23,7 @@ use clinicgate_core::fhir_push::FhirDestinationService;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
+use clinicgate_core::notifications::Mailer;
 use clinicgate_core::notifications::NotificationService;
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
@@ -30,10 +31,11 @@ use clinicgate_core::patients::PatientService;
 use clinicgate_core::ports::SharedState;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::SessionService;
+use clinicgate_core::sso::SsoService;
 use clinicgate_core::suspensions::SuspensionService;
 use clinicgate_core::tokens::{ClientKeysService, ClientService, TokenService};
 use clinicgate_core::usage::{UsageRecorder, UsageService};
-use clinicgate_core::users::UserService;
+use clinicgate_core::users::{PasswordRecovery, UserService};
 use clinicgate_core::webhooks::WebhookEndpointService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::Notify;
@@ -75,6 +77,12 @@ pub struct Inner {
     pub sessions: SessionService,
     /// Staff management.
     pub staff: UserService,
+    /// Password links by e-mail ("Forgot password?", e-mailed reset and invite links).
+    pub recovery: PasswordRecovery,
+    /// The SMTP relay (or the mailer that says there is none).
+    pub mailer: Arc<dyn Mailer>,
+    /// Clinics' single sign-on (OpenID Connect).
+    pub sso: SsoService,
     /// Staff TOTP MFA: enrolment, and the code step of logins.
     pub mfa: MfaService,
     /// Clinic-wide settings: required MFA, where partners' ids are written in Cliniko.

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use passwords::{PasswordChangeIn, PasswordLinkOut, change_own_password, create_reset_link};
+pub use passwords::{
+    PasswordChangeIn, PasswordLinkOut, ResetLinkIn, change_own_password, create_reset_link,
+};
 
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
@@ -99,6 +101,10 @@ pub struct UserIn {
     /// an invite link instead, where they choose their own.
     #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
+    /// Without a password: also e-mail the invite link to them (when the deployment has an
+    /// SMTP relay; `invite.emailed` says whether it went). Default false.
+    #[serde(default)]
+    pub send_invite_email: bool,
 }
 
 /// A staff member just added, with their invite link when no password was given.
@@ -167,6 +173,7 @@ pub async fn create_user(
     body: web::Json<UserIn>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let send_invite_email = body.send_invite_email;
     let (user, invite) = state
         .staff
         .create(
@@ -179,8 +186,19 @@ pub async fn create_user(
             },
         )
         .await?;
-    let invite =
-        invite.map(|issued| PasswordLinkOut::new(&state, auth.clinic.subdomain.as_str(), &issued));
+    let invite = match invite {
+        Some(issued) => Some(
+            PasswordLinkOut::new(
+                &state,
+                &auth.clinic,
+                &user.email,
+                &issued,
+                send_invite_email,
+            )
+            .await,
+        ),
+        None => None,
+    };
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
         .json(CreatedUserOut {

@@ -2,17 +2,22 @@
 //! (`POST /api/tenant/me/password`), and an owner or admin makes a one-time reset link for a
 //! staff member (`POST /api/tenant/users/{id}/password-reset`). The link is used on the
 //! `/reset-password` page (`crate::pages::password_link`); its token appears in this one
-//! response only.
+//! response only, and, when the manager asks (`send_email`) and the deployment has an SMTP
+//! relay, in an e-mail to the staff member.
 
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
+use clinicgate_core::clinics::Clinic;
 use clinicgate_core::ids::UserId;
-use clinicgate_core::users::IssuedLink;
+use clinicgate_core::notifications::MailOutcome;
+use clinicgate_core::users::recovery::log_outcome;
+use clinicgate_core::users::{Email, IssuedLink};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::http::extract::invalid_body;
 use crate::http::problem::ApiError;
 use crate::http::responses::{JsonBodyErrors, SessionErrors, route_problems};
 use crate::sessions::{Authenticated, session_cookie};
@@ -32,21 +37,50 @@ pub struct PasswordLinkOut {
     pub purpose: String,
     /// When it stops working unused.
     pub expires_at: DateTime<Utc>,
+    /// Whether the link was also e-mailed to the staff member (asked with `send_email`, and
+    /// accepted by the deployment's SMTP relay). False: pass it on yourself.
+    pub emailed: bool,
 }
 
 impl PasswordLinkOut {
-    /// The link of `issued` on the host of the clinic `subdomain`.
-    pub fn new(state: &AppState, subdomain: &str, issued: &IssuedLink) -> Self {
+    /// The link of `issued` on `clinic`'s host, e-mailed to `to` first when `send_email` asks
+    /// for it and the deployment has a relay.
+    pub async fn new(
+        state: &AppState,
+        clinic: &Clinic,
+        to: &Email,
+        issued: &IssuedLink,
+        send_email: bool,
+    ) -> Self {
+        let clinic_url = state
+            .settings
+            .public_url
+            .tenant_url(clinic.subdomain.as_str());
+        let emailed = send_email && state.recovery.mail_configured() && {
+            let outcome = state
+                .recovery
+                .mail_link(to, &clinic.name, &clinic_url, issued)
+                .await;
+            log_outcome(clinic.id, to, &outcome);
+            matches!(outcome, MailOutcome::Accepted { .. })
+        };
         Self {
-            url: format!(
-                "{}/reset-password?token={}",
-                state.settings.public_url.tenant_url(subdomain),
-                issued.token.expose()
-            ),
+            url: issued.url(&clinic_url),
             purpose: issued.purpose.as_str().to_owned(),
             expires_at: issued.expires_at,
+            emailed,
         }
     }
+}
+
+/// Options of a reset link.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetLinkIn {
+    /// Also e-mail the link to the staff member (when the deployment has an SMTP relay; the
+    /// answer says whether it went). Default false.
+    #[serde(default)]
+    pub send_email: bool,
 }
 
 /// A new password for oneself.
@@ -114,9 +148,10 @@ route_problems!(
 #[utoipa::path(
     tag = "clinic",
     params(("id" = Uuid, Path, description = "The user's id")),
+    request_body(content = ResetLinkIn, description = "Optional: whether to e-mail the link too"),
     responses(
         (status = 201, description = "The link, shown this once", body = PasswordLinkOut),
-        SessionErrors,
+        SessionErrors, JsonBodyErrors,
         CreateResetLinkProblems,
     ),
     security(("session" = []))
@@ -126,16 +161,23 @@ pub async fn create_reset_link(
     auth: Authenticated,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = state
+    // The body is optional (no body: the link is only shown), but a body that is there must be
+    // right: a misspelt option must not be ignored silently.
+    let send_email = if body.iter().all(u8::is_ascii_whitespace) {
+        false
+    } else {
+        serde_json::from_slice::<ResetLinkIn>(&body)
+            .map_err(|err| invalid_body(&err))?
+            .send_email
+    };
+    let (user, issued) = state
         .staff
         .create_reset_link(auth.ctx(), UserId::from_uuid(id.into_inner()))
         .await?;
+    let out = PasswordLinkOut::new(&state, &auth.clinic, &user.email, &issued, send_email).await;
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
-        .json(PasswordLinkOut::new(
-            &state,
-            auth.clinic.subdomain.as_str(),
-            &issued,
-        )))
+        .json(out))
 }

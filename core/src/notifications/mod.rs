@@ -224,6 +224,9 @@ pub enum MailOutcome {
 pub trait Mailer: Send + Sync + fmt::Debug {
     /// Sends `email`, waiting at most `timeout`.
     async fn send(&self, email: &OutgoingEmail, timeout: Duration) -> MailOutcome;
+
+    /// Whether a relay is configured at all (without one, every message is `NotConfigured`).
+    fn is_configured(&self) -> bool;
 }
 
 /// Whether an invitation announces or withdraws an appointment.

@@ -55,6 +55,10 @@ pub enum SecretPurpose {
     TotpSecret,
     /// The sealed state between a correct password and the MFA code at login.
     MfaPendingLogin,
+    /// A clinic's OpenID Connect client secret (single sign-on).
+    SsoClientSecret,
+    /// The sealed state of a single sign-on login between the redirect and the callback.
+    SsoLoginState,
 }
 
 impl SecretPurpose {
@@ -71,6 +75,8 @@ impl SecretPurpose {
             Self::FhirDestinationCredential => "fhir_destination_credential",
             Self::TotpSecret => "totp_secret",
             Self::MfaPendingLogin => "mfa_pending_login",
+            Self::SsoClientSecret => "sso_client_secret",
+            Self::SsoLoginState => "sso_login_state",
         }
     }
 }

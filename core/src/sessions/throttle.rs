@@ -44,13 +44,33 @@ impl ThrottleKeys {
     /// Keys for an attempt on `email` in `tenant` from `ip`. The e-mail is hashed so no address
     /// ends up in the shared store's key space.
     pub fn new(tenant: TenantId, email: &str, ip: IpAddr) -> Self {
+        Self::per_account("login", tenant, email, ip)
+    }
+
+    /// Keys for "forgot password" requests for `email` in `tenant` from `ip`: counted apart
+    /// from failed logins (a request is not a failure), with the same hashing of the address.
+    pub fn password_reset(tenant: TenantId, email: &str, ip: IpAddr) -> Self {
+        Self::per_account("password-reset", tenant, email, ip)
+    }
+
+    fn per_account(prefix: &str, tenant: TenantId, email: &str, ip: IpAddr) -> Self {
         let normalised = Email::parse(email)
             .map_or_else(|_| email.trim().to_lowercase(), |e| e.as_str().to_owned());
         let digest = hex(&Sha256::digest(normalised.as_bytes())[..16]);
         Self {
-            account: format!("login:account:{tenant}:{digest}"),
-            ip: format!("login:ip:{}", ip_bucket(ip)),
+            account: format!("{prefix}:account:{tenant}:{digest}"),
+            ip: format!("{prefix}:ip:{}", ip_bucket(ip)),
         }
+    }
+
+    /// The per-account counter's key.
+    pub fn account_key(&self) -> &str {
+        &self.account
+    }
+
+    /// The per-address counter's key.
+    pub fn ip_key(&self) -> &str {
+        &self.ip
     }
 }
 

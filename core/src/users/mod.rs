@@ -5,6 +5,7 @@
 mod email;
 pub mod password;
 pub mod password_links;
+pub mod recovery;
 mod service;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ pub use password::{Password, PasswordHash};
 pub use password_links::{
     IssuedLink, LinkPurpose, PasswordLinkRepository, PasswordLinkToken, UsableLink,
 };
+pub use recovery::{PasswordRecovery, ResetRequest};
 pub use service::{NewStaff, StaffChange, UserService};
 
 use crate::Result;

@@ -1,8 +1,8 @@
 //! One-time password links: a reset link an owner or admin makes for a staff member who lost
 //! their password, and the invite link of a staff member added without one. Either sets the
 //! person's password once: single use, expiring, stored only as the digest of the token (see
-//! [`LinkToken`]). The link is shown to the manager who made it, to pass on (there is no e-mail
-//! yet); using it ends every session of the person.
+//! [`LinkToken`]). The link is shown to the manager who made it, to pass on, and can be e-mailed
+//! (see [`super::recovery`]); using it ends every session of the person.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -91,6 +91,13 @@ pub struct IssuedLink {
     pub purpose: LinkPurpose,
     /// When it stops working unused.
     pub expires_at: DateTime<Utc>,
+}
+
+impl IssuedLink {
+    /// The link on the host of the clinic whose base URL is `clinic_url`.
+    pub fn url(&self, clinic_url: &str) -> String {
+        format!("{clinic_url}/reset-password?token={}", self.token.expose())
+    }
 }
 
 /// A usable link, as its page needs it.

@@ -124,7 +124,10 @@ impl UserService {
             )
             .await?;
         let invite = if invited {
-            Some(self.issue(ctx, user.id, LinkPurpose::Invite).await?)
+            Some(
+                self.issue(ctx.tenant_id(), ctx.user_id(), user.id, LinkPurpose::Invite)
+                    .await?,
+            )
         } else {
             None
         };
@@ -133,7 +136,11 @@ impl UserService {
 
     /// A one-time reset link for a staff member the caller may manage (24 hours; any older
     /// unused link of theirs stops working). Made links are recorded with their maker.
-    pub async fn create_reset_link(&self, ctx: &TenantContext, id: UserId) -> Result<IssuedLink> {
+    pub async fn create_reset_link(
+        &self,
+        ctx: &TenantContext,
+        id: UserId,
+    ) -> Result<(User, IssuedLink)> {
         ctx.require_manager()?;
         let target = self.managed(ctx, id).await?;
         if !target.active {
@@ -142,12 +149,39 @@ impl UserService {
                 detail: "this staff member is deactivated; reactivate them first".to_owned(),
             });
         }
-        self.issue(ctx, id, LinkPurpose::Reset).await
+        let issued = self
+            .issue(ctx.tenant_id(), ctx.user_id(), id, LinkPurpose::Reset)
+            .await?;
+        Ok((target, issued))
+    }
+
+    /// A reset link asked for on the login page ("Forgot password?") for `email` in `tenant`:
+    /// `None` when no active staff member of this clinic has that address (the caller answers
+    /// the same either way). Like a manager's link it spends any older unused one.
+    pub async fn request_reset_link(
+        &self,
+        tenant: TenantId,
+        email: &str,
+    ) -> Result<Option<(User, IssuedLink)>> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(None);
+        };
+        let Some((user, _)) = self.users.credentials_in_tenant(tenant, &email).await? else {
+            return Ok(None);
+        };
+        if !user.active {
+            return Ok(None);
+        }
+        let issued = self
+            .issue(tenant, None, user.id, LinkPurpose::Reset)
+            .await?;
+        Ok(Some((user, issued)))
     }
 
     async fn issue(
         &self,
-        ctx: &TenantContext,
+        tenant: TenantId,
+        created_by: Option<UserId>,
         user_id: UserId,
         purpose: LinkPurpose,
     ) -> Result<IssuedLink> {
@@ -155,21 +189,21 @@ impl UserService {
         let expires_at = Utc::now() + purpose.lifetime();
         self.links
             .insert_in_tenant(
-                ctx.tenant_id(),
+                tenant,
                 NewPasswordLink {
                     id: PasswordLinkId::new(),
                     user_id,
                     purpose,
                     token_digest: token.digest(),
-                    created_by: ctx.user_id(),
+                    created_by,
                     expires_at,
                 },
             )
             .await?;
         tracing::info!(
-            tenant_id = %ctx.tenant_id(),
+            tenant_id = %tenant,
             user_id = %user_id,
-            created_by = ?ctx.user_id(),
+            created_by = ?created_by,
             purpose = purpose.as_str(),
             "password link made"
         );

@@ -11,6 +11,7 @@ pub mod cliniko;
 pub mod fhir;
 pub mod notifications;
 pub mod partners;
+pub mod sign_in;
 pub mod users;
 pub mod webhooks;
 
@@ -28,6 +29,7 @@ fn settings_tabs(active: &str, manager: bool) -> String {
     [
         ("cliniko", "/settings/cliniko", "Cliniko"),
         ("users", "/settings/users", "Staff"),
+        ("sign-in", "/settings/sign-in", "Sign-in"),
         ("clients", "/settings/clients", "API clients"),
         ("partners", "/settings/partners", "Partners"),
         ("fhir", "/settings/fhir", "FHIR"),

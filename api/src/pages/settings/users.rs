@@ -20,5 +20,19 @@ pub async fn users_settings(
     state: web::Data<AppState>,
     session: PageSession,
 ) -> Result<HttpResponse, PageError> {
-    USERS_TAB.page(&state, &session)
+    session.require_manager()?;
+    // Whether the deployment sends e-mail: the page then offers to e-mail reset and invite links.
+    let mail = if state.recovery.mail_configured() {
+        "on"
+    } else {
+        "off"
+    };
+    super::settings_page(
+        &state,
+        &session,
+        (USERS_TAB.title, USERS_TAB.tab),
+        USERS_TAB.template,
+        USERS_TAB.script,
+        &[("mail", mail)],
+    )
 }

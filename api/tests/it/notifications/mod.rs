@@ -3,7 +3,7 @@
 
 mod email;
 mod settings;
-mod sink;
+pub mod sink;
 
 use reqwest::Method;
 use serde_json::{Value, json};
