@@ -107,6 +107,7 @@ async fn every_clinic_page_has_labelled_fields_and_no_inline_script() {
         "/settings/partners",
         "/settings/webhooks",
         "/settings/notifications",
+        "/settings/sign-in",
         "/logout",
     ] {
         let (status, html) = page(&app, Some("harbour"), path, Some(&cookie)).await;
