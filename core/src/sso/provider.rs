@@ -312,9 +312,97 @@ fn candidates(set: &JwkSet, alg: Algorithm, kid: Option<&str>) -> Vec<DecodingKe
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
     use serde_json::json;
 
     use super::*;
+
+    const RSA_KEY: &str = include_str!("../../../api/tests/fixtures/smart/rs384-test-key.pem");
+
+    /// Serves a JWKS with the test key under `old` on the first fetch, under `old` and `new`
+    /// after; counts fetches.
+    #[derive(Debug, Default)]
+    struct Rotating {
+        fetches: AtomicUsize,
+    }
+
+    fn jwk(kid: &str) -> Value {
+        let key = EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap();
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        serde_json::to_value(jwk).unwrap()
+    }
+
+    #[async_trait]
+    impl JwksFetcher for Rotating {
+        async fn fetch(&self, _url: &str) -> Result<Value, String> {
+            let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(if n == 0 {
+                json!({"keys": [jwk("old")]})
+            } else {
+                json!({"keys": [jwk("old"), jwk("new")]})
+            })
+        }
+    }
+
+    fn provider() -> ProviderMetadata {
+        ProviderMetadata {
+            issuer: "https://idp.example".to_owned(),
+            authorization_endpoint: "https://idp.example/authorize".to_owned(),
+            token_endpoint: "https://idp.example/token".to_owned(),
+            jwks_uri: "https://idp.example/jwks".to_owned(),
+            secret_in_body: false,
+        }
+    }
+
+    fn token(kid: &str) -> SecretString {
+        let now = Utc::now().timestamp();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        let claims = json!({"iss": "https://idp.example", "aud": "client", "sub": "s",
+            "iat": now, "exp": now + 300, "nonce": "n", "email": "a@b.example",
+            "email_verified": "true", "amr": ["pwd", "mfa"]});
+        let key = EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap();
+        SecretString::from(jsonwebtoken::encode(&header, &claims, &key).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_token_signed_with_a_rotated_in_key_is_verified_after_one_refetch() {
+        let fetcher = Arc::new(Rotating::default());
+        let providers = Providers::new(fetcher.clone());
+        let old = providers
+            .verify_id_token(&provider(), "client", &token("old"), "n")
+            .await
+            .unwrap();
+        assert!(old.email_verified, "the string \"true\" counts");
+        assert_eq!(old.amr, ["pwd", "mfa"]);
+        assert_eq!(fetcher.fetches.load(Ordering::SeqCst), 1);
+        providers
+            .verify_id_token(&provider(), "client", &token("new"), "n")
+            .await
+            .unwrap();
+        assert_eq!(fetcher.fetches.load(Ordering::SeqCst), 2, "one refetch");
+        let ghost = providers
+            .verify_id_token(&provider(), "client", &token("ghost"), "n")
+            .await;
+        assert!(matches!(
+            ghost,
+            Err(SsoFailure::InvalidToken("unknown_key"))
+        ));
+        assert_eq!(
+            fetcher.fetches.load(Ordering::SeqCst),
+            3,
+            "once per unknown kid"
+        );
+        let wrong = providers
+            .verify_id_token(&provider(), "another-client", &token("old"), "n")
+            .await;
+        assert!(matches!(wrong, Err(SsoFailure::InvalidToken("audience"))));
+    }
 
     #[test]
     fn only_rsa_and_p256_signing_keys_are_kept() {
