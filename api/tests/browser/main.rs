@@ -24,4 +24,5 @@ mod onboarding;
 mod partners;
 mod patients;
 mod sandbox;
+mod sign_in;
 mod webhooks;

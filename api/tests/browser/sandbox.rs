@@ -1,6 +1,7 @@
 //! A clinic connected to the in-repo Cliniko sandbox, for the pages that show Cliniko's data.
 
 use clinicgate_cliniko_sandbox::{Sandbox, SandboxConfig, SandboxKey};
+use figment::Figment;
 use figment::providers::Serialized;
 use reqwest::Method;
 
@@ -26,6 +27,11 @@ pub(crate) struct SandboxClinic {
 impl SandboxClinic {
     /// Starts the sandbox and ClinicGate, signs harbour up and connects its Cliniko key.
     pub(crate) async fn start() -> Self {
+        Self::start_with(|f| f).await
+    }
+
+    /// [`SandboxClinic::start`] with `customise` applied to ClinicGate's configuration last.
+    pub(crate) async fn start_with(customise: impl FnOnce(Figment) -> Figment) -> Self {
         let sandbox = Sandbox::start(
             std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
             &SandboxConfig::default(),
@@ -44,12 +50,14 @@ impl SandboxClinic {
             .port();
         let base = sandbox.base_url();
         let app = spawn_app_with(move |f| {
-            f.merge(Serialized::default("bind", format!("127.0.0.1:{port}")))
+            let f = f
+                .merge(Serialized::default("bind", format!("127.0.0.1:{port}")))
                 .merge(Serialized::default(
                     "public_url",
                     format!("http://localhost:{port}"),
                 ))
-                .merge(Serialized::default("cliniko.base_url", base))
+                .merge(Serialized::default("cliniko.base_url", base));
+            customise(f)
         })
         .await;
         let clinic = app.sign_up("harbour").await;

@@ -11,6 +11,8 @@
 )]
 
 pub mod deliveries;
+pub mod oidc_provider;
+pub mod smtp_sink;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -335,4 +337,15 @@ pub fn cliniko_at(figment: Figment, base: &str) -> Figment {
         "cliniko.base_url",
         format!("{base}/v1"),
     ))
+}
+
+/// Lets outbound calls reach loopback over http, as tests and demos configure it: receivers in
+/// tests listen on 127.0.0.1.
+pub fn allow_loopback(figment: Figment) -> Figment {
+    figment
+        .merge(Serialized::default(
+            "outbound.allowed_networks",
+            vec!["127.0.0.0/8"],
+        ))
+        .merge(Serialized::default("outbound.allow_http", true))
 }

@@ -3,7 +3,7 @@
 
 mod email;
 mod settings;
-pub mod sink;
+pub use crate::common::smtp_sink as sink;
 
 use reqwest::Method;
 use serde_json::{Value, json};

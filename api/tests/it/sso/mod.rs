@@ -1,16 +1,16 @@
 //! Single sign-on with OpenID Connect (issue 18) against a local provider stub
-//! ([`provider::Provider`]): the owner's settings (`/api/tenant/sso`, the secret sealed and
+//! ([`crate::common::oidc_provider::Provider`]): the owner's settings (`/api/tenant/sso`, the secret sealed and
 //! never answered), a login through the provider landing on the patient a clinician clicked,
 //! and every way a login is refused: a wrong nonce, audience or state, an expired token, an
 //! unverified address, an address of another clinic's staff or of nobody; "SSO only" refusing
 //! staff passwords but not the owner's break-glass login.
 
-mod provider;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use self::provider::{Authorization, CLIENT_ID, CLIENT_SECRET, PersonClaims, Provider, settings};
+use crate::common::oidc_provider::{
+    Authorization, CLIENT_ID, CLIENT_SECRET, PersonClaims, Provider, settings,
+};
 use crate::common::{PASSWORD, TestApp, spawn_app_with};
 use crate::webhooks::allow_loopback;
 

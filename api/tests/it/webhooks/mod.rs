@@ -13,24 +13,13 @@ mod scope;
 mod ssrf;
 mod suspended;
 
-use figment::Figment;
-use figment::providers::Serialized;
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::common::{TestApp, spawn_app_with};
 use crate::tokens::{Client, Clinic, clinic, create_client, token};
 
-/// Lets outbound calls reach loopback over http, as tests and demos configure it: receivers in
-/// tests listen on 127.0.0.1.
-pub fn allow_loopback(figment: Figment) -> Figment {
-    figment
-        .merge(Serialized::default(
-            "outbound.allowed_networks",
-            vec!["127.0.0.0/8"],
-        ))
-        .merge(Serialized::default("outbound.allow_http", true))
-}
+pub use crate::common::allow_loopback;
 
 /// An app, a clinic, and a client of it holding `scopes` with a token for all of them.
 pub struct Partner {

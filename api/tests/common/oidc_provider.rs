@@ -4,6 +4,7 @@
 //! ID token's claims are chosen per login, so tests can send a wrong nonce, audience or expiry.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -14,7 +15,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The test RSA key (the SMART tests' fixture), used here with RS256.
-const RSA_TEST_KEY: &str = include_str!("../../fixtures/smart/rs384-test-key.pem");
+const RSA_TEST_KEY: &str = include_str!("../fixtures/smart/rs384-test-key.pem");
 
 /// The client registered at the stub.
 pub const CLIENT_ID: &str = "clinicgate-test-client";
@@ -73,6 +74,18 @@ struct TokenEndpoint {
     id_token: String,
 }
 
+impl TokenEndpoint {
+    /// The endpoint for `code` of `login`, answering `id_token`.
+    fn for_login(login: &Authorization, code: &str, id_token: String) -> Self {
+        Self {
+            code: code.to_owned(),
+            challenge: login.get("code_challenge").to_owned(),
+            redirect_uri: login.get("redirect_uri").to_owned(),
+            id_token,
+        }
+    }
+}
+
 impl Respond for TokenEndpoint {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
@@ -107,6 +120,83 @@ impl Respond for TokenEndpoint {
                 "expires_in": 300,
                 "id_token": self.id_token,
             })),
+        }
+    }
+}
+
+/// An RS256 ID token by `key` for `person`, `audience` and `nonce`, valid from now for
+/// `expires_in_secs` (negative: expired that long ago).
+fn sign(
+    key: &RS256KeyPair,
+    issuer: &str,
+    person: &PersonClaims,
+    audience: &str,
+    nonce: &str,
+    expires_in_secs: i64,
+) -> String {
+    let mut claims = Claims::with_custom_claims(person.clone(), Duration::from_mins(5))
+        .with_issuer(issuer)
+        .with_audience(audience)
+        .with_subject("stub-subject-42")
+        .with_nonce(nonce);
+    if expires_in_secs < 0 {
+        let now = Clock::now_since_epoch();
+        let ago = Duration::from_secs(expires_in_secs.unsigned_abs());
+        claims.issued_at = Some(now - ago - Duration::from_mins(10));
+        claims.invalid_before = claims.issued_at;
+        claims.expires_at = Some(now - ago);
+    }
+    key.sign(claims).unwrap()
+}
+
+/// The token endpoints of the codes `GET /authorize` handed out, by code.
+type Issued = Arc<Mutex<HashMap<String, TokenEndpoint>>>;
+
+/// `GET /authorize` of a provider whose user is logged in: every login gets a code.
+struct AuthorizeEndpoint {
+    key: RS256KeyPair,
+    issuer: String,
+    person: PersonClaims,
+    issued: Issued,
+}
+
+impl Respond for AuthorizeEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let login = Authorization::parse(request.url.as_str());
+        let mut issued = self.issued.lock().unwrap();
+        let code = format!("browser-code-{}", issued.len() + 1);
+        let id_token = sign(
+            &self.key,
+            &self.issuer,
+            &self.person,
+            login.get("client_id"),
+            login.get("nonce"),
+            300,
+        );
+        issued.insert(
+            code.clone(),
+            TokenEndpoint::for_login(&login, &code, id_token),
+        );
+        let mut back = reqwest::Url::parse(login.get("redirect_uri")).unwrap();
+        back.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", login.get("state"));
+        ResponseTemplate::new(302).insert_header("location", back.as_str())
+    }
+}
+
+/// `POST /token` for the codes [`AuthorizeEndpoint`] handed out.
+struct IssuedCodes(Issued);
+
+impl Respond for IssuedCodes {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let code = url::form_urlencoded::parse(&request.body)
+            .find(|(name, _)| name == "code")
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default();
+        match self.0.lock().unwrap().get(&code) {
+            Some(endpoint) => endpoint.respond(request),
+            None => ResponseTemplate::new(400).set_body_json(json!({ "error": "invalid_grant" })),
         }
     }
 }
@@ -163,19 +253,37 @@ impl Provider {
         nonce: &str,
         expires_in_secs: i64,
     ) -> String {
-        let mut claims = Claims::with_custom_claims(person.clone(), Duration::from_mins(5))
-            .with_issuer(self.issuer())
-            .with_audience(audience)
-            .with_subject("stub-subject-42")
-            .with_nonce(nonce);
-        if expires_in_secs < 0 {
-            let now = Clock::now_since_epoch();
-            let ago = Duration::from_secs(expires_in_secs.unsigned_abs());
-            claims.issued_at = Some(now - ago - Duration::from_mins(10));
-            claims.invalid_before = claims.issued_at;
-            claims.expires_at = Some(now - ago);
-        }
-        self.key.sign(claims).unwrap()
+        sign(
+            &self.key,
+            &self.issuer(),
+            person,
+            audience,
+            nonce,
+            expires_in_secs,
+        )
+    }
+
+    /// Signs `person` in at every browser visit to `GET /authorize`, as a provider whose user
+    /// is already logged in there: a 302 back to the login's `redirect_uri` with a fresh code
+    /// and its `state`; the token endpoint then answers that code (after the same checks as
+    /// [`Provider::will_answer`]) with an ID token for the login's client and nonce.
+    pub async fn signs_in(&self, person: PersonClaims) {
+        let issued = Arc::new(Mutex::new(HashMap::new()));
+        Mock::given(method("GET"))
+            .and(path("/authorize"))
+            .respond_with(AuthorizeEndpoint {
+                key: self.key.clone(),
+                issuer: self.issuer(),
+                person,
+                issued: Arc::clone(&issued),
+            })
+            .mount(&self.server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(IssuedCodes(issued))
+            .mount(&self.server)
+            .await;
     }
 
     /// Makes the token endpoint answer `id_token` for the code `code` of `login`.
@@ -185,12 +293,7 @@ impl Provider {
             .and(wiremock::matchers::body_string_contains(format!(
                 "code={code}"
             )))
-            .respond_with(TokenEndpoint {
-                code: code.to_owned(),
-                challenge: login.get("code_challenge").to_owned(),
-                redirect_uri: login.get("redirect_uri").to_owned(),
-                id_token,
-            })
+            .respond_with(TokenEndpoint::for_login(login, code, id_token))
             .mount(&self.server)
             .await;
     }
