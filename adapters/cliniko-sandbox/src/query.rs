@@ -514,6 +514,9 @@ mod tests {
             [1, 4]
         );
         assert_eq!(ids(list("q[]=last_name:~~sm%th", &records).unwrap()), [1]);
+        // `~` is "contains", ignoring case (what the FHIR `name` search relies on).
+        assert_eq!(ids(list("q[]=last_name:~MYT", &records).unwrap()), [2]);
+        assert_eq!(ids(list("q[]=last_name:~ith", &records).unwrap()), [1]);
         assert_eq!(
             ids(list("q[]=last_name:~~Sm%25", &records).unwrap()),
             [1, 2]

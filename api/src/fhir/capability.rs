@@ -76,10 +76,10 @@ fn statement() -> &'static Value {
                 the access token was issued for. Cliniko keeps medical alerts as free text (served as \
                 Flag) and has no structured allergies or medications, so AllergyIntolerance and \
                 MedicationStatement are not offered. SMART Backend Services: see \
-                /.well-known/smart-configuration. Not yet implemented: push to external FHIR servers.",
+                /.well-known/smart-configuration.",
             "rest": [{
                 "mode": "server",
-                "documentation": "Every search answers a searchset Bundle with total; _count (default 20, \
+                "documentation": "Every search answers a searchset Bundle with total (left out for a Patient name search when not known exactly); _count (default 20, \
                     at most 100) and _summary=count are supported everywhere. next/previous links carry \
                     a sealed, expiring cursor. Unknown search parameters are ignored and reported in an \
                     OperationOutcome entry, or refused with Prefer: handling=strict.",
@@ -97,7 +97,7 @@ fn statement() -> &'static Value {
                         (Practitioner, PractitionerRole, Organization, Location, Schedule), slots:read (Slot).",
                 },
                 "resource": [
-                    resource("Patient", true, patient::PARAMS, &[], "Cliniko patients. name and phone are not searchable: Cliniko's patient filters cannot OR first and last names and have no phone filter; use family, given, email or birthdate."),
+                    resource("Patient", true, patient::PARAMS, &[], "Cliniko patients. name matches patients whose last or first name contains the value (ignoring case); a name search's Bundle has a total only when it is known exactly, and its pages can hold fewer than _count. phone is not searchable: Cliniko has no phone filter, so it would mean reading every patient."),
                     resource("Practitioner", true, practitioner::PRACTITIONER_PARAMS, &[], "Cliniko's active practitioners."),
                     resource("PractitionerRole", true, practitioner::ROLE_PARAMS, &[], "One per practitioner: specialty from the designation, locations where they take online bookings, availableTime from Cliniko's weekly hours at those locations (each location's local clock)."),
                     resource("Organization", true, location::ORGANIZATION_PARAMS, &[], "The clinic (its Cliniko account)."),

@@ -27,6 +27,11 @@ pub struct Cursor {
     /// The page, from 1.
     #[serde(rename = "p")]
     pub page: u32,
+    /// For a search that runs two Cliniko lists one after the other (Patient `name`): how
+    /// many pages the first list fills, learnt on the first page and kept so every page of
+    /// the walk splits the lists at the same place.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub first_pages: Option<u32>,
     /// Expiry, seconds since the epoch.
     #[serde(rename = "e")]
     pub expires: i64,

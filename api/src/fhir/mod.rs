@@ -15,6 +15,7 @@ mod flag;
 mod location;
 mod outcome;
 mod patient;
+mod patient_name;
 mod practitioner;
 mod search;
 mod slot;

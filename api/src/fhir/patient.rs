@@ -1,6 +1,9 @@
 //! `Patient` from Cliniko patients (`patients:read`): read, and search by `_id`, `identifier`,
 //! `family`, `given`, `birthdate`, `email` and `_lastUpdated` — each a Cliniko filter, so a page
-//! is one Cliniko call. Every patient shown is recorded in the access ledger first.
+//! is one Cliniko call — and `name` (any name part: two Cliniko lists walked one after the
+//! other, see [`patient_name`]). Every patient shown is recorded in the access ledger first.
+//! `phone` is not offered: Cliniko cannot filter by phone number, so it would mean reading
+//! every patient of the clinic.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use clinicgate_core::Error;
@@ -8,7 +11,7 @@ use clinicgate_core::cliniko::{Filter, FilterOp, Lane, ListQuery};
 use clinicgate_core::ledger::{Categories, Category};
 
 use super::search::{Search, date_filter, invalid, reference_ids, time_filters};
-use super::{disclose, path_id, read_response, system, with_cliniko};
+use super::{disclose, path_id, patient_name, read_response, system, with_cliniko};
 use crate::http::problem::ApiError;
 use crate::public::{ApiCaller, PatientsRead};
 use crate::state::AppState;
@@ -17,6 +20,7 @@ use crate::state::AppState;
 pub const PARAMS: &[&str] = &[
     "_id",
     "identifier",
+    "name",
     "family",
     "given",
     "birthdate",
@@ -119,22 +123,31 @@ pub async fn search_patients(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = caller.ctx();
-    let search = Search::read(&req, &state, ctx, "Patient", PARAMS).await?;
+    let mut search = Search::read(&req, &state, ctx, "Patient", PARAMS).await?;
     let query = query(&search)?;
-    let cliniko = &state.cliniko;
-    let found = search
-        .list(&state, ctx, |account, page| async move {
-            cliniko
-                .patients_page(&account, Lane::Api, &query, page)
-                .await
-        })
-        .await?;
-    let items = found.items;
+    let (items, total, more) = match patient_name::value(&search)? {
+        Some(name) => {
+            let found = patient_name::page(&state, ctx, &mut search, query, &name).await?;
+            (found.patients, found.total, found.more)
+        }
+        None => {
+            let cliniko = &state.cliniko;
+            let found = search
+                .list(&state, ctx, |account, page| async move {
+                    cliniko
+                        .patients_page(&account, Lane::Api, &query, page)
+                        .await
+                })
+                .await?;
+            let more = search.offset().saturating_add(found.items.len()) < found.total;
+            (found.items, Some(found.total), more)
+        }
+    };
     let ids: Vec<_> = items.iter().map(|p| p.id.clone()).collect();
     disclose(&state, &req, ctx, categories(), &ids).await?;
     let matches = items.iter().map(to_fhir).collect();
     let mut response = search
-        .bundle(&state, ctx, matches, Vec::new(), found.total)
+        .bundle_of(&state, ctx, matches, Vec::new(), total, more)
         .await?;
     crate::http::phi::phi_headers(&mut response);
     Ok(response)

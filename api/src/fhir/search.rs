@@ -37,6 +37,8 @@ pub struct Search {
     pub summary_count: bool,
     /// Parameters given but not supported, reported in the Bundle.
     pub ignored: Vec<String>,
+    /// Pages of the first of two lists walked one after the other (see [`Cursor`]), once known.
+    pub first_pages: Option<u32>,
 }
 
 /// A bad search parameter (400 with an `OperationOutcome` naming it).
@@ -73,6 +75,7 @@ impl Search {
             let cursor = Cursor::open(raw, resource, state, ctx).await?;
             let mut search = Self::parse(resource, cursor.params, known, false)?;
             search.page = cursor.page.max(1);
+            search.first_pages = cursor.first_pages;
             return Ok(search);
         }
         Self::parse(resource, pairs, known, strict(req))
@@ -103,6 +106,7 @@ impl Search {
             count: DEFAULT_COUNT,
             summary_count: false,
             ignored: Vec::new(),
+            first_pages: None,
         };
         for (name, value) in pairs {
             // A modifier (`name:exact`) is not supported; the bare name decides.
@@ -204,6 +208,7 @@ impl Search {
             resource: self.resource.to_owned(),
             params: self.params.clone(),
             page,
+            first_pages: self.first_pages,
             expires: Utc::now().timestamp()
                 + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2),
         };
@@ -224,10 +229,26 @@ impl Search {
         included: Vec<Value>,
         total: usize,
     ) -> Result<HttpResponse, Error> {
+        let more = self.offset().saturating_add(matches.len()) < total;
+        self.bundle_of(state, ctx, matches, included, Some(total), more)
+            .await
+    }
+
+    /// The `searchset` Bundle of a page whose search knows its total only sometimes: `total`
+    /// is left out when it is `None` (FHIR allows that) and `more` says whether a `next` page
+    /// exists.
+    pub async fn bundle_of(
+        &self,
+        state: &AppState,
+        ctx: &TenantContext,
+        matches: Vec<Value>,
+        included: Vec<Value>,
+        total: Option<usize>,
+        more: bool,
+    ) -> Result<HttpResponse, Error> {
         let mut links =
             vec![json!({"relation": "self", "url": self.link(state, ctx, self.page).await?})];
-        let shown = self.offset().saturating_add(matches.len());
-        if !self.summary_count && shown < total {
+        if !self.summary_count && more {
             links.push(
                 json!({"relation": "next", "url": self.link(state, ctx, self.page + 1).await?}),
             );
@@ -262,9 +283,11 @@ impl Search {
         let mut bundle = json!({
             "resourceType": "Bundle",
             "type": "searchset",
-            "total": total,
             "link": links,
         });
+        if let Some(total) = total {
+            bundle["total"] = json!(total);
+        }
         if !entries.is_empty() {
             bundle["entry"] = Value::Array(entries);
         }

@@ -30,7 +30,9 @@ pub use ids::ClinikoId;
 pub use key::{ClinikoApiKey, Shard};
 pub use patience::Patience;
 pub use patients::{MedicalAlert, Patient, PatientFields, PhoneNumber};
-pub use query::{Direction, Filter, FilterOp, FilterValue, ListPage, ListQuery, PageRequest};
+pub use query::{
+    Direction, Filter, FilterOp, FilterValue, ListPage, ListQuery, PageRequest, contains_text,
+};
 pub use reference::{
     AccountSettings, AppointmentType, Business, CalendarSettings, ClinikoSettings, Practitioner,
 };

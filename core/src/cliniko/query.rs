@@ -56,6 +56,15 @@ impl FilterOp {
     }
 }
 
+/// Whether Cliniko's `~` (contains) holds for a text field whose value is `actual`: `wanted`
+/// anywhere in it, ignoring case; a missing or empty value matches nothing. For a caller that
+/// must know, without asking Cliniko again, which records a `~` filter already returned.
+pub fn contains_text(actual: Option<&str>, wanted: &str) -> bool {
+    actual.is_some_and(|actual| {
+        !actual.is_empty() && actual.to_lowercase().contains(&wanted.to_lowercase())
+    })
+}
+
 /// A value Cliniko can compare against, written the way it parses it.
 pub trait FilterValue {
     /// The value as it goes after the operator.
@@ -303,6 +312,15 @@ pub struct ListPage<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contains_ignores_case_and_never_matches_a_missing_value() {
+        assert!(contains_text(Some("McAllister"), "all"));
+        assert!(contains_text(Some("ÉLODIE"), "élo"));
+        assert!(!contains_text(Some("Smith"), "smyth"));
+        assert!(!contains_text(None, "a"));
+        assert!(!contains_text(Some(""), ""));
+    }
 
     #[test]
     fn each_value_type_is_written_the_way_cliniko_parses_it() {

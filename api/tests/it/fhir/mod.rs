@@ -6,6 +6,7 @@
 mod booking;
 mod errors;
 mod jwks_uri;
+mod name_search;
 mod paging;
 mod resources;
 mod smart;

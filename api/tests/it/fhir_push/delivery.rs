@@ -1,6 +1,7 @@
 //! Patients reaching a FHIR server: a new sandbox patient arrives as a conditional `PUT` of a
 //! valid R4 Patient with a bearer token; a token past its lifetime is replaced; a 5xx is retried
-//! and the patient delivered once; a 400 fails at once and is shown with the server's answer;
+//! and the patient delivered once; a revoked token is replaced once, and a fresh token refused
+//! too fails the delivery without a loop; a 400 fails at once and is shown with the server's answer;
 //! SMART Backend Services assertions verify against the published JWKS with a JWT library
 //! nobody here wrote.
 
@@ -11,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_simple::prelude::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use super::{Scene, accept_patients, issue_tokens, token_answer};
@@ -111,6 +112,104 @@ async fn a_token_past_its_lifetime_is_replaced_and_a_refused_token_is_replaced_o
         .collect();
     assert_eq!(tokens, ["Bearer tok-short", "Bearer tok-long"]);
     assert_eq!(scene.received("POST", "/oauth/token").await.len(), 2);
+}
+
+/// The token endpoint answers `tokens` in turn, one each, then the last one forever.
+async fn issue_in_turn(scene: &Scene, tokens: &[&str]) {
+    for (at, token) in tokens.iter().enumerate() {
+        let mock = Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(token_answer(token, 3600))
+            .with_priority(u8::try_from(at + 1).unwrap());
+        let mock = if at + 1 < tokens.len() {
+            mock.up_to_n_times(1)
+        } else {
+            mock
+        };
+        mock.mount(&scene.fhir).await;
+    }
+}
+
+/// The FHIR server accepts `accepted` patient PUTs bearing `token`, then answers 401 to it (the
+/// token was revoked).
+async fn revoke_after(scene: &Scene, token: &str, accepted: u64) {
+    let bearer = format!("Bearer {token}");
+    if accepted > 0 {
+        Mock::given(method("PUT"))
+            .and(path("/fhir/r4/Patient"))
+            .and(header("authorization", bearer.as_str()))
+            .respond_with(ResponseTemplate::new(200))
+            .up_to_n_times(accepted)
+            .with_priority(1)
+            .mount(&scene.fhir)
+            .await;
+    }
+    Mock::given(method("PUT"))
+        .and(path("/fhir/r4/Patient"))
+        .and(header("authorization", bearer.as_str()))
+        .respond_with(ResponseTemplate::new(401).set_body_string("token revoked"))
+        .with_priority(2)
+        .mount(&scene.fhir)
+        .await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_once_and_a_second_401_fails_without_a_loop() {
+    let scene = Scene::start("harbour", true).await;
+    issue_in_turn(&scene, &["tok-1", "tok-2", "tok-3"]).await;
+    revoke_after(&scene, "tok-1", 1).await;
+    revoke_after(&scene, "tok-2", 1).await;
+    revoke_after(&scene, "tok-3", 0).await;
+    let destination = scene.add_oauth().await;
+
+    scene.desk.new_patient("Ana", "Kingi").await;
+    eventually("the first patient is delivered", async || {
+        statuses(&scene, &destination).await == ["delivered"]
+    })
+    .await;
+    // tok-1, still cached, is refused: one new token, and the patient is delivered with it.
+    scene.desk.new_patient("Rawiri", "Kingi").await;
+    eventually("the second patient is delivered", async || {
+        statuses(&scene, &destination).await == ["delivered", "delivered"]
+    })
+    .await;
+    let bearers = |puts: Vec<wiremock::Request>| -> Vec<String> {
+        puts.iter()
+            .map(|r| r.headers["authorization"].to_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        bearers(scene.received("PUT", "/Patient").await),
+        ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    );
+    assert_eq!(scene.received("POST", "/oauth/token").await.len(), 2);
+
+    // tok-2 is revoked too, and the fresh tok-3 is refused as well: the server means it. The
+    // delivery fails after one new token (a 401 is not retried), with no third try.
+    scene.desk.new_patient("Huia", "Kingi").await;
+    eventually("the third delivery fails", async || {
+        let mut now = statuses(&scene, &destination).await;
+        now.sort();
+        now == ["delivered", "delivered", "failed"]
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        bearers(scene.received("PUT", "/Patient").await),
+        [
+            "Bearer tok-1",
+            "Bearer tok-1",
+            "Bearer tok-2",
+            "Bearer tok-2",
+            "Bearer tok-3"
+        ]
+    );
+    assert_eq!(scene.received("POST", "/oauth/token").await.len(), 3);
+    let deliveries = scene.deliveries(&destination).await;
+    let failed = deliveries.iter().find(|d| d["status"] == "failed").unwrap();
+    let attempts = failed["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0]["status_code"], 401);
 }
 
 #[tokio::test]

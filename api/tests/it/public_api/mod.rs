@@ -234,19 +234,39 @@ impl Bookable {
 
 /// A raw call to the sandbox as Cliniko, with `key` (for comparing with what the API says).
 pub async fn cliniko_get(sandbox: &Sandbox, key: &SandboxKey, path: &str) -> Value {
+    cliniko_call(sandbox, key, Method::GET, path, None).await
+}
+
+/// A raw `POST` to the sandbox as Cliniko, with `key` (to set up records as a clinic would).
+pub async fn cliniko_post(sandbox: &Sandbox, key: &SandboxKey, path: &str, body: &Value) -> Value {
+    cliniko_call(sandbox, key, Method::POST, path, Some(body)).await
+}
+
+async fn cliniko_call(
+    sandbox: &Sandbox,
+    key: &SandboxKey,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Value {
     let url = format!(
         "{}{path}",
         sandbox.base_url().replace("{shard}", &key.shard)
     );
-    let response = reqwest::Client::new()
-        .get(url)
+    let mut request = reqwest::Client::new()
+        .request(method, url)
         .basic_auth(&key.key, Some(""))
         .header("user-agent", "ClinicGate Tests (tests@clinicgate.dev)")
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
+        .header("accept", "application/json");
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
     response.json().await.unwrap()
 }
 
