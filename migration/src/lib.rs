@@ -39,6 +39,7 @@ mod m20261207_000025_create_client_jwks;
 mod m20261208_000026_create_notifications;
 mod m20261208_000028_create_fhir_destinations;
 mod m20261208_000031_create_clinic_settings;
+mod m20261209_000038_create_notification_reminders;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000026_create_notifications::Migration),
             Box::new(m20261208_000028_create_fhir_destinations::Migration),
             Box::new(m20261208_000031_create_clinic_settings::Migration),
+            Box::new(m20261209_000038_create_notification_reminders::Migration),
         ]
     }
 }
