@@ -3,6 +3,9 @@
 //! the event engine: each enabled rule (event type × channel × audience) is a delivery target of
 //! [`OutboundKind::Notification`], so they share the outbox, the retry schedule and the attempt
 //! log with webhooks, and a send is idempotent per event and recipient (one delivery each).
+//! A reminder rule (`appointment.reminder`, `hours_before`) hears `appointment.created` and
+//! `appointment.updated`: its delivery is held in the queue until due, Cliniko is asked again
+//! then, and an idempotency key per appointment start makes it go once.
 //!
 //! - `service`: [`NotificationService`], the clinic's settings (owners and admins change them),
 //!   the publisher's [`Subscribers`](crate::events::Subscribers) and the history;
