@@ -39,6 +39,7 @@ pub mod ledger;
 pub mod mfa;
 pub(crate) mod mfa_recovery_codes;
 pub(crate) mod mfa_resets;
+pub(crate) mod notification_reminder_sends;
 pub(crate) mod notification_settings;
 pub mod notifications;
 pub mod outbound;

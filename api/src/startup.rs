@@ -53,6 +53,7 @@ use clinicgate_core::clinic_settings::ClinicSettingsService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::{ClinikoKeyService, FingerprintReport, load_key_fingerprinter};
+use clinicgate_core::clock::Clock;
 use clinicgate_core::crypto::{MasterKey, MasterKeyring};
 use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::{DeliveryQueue, DeliveryWorker, OutboundKind, RetrySchedule};
@@ -399,6 +400,7 @@ impl Application {
             events,
             delivery_queue,
             delivery_wake,
+            clock: Clock::system(),
             sessions,
             tokens,
             clients,
@@ -623,6 +625,7 @@ fn delivery_worker(state: &AppState) -> DeliveryWorker {
         RetrySchedule::default(),
         state.settings.events.worker(),
     )
+    .with_clock(state.clock.clone())
     .with_sender(OutboundKind::Webhook, Arc::new(webhooks))
     .with_sender(OutboundKind::PatientSync, Arc::new(patient_sync))
     .with_sender(OutboundKind::FhirPush, Arc::new(state.fhir_push.clone()))
@@ -644,6 +647,7 @@ fn notification_sender(state: &AppState) -> NotificationSender {
         Arc::new(IcsInvitations::new(&config.from)),
         config.send_timeout(),
     )
+    .with_clock(state.clock.clone())
 }
 
 /// The configured SMTP relay (notification e-mails and password links), or a mailer that reports

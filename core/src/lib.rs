@@ -10,6 +10,7 @@ pub mod clinic_settings;
 pub mod clinics;
 pub mod cliniko;
 pub mod cliniko_key;
+pub mod clock;
 pub mod crypto;
 pub mod dashboard;
 pub mod delivery;

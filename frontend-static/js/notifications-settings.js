@@ -14,7 +14,9 @@
     "appointment.created": "Booked (confirmation)",
     "appointment.updated": "Changed",
     "appointment.cancelled": "Cancelled",
+    "appointment.reminder": "Reminder before the appointment",
   };
+  const REMINDER = "appointment.reminder";
 
   function problemText(result) {
     const problem = result.body || {};
@@ -38,13 +40,21 @@
     document.getElementById("preview-panel").hidden = false;
   }
 
+  // The reminder's row also says how many hours before (one value for all its audiences).
+  function label(event, settings) {
+    if (event !== REMINDER) return element("td", { text: LABELS[event] || event });
+    const reminder = settings.rules.find((r) => r.event === REMINDER);
+    const hours = element("input", { type: "number", id: "notify-hours_before", min: "1", max: "168", value: String((reminder && reminder.hours_before) || 24), "aria-label": "Hours before the appointment", className: "input-small" });
+    return element("td", {}, [element("span", { text: "Reminder " }), hours, element("span", { text: " hours before the appointment" })]);
+  }
+
   function render(settings) {
     const on = (event, audience) => settings.rules.some((r) => r.event === event && r.audience === audience && r.channel === "email");
     rulesBody.replaceChildren(...settings.events.map((event) => {
       const button = element("button", { type: "button", className: "button button-secondary button-small", text: "Preview" });
       button.addEventListener("click", () => preview(event, "patient"));
       return element("tr", {}, [
-        element("td", { text: LABELS[event] || event }),
+        label(event, settings),
         element("td", {}, [checkbox(event, "patient", on(event, "patient"))]),
         element("td", {}, [checkbox(event, "staff", on(event, "staff"))]),
         element("td", { className: "row-actions" }, [button]),
@@ -86,9 +96,12 @@
     event.preventDefault();
     clearErrors(form);
     show(saved, "");
-    const rules = [...rulesBody.querySelectorAll("input[type=checkbox]:checked")].map((box) => ({
-      event: box.dataset.event, channel: "email", audience: box.dataset.audience,
-    }));
+    const hours = document.getElementById("notify-hours_before");
+    const rules = [...rulesBody.querySelectorAll("input[type=checkbox]:checked")].map((box) => {
+      const rule = { event: box.dataset.event, channel: "email", audience: box.dataset.audience };
+      if (rule.event === REMINDER) rule.hours_before = Number(hours.value);
+      return rule;
+    });
     const result = await api("PUT", "/api/tenant/notifications/settings", { staff_email: staffEmail.value, rules });
     if (result.ok) {
       render(result.body);

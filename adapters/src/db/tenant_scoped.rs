@@ -63,6 +63,7 @@ tenant_owned! {
     crate::mfa => TenantId,
     crate::mfa_recovery_codes => TenantId,
     crate::mfa_resets => TenantId,
+    crate::notification_reminder_sends => TenantId,
     crate::notification_settings => TenantId,
     crate::notifications => TenantId,
     crate::partner_links => TenantId,

@@ -12,6 +12,8 @@ pub struct Model {
     pub event_type: String,
     pub channel: String,
     pub audience: String,
+    /// Hours before the appointment, for a reminder rule.
+    pub hours_before: Option<i32>,
     pub created_at: ChronoDateTimeUtc,
 }
 

@@ -1,5 +1,6 @@
 //! Clinics' notification settings stored with sea-orm (`notification_rules`, with the staff
-//! address in `notification_settings`), and the SMTP mailer (`smtp`). Every query starts from
+//! address in `notification_settings`), reminders' idempotency keys
+//! (`notification_reminder_sends`), and the SMTP mailer (`smtp`). Every query starts from
 //! [`InTenant`](crate::db::tenant_scoped::InTenant).
 
 pub(crate) mod entity;
@@ -7,10 +8,11 @@ pub mod smtp;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use clinicgate_core::events::EventType;
+use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::notifications::{
-    Audience, Channel, NotificationRepository, NotificationRuleId, Rule, RuleKey, StoredSettings,
+    Audience, Channel, NotificationRepository, NotificationRuleId, ReminderKey, Rule, RuleKey,
+    RuleSpec, StoredSettings, Trigger,
 };
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::OnConflict;
@@ -21,6 +23,7 @@ use sea_orm::{
 
 use crate::db::db_error;
 use crate::db::tenant_scoped::InTenant as _;
+use crate::notification_reminder_sends::entity as reminder_sends;
 use crate::notification_settings::entity as settings;
 
 /// [`NotificationRepository`] over the database.
@@ -45,10 +48,14 @@ fn to_domain(row: entity::Model) -> Result<Rule> {
     Ok(Rule {
         id: NotificationRuleId::from_uuid(row.id),
         key: RuleKey {
-            event_type: EventType::parse(&row.event_type).ok_or_else(|| corrupt("event_type"))?,
+            trigger: Trigger::parse(&row.event_type).ok_or_else(|| corrupt("event_type"))?,
             channel: Channel::parse(&row.channel).ok_or_else(|| corrupt("channel"))?,
             audience: Audience::parse(&row.audience).ok_or_else(|| corrupt("audience"))?,
         },
+        hours_before: row
+            .hours_before
+            .map(|hours| u16::try_from(hours).map_err(|_| corrupt("hours_before")))
+            .transpose()?,
     })
 }
 
@@ -85,7 +92,7 @@ impl NotificationRepository for SeaNotificationRepository {
         &self,
         tenant: TenantId,
         staff_email: Option<&str>,
-        rules: &[RuleKey],
+        rules: &[RuleSpec],
     ) -> Result<StoredSettings> {
         let txn = self.db.begin().await.map_err(db_error)?;
         let now = Utc::now();
@@ -107,7 +114,7 @@ impl NotificationRepository for SeaNotificationRepository {
         let existing = read(&txn, tenant).await?.rules;
         let gone: Vec<_> = existing
             .iter()
-            .filter(|rule| !rules.contains(&rule.key))
+            .filter(|rule| !rules.iter().any(|spec| spec.key == rule.key))
             .map(|rule| rule.id.as_uuid())
             .collect();
         if !gone.is_empty() {
@@ -117,15 +124,34 @@ impl NotificationRepository for SeaNotificationRepository {
                 .await
                 .map_err(db_error)?;
         }
+        // A kept rule takes its new hours (its waiting reminders are due by them when they are
+        // next looked at).
+        for rule in &existing {
+            if let Some(spec) = rules
+                .iter()
+                .find(|spec| spec.key == rule.key && spec.hours_before != rule.hours_before)
+            {
+                entity::Entity::update_many_in_tenant(tenant)
+                    .col_expr(
+                        entity::Column::HoursBefore,
+                        sea_orm::sea_query::Expr::value(spec.hours_before.map(i32::from)),
+                    )
+                    .filter(entity::Column::Id.eq(rule.id.as_uuid()))
+                    .exec(&txn)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
         let new: Vec<_> = rules
             .iter()
-            .filter(|key| !existing.iter().any(|rule| rule.key == **key))
-            .map(|key| entity::ActiveModel {
+            .filter(|spec| !existing.iter().any(|rule| rule.key == spec.key))
+            .map(|spec| entity::ActiveModel {
                 id: Set(NotificationRuleId::new().as_uuid()),
                 tenant_id: Set(tenant.as_uuid()),
-                event_type: Set(key.event_type.as_str().to_owned()),
-                channel: Set(key.channel.as_str().to_owned()),
-                audience: Set(key.audience.as_str().to_owned()),
+                event_type: Set(spec.key.trigger.as_str().to_owned()),
+                channel: Set(spec.key.channel.as_str().to_owned()),
+                audience: Set(spec.key.audience.as_str().to_owned()),
+                hours_before: Set(spec.hours_before.map(i32::from)),
                 created_at: Set(now),
             })
             .collect();
@@ -150,14 +176,32 @@ impl NotificationRepository for SeaNotificationRepository {
             .transpose()
     }
 
-    async fn rules_for(&self, tenant: TenantId, event_type: EventType) -> Result<Vec<Rule>> {
-        entity::Entity::find_in_tenant(tenant)
-            .filter(entity::Column::EventType.eq(event_type.as_str()))
-            .all(&self.db)
+    async fn claim_reminder(
+        &self,
+        tenant: TenantId,
+        key: &ReminderKey,
+        delivery: DeliveryId,
+    ) -> Result<bool> {
+        reminder_sends::Entity::insert(reminder_sends::ActiveModel {
+            tenant_id: Set(tenant.as_uuid()),
+            rule_id: Set(key.rule.as_uuid()),
+            appointment_id: Set(key.appointment_id.clone()),
+            starts_at: Set(key.starts_at),
+            delivery_id: Set(delivery.as_uuid()),
+            created_at: Set(Utc::now()),
+        })
+        // The primary key is the reminder's key: a second writer's row is not written.
+        .on_conflict_do_nothing()
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(db_error)?;
+        let holder = reminder_sends::Entity::find_in_tenant(tenant)
+            .filter(reminder_sends::Column::RuleId.eq(key.rule.as_uuid()))
+            .filter(reminder_sends::Column::AppointmentId.eq(key.appointment_id.as_str()))
+            .filter(reminder_sends::Column::StartsAt.eq(key.starts_at))
+            .one(&self.db)
             .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .map_err(db_error)?;
+        Ok(holder.is_some_and(|row| row.delivery_id == delivery.as_uuid()))
     }
 }

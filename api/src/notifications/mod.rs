@@ -14,9 +14,8 @@ use chrono::{DateTime, Utc};
 use clinicgate_core::Error;
 use clinicgate_core::delivery::AttemptResult;
 use clinicgate_core::error::FieldError;
-use clinicgate_core::events::EventType;
 use clinicgate_core::notifications::{
-    Audience, Channel, HistoryEntry, NOTIFIABLE, RuleKey, SettingsInput, StoredSettings,
+    Audience, Channel, HistoryEntry, Rule, RuleKey, SettingsInput, StoredSettings, Trigger,
     render_sample,
 };
 use serde::{Deserialize, Serialize};
@@ -31,7 +30,9 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotificationRuleDto {
     /// `appointment.created` (a booking confirmation, with an `.ics` invitation),
-    /// `appointment.updated` or `appointment.cancelled` (with an `.ics` cancellation).
+    /// `appointment.updated`, `appointment.cancelled` (with an `.ics` cancellation), or
+    /// `appointment.reminder` (`hours_before` the appointment; not sent for an appointment
+    /// cancelled, deleted or moved meanwhile, nor for one booked less than that ahead).
     #[schema(example = "appointment.created")]
     pub event: String,
     /// `email`.
@@ -41,14 +42,20 @@ pub struct NotificationRuleDto {
     /// `staff` (the settings' staff address).
     #[schema(example = "patient")]
     pub audience: String,
+    /// For `appointment.reminder` only (and required there): how many hours before the
+    /// appointment the reminder goes, 1 to 168.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 24, minimum = 1, maximum = 168)]
+    pub hours_before: Option<u32>,
 }
 
-impl From<RuleKey> for NotificationRuleDto {
-    fn from(key: RuleKey) -> Self {
+impl From<Rule> for NotificationRuleDto {
+    fn from(rule: Rule) -> Self {
         Self {
-            event: key.event_type.as_str().to_owned(),
-            channel: key.channel.as_str().to_owned(),
-            audience: key.audience.as_str().to_owned(),
+            event: rule.key.trigger.as_str().to_owned(),
+            channel: rule.key.channel.as_str().to_owned(),
+            audience: rule.key.audience.as_str().to_owned(),
+            hours_before: rule.hours_before.map(u32::from),
         }
     }
 }
@@ -61,7 +68,8 @@ pub struct NotificationSettingsOut {
     pub staff_email: Option<String>,
     /// The enabled rules; every other combination is off.
     pub rules: Vec<NotificationRuleDto>,
-    /// The events notifications can be turned on for.
+    /// The events notifications can be turned on for (`appointment.reminder` is the reminder
+    /// before each appointment).
     pub events: Vec<String>,
     /// Whether this deployment has an SMTP relay: without one, e-mails are recorded as failed
     /// with `not_configured`.
@@ -149,8 +157,8 @@ pub struct NotificationHistoryQuery {
 fn settings_out(state: &AppState, stored: StoredSettings) -> NotificationSettingsOut {
     NotificationSettingsOut {
         staff_email: stored.staff_email,
-        rules: stored.rules.into_iter().map(|r| r.key.into()).collect(),
-        events: NOTIFIABLE.iter().map(|t| t.as_str().to_owned()).collect(),
+        rules: stored.rules.into_iter().map(Into::into).collect(),
+        events: Trigger::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
         email_configured: state.settings.notifications.smtp().is_some(),
         updated_at: stored.updated_at,
     }
@@ -177,7 +185,7 @@ pub async fn get_notification_settings(
 route_problems!(
     /// What `PUT /api/tenant/notifications/settings` answers itself.
     PutNotificationSettingsProblems {
-        422 => "a rule names an unknown event, channel or audience, the staff address is not an address or is missing for a staff rule (field `errors`); or JSON of the wrong shape (`invalid_body`)",
+        422 => "a rule names an unknown event, channel or audience, a reminder has no `hours_before` in 1-168 (or another rule has one), the staff address is not an address or is missing for a staff rule (field `errors`); or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
@@ -209,6 +217,7 @@ pub async fn put_notification_settings(
                 event: rule.event,
                 channel: rule.channel,
                 audience: rule.audience,
+                hours_before: rule.hours_before,
             })
             .collect(),
     };
@@ -240,12 +249,12 @@ pub async fn preview_notification(
     body: web::Json<NotificationRuleDto>,
 ) -> Result<HttpResponse, ApiError> {
     auth.ctx().require_manager()?;
-    let event_type = EventType::parse(body.event.trim()).filter(|t| NOTIFIABLE.contains(t));
+    let trigger = Trigger::parse(body.event.trim());
     let channel = Channel::parse(body.channel.trim());
     let audience = Audience::parse(body.audience.trim());
-    let (Some(event_type), Some(channel), Some(audience)) = (event_type, channel, audience) else {
+    let (Some(trigger), Some(channel), Some(audience)) = (trigger, channel, audience) else {
         let mut errors = Vec::new();
-        if event_type.is_none() {
+        if trigger.is_none() {
             errors.push(FieldError::new(
                 "event",
                 "invalid",
@@ -265,7 +274,7 @@ pub async fn preview_notification(
         return Err(Error::Validation(errors).into());
     };
     let rendered = render_sample(RuleKey {
-        event_type,
+        trigger,
         channel,
         audience,
     })?;

@@ -14,6 +14,7 @@ use clinicgate_core::clinic_settings::ClinicSettingsService;
 use clinicgate_core::clinics::{ClinicRepository, SignupService};
 use clinicgate_core::cliniko::ClinikoClient;
 use clinicgate_core::cliniko_key::ClinikoKeyService;
+use clinicgate_core::clock::Clock;
 use clinicgate_core::crypto::MasterKeyring;
 use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::DeliveryQueue;
@@ -143,6 +144,9 @@ pub struct Inner {
     pub delivery_queue: Arc<dyn DeliveryQueue>,
     /// Wakes this instance's delivery worker when deliveries were appended or made due.
     pub delivery_wake: Arc<Notify>,
+    /// The time the delivery worker and the notification reminders schedule by (the system
+    /// clock; tests move it forward to make a reminder due).
+    pub clock: Clock,
     /// Partners' webhook endpoints (also what the delivery worker and the event publisher ask
     /// about them).
     pub webhooks: WebhookEndpointService,

@@ -18,6 +18,7 @@ use super::queue::{
 };
 use super::schedule::RetrySchedule;
 use crate::Result;
+use crate::clock::Clock;
 use crate::events::EventType;
 use crate::secrets::{SecretPurpose, Vault};
 
@@ -108,6 +109,7 @@ pub struct DeliveryWorker {
     senders: Vec<(OutboundKind, Arc<dyn Sender>)>,
     schedule: RetrySchedule,
     settings: WorkerSettings,
+    clock: Clock,
 }
 
 /// The pause after the queue could not be read, so a database outage is not hammered.
@@ -127,7 +129,15 @@ impl DeliveryWorker {
             senders: Vec::new(),
             schedule,
             settings,
+            clock: Clock::system(),
         }
+    }
+
+    /// Reads due times from `clock` (tests move it forward to make scheduled deliveries due).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Sends deliveries of `kind` with `sender`.
@@ -147,7 +157,7 @@ impl DeliveryWorker {
     pub async fn run_once(&self) -> Result<usize> {
         let claimed = self
             .queue
-            .claim(Utc::now(), self.settings.lease, self.settings.batch)
+            .claim(self.clock.now(), self.settings.lease, self.settings.batch)
             .await?;
         let count = claimed.len();
         let attempted: Vec<Attempted> =
@@ -194,7 +204,7 @@ impl DeliveryWorker {
                 pause = self.settings.poll;
                 match self
                     .queue
-                    .claim(Utc::now(), self.settings.lease, limit)
+                    .claim(self.clock.now(), self.settings.lease, limit)
                     .await
                 {
                     Ok(claimed) => {
@@ -317,7 +327,7 @@ impl DeliveryWorker {
         let next = self.schedule.next(
             delivery.attempts.saturating_add(1),
             sent.verdict,
-            Utc::now(),
+            self.clock.now(),
             &mut rand::rng(),
         );
         let attempt = AttemptRecord {

@@ -62,6 +62,17 @@ pub trait Subscribers: Send + Sync + fmt::Debug {
     /// The clinic's targets that receive `event_type` (enabled, subscribed, and allowed to read
     /// the data it carries).
     async fn targets(&self, tenant: TenantId, event_type: EventType) -> Result<Vec<Target>>;
+
+    /// When `event` may be forgotten at the earliest, if its targets of this kind need it longer
+    /// than the retention (a reminder waits in the queue until shortly before its appointment).
+    /// Asked only when this kind has targets for the event.
+    async fn keep_until(
+        &self,
+        _tenant: TenantId,
+        _event: &NewEvent,
+    ) -> Result<Option<DateTime<Utc>>> {
+        Ok(None)
+    }
 }
 
 /// Publishes events: the one way an event enters the queue.
@@ -129,11 +140,20 @@ impl EventPublisher {
     /// subscriptions cannot be read.
     pub async fn prepare(&self, tenant: TenantId, event: NewEvent) -> Result<PreparedEvent> {
         let mut targets = Vec::new();
+        let mut keep_until = None;
         for subscribers in &self.subscribers {
-            targets.extend(subscribers.targets(tenant, event.event_type).await?);
+            let theirs = subscribers.targets(tenant, event.event_type).await?;
+            if !theirs.is_empty() {
+                keep_until = keep_until.max(subscribers.keep_until(tenant, &event).await?);
+            }
+            targets.extend(theirs);
+        }
+        let mut sealed = self.seal(tenant, event).await?;
+        if let Some(keep_until) = keep_until {
+            sealed.expires_at = sealed.expires_at.max(keep_until);
         }
         Ok(PreparedEvent {
-            event: self.seal(tenant, event).await?,
+            event: sealed,
             targets,
         })
     }

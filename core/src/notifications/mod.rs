@@ -3,6 +3,9 @@
 //! the event engine: each enabled rule (event type × channel × audience) is a delivery target of
 //! [`OutboundKind::Notification`], so they share the outbox, the retry schedule and the attempt
 //! log with webhooks, and a send is idempotent per event and recipient (one delivery each).
+//! A reminder rule (`appointment.reminder`, `hours_before`) hears `appointment.created` and
+//! `appointment.updated`: its delivery is held in the queue until due, Cliniko is asked again
+//! then, and an idempotency key per appointment start makes it go once.
 //!
 //! - `service`: [`NotificationService`], the clinic's settings (owners and admins change them),
 //!   the publisher's [`Subscribers`](crate::events::Subscribers) and the history;
@@ -35,6 +38,7 @@ pub use templates::{Rendered, SampleData, render, render_sample};
 
 use crate::Result;
 use crate::calendar_feeds::FeedAppointment;
+use crate::delivery::DeliveryId;
 use crate::events::EventType;
 use crate::ids::TenantId;
 
@@ -102,15 +106,75 @@ pub const NOTIFIABLE: [EventType; 3] = [
     EventType::AppointmentCancelled,
 ];
 
+/// The wire and stored name of the reminder trigger.
+pub const REMINDER: &str = "appointment.reminder";
+
+/// The longest a reminder may come before its appointment: a week.
+pub const MAX_HOURS_BEFORE: u16 = 168;
+
+/// What sends a rule's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Trigger {
+    /// An event of one of the [`NOTIFIABLE`] types, as it happens.
+    Event(EventType),
+    /// A reminder, the rule's `hours_before` before each appointment: scheduled by the
+    /// appointment's `appointment.created` and `appointment.updated` events, not sent for a
+    /// cancelled, deleted or moved appointment.
+    Reminder,
+}
+
+impl Trigger {
+    /// Every trigger, in the order the settings list them.
+    pub const ALL: [Self; 4] = [
+        Self::Event(NOTIFIABLE[0]),
+        Self::Event(NOTIFIABLE[1]),
+        Self::Event(NOTIFIABLE[2]),
+        Self::Reminder,
+    ];
+
+    /// The stored and wire name (`appointment.created`, `appointment.reminder`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Event(event_type) => event_type.as_str(),
+            Self::Reminder => REMINDER,
+        }
+    }
+
+    /// Reads a stored or wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+
+    /// Whether a delivery of `event_type` goes to a rule of this trigger.
+    pub fn hears(self, event_type: EventType) -> bool {
+        match self {
+            Self::Event(own) => own == event_type,
+            Self::Reminder => matches!(
+                event_type,
+                EventType::AppointmentCreated | EventType::AppointmentUpdated
+            ),
+        }
+    }
+}
+
 /// What a rule turns on, without its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RuleKey {
-    /// The event that sends it.
-    pub event_type: EventType,
+    /// What sends it.
+    pub trigger: Trigger,
     /// How.
     pub channel: Channel,
     /// To whom.
     pub audience: Audience,
+}
+
+/// A rule as saved: what it turns on and, for a reminder, how long before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleSpec {
+    /// What it turns on.
+    pub key: RuleKey,
+    /// Hours before the appointment (reminders only, 1 to [`MAX_HOURS_BEFORE`]).
+    pub hours_before: Option<u16>,
 }
 
 /// A stored rule.
@@ -120,6 +184,20 @@ pub struct Rule {
     pub id: NotificationRuleId,
     /// What it turns on.
     pub key: RuleKey,
+    /// Hours before the appointment, for a reminder.
+    pub hours_before: Option<u16>,
+}
+
+/// The idempotency key of one reminder: one message per rule (recipient and channel) ×
+/// appointment × start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderKey {
+    /// The reminder rule.
+    pub rule: NotificationRuleId,
+    /// Cliniko's id of the appointment.
+    pub appointment_id: String,
+    /// The start it reminds of.
+    pub starts_at: DateTime<Utc>,
 }
 
 /// A clinic's notification settings as stored.
@@ -140,20 +218,28 @@ pub trait NotificationRepository: Send + Sync + fmt::Debug {
     async fn settings(&self, tenant: TenantId) -> Result<StoredSettings>;
 
     /// Replaces the clinic's settings: rules in `rules` that already exist keep their id (their
-    /// pending deliveries still find them), the others are created, and rules no longer listed
-    /// are removed.
+    /// pending deliveries still find them) and take the new `hours_before`, the others are
+    /// created, and rules no longer listed are removed.
     async fn save(
         &self,
         tenant: TenantId,
         staff_email: Option<&str>,
-        rules: &[RuleKey],
+        rules: &[RuleSpec],
     ) -> Result<StoredSettings>;
 
     /// One rule of the clinic.
     async fn rule(&self, tenant: TenantId, id: NotificationRuleId) -> Result<Option<Rule>>;
 
-    /// The clinic's rules for `event_type`.
-    async fn rules_for(&self, tenant: TenantId, event_type: EventType) -> Result<Vec<Rule>>;
+    /// Claims the reminder `key` for `delivery`: `true` when this delivery is the one that sends
+    /// it (it wrote the key now, or wrote it on an earlier attempt), `false` when another
+    /// delivery did. Claimed before the message is sent, so a reminder goes out at most once
+    /// however many deliveries and instances come to it.
+    async fn claim_reminder(
+        &self,
+        tenant: TenantId,
+        key: &ReminderKey,
+        delivery: DeliveryId,
+    ) -> Result<bool>;
 }
 
 /// A file attached to an e-mail.

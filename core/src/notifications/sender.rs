@@ -17,11 +17,12 @@ use serde::Deserialize;
 use super::templates::{SampleData, render};
 use super::{
     Audience, Channel, Invitations, InviteMethod, MailOutcome, Mailer, NotificationRuleId,
-    NotificationService, OutgoingEmail, Rule, mask_email,
+    NotificationService, OutgoingEmail, ReminderKey, Rule, Trigger, mask_email,
 };
 use crate::calendar_feeds::FeedAppointment;
 use crate::cliniko::{ClinikoClient, ClinikoId, Lane, Patient};
 use crate::cliniko_key::{Background, ClinikoKeyService};
+use crate::clock::Clock;
 use crate::delivery::{
     AttemptResult, Delivery, EventMessage, SendOutcome, Sender, Sent, TransportFailure, Verdict,
 };
@@ -56,6 +57,7 @@ pub struct NotificationSender {
     mailer: Arc<dyn Mailer>,
     invitations: Arc<dyn Invitations>,
     timeout: Duration,
+    clock: Clock,
 }
 
 /// What a delivery ended with before anything was sent.
@@ -66,12 +68,6 @@ fn unsent(verdict: Verdict, why: &str) -> SendOutcome {
         latency: Duration::ZERO,
         response_excerpt: Some(format!("not sent: {why}")),
     })
-}
-
-fn held() -> SendOutcome {
-    SendOutcome::Held {
-        until: Utc::now() + HOLD_UNREADABLE,
-    }
 }
 
 impl NotificationSender {
@@ -92,6 +88,138 @@ impl NotificationSender {
             mailer,
             invitations,
             timeout,
+            clock: Clock::system(),
+        }
+    }
+
+    /// Reads the time reminders are due by from `clock` (the delivery worker's).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The delivery waits a minute: what it needs cannot be read now.
+    fn held(&self) -> SendOutcome {
+        SendOutcome::Held {
+            until: self.clock.now() + HOLD_UNREADABLE,
+        }
+    }
+
+    /// The reminder of `rule` about `appointment`, once it is due and the appointment still
+    /// stands at that time in Cliniko; or what the delivery does instead (waits until due, or
+    /// ends unsent).
+    async fn reminder(
+        &self,
+        delivery: &Delivery,
+        event: &EventMessage,
+        rule: Rule,
+        appointment: &EventAppointment,
+    ) -> std::result::Result<OutgoingEmail, SendOutcome> {
+        if !Trigger::Reminder.hears(event.event_type) {
+            return Err(SendOutcome::Gone);
+        }
+        let Some(hours) = rule.hours_before else {
+            return Err(unsent(
+                Verdict::Fail,
+                "the reminder rule has no hours_before",
+            ));
+        };
+        if appointment.cancelled_at.is_some() {
+            return Err(unsent(Verdict::Delivered, "the appointment is cancelled"));
+        }
+        let due = appointment.starts_at - chrono::Duration::hours(i64::from(hours));
+        if event.occurred_at >= due {
+            return Err(unsent(
+                Verdict::Delivered,
+                &format!(
+                    "booked or changed less than {hours} hours before the appointment, so no reminder"
+                ),
+            ));
+        }
+        let now = self.clock.now();
+        if now < due {
+            // The durable schedule: the delivery stays pending in the queue until it is due,
+            // claimed then by whichever instance looks first.
+            return Err(SendOutcome::Held { until: due });
+        }
+        if now >= appointment.starts_at {
+            return Err(unsent(
+                Verdict::Delivered,
+                "the appointment had started before the reminder could go",
+            ));
+        }
+        self.still_booked(delivery, appointment).await?;
+        let key = ReminderKey {
+            rule: rule.id,
+            appointment_id: appointment.id.clone(),
+            starts_at: appointment.starts_at,
+        };
+        match self
+            .service
+            .claim_reminder(delivery.tenant_id, &key, delivery.id)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(unsent(
+                    Verdict::Delivered,
+                    "this appointment's reminder was already sent",
+                ));
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, delivery_id = %delivery.id, "a reminder's idempotency key could not be written; the delivery waits");
+                return Err(self.held());
+            }
+        }
+        self.email(delivery, event, rule, appointment).await
+    }
+
+    /// `Ok` when Cliniko still has `appointment` booked at the start its event carries: a
+    /// reminder is never sent for an appointment cancelled, deleted or moved since (a move
+    /// schedules the reminder of the new start through its own event).
+    async fn still_booked(
+        &self,
+        delivery: &Delivery,
+        appointment: &EventAppointment,
+    ) -> std::result::Result<(), SendOutcome> {
+        let Some(id) = ClinikoId::parse(&appointment.id) else {
+            return Err(unsent(Verdict::Fail, "the appointment has no Cliniko id"));
+        };
+        let cliniko = self.cliniko.clone();
+        let found = self
+            .keys
+            .in_background(delivery.tenant_id, |account| async move {
+                cliniko.appointment(&account, Lane::Background, &id).await
+            })
+            .await;
+        match found {
+            Ok(Background::Done(current)) => {
+                if current.cancelled_at.is_some()
+                    || current.deleted_at.is_some()
+                    || current.archived_at.is_some()
+                {
+                    Err(unsent(
+                        Verdict::Delivered,
+                        "the appointment was cancelled in Cliniko",
+                    ))
+                } else if current.starts_at != appointment.starts_at {
+                    Err(unsent(
+                        Verdict::Delivered,
+                        "the appointment moved; the reminder of its new time is scheduled by the change",
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(Error::NotFound { .. }) => Err(unsent(
+                Verdict::Delivered,
+                "the appointment is no longer in Cliniko",
+            )),
+            Ok(Background::NotConnected | Background::Rejected) | Err(_) => {
+                tracing::warn!(delivery_id = %delivery.id, "a reminder's appointment could not be read from Cliniko; the delivery waits");
+                Err(self.held())
+            }
         }
     }
 
@@ -116,7 +244,7 @@ impl NotificationSender {
             }
             Ok(Background::NotConnected | Background::Rejected) | Err(_) => {
                 tracing::warn!(delivery_id = %delivery.id, "a notification's patient could not be read from Cliniko; the delivery waits");
-                Err(held())
+                Err(self.held())
             }
         }
     }
@@ -157,7 +285,7 @@ impl NotificationSender {
             Audience::Staff => match self.service.staff_email(delivery.tenant_id).await {
                 Ok(Some(email)) => email,
                 Ok(None) => return Err(unsent(Verdict::Fail, "no staff address is set")),
-                Err(_) => return Err(held()),
+                Err(_) => return Err(self.held()),
             },
         };
         let zone: Tz = appointment.time_zone.parse().unwrap_or(Tz::UTC);
@@ -176,7 +304,10 @@ impl NotificationSender {
             unsent(Verdict::Fail, "the message could not be rendered")
         })?;
         let mut attachments = Vec::new();
-        if let Some(invitation) = self.invitation(delivery, event, rule, appointment, zone, &data) {
+        if matches!(rule.key.trigger, Trigger::Event(_))
+            && let Some(invitation) =
+                self.invitation(delivery, event, rule, appointment, zone, &data)
+        {
             attachments.push(invitation);
         }
         Ok(OutgoingEmail {
@@ -320,7 +451,7 @@ impl Sender for NotificationSender {
             Ok(None) => return SendOutcome::Gone,
             Err(err) => {
                 tracing::warn!(error = %err, rule_id = %id, "a notification rule could not be read; the delivery waits");
-                return held();
+                return self.held();
             }
         };
         let Ok(appointment) = serde_json::from_str::<EventAppointment>(event.data.expose_secret())
@@ -328,11 +459,17 @@ impl Sender for NotificationSender {
             tracing::error!(delivery_id = %delivery.id, "a notification delivery carries no appointment");
             return SendOutcome::Gone;
         };
-        let email = match rule.key.channel {
-            Channel::Email => match self.email(delivery, event, rule, &appointment).await {
-                Ok(email) => email,
-                Err(outcome) => return outcome,
-            },
+        let email = match (rule.key.channel, rule.key.trigger) {
+            (Channel::Email, Trigger::Reminder) => {
+                self.reminder(delivery, event, rule, &appointment).await
+            }
+            (Channel::Email, Trigger::Event(_)) => {
+                self.email(delivery, event, rule, &appointment).await
+            }
+        };
+        let email = match email {
+            Ok(email) => email,
+            Err(outcome) => return outcome,
         };
         let started = Instant::now();
         let outcome = self.mailer.send(&email, self.timeout).await;

@@ -4,14 +4,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
+
 use super::{
-    Audience, Channel, NOTIFIABLE, NotificationRepository, NotificationRuleId, Rule, RuleKey,
-    StoredSettings,
+    Audience, Channel, MAX_HOURS_BEFORE, NotificationRepository, NotificationRuleId, Rule, RuleKey,
+    RuleSpec, StoredSettings, Trigger,
 };
 use crate::Result;
 use crate::delivery::{AttemptRecord, Delivery, DeliveryQueue, OutboundKind, Target};
 use crate::error::{Error, FieldError};
-use crate::events::{EventType, Subscribers};
+use crate::events::{EventData, EventType, NewEvent, Subscribers};
 use crate::ids::TenantId;
 use crate::tenancy::TenantContext;
 use crate::users::Email;
@@ -19,12 +21,14 @@ use crate::users::Email;
 /// One rule as a clinic sends it, before it is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleInput {
-    /// An event type's wire name (`appointment.created`).
+    /// An event type's wire name (`appointment.created`), or `appointment.reminder`.
     pub event: String,
     /// `email`.
     pub channel: String,
     /// `patient` or `staff`.
     pub audience: String,
+    /// Hours before the appointment, for `appointment.reminder` (and only for it).
+    pub hours_before: Option<u32>,
 }
 
 /// The settings as a clinic sends them, before they are read.
@@ -42,7 +46,7 @@ pub struct HistoryEntry {
     /// The delivery.
     pub delivery: Delivery,
     /// The rule that sent it.
-    pub rule: RuleKey,
+    pub rule: Rule,
     /// Its attempts, oldest first; their excerpts hold the masked recipient and the relay's
     /// answer.
     pub attempts: Vec<AttemptRecord>,
@@ -94,14 +98,15 @@ impl NotificationService {
         let mut rules = Vec::new();
         for (i, rule) in input.rules.iter().enumerate() {
             let field = |name: &str| format!("rules[{i}].{name}");
-            let event_type = EventType::parse(rule.event.trim()).filter(|t| NOTIFIABLE.contains(t));
+            let trigger = Trigger::parse(rule.event.trim());
             let channel = Channel::parse(rule.channel.trim());
             let audience = Audience::parse(rule.audience.trim());
-            if event_type.is_none() {
+            if trigger.is_none() {
                 errors.push(FieldError::new(
                     field("event"),
                     "invalid",
-                    "use appointment.created, appointment.updated or appointment.cancelled",
+                    "use appointment.created, appointment.updated, appointment.cancelled or \
+                     appointment.reminder",
                 ));
             }
             if channel.is_none() {
@@ -114,9 +119,33 @@ impl NotificationService {
                     "use patient or staff",
                 ));
             }
-            if let (Some(event_type), Some(channel), Some(audience)) =
-                (event_type, channel, audience)
-            {
+            let hours_before = match (trigger, rule.hours_before) {
+                (Some(Trigger::Reminder), Some(hours))
+                    if (1..=u32::from(MAX_HOURS_BEFORE)).contains(&hours) =>
+                {
+                    u16::try_from(hours).ok()
+                }
+                (Some(Trigger::Reminder), _) => {
+                    errors.push(FieldError::new(
+                        field("hours_before"),
+                        "invalid",
+                        format!(
+                            "give how many hours before the appointment the reminder goes, 1 to {MAX_HOURS_BEFORE}"
+                        ),
+                    ));
+                    None
+                }
+                (Some(Trigger::Event(_)), Some(_)) => {
+                    errors.push(FieldError::new(
+                        field("hours_before"),
+                        "invalid",
+                        "only appointment.reminder takes hours_before",
+                    ));
+                    None
+                }
+                _ => None,
+            };
+            if let (Some(trigger), Some(channel), Some(audience)) = (trigger, channel, audience) {
                 if audience == Audience::Staff && staff_email.is_none() && errors.is_empty() {
                     errors.push(FieldError::new(
                         "staff_email",
@@ -124,11 +153,22 @@ impl NotificationService {
                         "give the staff address that staff notifications go to",
                     ));
                 }
-                rules.push(RuleKey {
-                    event_type,
+                let key = RuleKey {
+                    trigger,
                     channel,
                     audience,
-                });
+                };
+                if rules
+                    .iter()
+                    .any(|r: &RuleSpec| r.key == key && r.hours_before != hours_before)
+                {
+                    errors.push(FieldError::new(
+                        field("hours_before"),
+                        "conflict",
+                        "one reminder per channel and audience: list it once",
+                    ));
+                }
+                rules.push(RuleSpec { key, hours_before });
             }
         }
         if !errors.is_empty() {
@@ -160,7 +200,7 @@ impl NotificationService {
                 let attempts = self.queue.attempts(tenant, delivery.id).await?;
                 entries.push(HistoryEntry {
                     delivery,
-                    rule: rule.key,
+                    rule,
                     attempts,
                 });
             }
@@ -176,6 +216,20 @@ impl NotificationService {
     /// Storage failures.
     pub async fn rule(&self, tenant: TenantId, id: NotificationRuleId) -> Result<Option<Rule>> {
         self.repo.rule(tenant, id).await
+    }
+
+    /// Claims reminder `key` for `delivery`, for the sender (see
+    /// [`NotificationRepository::claim_reminder`]).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn claim_reminder(
+        &self,
+        tenant: TenantId,
+        key: &super::ReminderKey,
+        delivery: crate::delivery::DeliveryId,
+    ) -> Result<bool> {
+        self.repo.claim_reminder(tenant, key, delivery).await
     }
 
     /// The clinic's staff address, for the sender.
@@ -195,18 +249,46 @@ fn target(id: NotificationRuleId) -> Target {
     }
 }
 
+/// How long after its start an appointment's event is kept for a reminder: the reminder's
+/// delivery waits in the queue until it is due, so its event must outlive the retention when
+/// the appointment is further away than that.
+const KEPT_AFTER_START: chrono::Duration = chrono::Duration::days(1);
+
 #[async_trait]
 impl Subscribers for NotificationService {
     async fn targets(&self, tenant: TenantId, event_type: EventType) -> Result<Vec<Target>> {
-        if !NOTIFIABLE.contains(&event_type) {
+        if !Trigger::ALL.iter().any(|t| t.hears(event_type)) {
             return Ok(Vec::new());
         }
         Ok(self
             .repo
-            .rules_for(tenant, event_type)
+            .settings(tenant)
             .await?
+            .rules
             .into_iter()
+            .filter(|rule| rule.key.trigger.hears(event_type))
             .map(|rule| target(rule.id))
             .collect())
+    }
+
+    async fn keep_until(
+        &self,
+        tenant: TenantId,
+        event: &NewEvent,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let EventData::Appointment(booked) = &event.data else {
+            return Ok(None);
+        };
+        if !Trigger::Reminder.hears(event.event_type) {
+            return Ok(None);
+        }
+        let reminds = self
+            .repo
+            .settings(tenant)
+            .await?
+            .rules
+            .iter()
+            .any(|rule| rule.key.trigger == Trigger::Reminder);
+        Ok(reminds.then(|| booked.appointment.starts_at + KEPT_AFTER_START))
     }
 }

@@ -7,7 +7,7 @@
 
 use minijinja::{AutoEscape, Environment, context};
 
-use super::RuleKey;
+use super::{RuleKey, Trigger};
 use crate::Result;
 use crate::error::Error;
 use crate::events::EventType;
@@ -62,15 +62,20 @@ impl std::fmt::Debug for Rendered {
     }
 }
 
-/// The default subject, text and HTML templates of `event_type`.
-const fn defaults(event_type: EventType) -> (&'static str, &'static str, &'static str) {
-    match event_type {
-        EventType::AppointmentCancelled => (
+/// The default subject, text and HTML templates of `trigger`.
+const fn defaults(trigger: Trigger) -> (&'static str, &'static str, &'static str) {
+    match trigger {
+        Trigger::Reminder => (
+            "{% if audience == 'staff' %}Reminder: {{ patient_name }}, {{ when }}{% else %}Reminder: your appointment on {{ when }}{% endif %}",
+            "{% if audience == 'staff' %}Reminder: {{ patient_name }} has an appointment on {{ when }} ({{ time_zone }}).{% else %}Hello {{ patient_name }},\n\nthis is a reminder of your appointment on {{ when }} ({{ time_zone }}).{% endif %}\n",
+            "{% if audience == 'staff' %}<p>Reminder: {{ patient_name }} has an appointment on {{ when }} ({{ time_zone }}).</p>{% else %}<p>Hello {{ patient_name }},</p><p>this is a reminder of your appointment on <strong>{{ when }}</strong> ({{ time_zone }}).</p>{% endif %}",
+        ),
+        Trigger::Event(EventType::AppointmentCancelled) => (
             "{% if audience == 'staff' %}Cancelled: {{ patient_name }}, {{ when }}{% else %}Your appointment on {{ when }} is cancelled{% endif %}",
             "{% if audience == 'staff' %}The appointment of {{ patient_name }} on {{ when }} ({{ time_zone }}) was cancelled.{% else %}Hello {{ patient_name }},\n\nyour appointment on {{ when }} ({{ time_zone }}) is cancelled.{% endif %}\n",
             "{% if audience == 'staff' %}<p>The appointment of {{ patient_name }} on {{ when }} ({{ time_zone }}) was cancelled.</p>{% else %}<p>Hello {{ patient_name }},</p><p>your appointment on <strong>{{ when }}</strong> ({{ time_zone }}) is cancelled.</p>{% endif %}",
         ),
-        EventType::AppointmentUpdated => (
+        Trigger::Event(EventType::AppointmentUpdated) => (
             "{% if audience == 'staff' %}Changed: {{ patient_name }}, {{ when }}{% else %}Your appointment is now on {{ when }}{% endif %}",
             "{% if audience == 'staff' %}The appointment of {{ patient_name }} changed: it is on {{ when }} ({{ time_zone }}).{% else %}Hello {{ patient_name }},\n\nyour appointment changed: it is now on {{ when }} ({{ time_zone }}).{% endif %}\n",
             "{% if audience == 'staff' %}<p>The appointment of {{ patient_name }} changed: it is on {{ when }} ({{ time_zone }}).</p>{% else %}<p>Hello {{ patient_name }},</p><p>your appointment changed: it is now on <strong>{{ when }}</strong> ({{ time_zone }}).</p>{% endif %}",
@@ -88,7 +93,7 @@ const fn defaults(event_type: EventType) -> (&'static str, &'static str, &'stati
 /// # Errors
 /// `Internal` when a template does not render (the defaults always do).
 pub fn render(rule: RuleKey, data: &SampleData) -> Result<Rendered> {
-    let (subject, text, html) = defaults(rule.event_type);
+    let (subject, text, html) = defaults(rule.trigger);
     let mut env = Environment::new();
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".html") {
@@ -98,7 +103,7 @@ pub fn render(rule: RuleKey, data: &SampleData) -> Result<Rendered> {
         }
     });
     let ctx = context! {
-        event => rule.event_type.as_str(),
+        event => rule.trigger.as_str(),
         audience => rule.audience.as_str(),
         patient_name => data.patient_name.as_str(),
         when => data.when.as_str(),
@@ -134,7 +139,7 @@ mod tests {
 
     fn key(event_type: EventType, audience: Audience) -> RuleKey {
         RuleKey {
-            event_type,
+            trigger: Trigger::Event(event_type),
             channel: Channel::Email,
             audience,
         }
@@ -174,6 +179,26 @@ mod tests {
         assert_eq!(
             patient.subject,
             "Your appointment on Mon 7 Dec 2026, 9:30 is cancelled"
+        );
+    }
+
+    #[test]
+    fn a_reminder_reminds_the_patient_and_names_the_patient_to_staff() {
+        let reminder = |audience| RuleKey {
+            trigger: Trigger::Reminder,
+            channel: Channel::Email,
+            audience,
+        };
+        let patient = render_sample(reminder(Audience::Patient)).unwrap();
+        assert_eq!(
+            patient.subject,
+            "Reminder: your appointment on Mon 7 Dec 2026, 9:30"
+        );
+        assert!(patient.text.contains("this is a reminder"));
+        let staff = render_sample(reminder(Audience::Staff)).unwrap();
+        assert_eq!(
+            staff.subject,
+            "Reminder: Jane Citizen, Mon 7 Dec 2026, 9:30"
         );
     }
 }

@@ -6,15 +6,13 @@
 
 use figment::providers::Serialized;
 use mail_parser::MimeHeaders as _;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::sink::{Received, SmtpSink};
-use super::{enable, history};
+use super::{book_slot, enable, finished};
 use crate::calendar_feeds::{parse, property};
-use crate::common::TestApp;
 use crate::polling::{Reception, baseline, connected, polling_on, roomy_sandbox};
-use crate::public_api::{app_on, bookable, new_key, send_json};
+use crate::public_api::app_on;
 use crate::webhooks::Partner;
 
 const SCOPES: &[&str] = &[
@@ -37,21 +35,7 @@ async fn book(partner: &Partner, nth: usize, email: &str) -> String {
 /// Books the `nth` free slot of Marcus through the public API, with `shape` applied to the
 /// booking body; the appointment's id.
 async fn book_for(partner: &Partner, nth: usize, shape: impl FnOnce(&mut Value)) -> String {
-    let target = bookable(&partner.app, &partner.token, "Marcus").await;
-    let free = target.free_starts(&partner.app, &partner.token).await;
-    let mut booking = target.booking(&free[nth], "unused@example.org");
-    shape(&mut booking);
-    let (status, booked) = send_json(
-        &partner.app,
-        Method::POST,
-        "/api/public/appointments",
-        &partner.token,
-        Some(&new_key()),
-        &booking,
-    )
-    .await;
-    assert_eq!(status, 201, "{booked}");
-    booked["id"].as_str().unwrap().to_owned()
+    book_slot(partner, |free| free[nth].clone(), shape).await.0
 }
 
 /// The message's calendar attachment: its `method` parameter and its text.
@@ -71,21 +55,6 @@ fn invitation(message: &Received) -> (String, String) {
         .unwrap_or_default()
         .to_owned();
     (method, String::from_utf8(part.contents().to_vec()).unwrap())
-}
-
-/// Waits until the history holds `n` finished entries; the entries.
-async fn finished(app: &TestApp, owner: &crate::tokens::Clinic, n: usize) -> Vec<Value> {
-    for _ in 0..300 {
-        let entries = history(app, owner).await;
-        if entries.iter().filter(|e| e["status"] != "pending").count() >= n {
-            return entries;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!(
-        "fewer than {n} finished notifications: {:?}",
-        history(app, owner).await
-    );
 }
 
 #[tokio::test]

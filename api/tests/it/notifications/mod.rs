@@ -2,6 +2,7 @@
 //! sink when appointments are booked through the API or cancelled in Cliniko.
 
 mod email;
+mod reminders;
 mod settings;
 pub use crate::common::smtp_sink as sink;
 
@@ -9,7 +10,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::TestApp;
+use crate::public_api::{bookable, new_key, send_json};
 use crate::tokens::Clinic;
+use crate::webhooks::Partner;
 
 /// `method path` on the clinic's host with its owner's session: status and JSON body.
 pub async fn call(
@@ -57,4 +60,44 @@ pub async fn history(app: &TestApp, clinic: &Clinic) -> Vec<Value> {
     .await;
     assert_eq!(status, 200, "{body}");
     body.as_array().unwrap().clone()
+}
+
+/// Waits until the history holds `n` finished entries; the entries.
+pub async fn finished(app: &TestApp, owner: &Clinic, n: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let entries = history(app, owner).await;
+        if entries.iter().filter(|e| e["status"] != "pending").count() >= n {
+            return entries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "fewer than {n} finished notifications: {:?}",
+        history(app, owner).await
+    );
+}
+
+/// Books the free slot of Marcus that `pick` chooses from the free starts, through the public
+/// API, with `shape` applied to the booking body; the appointment's id and start.
+pub async fn book_slot(
+    partner: &Partner,
+    pick: impl FnOnce(&[String]) -> String,
+    shape: impl FnOnce(&mut Value),
+) -> (String, String) {
+    let target = bookable(&partner.app, &partner.token, "Marcus").await;
+    let free = target.free_starts(&partner.app, &partner.token).await;
+    let start = pick(&free);
+    let mut booking = target.booking(&start, "unused@example.org");
+    shape(&mut booking);
+    let (status, booked) = send_json(
+        &partner.app,
+        Method::POST,
+        "/api/public/appointments",
+        &partner.token,
+        Some(&new_key()),
+        &booking,
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+    (booked["id"].as_str().unwrap().to_owned(), start)
 }
