@@ -1,5 +1,5 @@
 // Settings → Notifications: which appointment events e-mail the patient and/or the staff
-// address, a preview of each message, and the history, through /api/tenant/notifications.
+// address, the quiet hours of patient e-mails, a preview of each message, and the history, through /api/tenant/notifications.
 "use strict";
 
 (function () {
@@ -8,6 +8,9 @@
   const rulesBody = document.getElementById("rules-body");
   const staffEmail = document.getElementById("notify-staff_email");
   const saved = document.getElementById("rules-saved");
+  const quietOn = document.getElementById("quiet-on");
+  const quietStart = document.getElementById("quiet-start");
+  const quietEnd = document.getElementById("quiet-end");
   const historyBody = document.getElementById("history-body");
   const historyError = document.getElementById("history-error");
   const LABELS = {
@@ -61,6 +64,11 @@
       ]);
     }));
     staffEmail.value = settings.staff_email || "";
+    quietOn.checked = Boolean(settings.quiet_hours);
+    if (settings.quiet_hours) {
+      quietStart.value = settings.quiet_hours.start;
+      quietEnd.value = settings.quiet_hours.end;
+    }
     document.getElementById("email-unconfigured").hidden = settings.email_configured;
   }
 
@@ -102,7 +110,11 @@
       if (rule.event === REMINDER) rule.hours_before = Number(hours.value);
       return rule;
     });
-    const result = await api("PUT", "/api/tenant/notifications/settings", { staff_email: staffEmail.value, rules });
+    const result = await api("PUT", "/api/tenant/notifications/settings", {
+      staff_email: staffEmail.value,
+      quiet_hours: quietOn.checked ? { start: quietStart.value, end: quietEnd.value } : null,
+      rules,
+    });
     if (result.ok) {
       render(result.body);
       show(saved, "Saved. New events send e-mails as chosen.");

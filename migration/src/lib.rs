@@ -41,6 +41,7 @@ mod m20261208_000028_create_fhir_destinations;
 mod m20261208_000031_create_clinic_settings;
 mod m20261209_000034_create_sso_configs;
 mod m20261209_000038_create_notification_reminders;
+mod m20261209_000039_add_notification_quiet_hours;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000031_create_clinic_settings::Migration),
             Box::new(m20261209_000034_create_sso_configs::Migration),
             Box::new(m20261209_000038_create_notification_reminders::Migration),
+            Box::new(m20261209_000039_add_notification_quiet_hours::Migration),
         ]
     }
 }

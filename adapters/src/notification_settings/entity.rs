@@ -9,6 +9,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub tenant_id: Uuid,
     pub staff_email: Option<String>,
+    /// Quiet hours' start, minute of the day (null: no quiet hours).
+    pub quiet_start_minute: Option<i32>,
+    /// Quiet hours' end, minute of the day.
+    pub quiet_end_minute: Option<i32>,
     pub updated_at: ChronoDateTimeUtc,
 }
 

@@ -11,8 +11,8 @@ use chrono::Utc;
 use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::notifications::{
-    Audience, Channel, NotificationRepository, NotificationRuleId, ReminderKey, Rule, RuleKey,
-    RuleSpec, StoredSettings, Trigger,
+    Audience, Channel, NotificationRepository, NotificationRuleId, QuietHours, ReminderKey, Rule,
+    RuleKey, RuleSpec, StoredSettings, Trigger,
 };
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::OnConflict;
@@ -41,7 +41,9 @@ impl SeaNotificationRepository {
 
 /// A stored row that no longer reads as a rule: a bug or tampering, never shown.
 fn corrupt(what: &'static str) -> Error {
-    Error::internal(format!("notification_rules row with an unreadable {what}"))
+    Error::internal(format!(
+        "a stored notification setting with an unreadable {what}"
+    ))
 }
 
 fn to_domain(row: entity::Model) -> Result<Rule> {
@@ -75,9 +77,19 @@ async fn read(conn: &impl ConnectionTrait, tenant: TenantId) -> Result<StoredSet
         .one(conn)
         .await
         .map_err(db_error)?;
+    let quiet_hours = row
+        .as_ref()
+        .and_then(|row| Some((row.quiet_start_minute?, row.quiet_end_minute?)))
+        .map(|(start, end)| {
+            let minute = |m: i32| u16::try_from(m).map_err(|_| corrupt("quiet hours"));
+            QuietHours::from_minutes(minute(start)?, minute(end)?)
+                .ok_or_else(|| corrupt("quiet hours"))
+        })
+        .transpose()?;
     Ok(StoredSettings {
         rules,
         staff_email: row.as_ref().and_then(|row| row.staff_email.clone()),
+        quiet_hours,
         updated_at: row.map(|row| row.updated_at),
     })
 }
@@ -92,6 +104,7 @@ impl NotificationRepository for SeaNotificationRepository {
         &self,
         tenant: TenantId,
         staff_email: Option<&str>,
+        quiet_hours: Option<QuietHours>,
         rules: &[RuleSpec],
     ) -> Result<StoredSettings> {
         let txn = self.db.begin().await.map_err(db_error)?;
@@ -101,11 +114,18 @@ impl NotificationRepository for SeaNotificationRepository {
         settings::Entity::insert(settings::ActiveModel {
             tenant_id: Set(tenant.as_uuid()),
             staff_email: Set(staff_email.map(str::to_owned)),
+            quiet_start_minute: Set(quiet_hours.map(|q| i32::from(q.start_minute()))),
+            quiet_end_minute: Set(quiet_hours.map(|q| i32::from(q.end_minute()))),
             updated_at: Set(now),
         })
         .on_conflict(
             OnConflict::column(settings::Column::TenantId)
-                .update_columns([settings::Column::StaffEmail, settings::Column::UpdatedAt])
+                .update_columns([
+                    settings::Column::StaffEmail,
+                    settings::Column::QuietStartMinute,
+                    settings::Column::QuietEndMinute,
+                    settings::Column::UpdatedAt,
+                ])
                 .to_owned(),
         )
         .exec(&txn)

@@ -2,7 +2,7 @@
 //! clinician is refused with 403):
 //!
 //! - `GET/PUT /api/tenant/notifications/settings`: which events send an e-mail to the patient
-//!   and/or to the staff address, and that address;
+//!   and/or to the staff address, that address, and the quiet hours of patient messages;
 //! - `POST /api/tenant/notifications/preview`: a rule's message rendered with made-up data;
 //! - `GET /api/tenant/notifications/history`: what was sent, to whom (masked) and the relay's
 //!   answer.
@@ -15,8 +15,8 @@ use clinicgate_core::Error;
 use clinicgate_core::delivery::AttemptResult;
 use clinicgate_core::error::FieldError;
 use clinicgate_core::notifications::{
-    Audience, Channel, HistoryEntry, Rule, RuleKey, SettingsInput, StoredSettings, Trigger,
-    render_sample,
+    Audience, Channel, HistoryEntry, QuietHours, QuietHoursInput, Rule, RuleKey, SettingsInput,
+    StoredSettings, Trigger, render_sample,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -60,12 +60,36 @@ impl From<Rule> for NotificationRuleDto {
     }
 }
 
+/// Quiet hours: a daily window, in the practice's time zone (the appointment's), in which
+/// patient messages wait until its end (held in the queue, not dropped). Staff messages are sent
+/// regardless. `end` earlier than `start` is a window past midnight.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuietHoursDto {
+    /// The start, `HH:MM` (inclusive).
+    #[schema(example = "21:00")]
+    pub start: String,
+    /// The end, `HH:MM` (exclusive; not equal to `start`).
+    #[schema(example = "08:00")]
+    pub end: String,
+}
+
+impl From<QuietHours> for QuietHoursDto {
+    fn from(quiet: QuietHours) -> Self {
+        Self {
+            start: quiet.start(),
+            end: quiet.end(),
+        }
+    }
+}
+
 /// A clinic's notification settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationSettingsOut {
     /// Where staff notifications go.
     #[schema(example = "front-desk@clinic.example")]
     pub staff_email: Option<String>,
+    /// The quiet hours for patient messages; null when off.
+    pub quiet_hours: Option<QuietHoursDto>,
     /// The enabled rules; every other combination is off.
     pub rules: Vec<NotificationRuleDto>,
     /// The events notifications can be turned on for (`appointment.reminder` is the reminder
@@ -84,6 +108,9 @@ pub struct NotificationSettingsIn {
     /// Where staff notifications go; required when a rule's audience is `staff`.
     #[schema(example = "front-desk@clinic.example")]
     pub staff_email: Option<String>,
+    /// The quiet hours for patient messages; null or absent for none.
+    #[serde(default)]
+    pub quiet_hours: Option<QuietHoursDto>,
     /// The rules to turn on.
     pub rules: Vec<NotificationRuleDto>,
 }
@@ -157,6 +184,7 @@ pub struct NotificationHistoryQuery {
 fn settings_out(state: &AppState, stored: StoredSettings) -> NotificationSettingsOut {
     NotificationSettingsOut {
         staff_email: stored.staff_email,
+        quiet_hours: stored.quiet_hours.map(Into::into),
         rules: stored.rules.into_iter().map(Into::into).collect(),
         events: Trigger::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
         email_configured: state.settings.notifications.smtp().is_some(),
@@ -185,7 +213,7 @@ pub async fn get_notification_settings(
 route_problems!(
     /// What `PUT /api/tenant/notifications/settings` answers itself.
     PutNotificationSettingsProblems {
-        422 => "a rule names an unknown event, channel or audience, a reminder has no `hours_before` in 1-168 (or another rule has one), the staff address is not an address or is missing for a staff rule (field `errors`); or JSON of the wrong shape (`invalid_body`)",
+        422 => "a rule names an unknown event, channel or audience, a reminder has no `hours_before` in 1-168 (or another rule has one), the staff address is not an address or is missing for a staff rule, the quiet hours are not two different `HH:MM` times (field `errors`); or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
@@ -210,6 +238,10 @@ pub async fn put_notification_settings(
     let body = body.into_inner();
     let input = SettingsInput {
         staff_email: body.staff_email,
+        quiet_hours: body.quiet_hours.map(|quiet| QuietHoursInput {
+            start: quiet.start,
+            end: quiet.end,
+        }),
         rules: body
             .rules
             .into_iter()

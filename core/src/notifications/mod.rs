@@ -12,7 +12,10 @@
 //! - `templates`: the default messages and their rendering (minijinja, HTML auto-escaped);
 //! - `sender`: [`NotificationSender`], which finds the recipient, renders and hands the message
 //!   to the [`Mailer`] port (SMTP in the adapters);
-//! - `mask`: addresses as the history shows them (`j***@e***.com`).
+//! - `mask`: addresses as the history shows them (`j***@e***.com`);
+//! - `quiet_hours`: [`QuietHours`], the daily window (practice time) in which patient messages
+//!   wait: a patient message that comes due inside it is held in the queue until the window
+//!   ends (not dropped, no attempt counted); staff messages are sent regardless.
 //!
 //! This module knows no SMTP, HTTP or database. Message bodies and addresses are PHI: never
 //! logged, never in an error.
@@ -20,6 +23,7 @@
 //! [`OutboundKind::Notification`]: crate::delivery::OutboundKind::Notification
 
 mod mask;
+mod quiet_hours;
 mod sender;
 mod service;
 mod templates;
@@ -32,8 +36,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 pub use mask::{mask_email, mask_phone};
+pub use quiet_hours::QuietHours;
 pub use sender::NotificationSender;
-pub use service::{HistoryEntry, MAX_HISTORY, NotificationService, RuleInput, SettingsInput};
+pub use service::{
+    HistoryEntry, MAX_HISTORY, NotificationService, QuietHoursInput, RuleInput, SettingsInput,
+};
 pub use templates::{Rendered, SampleData, render, render_sample};
 
 use crate::Result;
@@ -207,6 +214,8 @@ pub struct StoredSettings {
     pub rules: Vec<Rule>,
     /// Where staff notifications go (validated when saved).
     pub staff_email: Option<String>,
+    /// When patient messages wait (none: they go when due).
+    pub quiet_hours: Option<QuietHours>,
     /// When they were last changed.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -224,6 +233,7 @@ pub trait NotificationRepository: Send + Sync + fmt::Debug {
         &self,
         tenant: TenantId,
         staff_email: Option<&str>,
+        quiet_hours: Option<QuietHours>,
         rules: &[RuleSpec],
     ) -> Result<StoredSettings>;
 

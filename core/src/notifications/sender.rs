@@ -223,6 +223,27 @@ impl NotificationSender {
         }
     }
 
+    /// `Some(Held)` until the clinic's quiet hours end, when now is inside them in the
+    /// appointment's (the practice's) time zone: a patient message waits, it is not dropped and
+    /// no attempt is counted. Staff messages never ask.
+    async fn in_quiet_hours(
+        &self,
+        delivery: &Delivery,
+        appointment: &EventAppointment,
+    ) -> Option<SendOutcome> {
+        let quiet = match self.service.quiet_hours(delivery.tenant_id).await {
+            Ok(quiet) => quiet?,
+            Err(err) => {
+                tracing::warn!(error = %err, delivery_id = %delivery.id, "a clinic's quiet hours could not be read; the delivery waits");
+                return Some(self.held());
+            }
+        };
+        let zone: Tz = appointment.time_zone.parse().unwrap_or(Tz::UTC);
+        quiet
+            .ends_after(self.clock.now(), zone)
+            .map(|until| SendOutcome::Held { until })
+    }
+
     /// The appointment's patient from Cliniko; `Err` is what the delivery does instead.
     async fn patient(
         &self,
@@ -471,6 +492,11 @@ impl Sender for NotificationSender {
             Ok(email) => email,
             Err(outcome) => return outcome,
         };
+        if rule.key.audience == Audience::Patient
+            && let Some(outcome) = self.in_quiet_hours(delivery, &appointment).await
+        {
+            return outcome;
+        }
         let started = Instant::now();
         let outcome = self.mailer.send(&email, self.timeout).await;
         let (result, verdict) = judged(&outcome);

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Audience, Channel, MAX_HOURS_BEFORE, NotificationRepository, NotificationRuleId, Rule, RuleKey,
-    RuleSpec, StoredSettings, Trigger,
+    Audience, Channel, MAX_HOURS_BEFORE, NotificationRepository, NotificationRuleId, QuietHours,
+    Rule, RuleKey, RuleSpec, StoredSettings, Trigger,
 };
 use crate::Result;
 use crate::delivery::{AttemptRecord, Delivery, DeliveryQueue, OutboundKind, Target};
@@ -36,8 +36,19 @@ pub struct RuleInput {
 pub struct SettingsInput {
     /// Where staff notifications go; empty or absent for none.
     pub staff_email: Option<String>,
+    /// The quiet hours; absent for none.
+    pub quiet_hours: Option<QuietHoursInput>,
     /// The rules to turn on (all others are off).
     pub rules: Vec<RuleInput>,
+}
+
+/// Quiet hours as a clinic sends them, before they are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuietHoursInput {
+    /// The start, `HH:MM` in the practice's time zone.
+    pub start: String,
+    /// The end, `HH:MM` (earlier than the start for a window past midnight).
+    pub end: String,
 }
 
 /// One notification sent (or being sent), for the clinic's history.
@@ -94,6 +105,20 @@ impl NotificationService {
                     None
                 }
             },
+        };
+        let quiet_hours = match &input.quiet_hours {
+            None => None,
+            Some(quiet) => {
+                let parsed = QuietHours::parse(&quiet.start, &quiet.end);
+                if parsed.is_none() {
+                    errors.push(FieldError::new(
+                        "quiet_hours",
+                        "invalid",
+                        "give start and end as HH:MM (00:00 to 23:59), not the same time; or null for no quiet hours",
+                    ));
+                }
+                parsed
+            }
         };
         let mut rules = Vec::new();
         for (i, rule) in input.rules.iter().enumerate() {
@@ -177,7 +202,7 @@ impl NotificationService {
         rules.sort_unstable();
         rules.dedup();
         self.repo
-            .save(ctx.tenant_id(), staff_email.as_deref(), &rules)
+            .save(ctx.tenant_id(), staff_email.as_deref(), quiet_hours, &rules)
             .await
     }
 
@@ -238,6 +263,14 @@ impl NotificationService {
     /// Storage failures.
     pub async fn staff_email(&self, tenant: TenantId) -> Result<Option<String>> {
         Ok(self.repo.settings(tenant).await?.staff_email)
+    }
+
+    /// The clinic's quiet hours, for the sender.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn quiet_hours(&self, tenant: TenantId) -> Result<Option<QuietHours>> {
+        Ok(self.repo.settings(tenant).await?.quiet_hours)
     }
 }
 

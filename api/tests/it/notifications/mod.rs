@@ -2,6 +2,7 @@
 //! sink when appointments are booked through the API or cancelled in Cliniko.
 
 mod email;
+mod quiet_hours;
 mod reminders;
 mod settings;
 pub use crate::common::smtp_sink as sink;
