@@ -1,18 +1,21 @@
 //! Clinics' notification settings stored with sea-orm (`notification_rules`, with the staff
 //! address in `notification_settings`), reminders' idempotency keys
-//! (`notification_reminder_sends`), and the SMTP mailer (`smtp`). Every query starts from
+//! (`notification_reminder_sends`), the clinic's own templates and its patients' unsubscribes
+//! (`custom`), and the SMTP mailer (`smtp`). Every query starts from
 //! [`InTenant`](crate::db::tenant_scoped::InTenant).
 
+mod custom;
 pub(crate) mod entity;
 pub mod smtp;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use clinicgate_core::delivery::DeliveryId;
-use clinicgate_core::ids::TenantId;
+use clinicgate_core::cliniko::ClinikoId;
+use clinicgate_core::ids::{TenantId, UserId};
 use clinicgate_core::notifications::{
-    Audience, Channel, NotificationRepository, NotificationRuleId, QuietHours, ReminderKey, Rule,
-    RuleKey, RuleSpec, StoredSettings, Trigger,
+    Audience, Channel, ClinicTemplate, NotificationRepository, NotificationRuleId, OptOut,
+    QuietHours, ReminderKey, Rule, RuleKey, RuleSpec, StoredSettings, Trigger,
 };
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::OnConflict;
@@ -223,5 +226,63 @@ impl NotificationRepository for SeaNotificationRepository {
             .await
             .map_err(db_error)?;
         Ok(holder.is_some_and(|row| row.delivery_id == delivery.as_uuid()))
+    }
+
+    async fn templates(&self, tenant: TenantId) -> Result<Vec<ClinicTemplate>> {
+        custom::templates(&self.db, tenant).await
+    }
+
+    async fn template(
+        &self,
+        tenant: TenantId,
+        trigger: Trigger,
+        channel: Channel,
+    ) -> Result<Option<ClinicTemplate>> {
+        custom::template(&self.db, tenant, trigger, channel).await
+    }
+
+    async fn save_template(&self, tenant: TenantId, template: &ClinicTemplate) -> Result<()> {
+        custom::save_template(&self.db, tenant, template).await
+    }
+
+    async fn delete_template(
+        &self,
+        tenant: TenantId,
+        trigger: Trigger,
+        channel: Channel,
+    ) -> Result<bool> {
+        custom::delete_template(&self.db, tenant, trigger, channel).await
+    }
+
+    async fn opt_out(
+        &self,
+        tenant: TenantId,
+        patient: &ClinikoId,
+        channel: Channel,
+    ) -> Result<()> {
+        custom::opt_out(&self.db, tenant, patient, channel).await
+    }
+
+    async fn opted_out(
+        &self,
+        tenant: TenantId,
+        patient: &ClinikoId,
+        channel: Channel,
+    ) -> Result<bool> {
+        custom::opted_out(&self.db, tenant, patient, channel).await
+    }
+
+    async fn opt_outs(&self, tenant: TenantId) -> Result<Vec<OptOut>> {
+        custom::opt_outs(&self.db, tenant).await
+    }
+
+    async fn clear_opt_out(
+        &self,
+        tenant: TenantId,
+        patient: &ClinikoId,
+        channel: Channel,
+        by: UserId,
+    ) -> Result<bool> {
+        custom::clear_opt_out(&self.db, tenant, patient, channel, by).await
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use clinicgate_core::delivery::TransportFailure;
 use clinicgate_core::notifications::{MailOutcome, Mailer, OutgoingEmail};
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
@@ -137,11 +137,25 @@ fn message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, String> {
                 .body(attachment.content.clone(), content_type),
         );
     }
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(email.subject.clone())
-        .message_id(Some(format!("<{}>", email.message_id)))
+        .message_id(Some(format!("<{}>", email.message_id)));
+    if let Some(url) = &email.list_unsubscribe {
+        // RFC 8058 one-click: mail clients show "Unsubscribe" and POST to the URL. The URL is
+        // ours (the clinic's host and a base64url token), so it holds no `>` or line break.
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+    }
+    builder
         .multipart(body)
         .map_err(|_| "the message could not be built".to_owned())
 }

@@ -9,7 +9,12 @@
 //!
 //! - `service`: [`NotificationService`], the clinic's settings (owners and admins change them),
 //!   the publisher's [`Subscribers`](crate::events::Subscribers) and the history;
-//! - `templates`: the default messages and their rendering (minijinja, HTML auto-escaped);
+//! - `templates`: the default messages and their rendering (minijinja, HTML auto-escaped) in a
+//!   sandbox that also renders and checks the clinic's own templates;
+//! - `editing`: the clinic's own templates per trigger and channel (owners and admins), and
+//!   previews of saved and draft ones;
+//! - `opt_outs`: patients who unsubscribed through the link in their messages, the sealed token
+//!   in that link, and the clinic's view (and clearing) of them;
 //! - `sender`: [`NotificationSender`], which finds the recipient, renders and hands the message
 //!   to the [`Mailer`] port (SMTP in the adapters);
 //! - `mask`: addresses as the history shows them (`j***@e***.com`);
@@ -22,7 +27,9 @@
 //!
 //! [`OutboundKind::Notification`]: crate::delivery::OutboundKind::Notification
 
+mod editing;
 mod mask;
+mod opt_outs;
 mod quiet_hours;
 mod sender;
 mod service;
@@ -41,13 +48,20 @@ pub use sender::NotificationSender;
 pub use service::{
     HistoryEntry, MAX_HISTORY, NotificationService, QuietHoursInput, RuleInput, SettingsInput,
 };
-pub use templates::{Rendered, SampleData, render, render_sample};
+pub use editing::TemplateView;
+pub use opt_outs::{Unsubscribe, UnsubscribeLinks, UnsubscribeTokens};
+pub use templates::{
+    MAX_HTML_CHARS, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS, Rendered, SampleData, TemplateSources,
+    VARIABLES, default_sources, has_subject_and_html, render, render_sample, render_with,
+    validate,
+};
 
 use crate::Result;
 use crate::calendar_feeds::FeedAppointment;
+use crate::cliniko::ClinikoId;
 use crate::delivery::DeliveryId;
 use crate::events::EventType;
-use crate::ids::TenantId;
+use crate::ids::{TenantId, UserId};
 
 crate::ids::uuid_id!(
     /// One rule of a clinic (event type × channel × audience): the target id of its deliveries.
@@ -220,6 +234,43 @@ pub struct StoredSettings {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// A clinic's own templates for one trigger and channel, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClinicTemplate {
+    /// What sends the message.
+    pub trigger: Trigger,
+    /// How it travels.
+    pub channel: Channel,
+    /// Its templates (checked with [`validate`] when saved).
+    pub sources: TemplateSources,
+    /// Who saved it last.
+    pub updated_by: Option<UserId>,
+    /// When.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A patient's unsubscribe from one channel of a clinic's messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOut {
+    /// Cliniko's id of the patient.
+    pub patient_id: ClinikoId,
+    /// The channel they unsubscribed from.
+    pub channel: Channel,
+    /// When they (last) unsubscribed.
+    pub opted_out_at: DateTime<Utc>,
+    /// When the clinic cleared it (none: in force).
+    pub cleared_at: Option<DateTime<Utc>>,
+    /// Who cleared it.
+    pub cleared_by: Option<UserId>,
+}
+
+impl OptOut {
+    /// Whether messages on its channel are withheld from the patient.
+    pub fn in_force(&self) -> bool {
+        self.cleared_at.is_none()
+    }
+}
+
 /// The store of clinics' notification settings.
 #[async_trait]
 pub trait NotificationRepository: Send + Sync + fmt::Debug {
@@ -250,6 +301,55 @@ pub trait NotificationRepository: Send + Sync + fmt::Debug {
         key: &ReminderKey,
         delivery: DeliveryId,
     ) -> Result<bool>;
+
+    /// The clinic's own templates.
+    async fn templates(&self, tenant: TenantId) -> Result<Vec<ClinicTemplate>>;
+
+    /// The clinic's own template for `trigger` on `channel`, if it saved one.
+    async fn template(
+        &self,
+        tenant: TenantId,
+        trigger: Trigger,
+        channel: Channel,
+    ) -> Result<Option<ClinicTemplate>>;
+
+    /// Saves (creates or replaces) the clinic's template for its trigger and channel.
+    async fn save_template(&self, tenant: TenantId, template: &ClinicTemplate) -> Result<()>;
+
+    /// Removes the clinic's template for `trigger` on `channel` (back to the default); whether
+    /// there was one.
+    async fn delete_template(
+        &self,
+        tenant: TenantId,
+        trigger: Trigger,
+        channel: Channel,
+    ) -> Result<bool>;
+
+    /// Records that `patient` unsubscribed from `channel`: idempotent (an opt-out in force keeps
+    /// its time), and a cleared one is in force again.
+    async fn opt_out(&self, tenant: TenantId, patient: &ClinikoId, channel: Channel)
+    -> Result<()>;
+
+    /// Whether `patient` has an opt-out in force for `channel`.
+    async fn opted_out(
+        &self,
+        tenant: TenantId,
+        patient: &ClinikoId,
+        channel: Channel,
+    ) -> Result<bool>;
+
+    /// The clinic's opt-outs, in force and cleared, newest first.
+    async fn opt_outs(&self, tenant: TenantId) -> Result<Vec<OptOut>>;
+
+    /// Clears `patient`'s opt-out of `channel`, recording `by` and the time; whether one was in
+    /// force.
+    async fn clear_opt_out(
+        &self,
+        tenant: TenantId,
+        patient: &ClinikoId,
+        channel: Channel,
+        by: UserId,
+    ) -> Result<bool>;
 }
 
 /// A file attached to an e-mail.
@@ -276,6 +376,9 @@ pub struct OutgoingEmail {
     pub html: String,
     /// Attachments (the `.ics` invitation).
     pub attachments: Vec<Attachment>,
+    /// The one-click unsubscribe URL (RFC 8058) of a patient message: sent as
+    /// `List-Unsubscribe` with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    pub list_unsubscribe: Option<String>,
     /// A stable `Message-ID` local part, so a resend of the same delivery is recognisable.
     pub message_id: String,
 }

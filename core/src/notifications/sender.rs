@@ -1,5 +1,9 @@
-//! Sends one notification delivery: finds the rule and the recipient, renders the message,
-//! attaches the invitation and hands it to the [`Mailer`]. The worker owns retries and the log.
+//! Sends one notification delivery: finds the rule and the recipient, renders the message (the
+//! clinic's own templates when it saved some, else the default), attaches the invitation and
+//! hands it to the [`Mailer`]. The worker owns retries and the log.
+//!
+//! A patient who unsubscribed from the channel (through the link every patient e-mail carries,
+//! with RFC 8058 one-click headers) gets nothing, on top of Cliniko's `reminder_type`.
 //!
 //! The attempt log keeps, as the answer's excerpt, the masked recipient and the relay's reply
 //! (`to j***@e***.com: 250 2.0.0 queued as 4F2`), so the clinic sees what was sent to whom
@@ -14,10 +18,11 @@ use chrono_tz::Tz;
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
-use super::templates::{SampleData, render};
+use super::templates::{SampleData, render, render_with, with_unsubscribe};
 use super::{
     Audience, Channel, Invitations, InviteMethod, MailOutcome, Mailer, NotificationRuleId,
-    NotificationService, OutgoingEmail, ReminderKey, Rule, Trigger, mask_email,
+    NotificationService, OutgoingEmail, Rendered, ReminderKey, Rule, Trigger, UnsubscribeLinks,
+    mask_email,
 };
 use crate::calendar_feeds::FeedAppointment;
 use crate::cliniko::{ClinikoClient, ClinikoId, Lane, Patient};
@@ -56,6 +61,7 @@ pub struct NotificationSender {
     cliniko: Arc<dyn ClinikoClient>,
     mailer: Arc<dyn Mailer>,
     invitations: Arc<dyn Invitations>,
+    unsubscribe: Arc<dyn UnsubscribeLinks>,
     timeout: Duration,
     clock: Clock,
 }
@@ -72,13 +78,15 @@ fn unsent(verdict: Verdict, why: &str) -> SendOutcome {
 
 impl NotificationSender {
     /// Rules from `service`, patients from `cliniko` with the clinic's key from `keys`, mail
-    /// through `mailer` (waiting at most `timeout`), invitations from `invitations`.
+    /// through `mailer` (waiting at most `timeout`), invitations from `invitations`, patients'
+    /// unsubscribe links from `unsubscribe`.
     pub fn new(
         service: NotificationService,
         keys: ClinikoKeyService,
         cliniko: Arc<dyn ClinikoClient>,
         mailer: Arc<dyn Mailer>,
         invitations: Arc<dyn Invitations>,
+        unsubscribe: Arc<dyn UnsubscribeLinks>,
         timeout: Duration,
     ) -> Self {
         Self {
@@ -87,6 +95,7 @@ impl NotificationSender {
             cliniko,
             mailer,
             invitations,
+            unsubscribe,
             timeout,
             clock: Clock::system(),
         }
@@ -278,13 +287,14 @@ impl NotificationSender {
         rule: Rule,
         appointment: &EventAppointment,
     ) -> std::result::Result<OutgoingEmail, SendOutcome> {
-        let patient = match appointment.patient_id.as_deref().and_then(ClinikoId::parse) {
-            Some(id) => Some(self.patient(delivery, &id).await?),
+        let patient_id = appointment.patient_id.as_deref().and_then(ClinikoId::parse);
+        let patient = match &patient_id {
+            Some(id) => Some(self.patient(delivery, id).await?),
             None => None,
         };
         let to = match rule.key.audience {
             Audience::Patient => {
-                let Some(patient) = &patient else {
+                let (Some(patient), Some(patient_id)) = (&patient, &patient_id) else {
                     return Err(unsent(Verdict::Fail, "the appointment has no patient"));
                 };
                 if patient.reminder_type.as_deref() == Some(NO_REMINDERS) {
@@ -292,6 +302,23 @@ impl NotificationSender {
                         Verdict::Delivered,
                         "the patient opted out (Cliniko reminder type None)",
                     ));
+                }
+                match self
+                    .service
+                    .opted_out(delivery.tenant_id, patient_id, rule.key.channel)
+                    .await
+                {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        return Err(unsent(
+                            Verdict::Delivered,
+                            "the patient opted out (unsubscribed from these e-mails)",
+                        ));
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, delivery_id = %delivery.id, "a patient's opt-out could not be read; the delivery waits");
+                        return Err(self.held());
+                    }
                 }
                 match patient.email.as_deref().map(str::trim) {
                     Some(email) if !email.is_empty() => email.to_owned(),
@@ -320,10 +347,28 @@ impl NotificationSender {
             time_zone: zone.name().to_owned(),
             appointment_id: appointment.id.clone(),
         };
-        let rendered = render(rule.key, &data).map_err(|err| {
-            tracing::error!(error = %err, delivery_id = %delivery.id, "a notification could not be rendered");
-            unsent(Verdict::Fail, "the message could not be rendered")
-        })?;
+        let mut rendered = self.rendered(delivery, rule, &data).await?;
+        let mut list_unsubscribe = None;
+        if rule.key.audience == Audience::Patient
+            && let Some(patient_id) = &patient_id
+        {
+            let link = match self
+                .unsubscribe
+                .link(delivery.tenant_id, patient_id, rule.key.channel)
+                .await
+            {
+                Ok(link) => link,
+                Err(err) => {
+                    tracing::warn!(error = %err, delivery_id = %delivery.id, "an unsubscribe link could not be made; the delivery waits");
+                    return Err(self.held());
+                }
+            };
+            rendered = with_unsubscribe(rendered, &link).map_err(|err| {
+                tracing::error!(error = %err, delivery_id = %delivery.id, "the unsubscribe footer could not be rendered");
+                unsent(Verdict::Fail, "the message could not be rendered")
+            })?;
+            list_unsubscribe = Some(link);
+        }
         let mut attachments = Vec::new();
         if matches!(rule.key.trigger, Trigger::Event(_))
             && let Some(invitation) =
@@ -337,8 +382,40 @@ impl NotificationSender {
             text: rendered.text,
             html: rendered.html,
             attachments,
+            list_unsubscribe,
             message_id: format!("{}@clinicgate", delivery.id),
         })
+    }
+
+    /// The message of `rule` about `data`: the clinic's templates when it saved some, else the
+    /// default. A clinic's template that fails now (it was checked when saved, so only a limit
+    /// can stop it) gives way to the default: the patient still hears of their appointment.
+    async fn rendered(
+        &self,
+        delivery: &Delivery,
+        rule: Rule,
+        data: &SampleData,
+    ) -> std::result::Result<Rendered, SendOutcome> {
+        let sources = match self
+            .service
+            .template_for(delivery.tenant_id, rule.key.trigger, rule.key.channel)
+            .await
+        {
+            Ok(sources) => sources,
+            Err(err) => {
+                tracing::warn!(error = %err, delivery_id = %delivery.id, "a clinic's template could not be read; the delivery waits");
+                return Err(self.held());
+            }
+        };
+        render_with(&sources, rule.key, data)
+            .or_else(|err| {
+                tracing::warn!(error = %err, delivery_id = %delivery.id, "a clinic's template did not render; the default is sent");
+                render(rule.key, data)
+            })
+            .map_err(|err| {
+                tracing::error!(error = %err, delivery_id = %delivery.id, "a notification could not be rendered");
+                unsent(Verdict::Fail, "the message could not be rendered")
+            })
     }
 
     /// The `.ics` invitation: a request for a booking or a change, a cancellation for a

@@ -69,7 +69,8 @@ pub const MAX_HISTORY: u64 = 100;
 /// A clinic's notifications.
 #[derive(Debug, Clone)]
 pub struct NotificationService {
-    repo: Arc<dyn NotificationRepository>,
+    // The module's other services (`editing`, `opt_outs`) use the same store.
+    pub(super) repo: Arc<dyn NotificationRepository>,
     queue: Arc<dyn DeliveryQueue>,
 }
 

@@ -2,14 +2,22 @@
 //! type, rendered with minijinja. HTML bodies are auto-escaped (a patient named `<b>` is shown
 //! as typed, never as markup); subjects and text bodies are not, since they are not HTML.
 //!
-//! The defaults below are what every clinic sends; they branch on `audience` so the patient
-//! reads "your appointment" and the staff address reads whose it is.
+//! The defaults below are what every clinic sends unless it saved its own template for the
+//! trigger and channel; they branch on `audience` so the patient reads "your appointment" and
+//! the staff address reads whose it is.
+//!
+//! A clinic's own template is untrusted input, so every template renders in one sandbox
+//! ([`sandbox`]): no loader (`include`, `import` and `extends` find nothing: no file system, no
+//! other template), undefined variables are errors, a fuel limit stops a template that loops or
+//! allocates without end, and the rendered parts have a size limit. A clinic's template is
+//! checked with the same sandbox when it is saved ([`validate`]), so a broken one is refused
+//! then and not found out when a patient's message is due.
 
-use minijinja::{AutoEscape, Environment, context};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
 
-use super::{RuleKey, Trigger};
+use super::{Audience, Channel, RuleKey, Trigger};
 use crate::Result;
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 use crate::events::EventType;
 
 /// What a message says about its appointment (PHI: never logged).
@@ -88,13 +96,71 @@ const fn defaults(trigger: Trigger) -> (&'static str, &'static str, &'static str
     }
 }
 
-/// Renders the message of `rule` about `data`.
-///
-/// # Errors
-/// `Internal` when a template does not render (the defaults always do).
-pub fn render(rule: RuleKey, data: &SampleData) -> Result<Rendered> {
-    let (subject, text, html) = defaults(rule.trigger);
+/// The variables a template can use (the context of every message).
+pub const VARIABLES: [&str; 6] = [
+    "event",
+    "audience",
+    "patient_name",
+    "when",
+    "time_zone",
+    "appointment_id",
+];
+
+/// The longest subject template, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 1_000;
+/// The longest plain-text template, in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+/// The longest HTML template, in characters.
+pub const MAX_HTML_CHARS: usize = 100_000;
+/// The longest rendered part, in bytes: a template that grows past it (a loop, a repeated
+/// string) does not render.
+const MAX_RENDERED_BYTES: usize = 200_000;
+/// Instructions (and allocations) one part may spend: the defaults use a few dozen, a loop over
+/// a large range runs out.
+const FUEL: u64 = 20_000;
+/// How deep macros may call each other.
+const RECURSION_LIMIT: usize = 16;
+
+/// The sources of one message: for an e-mail a subject, a plain-text and an HTML template; for
+/// a text-only channel the text alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSources {
+    /// The subject line (e-mail only).
+    pub subject: Option<String>,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML body (e-mail only), auto-escaped.
+    pub html: Option<String>,
+}
+
+/// Whether messages of `channel` have a subject and an HTML part (an e-mail) or a text only.
+pub fn has_subject_and_html(channel: Channel) -> bool {
+    channel == Channel::Email
+}
+
+/// The built-in templates of `trigger` on `channel`: what a clinic sends until it saves its own.
+pub fn default_sources(trigger: Trigger, channel: Channel) -> TemplateSources {
+    match channel {
+        Channel::Email => {
+            let (subject, text, html) = defaults(trigger);
+            TemplateSources {
+                subject: Some(subject.to_owned()),
+                text: text.to_owned(),
+                html: Some(html.to_owned()),
+            }
+        }
+    }
+}
+
+/// The environment every template renders in: nothing to load, strict about undefined
+/// variables, fuelled, HTML auto-escaped by template name (`*.html`).
+fn sandbox() -> Environment<'static> {
+    // `Environment::new` has no loader: `include`, `import` and `extends` fail with "template
+    // not found" instead of reading anything.
     let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".html") {
             AutoEscape::Html
@@ -102,34 +168,256 @@ pub fn render(rule: RuleKey, data: &SampleData) -> Result<Rendered> {
             AutoEscape::None
         }
     });
-    let ctx = context! {
+    env
+}
+
+/// One part of a message: its wire field and its template name (which decides escaping).
+struct Part<'a> {
+    field: &'static str,
+    name: &'static str,
+    source: &'a str,
+}
+
+/// The parts of `sources` that `channel` has, or what is wrong with their presence.
+fn parts(
+    channel: Channel,
+    sources: &TemplateSources,
+) -> std::result::Result<Vec<Part<'_>>, Vec<FieldError>> {
+    let email = has_subject_and_html(channel);
+    let mut parts = Vec::new();
+    let mut errors = Vec::new();
+    for (field, name, source, max_chars) in [
+        (
+            "subject",
+            "subject.txt",
+            sources.subject.as_deref(),
+            MAX_SUBJECT_CHARS,
+        ),
+        ("text", "body.txt", Some(sources.text.as_str()), MAX_TEXT_CHARS),
+        ("html", "body.html", sources.html.as_deref(), MAX_HTML_CHARS),
+    ] {
+        let wanted = email || field == "text";
+        match source {
+            Some(source) if !wanted => {
+                if !source.trim().is_empty() {
+                    errors.push(FieldError::new(
+                        field,
+                        "not_allowed",
+                        format!("{} messages have no {field}", channel.as_str()),
+                    ));
+                }
+            }
+            None if wanted => errors.push(FieldError::new(field, "required", "give a template")),
+            Some(source) if source.trim().is_empty() => {
+                errors.push(FieldError::new(field, "required", "give a template"));
+            }
+            Some(source) => {
+                if source.chars().count() > max_chars {
+                    errors.push(FieldError::new(
+                        field,
+                        "too_long",
+                        format!("at most {max_chars} characters"),
+                    ));
+                } else {
+                    parts.push(Part {
+                        field,
+                        name,
+                        source,
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(parts)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The context of a message of `rule` about `data`.
+fn context_of(rule: RuleKey, data: &SampleData) -> minijinja::Value {
+    context! {
         event => rule.trigger.as_str(),
         audience => rule.audience.as_str(),
         patient_name => data.patient_name.as_str(),
         when => data.when.as_str(),
         time_zone => data.time_zone.as_str(),
         appointment_id => data.appointment_id.as_str(),
-    };
-    let one = |name: &str, source: &str| {
-        env.template_from_named_str(name, source)
-            .and_then(|template| template.render(&ctx))
-            // The error names the template and line, never the data.
-            .map_err(|err| Error::internal(format!("notification template {name}: {err}")))
-    };
-    Ok(Rendered {
-        // A subject is one line: a newline in the data must not start a header.
-        subject: one("subject.txt", subject)?.replace(['\r', '\n'], " "),
-        text: one("body.txt", text)?,
-        html: one("body.html", html)?,
-    })
+    }
 }
 
-/// The message of `rule` rendered with made-up data, for previews.
+/// What went wrong in a template, for the clinic: the line and minijinja's description, never
+/// the data it was rendered with.
+fn described(err: &minijinja::Error) -> String {
+    let what = err.detail().map_or_else(|| err.kind().to_string(), str::to_owned);
+    match err.line() {
+        Some(line) => format!("line {line}: {what}"),
+        None => what,
+    }
+}
+
+/// The first line of `source` that names `variable` as a whole word (1-based).
+fn line_naming(source: &str, variable: &str) -> usize {
+    source
+        .lines()
+        .position(|line| {
+            line.match_indices(variable).any(|(at, _)| {
+                let word = |c: char| c.is_alphanumeric() || c == '_';
+                let before = line[..at].chars().next_back();
+                let after = line[at + variable.len()..].chars().next();
+                !before.is_some_and(word) && !after.is_some_and(word)
+            })
+        })
+        .map_or(1, |i| i + 1)
+}
+
+/// `part` rendered in `env` with `ctx`.
+fn render_part(
+    env: &Environment<'_>,
+    part: &Part<'_>,
+    ctx: &minijinja::Value,
+) -> std::result::Result<String, String> {
+    let template = env
+        .template_from_named_str(part.name, part.source)
+        .map_err(|err| described(&err))?;
+    let rendered = template.render(ctx).map_err(|err| described(&err))?;
+    if rendered.len() > MAX_RENDERED_BYTES {
+        return Err(format!(
+            "renders to more than {MAX_RENDERED_BYTES} bytes"
+        ));
+    }
+    Ok(rendered)
+}
+
+/// Checks a clinic's templates for `trigger` on `channel` before they are saved: the parts the
+/// channel has are present and within their size limits, parse, name only [`VARIABLES`], and
+/// render (within the fuel and size limits) for the patient and for staff with sample data.
+///
+/// # Errors
+/// One [`FieldError`] per wrong part (`subject`, `text`, `html`), its message naming the line.
+pub fn validate(
+    trigger: Trigger,
+    channel: Channel,
+    sources: &TemplateSources,
+) -> std::result::Result<(), Vec<FieldError>> {
+    let parts = parts(channel, sources)?;
+    let env = sandbox();
+    let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+    let mut errors = Vec::new();
+    for part in &parts {
+        let template = match env.template_from_named_str(part.name, part.source) {
+            Ok(template) => template,
+            Err(err) => {
+                errors.push(FieldError::new(part.field, "syntax", described(&err)));
+                continue;
+            }
+        };
+        let mut unknown: Vec<String> = template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| !VARIABLES.contains(&name.as_str()) && !globals.contains(&name.as_str()))
+            .collect();
+        unknown.sort_unstable();
+        if let Some(name) = unknown.first() {
+            errors.push(FieldError::new(
+                part.field,
+                "unknown_variable",
+                format!(
+                    "line {}: unknown variable `{name}`; use {}",
+                    line_naming(part.source, name),
+                    VARIABLES.join(", ")
+                ),
+            ));
+            continue;
+        }
+        for audience in Audience::ALL {
+            let rule = RuleKey {
+                trigger,
+                channel,
+                audience,
+            };
+            if let Err(why) = render_part(&env, part, &context_of(rule, &SampleData::sample())) {
+                errors.push(FieldError::new(part.field, "render", why));
+                break;
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Renders `sources` for `rule` about `data` in the sandbox. A part the channel does not have
+/// renders empty.
+///
+/// # Errors
+/// `Validation` naming the part and line when a template does not render (a clinic's template
+/// saved before a limit changed; the defaults always render).
+pub fn render_with(sources: &TemplateSources, rule: RuleKey, data: &SampleData) -> Result<Rendered> {
+    let parts = parts(rule.channel, sources).map_err(Error::Validation)?;
+    let env = sandbox();
+    let ctx = context_of(rule, data);
+    let mut rendered = Rendered {
+        subject: String::new(),
+        text: String::new(),
+        html: String::new(),
+    };
+    for part in &parts {
+        let out = render_part(&env, part, &ctx)
+            .map_err(|why| Error::Validation(vec![FieldError::new(part.field, "render", why)]))?;
+        match part.field {
+            // A subject is one line: a newline in the data must not start a header.
+            "subject" => rendered.subject = out.replace(['\r', '\n'], " "),
+            "html" => rendered.html = out,
+            _ => rendered.text = out,
+        }
+    }
+    Ok(rendered)
+}
+
+/// Renders the default message of `rule` about `data`.
+///
+/// # Errors
+/// `Internal` when a default template does not render (they always do; a test renders each).
+pub fn render(rule: RuleKey, data: &SampleData) -> Result<Rendered> {
+    render_with(&default_sources(rule.trigger, rule.channel), rule, data)
+        .map_err(|err| Error::internal(format!("a default notification template: {err}")))
+}
+
+/// The default message of `rule` rendered with made-up data, for previews.
 ///
 /// # Errors
 /// As [`render`].
 pub fn render_sample(rule: RuleKey) -> Result<Rendered> {
     render(rule, &SampleData::sample())
+}
+
+/// `rendered` with the unsubscribe footer every patient e-mail carries: a line with the link in
+/// the text, a paragraph with it in the HTML (escaped like any other value).
+///
+/// # Errors
+/// `Internal` if the footer does not render (it always does).
+pub fn with_unsubscribe(mut rendered: Rendered, url: &str) -> Result<Rendered> {
+    let env = sandbox();
+    let ctx = context! { url => url };
+    let footer = |name: &str, source: &str| {
+        env.template_from_named_str(name, source)
+            .and_then(|template| template.render(&ctx))
+            .map_err(|err| Error::internal(format!("the unsubscribe footer: {err}")))
+    };
+    rendered.text.push_str(&footer(
+        "footer.txt",
+        "\n--\nTo stop these e-mails, unsubscribe: {{ url }}\n",
+    )?);
+    rendered.html.push_str(&footer(
+        "footer.html",
+        "<hr><p style=\"font-size:small;color:#555\">Don\u{2019}t want these e-mails? <a href=\"{{ url }}\">Unsubscribe</a>.</p>",
+    )?);
+    Ok(rendered)
 }
 
 #[cfg(test)]
@@ -199,6 +487,104 @@ mod tests {
         assert_eq!(
             staff.subject,
             "Reminder: Jane Citizen, Mon 7 Dec 2026, 9:30"
+        );
+    }
+
+    fn sources(subject: &str, text: &str, html: &str) -> TemplateSources {
+        TemplateSources {
+            subject: Some(subject.to_owned()),
+            text: text.to_owned(),
+            html: Some(html.to_owned()),
+        }
+    }
+
+    fn refused(sources: &TemplateSources) -> Vec<FieldError> {
+        validate(Trigger::Reminder, Channel::Email, sources).unwrap_err()
+    }
+
+    #[test]
+    fn every_default_passes_its_own_check() {
+        for trigger in Trigger::ALL {
+            for channel in Channel::ALL {
+                validate(trigger, channel, &default_sources(trigger, channel)).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_or_an_unknown_variable_is_refused_naming_the_part_and_line() {
+        let errors = refused(&sources("Hi", "ok", "<p>\n{% if %}</p>"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "html");
+        assert_eq!(errors[0].code, "syntax");
+        assert!(errors[0].message.starts_with("line 2: "), "{errors:?}");
+
+        let errors = refused(&sources("Hi {{ patient_nme }}", "a\n{{ when }}\n{{ secret }}", "x"));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].field, "subject");
+        assert_eq!(errors[0].code, "unknown_variable");
+        assert!(errors[0].message.contains("`patient_nme`"), "{errors:?}");
+        assert_eq!(errors[1].field, "text");
+        assert!(errors[1].message.starts_with("line 3: unknown variable `secret`"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_template_cannot_include_loop_forever_or_grow_without_end() {
+        let include = refused(&sources("Hi", "{% include 'body.html' %}", "x"));
+        assert_eq!(include[0].field, "text", "{include:?}");
+        assert_eq!(include[0].code, "render");
+        let looping = refused(&sources(
+            "Hi",
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "x",
+        ));
+        assert_eq!(looping[0].code, "render", "{looping:?}");
+        let recursive = refused(&sources(
+            "Hi",
+            "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+            "x",
+        ));
+        assert_eq!(recursive[0].code, "render", "{recursive:?}");
+        let huge = refused(&sources("Hi", "{{ 'x' * 10000000 }}", "x"));
+        assert_eq!(huge[0].code, "render", "{huge:?}");
+        let long = refused(&sources(&"s".repeat(MAX_SUBJECT_CHARS + 1), "ok", "x"));
+        assert_eq!((long[0].field.as_str(), long[0].code), ("subject", "too_long"));
+        let missing = refused(&TemplateSources {
+            subject: None,
+            text: " ".to_owned(),
+            html: Some("x".to_owned()),
+        });
+        let fields: Vec<&str> = missing.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["subject", "text"]);
+    }
+
+    #[test]
+    fn a_clinics_template_escapes_html_keeps_subjects_on_one_line_and_gets_the_footer() {
+        let data = SampleData {
+            patient_name: "<script>x</script>\r\nBcc: a@b.c".to_owned(),
+            ..SampleData::sample()
+        };
+        let mine = sources(
+            "Dear {{ patient_name }}",
+            "See you {{ when }}, {{ patient_name }}",
+            "<h1>See you</h1><p>{{ patient_name }}</p>",
+        );
+        let rendered = render_with(
+            &mine,
+            key(EventType::AppointmentCreated, Audience::Patient),
+            &data,
+        )
+        .unwrap();
+        assert!(rendered.html.starts_with("<h1>See you</h1><p>&lt;script&gt;"));
+        assert!(!rendered.html.contains("<script>"));
+        assert!(!rendered.subject.contains(['\r', '\n']));
+        assert!(rendered.text.contains("<script>x</script>"));
+        let footed = with_unsubscribe(rendered, "https://h.example/unsubscribe/a\"b").unwrap();
+        assert!(footed.text.ends_with("unsubscribe: https://h.example/unsubscribe/a\"b"));
+        assert!(
+            footed.html.contains("href=\"https:&#x2f;&#x2f;h.example&#x2f;unsubscribe&#x2f;a&quot;b\""),
+            "{}",
+            footed.html
         );
     }
 }

@@ -59,6 +59,9 @@ pub enum SecretPurpose {
     SsoClientSecret,
     /// The sealed state of a single sign-on login between the redirect and the callback.
     SsoLoginState,
+    /// A notification's unsubscribe link (the patient's Cliniko id and the channel), sealed so
+    /// the URL shows nothing of the patient and cannot be altered or used at another clinic.
+    UnsubscribeLink,
 }
 
 impl SecretPurpose {
@@ -77,6 +80,7 @@ impl SecretPurpose {
             Self::MfaPendingLogin => "mfa_pending_login",
             Self::SsoClientSecret => "sso_client_secret",
             Self::SsoLoginState => "sso_login_state",
+            Self::UnsubscribeLink => "unsubscribe_link",
         }
     }
 }

@@ -216,6 +216,8 @@ fn link_email(
         text,
         html,
         attachments: Vec::new(),
+        // Staff account e-mails are not a list anyone subscribed to.
+        list_unsubscribe: None,
         message_id: format!("{}@clinicgate", Uuid::now_v7()),
     })
 }
