@@ -63,7 +63,9 @@ use clinicgate_core::fhir_push::FhirDestinationService;
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
-use clinicgate_core::notifications::{Mailer, NotificationSender, NotificationService};
+use clinicgate_core::notifications::{
+    Mailer, NotificationSender, NotificationService, UnsubscribeLinks, UnsubscribeTokens,
+};
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService, PartnerPolicy};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
@@ -645,6 +647,11 @@ fn notification_sender(state: &AppState) -> NotificationSender {
         state.cliniko.clone(),
         state.mailer.clone(),
         Arc::new(IcsInvitations::new(&config.from)),
+        UnsubscribeLinks::new(
+            UnsubscribeTokens::new(state.vault.clone()),
+            state.clinics.clone(),
+            Arc::new(state.settings.public_url.clone()),
+        ),
         config.send_timeout(),
     )
     .with_clock(state.clock.clone())

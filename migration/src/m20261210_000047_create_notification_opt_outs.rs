@@ -29,7 +29,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(NotificationOptOuts::Table)
-                    .col(ColumnDef::new(NotificationOptOuts::TenantId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(NotificationOptOuts::TenantId)
+                            .uuid()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(NotificationOptOuts::PatientId)
                             .string_len(32)

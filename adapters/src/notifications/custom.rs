@@ -36,7 +36,10 @@ fn template_of(row: templates::Model) -> Result<ClinicTemplate> {
     })
 }
 
-pub(super) async fn templates(db: &DatabaseConnection, tenant: TenantId) -> Result<Vec<ClinicTemplate>> {
+pub(super) async fn templates(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+) -> Result<Vec<ClinicTemplate>> {
     templates::Entity::find_in_tenant(tenant)
         .order_by_asc(templates::Column::EventType)
         .order_by_asc(templates::Column::Channel)
@@ -138,7 +141,10 @@ pub(super) async fn opt_out(
     // An unsubscribe after the clinic cleared the last one is in force again.
     opt_outs::Entity::update_many_in_tenant(tenant)
         .col_expr(opt_outs::Column::OptedOutAt, Expr::value(now))
-        .col_expr(opt_outs::Column::ClearedAt, Expr::value(None::<chrono::DateTime<Utc>>))
+        .col_expr(
+            opt_outs::Column::ClearedAt,
+            Expr::value(None::<chrono::DateTime<Utc>>),
+        )
         .col_expr(opt_outs::Column::ClearedBy, Expr::value(None::<uuid::Uuid>))
         .filter(opt_outs::Column::PatientId.eq(patient.as_str()))
         .filter(opt_outs::Column::Channel.eq(channel.as_str()))
@@ -177,7 +183,8 @@ pub(super) async fn opt_outs(db: &DatabaseConnection, tenant: TenantId) -> Resul
             Ok(OptOut {
                 patient_id: ClinikoId::parse(&row.patient_id)
                     .ok_or_else(|| corrupt("opt-out's patient id"))?,
-                channel: Channel::parse(&row.channel).ok_or_else(|| corrupt("opt-out's channel"))?,
+                channel: Channel::parse(&row.channel)
+                    .ok_or_else(|| corrupt("opt-out's channel"))?,
                 opted_out_at: row.opted_out_at,
                 cleared_at: row.cleared_at,
                 cleared_by: row.cleared_by.map(UserId::from_uuid),

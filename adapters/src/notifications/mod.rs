@@ -10,8 +10,8 @@ pub mod smtp;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::cliniko::ClinikoId;
+use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::ids::{TenantId, UserId};
 use clinicgate_core::notifications::{
     Audience, Channel, ClinicTemplate, NotificationRepository, NotificationRuleId, OptOut,
@@ -254,12 +254,7 @@ impl NotificationRepository for SeaNotificationRepository {
         custom::delete_template(&self.db, tenant, trigger, channel).await
     }
 
-    async fn opt_out(
-        &self,
-        tenant: TenantId,
-        patient: &ClinikoId,
-        channel: Channel,
-    ) -> Result<()> {
+    async fn opt_out(&self, tenant: TenantId, patient: &ClinikoId, channel: Channel) -> Result<()> {
         custom::opt_out(&self.db, tenant, patient, channel).await
     }
 

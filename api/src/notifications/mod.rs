@@ -3,11 +3,22 @@
 //!
 //! - `GET/PUT /api/tenant/notifications/settings`: which events send an e-mail to the patient
 //!   and/or to the staff address, that address, and the quiet hours of patient messages;
-//! - `POST /api/tenant/notifications/preview`: a rule's message rendered with made-up data;
+//! - `POST /api/tenant/notifications/preview`: a rule's message rendered with made-up data,
+//!   from the clinic's templates (or the default), or from a draft sent along;
 //! - `GET /api/tenant/notifications/history`: what was sent, to whom (masked) and the relay's
-//!   answer.
+//!   answer;
+//! - `templates`: the clinic's own templates per event and channel;
+//! - `opt_outs`: the patients who unsubscribed, and clearing one.
 //!
-//! The sending itself is the delivery worker's (`clinicgate_core::notifications::NotificationSender`).
+//! The sending itself is the delivery worker's (`clinicgate_core::notifications::NotificationSender`);
+//! `links` tells it where a clinic's host is, for the unsubscribe link in patient e-mails.
+
+mod links;
+mod opt_outs;
+mod templates;
+
+pub use opt_outs::*;
+pub use templates::*;
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
@@ -16,7 +27,7 @@ use clinicgate_core::delivery::AttemptResult;
 use clinicgate_core::error::FieldError;
 use clinicgate_core::notifications::{
     Audience, Channel, HistoryEntry, QuietHours, QuietHoursInput, Rule, RuleKey, SettingsInput,
-    StoredSettings, Trigger, render_sample,
+    StoredSettings, Trigger,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -113,6 +124,28 @@ pub struct NotificationSettingsIn {
     pub quiet_hours: Option<QuietHoursDto>,
     /// The rules to turn on.
     pub rules: Vec<NotificationRuleDto>,
+}
+
+/// What to preview: a rule's message, from a draft of templates when one is given.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NotificationPreviewIn {
+    /// The event, as in a rule.
+    #[schema(example = "appointment.created")]
+    pub event: String,
+    /// The channel, as in a rule.
+    #[schema(example = "email")]
+    pub channel: String,
+    /// The audience, as in a rule.
+    #[schema(example = "patient")]
+    pub audience: String,
+    /// Ignored (a rule's reminder hours; accepted so a rule can be sent as it is).
+    #[serde(default)]
+    pub hours_before: Option<u32>,
+    /// Unsaved templates to render instead of the clinic's (checked like a save; errors name
+    /// `template.subject`, `template.text`, `template.html`). Absent: the clinic's templates,
+    /// or the default.
+    #[serde(default)]
+    pub template: Option<NotificationTemplateIn>,
 }
 
 /// A rendered message.
@@ -260,14 +293,16 @@ pub async fn put_notification_settings(
 route_problems!(
     /// What `POST /api/tenant/notifications/preview` answers itself.
     PreviewNotificationProblems {
-        422 => "the rule names an unknown event, channel or audience (field `errors`); or JSON of the wrong shape (`invalid_body`)",
+        422 => "the rule names an unknown event, channel or audience, or the draft `template` is wrong (field `errors`); or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
-/// A rule's message rendered with made-up data (owners and admins).
+/// A rule's message rendered with made-up data (owners and admins): from the draft `template`
+/// when given, else from the clinic's templates or the default. Patient e-mails also get the
+/// unsubscribe footer when sent, which the preview leaves out.
 #[utoipa::path(
     tag = "clinic",
-    request_body = NotificationRuleDto,
+    request_body = NotificationPreviewIn,
     responses(
         (status = 200, description = "The message", body = NotificationPreviewOut),
         SessionErrors, JsonBodyErrors,
@@ -278,9 +313,11 @@ route_problems!(
 #[post("/api/tenant/notifications/preview")]
 pub async fn preview_notification(
     auth: Authenticated,
-    body: web::Json<NotificationRuleDto>,
+    state: web::Data<AppState>,
+    body: web::Json<NotificationPreviewIn>,
 ) -> Result<HttpResponse, ApiError> {
     auth.ctx().require_manager()?;
+    let body = body.into_inner();
     let trigger = Trigger::parse(body.event.trim());
     let channel = Channel::parse(body.channel.trim());
     let audience = Audience::parse(body.audience.trim());
@@ -305,11 +342,30 @@ pub async fn preview_notification(
         }
         return Err(Error::Validation(errors).into());
     };
-    let rendered = render_sample(RuleKey {
+    let rule = RuleKey {
         trigger,
         channel,
         audience,
-    })?;
+    };
+    let draft = body.template.map(Into::into);
+    let drafted = draft.is_some();
+    let rendered = state
+        .notifications
+        .preview(auth.ctx(), rule, draft)
+        .await
+        .map_err(|err| match err {
+            // The draft's fields are inside `template`.
+            Error::Validation(errors) if drafted => Error::Validation(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: format!("template.{}", e.field),
+                        ..e
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
     Ok(HttpResponse::Ok().json(NotificationPreviewOut {
         subject: rendered.subject,
         text: rendered.text,

@@ -24,6 +24,7 @@ mod patients;
 mod root_login;
 mod settings;
 mod sso_login;
+mod unsubscribe;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, ResponseError as _, get, web};
@@ -53,6 +54,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(forgot_password::submit)
         .service(password_link::show)
         .service(password_link::submit)
+        .service(unsubscribe::show)
+        .service(unsubscribe::submit)
         .service(account::show)
         .service(account::change_password)
         .service(account_mfa::start_enrolment)

@@ -42,18 +42,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+pub use editing::TemplateView;
 pub use mask::{mask_email, mask_phone};
+pub use opt_outs::{ClinicHosts, Unsubscribe, UnsubscribeLinks, UnsubscribeTokens};
 pub use quiet_hours::QuietHours;
 pub use sender::NotificationSender;
 pub use service::{
     HistoryEntry, MAX_HISTORY, NotificationService, QuietHoursInput, RuleInput, SettingsInput,
 };
-pub use editing::TemplateView;
-pub use opt_outs::{Unsubscribe, UnsubscribeLinks, UnsubscribeTokens};
 pub use templates::{
     MAX_HTML_CHARS, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS, Rendered, SampleData, TemplateSources,
-    VARIABLES, default_sources, has_subject_and_html, render, render_sample, render_with,
-    validate,
+    VARIABLES, default_sources, has_subject_and_html, render, render_sample, render_with, validate,
 };
 
 use crate::Result;
@@ -327,8 +326,7 @@ pub trait NotificationRepository: Send + Sync + fmt::Debug {
 
     /// Records that `patient` unsubscribed from `channel`: idempotent (an opt-out in force keeps
     /// its time), and a cleared one is in force again.
-    async fn opt_out(&self, tenant: TenantId, patient: &ClinikoId, channel: Channel)
-    -> Result<()>;
+    async fn opt_out(&self, tenant: TenantId, patient: &ClinikoId, channel: Channel) -> Result<()>;
 
     /// Whether `patient` has an opt-out in force for `channel`.
     async fn opted_out(

@@ -8,14 +8,15 @@
 //! with who cleared it and when.
 
 use std::fmt;
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{Channel, NotificationService, OptOut};
 use crate::Result;
+use crate::clinics::{ClinicRepository, Subdomain};
 use crate::cliniko::ClinikoId;
 use crate::error::Error;
 use crate::ids::TenantId;
@@ -25,13 +26,56 @@ use crate::tenancy::TenantContext;
 /// The longest token worth trying to open: a sealed `sms:` + 19-digit id is about 80 characters.
 const MAX_TOKEN_CHARS: usize = 200;
 
-/// Builds the unsubscribe URL of a patient's message on the clinic's host (the api knows the
-/// hosts; it seals with [`UnsubscribeTokens`]).
-#[async_trait]
-pub trait UnsubscribeLinks: Send + Sync + fmt::Debug {
+/// Where a clinic's host is: the api's public URL knows (`https://{subdomain}.{host}`).
+pub trait ClinicHosts: Send + Sync + fmt::Debug {
+    /// The root URL of the clinic on `subdomain`, without a trailing slash.
+    fn clinic_url(&self, subdomain: &Subdomain) -> String;
+}
+
+/// Builds the unsubscribe URL of a patient's message: the clinic's host, `/unsubscribe/`, and
+/// the sealed token.
+#[derive(Debug, Clone)]
+pub struct UnsubscribeLinks {
+    tokens: UnsubscribeTokens,
+    clinics: Arc<dyn ClinicRepository>,
+    hosts: Arc<dyn ClinicHosts>,
+}
+
+impl UnsubscribeLinks {
+    /// Links sealed by `tokens`, on the host (from `hosts`) of each clinic in `clinics`.
+    pub fn new(
+        tokens: UnsubscribeTokens,
+        clinics: Arc<dyn ClinicRepository>,
+        hosts: Arc<dyn ClinicHosts>,
+    ) -> Self {
+        Self {
+            tokens,
+            clinics,
+            hosts,
+        }
+    }
+
     /// The URL that unsubscribes `patient` of `tenant` from `channel`.
-    async fn link(&self, tenant: TenantId, patient: &ClinikoId, channel: Channel)
-    -> Result<String>;
+    ///
+    /// # Errors
+    /// `NotFound` for a clinic that no longer exists; storage and vault failures.
+    pub async fn link(
+        &self,
+        tenant: TenantId,
+        patient: &ClinikoId,
+        channel: Channel,
+    ) -> Result<String> {
+        let clinic = self
+            .clinics
+            .find_by_id(tenant)
+            .await?
+            .ok_or(Error::NotFound { resource: "clinic" })?;
+        let token = self.tokens.seal(tenant, patient, channel).await?;
+        Ok(format!(
+            "{}/unsubscribe/{token}",
+            self.hosts.clinic_url(&clinic.subdomain)
+        ))
+    }
 }
 
 /// An unsubscribe a patient asked for through a valid link: only [`UnsubscribeTokens::open`]
@@ -170,15 +214,15 @@ impl NotificationService {
         {
             Ok(())
         } else {
-            Err(Error::NotFound { resource: "opt-out" })
+            Err(Error::NotFound {
+                resource: "opt-out",
+            })
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::crypto::{MasterKey, MasterKeyring};
     use crate::secrets::memory::MemoryDataKeys;
@@ -206,10 +250,7 @@ mod tests {
         assert_eq!(opened.patient, patient);
         assert_eq!(opened.channel(), Channel::Email);
         // Another clinic (with a data key of its own) cannot open it.
-        tokens
-            .seal(other, &patient, Channel::Email)
-            .await
-            .unwrap();
+        tokens.seal(other, &patient, Channel::Email).await.unwrap();
         assert!(tokens.open(other, &token).await.is_none());
     }
 

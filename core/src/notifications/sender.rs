@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::templates::{SampleData, render, render_with, with_unsubscribe};
 use super::{
     Audience, Channel, Invitations, InviteMethod, MailOutcome, Mailer, NotificationRuleId,
-    NotificationService, OutgoingEmail, Rendered, ReminderKey, Rule, Trigger, UnsubscribeLinks,
+    NotificationService, OutgoingEmail, ReminderKey, Rendered, Rule, Trigger, UnsubscribeLinks,
     mask_email,
 };
 use crate::calendar_feeds::FeedAppointment;
@@ -61,7 +61,7 @@ pub struct NotificationSender {
     cliniko: Arc<dyn ClinikoClient>,
     mailer: Arc<dyn Mailer>,
     invitations: Arc<dyn Invitations>,
-    unsubscribe: Arc<dyn UnsubscribeLinks>,
+    unsubscribe: UnsubscribeLinks,
     timeout: Duration,
     clock: Clock,
 }
@@ -86,7 +86,7 @@ impl NotificationSender {
         cliniko: Arc<dyn ClinikoClient>,
         mailer: Arc<dyn Mailer>,
         invitations: Arc<dyn Invitations>,
-        unsubscribe: Arc<dyn UnsubscribeLinks>,
+        unsubscribe: UnsubscribeLinks,
         timeout: Duration,
     ) -> Self {
         Self {

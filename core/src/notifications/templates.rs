@@ -109,9 +109,9 @@ pub const VARIABLES: [&str; 6] = [
 /// The longest subject template, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 1_000;
 /// The longest plain-text template, in characters.
-pub const MAX_TEXT_CHARS: usize = 20_000;
+pub const MAX_TEXT_CHARS: usize = 10_000;
 /// The longest HTML template, in characters.
-pub const MAX_HTML_CHARS: usize = 100_000;
+pub const MAX_HTML_CHARS: usize = 50_000;
 /// The longest rendered part, in bytes: a template that grows past it (a loop, a repeated
 /// string) does not render.
 const MAX_RENDERED_BYTES: usize = 200_000;
@@ -193,7 +193,12 @@ fn parts(
             sources.subject.as_deref(),
             MAX_SUBJECT_CHARS,
         ),
-        ("text", "body.txt", Some(sources.text.as_str()), MAX_TEXT_CHARS),
+        (
+            "text",
+            "body.txt",
+            Some(sources.text.as_str()),
+            MAX_TEXT_CHARS,
+        ),
         ("html", "body.html", sources.html.as_deref(), MAX_HTML_CHARS),
     ] {
         let wanted = email || field == "text";
@@ -251,7 +256,9 @@ fn context_of(rule: RuleKey, data: &SampleData) -> minijinja::Value {
 /// What went wrong in a template, for the clinic: the line and minijinja's description, never
 /// the data it was rendered with.
 fn described(err: &minijinja::Error) -> String {
-    let what = err.detail().map_or_else(|| err.kind().to_string(), str::to_owned);
+    let what = err
+        .detail()
+        .map_or_else(|| err.kind().to_string(), str::to_owned);
     match err.line() {
         Some(line) => format!("line {line}: {what}"),
         None => what,
@@ -284,9 +291,7 @@ fn render_part(
         .map_err(|err| described(&err))?;
     let rendered = template.render(ctx).map_err(|err| described(&err))?;
     if rendered.len() > MAX_RENDERED_BYTES {
-        return Err(format!(
-            "renders to more than {MAX_RENDERED_BYTES} bytes"
-        ));
+        return Err(format!("renders to more than {MAX_RENDERED_BYTES} bytes"));
     }
     Ok(rendered)
 }
@@ -357,7 +362,11 @@ pub fn validate(
 /// # Errors
 /// `Validation` naming the part and line when a template does not render (a clinic's template
 /// saved before a limit changed; the defaults always render).
-pub fn render_with(sources: &TemplateSources, rule: RuleKey, data: &SampleData) -> Result<Rendered> {
+pub fn render_with(
+    sources: &TemplateSources,
+    rule: RuleKey,
+    data: &SampleData,
+) -> Result<Rendered> {
     let parts = parts(rule.channel, sources).map_err(Error::Validation)?;
     let env = sandbox();
     let ctx = context_of(rule, data);
@@ -519,13 +528,22 @@ mod tests {
         assert_eq!(errors[0].code, "syntax");
         assert!(errors[0].message.starts_with("line 2: "), "{errors:?}");
 
-        let errors = refused(&sources("Hi {{ patient_nme }}", "a\n{{ when }}\n{{ secret }}", "x"));
+        let errors = refused(&sources(
+            "Hi {{ patient_nme }}",
+            "a\n{{ when }}\n{{ secret }}",
+            "x",
+        ));
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].field, "subject");
         assert_eq!(errors[0].code, "unknown_variable");
         assert!(errors[0].message.contains("`patient_nme`"), "{errors:?}");
         assert_eq!(errors[1].field, "text");
-        assert!(errors[1].message.starts_with("line 3: unknown variable `secret`"), "{errors:?}");
+        assert!(
+            errors[1]
+                .message
+                .starts_with("line 3: unknown variable `secret`"),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -548,7 +566,10 @@ mod tests {
         let huge = refused(&sources("Hi", "{{ 'x' * 10000000 }}", "x"));
         assert_eq!(huge[0].code, "render", "{huge:?}");
         let long = refused(&sources(&"s".repeat(MAX_SUBJECT_CHARS + 1), "ok", "x"));
-        assert_eq!((long[0].field.as_str(), long[0].code), ("subject", "too_long"));
+        assert_eq!(
+            (long[0].field.as_str(), long[0].code),
+            ("subject", "too_long")
+        );
         let missing = refused(&TemplateSources {
             subject: None,
             text: " ".to_owned(),
@@ -575,14 +596,24 @@ mod tests {
             &data,
         )
         .unwrap();
-        assert!(rendered.html.starts_with("<h1>See you</h1><p>&lt;script&gt;"));
+        assert!(
+            rendered
+                .html
+                .starts_with("<h1>See you</h1><p>&lt;script&gt;")
+        );
         assert!(!rendered.html.contains("<script>"));
         assert!(!rendered.subject.contains(['\r', '\n']));
         assert!(rendered.text.contains("<script>x</script>"));
         let footed = with_unsubscribe(rendered, "https://h.example/unsubscribe/a\"b").unwrap();
-        assert!(footed.text.ends_with("unsubscribe: https://h.example/unsubscribe/a\"b"));
         assert!(
-            footed.html.contains("href=\"https:&#x2f;&#x2f;h.example&#x2f;unsubscribe&#x2f;a&quot;b\""),
+            footed
+                .text
+                .ends_with("unsubscribe: https://h.example/unsubscribe/a\"b")
+        );
+        assert!(
+            footed
+                .html
+                .contains("href=\"https:&#x2f;&#x2f;h.example&#x2f;unsubscribe&#x2f;a&quot;b\""),
             "{}",
             footed.html
         );
