@@ -5,6 +5,8 @@ mod email;
 mod quiet_hours;
 mod reminders;
 mod settings;
+mod templates;
+mod unsubscribe;
 pub use crate::common::smtp_sink as sink;
 
 use reqwest::Method;
