@@ -99,14 +99,12 @@ impl From<TemplateView> for NotificationTemplateOut {
 }
 
 /// The event and channel of a path; an unknown one is 404 (there is no such template).
-fn template_key(path: &(String, String)) -> Result<(Trigger, Channel), ApiError> {
-    match (Trigger::parse(&path.0), Channel::parse(&path.1)) {
-        (Some(trigger), Some(channel)) => Ok((trigger, channel)),
-        _ => Err(Error::NotFound {
+fn template_key(path: &(String, String)) -> Result<(Trigger, Channel), Error> {
+    Trigger::parse(&path.0)
+        .zip(Channel::parse(&path.1))
+        .ok_or(Error::NotFound {
             resource: "notification template",
-        }
-        .into()),
-    }
+        })
 }
 
 /// Every event × channel's templates (owners and admins).

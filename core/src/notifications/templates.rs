@@ -203,15 +203,15 @@ fn parts(
     ] {
         let wanted = email || field == "text";
         match source {
-            Some(source) if !wanted => {
-                if !source.trim().is_empty() {
-                    errors.push(FieldError::new(
-                        field,
-                        "not_allowed",
-                        format!("{} messages have no {field}", channel.as_str()),
-                    ));
-                }
+            // An empty part a channel does not have is as good as none.
+            Some(source) if !wanted && !source.trim().is_empty() => {
+                errors.push(FieldError::new(
+                    field,
+                    "not_allowed",
+                    format!("{} messages have no {field}", channel.as_str()),
+                ));
             }
+            Some(_) if !wanted => {}
             None if wanted => errors.push(FieldError::new(field, "required", "give a template")),
             Some(source) if source.trim().is_empty() => {
                 errors.push(FieldError::new(field, "required", "give a template"));
