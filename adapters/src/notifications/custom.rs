@@ -9,7 +9,8 @@ use clinicgate_core::notifications::{Channel, ClinicTemplate, OptOut, TemplateSo
 use clinicgate_core::{Error, Result};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set,
+    ColumnTrait as _, DatabaseConnection, EntityTrait as _, Iterable as _, QueryFilter as _,
+    QueryOrder as _, Set,
 };
 
 use crate::db::db_error;
@@ -83,19 +84,16 @@ pub(super) async fn save_template(
         updated_at: Set(template.updated_at),
     })
     .on_conflict(
-        OnConflict::columns([
-            templates::Column::TenantId,
-            templates::Column::EventType,
-            templates::Column::Channel,
-        ])
-        .update_columns([
-            templates::Column::Subject,
-            templates::Column::BodyText,
-            templates::Column::BodyHtml,
-            templates::Column::UpdatedBy,
-            templates::Column::UpdatedAt,
-        ])
-        .to_owned(),
+        // The primary key: the clinic, the trigger and the channel.
+        OnConflict::columns(templates::PrimaryKey::iter())
+            .update_columns([
+                templates::Column::Subject,
+                templates::Column::BodyText,
+                templates::Column::BodyHtml,
+                templates::Column::UpdatedBy,
+                templates::Column::UpdatedAt,
+            ])
+            .to_owned(),
     )
     .exec_without_returning(db)
     .await
