@@ -20,6 +20,7 @@ mod cleanup;
 mod clients;
 mod dashboard;
 mod docs;
+mod notifications;
 mod onboarding;
 mod partners;
 mod patients;
