@@ -521,6 +521,20 @@ mod tests {
     }
 
     #[test]
+    fn loops_sets_filters_and_the_builtin_functions_are_not_unknown_variables() {
+        validate(
+            Trigger::Reminder,
+            Channel::Email,
+            &sources(
+                "{{ patient_name|upper }} {{ when|default('soon') }}",
+                "{% for i in range(2) %}{{ loop.index }}{% endfor %}{% set ns = namespace(n=1) %}{{ ns.n }}",
+                "{% macro hi(name) %}<b>{{ name }}</b>{% endmacro %}{{ hi(patient_name) }}",
+            ),
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn a_syntax_error_or_an_unknown_variable_is_refused_naming_the_part_and_line() {
         let errors = refused(&sources("Hi", "ok", "<p>\n{% if %}</p>"));
         assert_eq!(errors.len(), 1, "{errors:?}");
