@@ -527,3 +527,94 @@ async fn suspending_one_clinic_leaves_the_other_as_it_was() {
     );
     assert_eq!(clinics.find_by_id(a).await.unwrap(), Some(before));
 }
+
+#[tokio::test]
+async fn another_clinic_neither_reads_nor_replaces_nor_clears_a_clinics_templates_and_opt_outs() {
+    use clinicgate_adapters::notifications::SeaNotificationRepository;
+    use clinicgate_core::notifications::{
+        Channel as NotifyChannel, ClinicTemplate, NotificationRepository as _, TemplateSources,
+        Trigger,
+    };
+
+    let (_guard, db, a, b) = two_clinics().await;
+    let repo = SeaNotificationRepository::new(db);
+    let trigger = Trigger::Event(EventType::AppointmentCreated);
+    let template = |text: &str| ClinicTemplate {
+        trigger,
+        channel: NotifyChannel::Email,
+        sources: TemplateSources {
+            subject: Some("Booked".to_owned()),
+            text: text.to_owned(),
+            html: Some("<p>Booked</p>".to_owned()),
+        },
+        updated_by: None,
+        updated_at: Utc::now().trunc_subsecs(3),
+    };
+    let mine = template("A's words");
+    repo.save_template(a, &mine).await.unwrap();
+    let patient = ClinikoId::parse("1000000000000000001").unwrap();
+    repo.opt_out(a, &patient, NotifyChannel::Email)
+        .await
+        .unwrap();
+
+    assert!(repo.templates(b).await.unwrap().is_empty());
+    assert!(
+        repo.template(b, trigger, NotifyChannel::Email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !repo
+            .delete_template(b, trigger, NotifyChannel::Email)
+            .await
+            .unwrap()
+    );
+    // B saving its own template for the same trigger and channel is B's row, not A's.
+    repo.save_template(b, &template("B's words")).await.unwrap();
+    assert!(repo.opt_outs(b).await.unwrap().is_empty());
+    assert!(
+        !repo
+            .opted_out(b, &patient, NotifyChannel::Email)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo
+            .clear_opt_out(b, &patient, NotifyChannel::Email, UserId::new())
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        repo.template(a, trigger, NotifyChannel::Email)
+            .await
+            .unwrap()
+            .map(|t| t.sources.text),
+        Some("A's words".to_owned())
+    );
+    assert!(
+        repo.opted_out(a, &patient, NotifyChannel::Email)
+            .await
+            .unwrap()
+    );
+    // An unsubscribe repeated keeps its first time; clearing then unsubscribing again is in force.
+    let first = repo.opt_outs(a).await.unwrap()[0].opted_out_at;
+    repo.opt_out(a, &patient, NotifyChannel::Email)
+        .await
+        .unwrap();
+    assert_eq!(repo.opt_outs(a).await.unwrap()[0].opted_out_at, first);
+    let by = UserId::new();
+    assert!(
+        repo.clear_opt_out(a, &patient, NotifyChannel::Email, by)
+            .await
+            .unwrap()
+    );
+    let cleared = &repo.opt_outs(a).await.unwrap()[0];
+    assert!(!cleared.in_force());
+    assert_eq!(cleared.cleared_by, Some(by));
+    repo.opt_out(a, &patient, NotifyChannel::Email)
+        .await
+        .unwrap();
+    assert!(repo.opt_outs(a).await.unwrap()[0].in_force());
+}
