@@ -144,6 +144,8 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(notifications::put_notification_settings)
         .route(notifications::preview_notification)
         .route(notifications::notification_history)
+        .route(notifications::get_sms_settings)
+        .route(notifications::put_sms_settings)
         .route(webhooks::list_clinic_webhooks)
         .route(webhooks::list_clinic_webhook_deliveries)
         .route(webhooks::disable_clinic_webhook)

@@ -202,3 +202,192 @@ mod tests {
         );
     }
 }
+
+// ---- SMS texts and queue-progress messages -------------------------------------------------
+// Kept apart from the e-mail templates above: text messages are plain, short (one or two
+// segments) and never HTML, and queue messages carry a place or a delay instead of a booking.
+
+/// The default SMS text of `trigger` (plain text, no escaping: an SMS is not markup).
+const fn sms_default(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::Reminder => {
+            "{% if audience == 'staff' %}Reminder: {{ patient_name }}, {{ when }}.{% else %}Reminder: your appointment is on {{ when }}.{% endif %}"
+        }
+        Trigger::Event(EventType::AppointmentCancelled) => {
+            "{% if audience == 'staff' %}Cancelled: {{ patient_name }}, {{ when }}.{% else %}Your appointment on {{ when }} is cancelled.{% endif %}"
+        }
+        Trigger::Event(EventType::AppointmentUpdated) => {
+            "{% if audience == 'staff' %}Changed: {{ patient_name }}, now {{ when }}.{% else %}Your appointment is now on {{ when }}.{% endif %}"
+        }
+        Trigger::Queue => QUEUE_SMS,
+        Trigger::Event(_) => {
+            "{% if audience == 'staff' %}Booked: {{ patient_name }}, {{ when }}.{% else %}Your appointment on {{ when }} is booked.{% endif %}"
+        }
+    }
+}
+
+/// The queue message as a text (`place`, or `late_minutes` for "running late").
+const QUEUE_SMS: &str = "{% if late_minutes %}The doctor is running about {{ late_minutes }} minutes late. Thank you for waiting.{% else %}You are number {{ place }} in the queue for your {{ when }} appointment.{% endif %}";
+
+/// The queue message's e-mail subject, text and HTML.
+const QUEUE_EMAIL: (&str, &str, &str) = (
+    "{% if late_minutes %}The doctor is running late{% else %}You are number {{ place }} in the queue{% endif %}",
+    "Hello {{ patient_name }},\n\n{% if late_minutes %}the doctor is running about {{ late_minutes }} minutes late. Thank you for waiting.{% else %}you are number {{ place }} in the queue for your {{ when }} appointment.{% endif %}\n",
+    "<p>Hello {{ patient_name }},</p><p>{% if late_minutes %}the doctor is running about <strong>{{ late_minutes }} minutes</strong> late. Thank you for waiting.{% else %}you are number <strong>{{ place }}</strong> in the queue for your {{ when }} appointment.{% endif %}</p>",
+);
+
+/// Renders one template of the SMS and queue section (HTML escaped when `name` ends in `.html`).
+fn render_one(name: &str, source: &str, ctx: &minijinja::Value) -> Result<String> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.template_from_named_str(name, source)
+        .and_then(|template| template.render(ctx))
+        // The error names the template and line, never the data.
+        .map_err(|err| Error::internal(format!("notification template {name}: {err}")))
+}
+
+/// The context of an SMS or queue message; `progress` is the place or the delay.
+fn sms_context(
+    rule: RuleKey,
+    data: &SampleData,
+    progress: Option<super::QueueProgress>,
+) -> minijinja::Value {
+    let (place, late_minutes) = match progress {
+        Some(super::QueueProgress::Place(place)) => (Some(place), None),
+        Some(super::QueueProgress::Late { minutes }) => (None, Some(minutes)),
+        None => (None, None),
+    };
+    context! {
+        event => rule.trigger.as_str(),
+        audience => rule.audience.as_str(),
+        patient_name => data.patient_name.as_str(),
+        when => data.when.as_str(),
+        time_zone => data.time_zone.as_str(),
+        appointment_id => data.appointment_id.as_str(),
+        place => place,
+        late_minutes => late_minutes,
+    }
+}
+
+/// Renders the SMS text of `rule` about `data` (with the queue `progress` for a queue rule),
+/// on one line.
+///
+/// # Errors
+/// `Internal` when a template does not render (the defaults always do).
+pub fn render_sms(
+    rule: RuleKey,
+    data: &SampleData,
+    progress: Option<super::QueueProgress>,
+) -> Result<String> {
+    let text = render_one(
+        "sms.txt",
+        sms_default(rule.trigger),
+        &sms_context(rule, data, progress),
+    )?;
+    Ok(text.replace(['\r', '\n'], " ").trim().to_owned())
+}
+
+/// The SMS text of `rule` rendered with made-up data (place 2 for a queue rule), for previews.
+///
+/// # Errors
+/// As [`render_sms`].
+pub fn render_sms_sample(rule: RuleKey) -> Result<String> {
+    render_sms(rule, &SampleData::sample(), sample_progress(rule))
+}
+
+/// The e-mail of a queue rule: the place, or that the doctor is running late.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_queue_email(
+    rule: RuleKey,
+    data: &SampleData,
+    progress: super::QueueProgress,
+) -> Result<Rendered> {
+    let ctx = sms_context(rule, data, Some(progress));
+    let (subject, text, html) = QUEUE_EMAIL;
+    Ok(Rendered {
+        subject: render_one("subject.txt", subject, &ctx)?.replace(['\r', '\n'], " "),
+        text: render_one("body.txt", text, &ctx)?,
+        html: render_one("body.html", html, &ctx)?,
+    })
+}
+
+/// The made-up progress a queue rule's preview shows.
+fn sample_progress(rule: RuleKey) -> Option<super::QueueProgress> {
+    (rule.trigger == Trigger::Queue).then_some(super::QueueProgress::Place(2))
+}
+
+/// The e-mail of `rule` with made-up data, queue rules included, for previews.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_email_sample(rule: RuleKey) -> Result<Rendered> {
+    match sample_progress(rule) {
+        Some(progress) => render_queue_email(rule, &SampleData::sample(), progress),
+        None => render_sample(rule),
+    }
+}
+
+#[cfg(test)]
+mod sms_tests {
+    use super::*;
+    use crate::notifications::{Audience, Channel, QueueProgress};
+
+    fn sms(trigger: Trigger, audience: Audience) -> RuleKey {
+        RuleKey {
+            trigger,
+            channel: Channel::Sms,
+            audience,
+        }
+    }
+
+    #[test]
+    fn sms_texts_are_one_short_plain_line() {
+        let data = SampleData {
+            patient_name: "<b>Jo</b>\nBo".to_owned(),
+            ..SampleData::sample()
+        };
+        let staff = render_sms(
+            sms(
+                Trigger::Event(EventType::AppointmentCreated),
+                Audience::Staff,
+            ),
+            &data,
+            None,
+        )
+        .unwrap();
+        assert_eq!(staff, "Booked: <b>Jo</b> Bo, Mon 7 Dec 2026, 9:30.");
+        let patient = render_sms_sample(sms(Trigger::Reminder, Audience::Patient)).unwrap();
+        assert_eq!(
+            patient,
+            "Reminder: your appointment is on Mon 7 Dec 2026, 9:30."
+        );
+        assert!(patient.len() <= 160);
+    }
+
+    #[test]
+    fn queue_messages_give_the_place_or_the_delay() {
+        let rule = sms(Trigger::Queue, Audience::Patient);
+        let data = SampleData::sample();
+        let place = render_sms(rule, &data, Some(QueueProgress::Place(3))).unwrap();
+        assert_eq!(
+            place,
+            "You are number 3 in the queue for your Mon 7 Dec 2026, 9:30 appointment."
+        );
+        let late = render_sms(rule, &data, Some(QueueProgress::Late { minutes: 25 })).unwrap();
+        assert_eq!(
+            late,
+            "The doctor is running about 25 minutes late. Thank you for waiting."
+        );
+        let email = render_queue_email(rule, &data, QueueProgress::Late { minutes: 25 }).unwrap();
+        assert_eq!(email.subject, "The doctor is running late");
+        assert!(email.html.contains("<strong>25 minutes</strong>"));
+    }
+}

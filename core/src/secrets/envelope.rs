@@ -59,6 +59,8 @@ pub enum SecretPurpose {
     SsoClientSecret,
     /// The sealed state of a single sign-on login between the redirect and the callback.
     SsoLoginState,
+    /// A clinic's SMS provider auth token (Twilio), for notification text messages.
+    SmsAuthToken,
 }
 
 impl SecretPurpose {
@@ -77,6 +79,7 @@ impl SecretPurpose {
             Self::MfaPendingLogin => "mfa_pending_login",
             Self::SsoClientSecret => "sso_client_secret",
             Self::SsoLoginState => "sso_login_state",
+            Self::SmsAuthToken => "sms_auth_token",
         }
     }
 }
