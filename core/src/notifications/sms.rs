@@ -413,6 +413,29 @@ mod tests {
     }
 
     #[test]
+    fn a_patients_reminder_type_chooses_the_channels_they_take() {
+        use crate::notifications::Channel;
+        for (reminder_type, email, sms) in [
+            (Some("SMS & Email"), true, true),
+            (None, true, true),
+            (Some("Email"), true, false),
+            (Some("SMS"), false, true),
+            (Some("None"), false, false),
+        ] {
+            assert_eq!(
+                Channel::Email.accepted_by(reminder_type),
+                email,
+                "{reminder_type:?}"
+            );
+            assert_eq!(
+                Channel::Sms.accepted_by(reminder_type),
+                sms,
+                "{reminder_type:?}"
+            );
+        }
+    }
+
+    #[test]
     fn sids_are_a_prefix_and_32_hex_digits() {
         assert!(is_sid("AC0123456789abcdef0123456789abcdef", "AC"));
         assert!(!is_sid("AC0123", "AC"));
