@@ -149,6 +149,8 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(notifications::delete_notification_template)
         .route(notifications::list_notification_opt_outs)
         .route(notifications::clear_notification_opt_out)
+        .route(notifications::get_sms_settings)
+        .route(notifications::put_sms_settings)
         .route(webhooks::list_clinic_webhooks)
         .route(webhooks::list_clinic_webhook_deliveries)
         .route(webhooks::disable_clinic_webhook)

@@ -30,6 +30,7 @@ use clinicgate_adapters::ledger::SeaLedgerRepository;
 use clinicgate_adapters::mfa::SeaMfaRepository;
 use clinicgate_adapters::notifications::SeaNotificationRepository;
 use clinicgate_adapters::notifications::smtp::SmtpMailer;
+use clinicgate_adapters::notifications::twilio::TwilioSms;
 use clinicgate_adapters::outbound::OutboundClient;
 use clinicgate_adapters::partner_links::SeaPartnerLinks;
 use clinicgate_adapters::partner_sync::PartnerSyncSender;
@@ -64,7 +65,8 @@ use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
 use clinicgate_core::notifications::{
-    Mailer, NotificationSender, NotificationService, UnsubscribeLinks, UnsubscribeTokens,
+    Mailer, NotificationSender, NotificationService, SmsSender, SmsSettingsService,
+    UnsubscribeLinks, UnsubscribeTokens,
 };
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService, PartnerPolicy};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
@@ -369,7 +371,14 @@ impl Application {
             stores.state.sessions.clone(),
         );
         let mailer = smtp_mailer(&settings);
+        let sms_settings = SmsSettingsService::new(
+            Arc::new(SeaNotificationRepository::new(db.clone())),
+            vault.clone(),
+        );
+        let sms = twilio_sender(&settings, &outbound)?;
         let state = AppState::new(Inner {
+            sms_settings,
+            sms,
             dashboard,
             webhooks,
             calendar_feeds,
@@ -646,6 +655,8 @@ fn notification_sender(state: &AppState) -> NotificationSender {
         state.cliniko_keys.clone(),
         state.cliniko.clone(),
         state.mailer.clone(),
+        state.sms.clone(),
+        state.sms_settings.clone(),
         Arc::new(IcsInvitations::new(&config.from)),
         UnsubscribeLinks::new(
             UnsubscribeTokens::new(state.vault.clone()),
@@ -655,6 +666,17 @@ fn notification_sender(state: &AppState) -> NotificationSender {
         config.send_timeout(),
     )
     .with_clock(state.clock.clone())
+}
+
+/// Text messages through Twilio's Messages API at the configured base URL, behind the outbound
+/// guard.
+fn twilio_sender(
+    settings: &Settings,
+    outbound: &OutboundClient,
+) -> anyhow::Result<Arc<dyn SmsSender>> {
+    let twilio = TwilioSms::new(outbound.clone(), &settings.notifications.twilio_base_url)
+        .map_err(|why| anyhow::anyhow!("{why} (check notifications.twilio_base_url)"))?;
+    Ok(Arc::new(twilio))
 }
 
 /// The configured SMTP relay (notification e-mails and password links), or a mailer that reports

@@ -56,8 +56,9 @@ window.ClinicGate = (function () {
     const general = form.querySelector(".notice-error");
     let placed = false;
     (problem.errors || []).forEach((error) => {
-      const input = form.querySelector("#" + prefix + error.field);
-      const slot = form.querySelector("#" + prefix + error.field + "-error");
+      // Field names such as rules[0].channel are not valid in a selector unescaped.
+      const input = form.querySelector("#" + CSS.escape(prefix + error.field));
+      const slot = form.querySelector("#" + CSS.escape(prefix + error.field + "-error"));
       if (input && slot) {
         input.setAttribute("aria-invalid", "true");
         show(slot, error.message);

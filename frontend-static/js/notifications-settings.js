@@ -1,6 +1,7 @@
-// Settings → Notifications: which appointment events e-mail the patient and/or the staff
-// address, the quiet hours of patient e-mails, a preview of each message, the clinic's own
-// templates, the patients who unsubscribed, and the history, through /api/tenant/notifications.
+// Settings → Notifications: which appointment events e-mail or text the patient and/or staff,
+// the quiet hours of patient messages, the clinic's SMS account, a preview of each message, the
+// clinic's own templates, the patients who unsubscribed, and the history, through
+// /api/tenant/notifications.
 "use strict";
 
 (function () {
@@ -19,16 +20,21 @@
     "appointment.updated": "Changed",
     "appointment.cancelled": "Cancelled",
     "appointment.reminder": "Reminder before the appointment",
+    "doctor.queue_updated": "Queue progress (patients)",
   };
   const REMINDER = "appointment.reminder";
+  const QUEUE = "doctor.queue_updated";
+  const smsForm = document.getElementById("sms-form");
+  const smsSaved = document.getElementById("sms-saved");
 
   function problemText(result) {
     const problem = result.body || {};
     return (problem.detail || "The request failed (" + result.status + ").") + (problem.request_id ? " (Request id: " + problem.request_id + ")" : "");
   }
 
-  function checkbox(event, audience, on) {
-    const box = element("input", { type: "checkbox", "data-event": event, "data-audience": audience, "aria-label": "E-mail the " + audience + " when " + (LABELS[event] || event).toLowerCase() });
+  function checkbox(event, channel, audience, on) {
+    const how = channel === "sms" ? "Text the " : "E-mail the ";
+    const box = element("input", { type: "checkbox", "data-event": event, "data-channel": channel, "data-audience": audience, "aria-label": how + audience + " when " + (LABELS[event] || event).toLowerCase() });
     box.checked = on;
     return box;
   }
@@ -40,8 +46,8 @@
     document.getElementById("preview-panel").hidden = false;
   }
 
-  async function preview(event, audience) {
-    const result = await api("POST", "/api/tenant/notifications/preview", { event, channel: "email", audience });
+  async function preview(event, audience, channel) {
+    const result = await api("POST", "/api/tenant/notifications/preview", { event, channel, audience });
     if (!result.ok) {
       show(document.getElementById("rules-error"), problemText(result));
       return;
@@ -51,6 +57,11 @@
 
   // The reminder's row also says how many hours before (one value for all its audiences).
   function label(event, settings) {
+    if (event === QUEUE) {
+      const queue = settings.rules.find((r) => r.event === QUEUE);
+      const minutes = element("input", { type: "number", id: "notify-late_after_minutes", min: "1", max: "240", value: String((queue && queue.late_after_minutes) || 15), "aria-label": "Minutes late before patients are told", className: "input-small" });
+      return element("td", {}, [element("span", { text: "Queue progress; running late after " }), minutes, element("span", { text: " minutes" })]);
+    }
     if (event !== REMINDER) return element("td", { text: LABELS[event] || event });
     const reminder = settings.rules.find((r) => r.event === REMINDER);
     const hours = element("input", { type: "number", id: "notify-hours_before", min: "1", max: "168", value: String((reminder && reminder.hours_before) || 24), "aria-label": "Hours before the appointment", className: "input-small" });
@@ -58,15 +69,21 @@
   }
 
   function render(settings) {
-    const on = (event, audience) => settings.rules.some((r) => r.event === event && r.audience === audience && r.channel === "email");
+    const on = (event, channel, audience) => settings.rules.some((r) => r.event === event && r.audience === audience && r.channel === channel);
+    // Queue progress goes to patients only.
+    const cell = (event, channel, audience) => element("td", {}, event === QUEUE && audience === "staff" ? [] : [checkbox(event, channel, audience, on(event, channel, audience))]);
     rulesBody.replaceChildren(...settings.events.map((event) => {
       const button = element("button", { type: "button", className: "button button-secondary button-small", text: "Preview" });
-      button.addEventListener("click", () => preview(event, "patient"));
+      button.addEventListener("click", () => preview(event, "patient", "email"));
+      const sms = element("button", { type: "button", className: "button button-secondary button-small", text: "Preview SMS" });
+      sms.addEventListener("click", () => preview(event, "patient", "sms"));
       return element("tr", {}, [
         label(event, settings),
-        element("td", {}, [checkbox(event, "patient", on(event, "patient"))]),
-        element("td", {}, [checkbox(event, "staff", on(event, "staff"))]),
-        element("td", { className: "row-actions" }, [button]),
+        cell(event, "email", "patient"),
+        cell(event, "email", "staff"),
+        cell(event, "sms", "patient"),
+        cell(event, "sms", "staff"),
+        element("td", { className: "row-actions" }, [button, sms]),
       ]);
     }));
     staffEmail.value = settings.staff_email || "";
@@ -94,12 +111,13 @@
       return;
     }
     if (result.body.length === 0) {
-      historyBody.replaceChildren(element("tr", {}, [element("td", { colspan: "5", className: "muted", text: "Nothing sent yet." })]));
+      historyBody.replaceChildren(element("tr", {}, [element("td", { colspan: "6", className: "muted", text: "Nothing sent yet." })]));
       return;
     }
     historyBody.replaceChildren(...result.body.map((entry) => element("tr", {}, [
       element("td", { text: new Date(entry.created_at).toLocaleString() }),
       element("td", { text: LABELS[entry.rule.event] || entry.rule.event }),
+      element("td", { text: entry.rule.channel === "sms" ? "SMS" : "E-mail" }),
       element("td", { text: entry.rule.audience }),
       element("td", { text: entry.status + (entry.attempts > 1 ? " (" + entry.attempts + " attempts)" : "") }),
       element("td", { text: entry.answer || "" }),
@@ -112,8 +130,9 @@
     show(saved, "");
     const hours = document.getElementById("notify-hours_before");
     const rules = [...rulesBody.querySelectorAll("input[type=checkbox]:checked")].map((box) => {
-      const rule = { event: box.dataset.event, channel: "email", audience: box.dataset.audience };
+      const rule = { event: box.dataset.event, channel: box.dataset.channel, audience: box.dataset.audience };
       if (rule.event === REMINDER) rule.hours_before = Number(hours.value);
+      if (rule.event === QUEUE) rule.late_after_minutes = Number(document.getElementById("notify-late_after_minutes").value);
       return rule;
     });
     const result = await api("PUT", "/api/tenant/notifications/settings", {
@@ -123,35 +142,41 @@
     });
     if (result.ok) {
       render(result.body);
-      show(saved, "Saved. New events send e-mails as chosen.");
+      show(saved, "Saved. New events send messages as chosen.");
       return;
     }
     showProblem(form, result, "notify-");
   });
 
-  // The template editor: one event's e-mail templates at a time.
+  // The template editor: one event's templates on one channel at a time (a text message has
+  // no subject and no HTML).
   const templateForm = document.getElementById("template-form");
   const templateEvent = document.getElementById("tmpl-event");
+  const templateChannel = document.getElementById("tmpl-channel");
   const templateSaved = document.getElementById("template-saved");
   const templateState = document.getElementById("tmpl-state");
   const parts = ["subject", "text", "html"];
   let templates = [];
 
   function fillTemplate() {
-    const entry = templates.find((t) => t.event === templateEvent.value && t.channel === "email");
+    const entry = templates.find((t) => t.event === templateEvent.value && t.channel === templateChannel.value);
     if (!entry) return;
+    const email = templateChannel.value === "email";
+    document.getElementById("tmpl-subject-field").hidden = !email;
+    document.getElementById("tmpl-html-field").hidden = !email;
     parts.forEach((part) => { document.getElementById("tmpl-" + part).value = entry.template[part] || ""; });
     templateState.textContent = entry.custom ? "Your own wording, saved " + new Date(entry.updated_at).toLocaleString() + "." : "The default wording.";
   }
 
   function draft() {
     const body = {};
-    parts.forEach((part) => { body[part] = document.getElementById("tmpl-" + part).value; });
+    const email = templateChannel.value === "email";
+    parts.filter((part) => email || part === "text").forEach((part) => { body[part] = document.getElementById("tmpl-" + part).value; });
     return body;
   }
 
   function templatePath() {
-    return "/api/tenant/notifications/templates/" + encodeURIComponent(templateEvent.value) + "/email";
+    return "/api/tenant/notifications/templates/" + encodeURIComponent(templateEvent.value) + "/" + encodeURIComponent(templateChannel.value);
   }
 
   function replaceTemplate(entry) {
@@ -171,11 +196,11 @@
     fillTemplate();
   }
 
-  templateEvent.addEventListener("change", () => {
+  [templateEvent, templateChannel].forEach((select) => select.addEventListener("change", () => {
     clearErrors(templateForm);
     show(templateSaved, "");
     fillTemplate();
-  });
+  }));
 
   templateForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -184,7 +209,7 @@
     const result = await api("PUT", templatePath(), draft());
     if (result.ok) {
       replaceTemplate(result.body);
-      show(templateSaved, "Saved. New e-mails for this event use your wording.");
+      show(templateSaved, "Saved. New messages for this event use your wording.");
       return;
     }
     showProblem(templateForm, result, "tmpl-");
@@ -192,7 +217,7 @@
 
   document.getElementById("tmpl-preview").addEventListener("click", async () => {
     clearErrors(templateForm);
-    const result = await api("POST", "/api/tenant/notifications/preview", { event: templateEvent.value, channel: "email", audience: "patient", template: draft() });
+    const result = await api("POST", "/api/tenant/notifications/preview", { event: templateEvent.value, channel: templateChannel.value, audience: "patient", template: draft() });
     if (result.ok) {
       showPreview(result.body);
       return;
@@ -253,7 +278,51 @@
     }));
   }
 
+
+  function renderSms(sms) {
+    document.getElementById("sms-status").textContent = sms.configured
+      ? "Saved: account " + sms.account_sid + (sms.auth_token_set ? ", auth token stored." : ".")
+      : "No SMS account yet: SMS rules need one.";
+    document.getElementById("sms-account_sid").value = sms.account_sid || "";
+    document.getElementById("sms-auth_token").value = "";
+    document.getElementById("sms-from_number").value = sms.from_number || "";
+    document.getElementById("sms-messaging_service_sid").value = sms.messaging_service_sid || "";
+    document.getElementById("sms-staff_phone").value = sms.staff_phone || "";
+  }
+
+  async function loadSms() {
+    const result = await api("GET", "/api/tenant/notifications/sms");
+    if (!result.ok) {
+      show(document.getElementById("sms-error"), problemText(result));
+      return;
+    }
+    renderSms(result.body);
+  }
+
+  smsForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(smsForm);
+    show(smsSaved, "");
+    const value = (id) => document.getElementById(id).value.trim();
+    const body = {
+      account_sid: value("sms-account_sid"),
+      from_number: value("sms-from_number") || null,
+      messaging_service_sid: value("sms-messaging_service_sid") || null,
+      staff_phone: value("sms-staff_phone") || null,
+    };
+    if (value("sms-auth_token")) body.auth_token = value("sms-auth_token");
+    const result = await api("PUT", "/api/tenant/notifications/sms", body);
+    if (result.ok) {
+      renderSms(result.body);
+      show(smsSaved, "Saved. The auth token is stored encrypted.");
+      load();
+      return;
+    }
+    showProblem(smsForm, result, "sms-");
+  });
+
   load();
+  loadSms();
   loadTemplates();
   loadOptOuts();
   loadHistory();

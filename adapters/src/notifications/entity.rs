@@ -14,6 +14,8 @@ pub struct Model {
     pub audience: String,
     /// Hours before the appointment, for a reminder rule.
     pub hours_before: Option<i32>,
+    /// Minutes late before "running late" goes, for a queue rule.
+    pub late_after_minutes: Option<i32>,
     pub created_at: ChronoDateTimeUtc,
 }
 

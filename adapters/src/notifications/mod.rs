@@ -1,12 +1,14 @@
 //! Clinics' notification settings stored with sea-orm (`notification_rules`, with the staff
-//! address in `notification_settings`), reminders' idempotency keys
-//! (`notification_reminder_sends`), the clinic's own templates and its patients' unsubscribes
-//! (`custom`), and the SMTP mailer (`smtp`). Every query starts from
-//! [`InTenant`](crate::db::tenant_scoped::InTenant).
+//! address in `notification_settings`, the SMS account in `notification_sms_settings`),
+//! reminders' and queue messages' idempotency keys (`notification_reminder_sends`,
+//! `notification_queue_sends`), the clinic's own templates and its patients' unsubscribes
+//! (`custom`), the SMTP mailer (`smtp`) and the SMS provider (`twilio`). Every query starts
+//! from [`InTenant`](crate::db::tenant_scoped::InTenant).
 
 mod custom;
 pub(crate) mod entity;
 pub mod smtp;
+pub mod twilio;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -15,9 +17,12 @@ use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::ids::{TenantId, UserId};
 use clinicgate_core::notifications::{
     Audience, Channel, ClinicTemplate, NotificationRepository, NotificationRuleId, OptOut,
-    QuietHours, ReminderKey, Rule, RuleKey, RuleSpec, StoredSettings, Trigger,
+    QueueKey, QuietHours, ReminderKey, Rule, RuleKey, RuleSpec, SmsFrom, StoredSettings,
+    StoredSms, Trigger,
 };
+use clinicgate_core::secrets::SealedSecret;
 use clinicgate_core::{Error, Result};
+use sea_orm::TryInsertResult;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _, QueryFilter as _,
@@ -26,8 +31,10 @@ use sea_orm::{
 
 use crate::db::db_error;
 use crate::db::tenant_scoped::InTenant as _;
+use crate::notification_queue_sends::entity as queue_sends;
 use crate::notification_reminder_sends::entity as reminder_sends;
 use crate::notification_settings::entity as settings;
+use crate::notification_sms_settings::entity as sms_settings;
 
 /// [`NotificationRepository`] over the database.
 #[derive(Debug, Clone)]
@@ -60,6 +67,10 @@ fn to_domain(row: entity::Model) -> Result<Rule> {
         hours_before: row
             .hours_before
             .map(|hours| u16::try_from(hours).map_err(|_| corrupt("hours_before")))
+            .transpose()?,
+        late_after_minutes: row
+            .late_after_minutes
+            .map(|minutes| u16::try_from(minutes).map_err(|_| corrupt("late_after_minutes")))
             .transpose()?,
     })
 }
@@ -150,14 +161,19 @@ impl NotificationRepository for SeaNotificationRepository {
         // A kept rule takes its new hours (its waiting reminders are due by them when they are
         // next looked at).
         for rule in &existing {
-            if let Some(spec) = rules
-                .iter()
-                .find(|spec| spec.key == rule.key && spec.hours_before != rule.hours_before)
-            {
+            if let Some(spec) = rules.iter().find(|spec| {
+                spec.key == rule.key
+                    && (spec.hours_before != rule.hours_before
+                        || spec.late_after_minutes != rule.late_after_minutes)
+            }) {
                 entity::Entity::update_many_in_tenant(tenant)
                     .col_expr(
                         entity::Column::HoursBefore,
                         sea_orm::sea_query::Expr::value(spec.hours_before.map(i32::from)),
+                    )
+                    .col_expr(
+                        entity::Column::LateAfterMinutes,
+                        sea_orm::sea_query::Expr::value(spec.late_after_minutes.map(i32::from)),
                     )
                     .filter(entity::Column::Id.eq(rule.id.as_uuid()))
                     .exec(&txn)
@@ -175,6 +191,7 @@ impl NotificationRepository for SeaNotificationRepository {
                 channel: Set(spec.key.channel.as_str().to_owned()),
                 audience: Set(spec.key.audience.as_str().to_owned()),
                 hours_before: Set(spec.hours_before.map(i32::from)),
+                late_after_minutes: Set(spec.late_after_minutes.map(i32::from)),
                 created_at: Set(now),
             })
             .collect();
@@ -279,5 +296,98 @@ impl NotificationRepository for SeaNotificationRepository {
         by: UserId,
     ) -> Result<bool> {
         custom::clear_opt_out(&self.db, tenant, patient, channel, by).await
+    }
+
+    async fn sms_settings(&self, tenant: TenantId) -> Result<Option<StoredSms>> {
+        let Some(row) = sms_settings::Entity::find_in_tenant(tenant)
+            .one(&self.db)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        let from = match (row.from_number, row.messaging_service_sid) {
+            (Some(number), None) => SmsFrom::Number(number),
+            (None, Some(service)) => SmsFrom::MessagingService(service),
+            _ => return Err(corrupt("SMS sender")),
+        };
+        Ok(Some(StoredSms {
+            account_sid: row.account_sid,
+            auth_token: SealedSecret {
+                ciphertext: row.auth_token,
+                key_version: row.auth_token_key_version,
+            },
+            from,
+            staff_phone: row.staff_phone,
+            updated_at: row.updated_at,
+        }))
+    }
+
+    async fn save_sms(&self, tenant: TenantId, sms: &StoredSms) -> Result<()> {
+        let (from_number, messaging_service_sid) = match &sms.from {
+            SmsFrom::Number(number) => (Some(number.clone()), None),
+            SmsFrom::MessagingService(service) => (None, Some(service.clone())),
+        };
+        sms_settings::Entity::insert(sms_settings::ActiveModel {
+            tenant_id: Set(tenant.as_uuid()),
+            account_sid: Set(sms.account_sid.clone()),
+            auth_token: Set(sms.auth_token.ciphertext.clone()),
+            auth_token_key_version: Set(sms.auth_token.key_version),
+            from_number: Set(from_number),
+            messaging_service_sid: Set(messaging_service_sid),
+            staff_phone: Set(sms.staff_phone.clone()),
+            updated_at: Set(sms.updated_at),
+        })
+        .on_conflict(
+            OnConflict::column(sms_settings::Column::TenantId)
+                .update_columns([
+                    sms_settings::Column::AccountSid,
+                    sms_settings::Column::AuthToken,
+                    sms_settings::Column::AuthTokenKeyVersion,
+                    sms_settings::Column::FromNumber,
+                    sms_settings::Column::MessagingServiceSid,
+                    sms_settings::Column::StaffPhone,
+                    sms_settings::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&self.db)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn claim_queue(
+        &self,
+        tenant: TenantId,
+        key: &QueueKey,
+        delivery: DeliveryId,
+    ) -> Result<bool> {
+        // The primary key is the message's key: only the first writer's row is written, and
+        // the number of rows written says whether this call was it.
+        let written = queue_sends::Entity::insert(queue_sends::ActiveModel {
+            tenant_id: Set(tenant.as_uuid()),
+            rule_id: Set(key.rule.as_uuid()),
+            appointment_id: Set(key.appointment_id.clone()),
+            progress: Set(key.progress.clone()),
+            delivery_id: Set(delivery.as_uuid()),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(db_error)?;
+        Ok(matches!(written, TryInsertResult::Inserted(rows) if rows > 0))
+    }
+
+    async fn release_queue(&self, tenant: TenantId, key: &QueueKey) -> Result<()> {
+        queue_sends::Entity::delete_many_in_tenant(tenant)
+            .filter(queue_sends::Column::RuleId.eq(key.rule.as_uuid()))
+            .filter(queue_sends::Column::AppointmentId.eq(key.appointment_id.as_str()))
+            .filter(queue_sends::Column::Progress.eq(key.progress.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 }

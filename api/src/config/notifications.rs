@@ -1,6 +1,7 @@
-//! The `[notifications]` settings: the SMTP relay notification e-mails go through. Read and
-//! validated with the rest of the configuration (`crate::config`); the mailer itself is
-//! `clinicgate_adapters::notifications::smtp`.
+//! The `[notifications]` settings: the SMTP relay notification e-mails go through, and the
+//! base URL of the SMS provider's API (each clinic sets its own SMS account). Read and
+//! validated with the rest of the configuration (`crate::config`); the mailer and the SMS
+//! sender themselves are `clinicgate_adapters::notifications::{smtp, twilio}`.
 
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct NotificationSettings {
     pub from: String,
     /// Seconds one message may take to hand over.
     pub send_timeout_secs: u64,
+    /// The base URL of Twilio's Messages API (`https://api.twilio.com`; a mock in tests).
+    pub twilio_base_url: String,
 }
 
 impl NotificationSettings {
@@ -71,6 +74,15 @@ impl NotificationSettings {
             problems.push(super::problem(
                 "CLINICGATE_NOTIFICATIONS__SEND_TIMEOUT_SECS",
                 "must be at least 1",
+            ));
+        }
+        if url::Url::parse(self.twilio_base_url.trim())
+            .ok()
+            .is_none_or(|url| !matches!(url.scheme(), "http" | "https") || !url.has_host())
+        {
+            problems.push(super::problem(
+                "CLINICGATE_NOTIFICATIONS__TWILIO_BASE_URL",
+                "must be an http(s) URL such as https://api.twilio.com",
             ));
         }
         if !self.smtp_host.trim().is_empty() && !self.from.contains('@') {

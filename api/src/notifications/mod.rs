@@ -1,8 +1,10 @@
 //! Notifications over HTTP, on the clinic's own host (staff session, owners and admins; a
 //! clinician is refused with 403):
 //!
-//! - `GET/PUT /api/tenant/notifications/settings`: which events send an e-mail to the patient
-//!   and/or to the staff address, that address, and the quiet hours of patient messages;
+//! - `GET/PUT /api/tenant/notifications/settings`: which events send an e-mail or an SMS to the
+//!   patient and/or to staff, the staff address, and the quiet hours of patient messages;
+//! - `GET/PUT /api/tenant/notifications/sms`: the clinic's SMS account (Twilio: account SID,
+//!   auth token, sender) and the staff phone; the token is sealed and never shown again;
 //! - `POST /api/tenant/notifications/preview`: a rule's message rendered with made-up data,
 //!   from the clinic's templates (or the default), or from a draft sent along;
 //! - `GET /api/tenant/notifications/history`: what was sent, to whom (masked) and the relay's
@@ -27,8 +29,9 @@ use clinicgate_core::delivery::AttemptResult;
 use clinicgate_core::error::FieldError;
 use clinicgate_core::notifications::{
     Audience, Channel, HistoryEntry, QuietHours, QuietHoursInput, Rule, RuleKey, SettingsInput,
-    StoredSettings, Trigger,
+    SmsFrom, SmsSettings, SmsSettingsInput, StoredSettings, Trigger,
 };
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -41,16 +44,20 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotificationRuleDto {
     /// `appointment.created` (a booking confirmation, with an `.ics` invitation),
-    /// `appointment.updated`, `appointment.cancelled` (with an `.ics` cancellation), or
+    /// `appointment.updated`, `appointment.cancelled` (with an `.ics` cancellation),
     /// `appointment.reminder` (`hours_before` the appointment; not sent for an appointment
-    /// cancelled, deleted or moved meanwhile, nor for one booked less than that ahead).
+    /// cancelled, deleted or moved meanwhile, nor for one booked less than that ahead), or
+    /// `doctor.queue_updated` (patients only: each waiting patient's place in the doctor's
+    /// queue when it changes, and "the doctor is running late" once the patient being seen
+    /// started more than `late_after_minutes` after their time).
     #[schema(example = "appointment.created")]
     pub event: String,
-    /// `email`.
+    /// `email` or `sms` (through the clinic's SMS account, `PUT /api/tenant/notifications/sms`).
     #[schema(example = "email")]
     pub channel: String,
-    /// `patient` (the address in Cliniko; not when the patient's reminder type is `None`) or
-    /// `staff` (the settings' staff address).
+    /// `patient` (the address or the mobile number in Cliniko; not when the patient's reminder
+    /// type is `None`, no SMS when it is `Email`, no e-mail when it is `SMS`) or `staff` (the
+    /// settings' staff address, or the SMS settings' staff phone).
     #[schema(example = "patient")]
     pub audience: String,
     /// For `appointment.reminder` only (and required there): how many hours before the
@@ -58,6 +65,12 @@ pub struct NotificationRuleDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = 24, minimum = 1, maximum = 168)]
     pub hours_before: Option<u32>,
+    /// For `doctor.queue_updated` only: how many minutes after their scheduled start the
+    /// patient being seen may have started before waiting patients hear that the doctor is
+    /// running late, 1 to 240 (15 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 15, minimum = 1, maximum = 240)]
+    pub late_after_minutes: Option<u32>,
 }
 
 impl From<Rule> for NotificationRuleDto {
@@ -67,6 +80,7 @@ impl From<Rule> for NotificationRuleDto {
             channel: rule.key.channel.as_str().to_owned(),
             audience: rule.key.audience.as_str().to_owned(),
             hours_before: rule.hours_before.map(u32::from),
+            late_after_minutes: rule.late_after_minutes.map(u32::from),
         }
     }
 }
@@ -109,6 +123,8 @@ pub struct NotificationSettingsOut {
     /// Whether this deployment has an SMTP relay: without one, e-mails are recorded as failed
     /// with `not_configured`.
     pub email_configured: bool,
+    /// Whether the clinic has saved its SMS account (`sms` rules need it).
+    pub sms_configured: bool,
     /// When the settings were last saved.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -151,11 +167,11 @@ pub struct NotificationPreviewIn {
 /// A rendered message.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationPreviewOut {
-    /// The subject line.
+    /// The subject line (empty for an SMS).
     pub subject: String,
-    /// The plain-text body.
+    /// The plain-text body (the text message itself for an SMS).
     pub text: String,
-    /// The HTML body (data escaped).
+    /// The HTML body, data escaped (empty for an SMS).
     pub html: String,
 }
 
@@ -175,13 +191,15 @@ pub struct NotificationHistoryOut {
     pub created_at: DateTime<Utc>,
     /// When it was sent or given up.
     pub finished_at: Option<DateTime<Utc>>,
-    /// The last attempt's SMTP reply code.
+    /// The last attempt's SMTP reply code, or the SMS provider's HTTP status.
     #[schema(example = 250)]
     pub last_code: Option<u16>,
     /// The last attempt's failure, when it got no reply (`timeout`, `connection`, `tls`,
     /// `not_configured`, `nothing_to_send`).
     pub last_error: Option<String>,
-    /// The masked recipient and the relay's answer (`to j***@e***.com: 250 queued`).
+    /// The masked recipient and the relay's or the SMS provider's answer
+    /// (`to j***@e***.com: 250 queued`, `to +61 *** *** 123: 201 queued SM…`,
+    /// `to +61 *** *** 123: 400 code 21211 …`); for a queue rule, one part per patient.
     #[schema(example = "to j***@e***.com: 250 2.0.0 queued")]
     pub answer: Option<String>,
 }
@@ -214,15 +232,21 @@ pub struct NotificationHistoryQuery {
     pub limit: Option<u64>,
 }
 
-fn settings_out(state: &AppState, stored: StoredSettings) -> NotificationSettingsOut {
-    NotificationSettingsOut {
+async fn settings_out(
+    state: &AppState,
+    auth: &Authenticated,
+    stored: StoredSettings,
+) -> Result<NotificationSettingsOut, ApiError> {
+    let sms_configured = state.sms_settings.settings(auth.ctx()).await?.is_some();
+    Ok(NotificationSettingsOut {
         staff_email: stored.staff_email,
         quiet_hours: stored.quiet_hours.map(Into::into),
         rules: stored.rules.into_iter().map(Into::into).collect(),
         events: Trigger::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
         email_configured: state.settings.notifications.smtp().is_some(),
+        sms_configured,
         updated_at: stored.updated_at,
-    }
+    })
 }
 
 /// The clinic's notification settings (owners and admins).
@@ -240,13 +264,13 @@ pub async fn get_notification_settings(
     state: web::Data<AppState>,
 ) -> Result<web::Json<NotificationSettingsOut>, ApiError> {
     let stored = state.notifications.settings(auth.ctx()).await?;
-    Ok(web::Json(settings_out(&state, stored)))
+    Ok(web::Json(settings_out(&state, &auth, stored).await?))
 }
 
 route_problems!(
     /// What `PUT /api/tenant/notifications/settings` answers itself.
     PutNotificationSettingsProblems {
-        422 => "a rule names an unknown event, channel or audience, a reminder has no `hours_before` in 1-168 (or another rule has one), the staff address is not an address or is missing for a staff rule, the quiet hours are not two different `HH:MM` times (field `errors`); or JSON of the wrong shape (`invalid_body`)",
+        422 => "a rule names an unknown event, channel or audience, a reminder has no `hours_before` in 1-168 (or another rule has one), a queue rule's `late_after_minutes` is not 1-240 or its audience is staff, an `sms` rule comes before the SMS account is saved (or a staff one before the staff phone), the staff address is not an address or is missing for a staff e-mail rule, the quiet hours are not two different `HH:MM` times (field `errors`); or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
@@ -283,11 +307,12 @@ pub async fn put_notification_settings(
                 channel: rule.channel,
                 audience: rule.audience,
                 hours_before: rule.hours_before,
+                late_after_minutes: rule.late_after_minutes,
             })
             .collect(),
     };
     let stored = state.notifications.save(auth.ctx(), input).await?;
-    Ok(web::Json(settings_out(&state, stored)))
+    Ok(web::Json(settings_out(&state, &auth, stored).await?))
 }
 
 route_problems!(
@@ -331,7 +356,7 @@ pub async fn preview_notification(
             ));
         }
         if channel.is_none() {
-            errors.push(FieldError::new("channel", "invalid", "use email"));
+            errors.push(FieldError::new("channel", "invalid", "use email or sms"));
         }
         if audience.is_none() {
             errors.push(FieldError::new(
@@ -398,4 +423,147 @@ pub async fn notification_history(
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(out))
+}
+
+/// A clinic's SMS settings: the account and sender, never the auth token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmsSettingsOut {
+    /// Whether an SMS account is saved (`sms` rules need one).
+    pub configured: bool,
+    /// The account SID.
+    #[schema(example = "AC0123456789abcdef0123456789abcdef")]
+    pub account_sid: Option<String>,
+    /// Whether the auth token is stored (it is never shown).
+    pub auth_token_set: bool,
+    /// The sending number, E.164, when messages come from a number.
+    #[schema(example = "+61400000000")]
+    pub from_number: Option<String>,
+    /// The messaging service, when messages come from one.
+    pub messaging_service_sid: Option<String>,
+    /// Where staff text messages go, E.164.
+    #[schema(example = "+61412345678")]
+    pub staff_phone: Option<String>,
+    /// When the settings were last saved.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<Option<SmsSettings>> for SmsSettingsOut {
+    fn from(settings: Option<SmsSettings>) -> Self {
+        let Some(settings) = settings else {
+            return Self {
+                configured: false,
+                account_sid: None,
+                auth_token_set: false,
+                from_number: None,
+                messaging_service_sid: None,
+                staff_phone: None,
+                updated_at: None,
+            };
+        };
+        let (from_number, messaging_service_sid) = match settings.from {
+            SmsFrom::Number(number) => (Some(number), None),
+            SmsFrom::MessagingService(service) => (None, Some(service)),
+        };
+        Self {
+            configured: true,
+            account_sid: Some(settings.account_sid),
+            auth_token_set: settings.auth_token_set,
+            from_number,
+            messaging_service_sid,
+            staff_phone: settings.staff_phone,
+            updated_at: Some(settings.updated_at),
+        }
+    }
+}
+
+/// The SMS settings to save (they replace the previous ones; the token is kept when absent).
+#[derive(Deserialize, ToSchema)]
+pub struct SmsSettingsIn {
+    /// The account SID (`AC` and 32 hexadecimal digits).
+    #[schema(example = "AC0123456789abcdef0123456789abcdef")]
+    pub account_sid: String,
+    /// The account's auth token: required the first time, absent to keep the stored one.
+    /// Sealed with the clinic's key, never shown again.
+    #[schema(value_type = Option<String>, write_only)]
+    pub auth_token: Option<SecretString>,
+    /// The sending number, E.164; or
+    #[schema(example = "+61400000000")]
+    pub from_number: Option<String>,
+    /// a messaging service SID (`MG…`) instead of a number.
+    pub messaging_service_sid: Option<String>,
+    /// Where staff text messages go, E.164; needed by `sms` rules to `staff`.
+    #[schema(example = "+61412345678")]
+    pub staff_phone: Option<String>,
+}
+
+impl std::fmt::Debug for SmsSettingsIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettingsIn")
+            .field("account_sid", &self.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The clinic's SMS settings, without the auth token (owners and admins).
+#[utoipa::path(
+    tag = "clinic",
+    responses(
+        (status = 200, description = "The settings (`configured: false` when none are saved)", body = SmsSettingsOut),
+        SessionErrors,
+    ),
+    security(("session" = []))
+)]
+#[get("/api/tenant/notifications/sms")]
+pub async fn get_sms_settings(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let settings = state.sms_settings.settings(auth.ctx()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(SmsSettingsOut::from(settings)))
+}
+
+route_problems!(
+    /// What `PUT /api/tenant/notifications/sms` answers itself.
+    PutSmsSettingsProblems {
+        422 => "the account SID or the messaging service SID is not a Twilio SID, the sending number or the staff phone is not an international number, neither or both senders are given, or the auth token is missing the first time (field `errors`); or JSON of the wrong shape (`invalid_body`)",
+    }
+);
+
+/// Saves the clinic's SMS account and staff phone (owners and admins). Nothing is saved when any
+/// field is wrong; the auth token is sealed and never shown again.
+#[utoipa::path(
+    tag = "clinic",
+    request_body = SmsSettingsIn,
+    responses(
+        (status = 200, description = "Saved", body = SmsSettingsOut),
+        SessionErrors, JsonBodyErrors,
+        PutSmsSettingsProblems,
+    ),
+    security(("session" = []))
+)]
+#[put("/api/tenant/notifications/sms")]
+pub async fn put_sms_settings(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    body: web::Json<SmsSettingsIn>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let saved = state
+        .sms_settings
+        .save(
+            auth.ctx(),
+            SmsSettingsInput {
+                account_sid: body.account_sid,
+                auth_token: body.auth_token,
+                from_number: body.from_number,
+                messaging_service_sid: body.messaging_service_sid,
+                staff_phone: body.staff_phone,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(SmsSettingsOut::from(Some(saved))))
 }

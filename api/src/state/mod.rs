@@ -25,7 +25,7 @@ use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
 use clinicgate_core::notifications::Mailer;
-use clinicgate_core::notifications::NotificationService;
+use clinicgate_core::notifications::{NotificationService, SmsSender, SmsSettingsService};
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
@@ -119,6 +119,10 @@ pub struct Inner {
     pub calendar_feeds: CalendarFeedService,
     /// The clinics' notification settings and history (also what the publisher asks).
     pub notifications: NotificationService,
+    /// The clinics' SMS accounts (auth tokens sealed) and staff phones.
+    pub sms_settings: SmsSettingsService,
+    /// Sends notification text messages (Twilio's Messages API at the configured base URL).
+    pub sms: Arc<dyn SmsSender>,
     /// Partners' patients by their own ids (`/api/public/patients`).
     pub partner_patients: PartnerPatientService,
     /// Clients' partner patient APIs (outbound patient sync; also what the publisher and the

@@ -1,4 +1,4 @@
-//! Notifications: e-mails (and later SMS) that a clinic's events send to the patient or to the
+//! Notifications: e-mails and SMS that a clinic's events send to the patient or to the
 //! clinic's staff, chosen by the clinic per event type. Notifications are one more subscriber of
 //! the event engine: each enabled rule (event type × channel × audience) is a delivery target of
 //! [`OutboundKind::Notification`], so they share the outbox, the retry schedule and the attempt
@@ -16,7 +16,12 @@
 //! - `opt_outs`: patients who unsubscribed through the link in their messages, the sealed token
 //!   in that link, and the clinic's view (and clearing) of them;
 //! - `sender`: [`NotificationSender`], which finds the recipient, renders and hands the message
-//!   to the [`Mailer`] port (SMTP in the adapters);
+//!   to the [`Mailer`] port (SMTP in the adapters) or the [`SmsSender`] port (Twilio's Messages
+//!   API in the adapters);
+//! - `sms`: the SMS channel's port, the clinic's SMS account (auth token sealed) and the
+//!   [`SmsSettingsService`];
+//! - `queue`: queue progress from `doctor.queue_updated` (a waiting patient's place, and "the
+//!   doctor is running late"), each message once per appointment × progress;
 //! - `mask`: addresses as the history shows them (`j***@e***.com`);
 //! - `quiet_hours`: [`QuietHours`], the daily window (practice time) in which patient messages
 //!   wait: a patient message that comes due inside it is held in the queue until the window
@@ -30,9 +35,11 @@
 mod editing;
 mod mask;
 mod opt_outs;
+mod queue;
 mod quiet_hours;
 mod sender;
 mod service;
+mod sms;
 mod templates;
 
 use std::fmt;
@@ -45,14 +52,20 @@ use chrono_tz::Tz;
 pub use editing::TemplateView;
 pub use mask::{mask_email, mask_phone};
 pub use opt_outs::{ClinicHosts, Unsubscribe, UnsubscribeLinks, UnsubscribeTokens};
+pub use queue::{QueueKey, QueueProgress};
 pub use quiet_hours::QuietHours;
 pub use sender::NotificationSender;
 pub use service::{
     HistoryEntry, MAX_HISTORY, NotificationService, QuietHoursInput, RuleInput, SettingsInput,
 };
+pub use sms::{
+    OutgoingSms, SmsAccount, SmsFrom, SmsOutcome, SmsSender, SmsSettings, SmsSettingsInput,
+    SmsSettingsService, StoredSms, normalise_phone,
+};
 pub use templates::{
-    MAX_HTML_CHARS, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS, Rendered, SampleData, TemplateSources,
-    VARIABLES, default_sources, has_subject_and_html, render, render_sample, render_with, validate,
+    MAX_HTML_CHARS, MAX_SUBJECT_CHARS, MAX_TEXT_CHARS, QUEUE_VARIABLES, Rendered, SampleData,
+    TemplateSources, VARIABLES, default_sources, has_subject_and_html, render, render_sample,
+    render_with, validate, variables,
 };
 
 use crate::Result;
@@ -72,16 +85,31 @@ crate::ids::uuid_id!(
 pub enum Channel {
     /// E-mail over SMTP.
     Email,
+    /// A text message through the clinic's SMS provider account.
+    Sms,
 }
 
 impl Channel {
     /// Every channel.
-    pub const ALL: [Self; 1] = [Self::Email];
+    pub const ALL: [Self; 2] = [Self::Email, Self::Sms];
 
     /// The stored and wire name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    /// Whether a patient whose Cliniko `reminder_type` is `reminder_type` takes messages on
+    /// this channel: `None` takes none, `Email` no SMS, `SMS` no e-mail; `SMS & Email`, an
+    /// unknown value or none at all takes both.
+    pub fn accepted_by(self, reminder_type: Option<&str>) -> bool {
+        match reminder_type.map(str::trim) {
+            Some("None") => false,
+            Some("Email") => self == Self::Email,
+            Some("SMS") => self == Self::Sms,
+            _ => true,
         }
     }
 
@@ -132,6 +160,16 @@ pub const REMINDER: &str = "appointment.reminder";
 /// The longest a reminder may come before its appointment: a week.
 pub const MAX_HOURS_BEFORE: u16 = 168;
 
+/// The wire and stored name of the queue-progress trigger.
+pub const QUEUE: &str = "doctor.queue_updated";
+
+/// How many minutes after their scheduled start the patient being seen may have started before
+/// the waiting patients hear that the doctor is running late, unless the rule says otherwise.
+pub const DEFAULT_LATE_AFTER_MINUTES: u16 = 15;
+
+/// The most a queue rule's `late_after_minutes` may be: four hours.
+pub const MAX_LATE_AFTER_MINUTES: u16 = 240;
+
 /// What sends a rule's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Trigger {
@@ -141,15 +179,19 @@ pub enum Trigger {
     /// appointment's `appointment.created` and `appointment.updated` events, not sent for a
     /// cancelled, deleted or moved appointment.
     Reminder,
+    /// Queue progress, patients only: each waiting patient's place in their doctor's queue
+    /// when it changes, and "the doctor is running late" (see the `queue` module).
+    Queue,
 }
 
 impl Trigger {
     /// Every trigger, in the order the settings list them.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Event(NOTIFIABLE[0]),
         Self::Event(NOTIFIABLE[1]),
         Self::Event(NOTIFIABLE[2]),
         Self::Reminder,
+        Self::Queue,
     ];
 
     /// The stored and wire name (`appointment.created`, `appointment.reminder`).
@@ -157,6 +199,7 @@ impl Trigger {
         match self {
             Self::Event(event_type) => event_type.as_str(),
             Self::Reminder => REMINDER,
+            Self::Queue => QUEUE,
         }
     }
 
@@ -173,6 +216,7 @@ impl Trigger {
                 event_type,
                 EventType::AppointmentCreated | EventType::AppointmentUpdated
             ),
+            Self::Queue => event_type == EventType::DoctorQueueUpdated,
         }
     }
 }
@@ -195,6 +239,9 @@ pub struct RuleSpec {
     pub key: RuleKey,
     /// Hours before the appointment (reminders only, 1 to [`MAX_HOURS_BEFORE`]).
     pub hours_before: Option<u16>,
+    /// Minutes late before "running late" goes (queue rules only, 1 to
+    /// [`MAX_LATE_AFTER_MINUTES`]; [`DEFAULT_LATE_AFTER_MINUTES`] when absent).
+    pub late_after_minutes: Option<u16>,
 }
 
 /// A stored rule.
@@ -206,6 +253,8 @@ pub struct Rule {
     pub key: RuleKey,
     /// Hours before the appointment, for a reminder.
     pub hours_before: Option<u16>,
+    /// Minutes late before "running late" goes, for a queue rule.
+    pub late_after_minutes: Option<u16>,
 }
 
 /// The idempotency key of one reminder: one message per rule (recipient and channel) ×
@@ -348,6 +397,25 @@ pub trait NotificationRepository: Send + Sync + fmt::Debug {
         channel: Channel,
         by: UserId,
     ) -> Result<bool>;
+
+    /// The clinic's SMS account and staff phone (none when never saved).
+    async fn sms_settings(&self, tenant: TenantId) -> Result<Option<StoredSms>>;
+
+    /// Replaces the clinic's SMS account and staff phone.
+    async fn save_sms(&self, tenant: TenantId, sms: &StoredSms) -> Result<()>;
+
+    /// Claims queue message `key` for `delivery`: `true` only when this call wrote the key, so
+    /// a place or a "running late" goes to a patient at most once whatever the events and
+    /// retries (a retry of the same delivery does not send what it already sent).
+    async fn claim_queue(
+        &self,
+        tenant: TenantId,
+        key: &QueueKey,
+        delivery: DeliveryId,
+    ) -> Result<bool>;
+
+    /// Gives up a claim whose message could not be sent now, so a retry sends it.
+    async fn release_queue(&self, tenant: TenantId, key: &QueueKey) -> Result<()>;
 }
 
 /// A file attached to an e-mail.

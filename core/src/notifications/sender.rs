@@ -1,13 +1,18 @@
 //! Sends one notification delivery: finds the rule and the recipient, renders the message (the
 //! clinic's own templates when it saved some, else the default), attaches the invitation and
-//! hands it to the [`Mailer`]. The worker owns retries and the log.
+//! hands it to the [`Mailer`] or the [`SmsSender`]. The worker owns retries and the log.
 //!
 //! A patient who unsubscribed from the channel (through the link every patient e-mail carries,
 //! with RFC 8058 one-click headers) gets nothing, on top of Cliniko's `reminder_type`.
 //!
-//! The attempt log keeps, as the answer's excerpt, the masked recipient and the relay's reply
-//! (`to j***@e***.com: 250 2.0.0 queued as 4F2`), so the clinic sees what was sent to whom
-//! without the address or the message being stored again.
+//! The attempt log keeps, as the answer's excerpt, the masked recipient and the relay's or the
+//! provider's reply (`to j***@e***.com: 250 2.0.0 queued as 4F2`, `to +61 *** *** 123: 201
+//! queued SM…`), so the clinic sees what was sent to whom without the address, the number or
+//! the message being stored again.
+//!
+//! A queue rule (`doctor.queue_updated`) sends one message to each waiting patient whose place
+//! changed (see the `queue` module): each is claimed before it goes and the claim is given up
+//! when it could not go now, so a retry sends only what is still owed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,11 +23,13 @@ use chrono_tz::Tz;
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
+use super::queue::{QueueEvent, progress_of};
 use super::templates::{SampleData, render, render_with, with_unsubscribe};
 use super::{
-    Audience, Channel, Invitations, InviteMethod, MailOutcome, Mailer, NotificationRuleId,
-    NotificationService, OutgoingEmail, ReminderKey, Rendered, Rule, Trigger, UnsubscribeLinks,
-    mask_email,
+    Audience, Channel, DEFAULT_LATE_AFTER_MINUTES, Invitations, InviteMethod, MailOutcome, Mailer,
+    NotificationRuleId, NotificationService, OutgoingEmail, OutgoingSms, QueueKey, QueueProgress,
+    ReminderKey, Rendered, Rule, SmsAccount, SmsOutcome, SmsSender, SmsSettingsService, Trigger,
+    UnsubscribeLinks, mask_email, mask_phone, normalise_phone,
 };
 use crate::calendar_feeds::FeedAppointment;
 use crate::cliniko::{ClinikoClient, ClinikoId, Lane, Patient};
@@ -37,8 +44,8 @@ use crate::events::EventType;
 /// How long a delivery waits when its rule, Cliniko or the clinic's key cannot be read now.
 const HOLD_UNREADABLE: chrono::Duration = chrono::Duration::minutes(1);
 
-/// Cliniko's `reminder_type` of a patient who wants no reminders: no patient notifications.
-const NO_REMINDERS: &str = "None";
+/// Cliniko's phone type of a mobile number, the one text messages go to.
+const MOBILE: &str = "Mobile";
 
 /// An appointment as `appointment.*` events carry it (the public API's shape).
 #[derive(Deserialize)]
@@ -60,10 +67,35 @@ pub struct NotificationSender {
     keys: ClinikoKeyService,
     cliniko: Arc<dyn ClinikoClient>,
     mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
+    sms_settings: SmsSettingsService,
     invitations: Arc<dyn Invitations>,
     unsubscribe: UnsubscribeLinks,
     timeout: Duration,
     clock: Clock,
+}
+
+/// A message ready to go, on its channel.
+enum Outgoing {
+    /// An e-mail.
+    Email(OutgoingEmail),
+    /// A text message from the clinic's account.
+    Sms(SmsAccount, OutgoingSms),
+}
+
+/// Where a message goes.
+enum Recipient {
+    /// An e-mail address.
+    Email(String),
+    /// A phone number, through the clinic's account.
+    Sms(SmsAccount, String),
+}
+
+/// What one send ended with, for the attempt log.
+struct Answer {
+    result: AttemptResult,
+    verdict: Verdict,
+    excerpt: String,
 }
 
 /// What a delivery ended with before anything was sent.
@@ -78,13 +110,20 @@ fn unsent(verdict: Verdict, why: &str) -> SendOutcome {
 
 impl NotificationSender {
     /// Rules from `service`, patients from `cliniko` with the clinic's key from `keys`, mail
-    /// through `mailer` (waiting at most `timeout`), invitations from `invitations`, patients'
+    /// through `mailer` and text messages through `sms` from the clinic's account in
+    /// `sms_settings` (each waiting at most `timeout`), invitations from `invitations`, patients'
     /// unsubscribe links from `unsubscribe`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the sender's ports, wired once at start-up"
+    )]
     pub fn new(
         service: NotificationService,
         keys: ClinikoKeyService,
         cliniko: Arc<dyn ClinikoClient>,
         mailer: Arc<dyn Mailer>,
+        sms: Arc<dyn SmsSender>,
+        sms_settings: SmsSettingsService,
         invitations: Arc<dyn Invitations>,
         unsubscribe: UnsubscribeLinks,
         timeout: Duration,
@@ -94,6 +133,8 @@ impl NotificationSender {
             keys,
             cliniko,
             mailer,
+            sms,
+            sms_settings,
             invitations,
             unsubscribe,
             timeout,
@@ -124,7 +165,7 @@ impl NotificationSender {
         event: &EventMessage,
         rule: Rule,
         appointment: &EventAppointment,
-    ) -> std::result::Result<OutgoingEmail, SendOutcome> {
+    ) -> std::result::Result<Outgoing, SendOutcome> {
         if !Trigger::Reminder.hears(event.event_type) {
             return Err(SendOutcome::Gone);
         }
@@ -181,7 +222,7 @@ impl NotificationSender {
                 return Err(self.held());
             }
         }
-        self.email(delivery, event, rule, appointment).await
+        self.message(delivery, event, rule, appointment).await
     }
 
     /// `Ok` when Cliniko still has `appointment` booked at the start its event carries: a
@@ -235,11 +276,7 @@ impl NotificationSender {
     /// `Some(Held)` until the clinic's quiet hours end, when now is inside them in the
     /// appointment's (the practice's) time zone: a patient message waits, it is not dropped and
     /// no attempt is counted. Staff messages never ask.
-    async fn in_quiet_hours(
-        &self,
-        delivery: &Delivery,
-        appointment: &EventAppointment,
-    ) -> Option<SendOutcome> {
+    async fn in_quiet_hours(&self, delivery: &Delivery, time_zone: &str) -> Option<SendOutcome> {
         let quiet = match self.service.quiet_hours(delivery.tenant_id).await {
             Ok(quiet) => quiet?,
             Err(err) => {
@@ -247,7 +284,7 @@ impl NotificationSender {
                 return Some(self.held());
             }
         };
-        let zone: Tz = appointment.time_zone.parse().unwrap_or(Tz::UTC);
+        let zone: Tz = time_zone.parse().unwrap_or(Tz::UTC);
         quiet
             .ends_after(self.clock.now(), zone)
             .map(|until| SendOutcome::Held { until })
@@ -279,40 +316,64 @@ impl NotificationSender {
         }
     }
 
-    /// The e-mail of `rule` about `appointment`, or what the delivery does instead.
-    async fn email(
+    /// Where `rule`'s message goes: the patient's address or mobile number in Cliniko (unless
+    /// their reminder type refuses the channel), or the settings' staff address or phone; or
+    /// what the delivery does instead.
+    async fn recipient(
         &self,
         delivery: &Delivery,
-        event: &EventMessage,
         rule: Rule,
-        appointment: &EventAppointment,
-    ) -> std::result::Result<OutgoingEmail, SendOutcome> {
-        let patient_id = appointment.patient_id.as_deref().and_then(ClinikoId::parse);
-        let patient = match &patient_id {
-            Some(id) => Some(self.patient(delivery, id).await?),
-            None => None,
+        patient: Option<&Patient>,
+    ) -> std::result::Result<Recipient, SendOutcome> {
+        let sms = if rule.key.channel == Channel::Sms {
+            match self.sms_settings.account(delivery.tenant_id).await {
+                Ok(Some(found)) => Some(found),
+                Ok(None) => {
+                    return Err(unsent(
+                        Verdict::Fail,
+                        "SMS is not set up for this clinic (Settings, Notifications)",
+                    ));
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, delivery_id = %delivery.id, "a clinic's SMS account could not be read; the delivery waits");
+                    return Err(self.held());
+                }
+            }
+        } else {
+            None
         };
-        let to = match rule.key.audience {
+        match rule.key.audience {
             Audience::Patient => {
-                let (Some(patient), Some(patient_id)) = (&patient, &patient_id) else {
+                let Some(patient) = patient else {
                     return Err(unsent(Verdict::Fail, "the appointment has no patient"));
                 };
-                if patient.reminder_type.as_deref() == Some(NO_REMINDERS) {
+                let reminder_type = patient.reminder_type.as_deref();
+                if !rule.key.channel.accepted_by(reminder_type) {
                     return Err(unsent(
                         Verdict::Delivered,
-                        "the patient opted out (Cliniko reminder type None)",
+                        &format!(
+                            "the patient opted out of {} (Cliniko reminder type {})",
+                            rule.key.channel.as_str(),
+                            reminder_type.unwrap_or_default()
+                        ),
                     ));
                 }
                 match self
                     .service
-                    .opted_out(delivery.tenant_id, patient_id, rule.key.channel)
+                    .opted_out(delivery.tenant_id, &patient.id, rule.key.channel)
                     .await
                 {
                     Ok(false) => {}
                     Ok(true) => {
                         return Err(unsent(
                             Verdict::Delivered,
-                            "the patient opted out (unsubscribed from these e-mails)",
+                            &format!(
+                                "the patient opted out (unsubscribed from {})",
+                                match rule.key.channel {
+                                    Channel::Email => "these e-mails",
+                                    Channel::Sms => "these text messages",
+                                }
+                            ),
                         ));
                     }
                     Err(err) => {
@@ -320,22 +381,48 @@ impl NotificationSender {
                         return Err(self.held());
                     }
                 }
-                match patient.email.as_deref().map(str::trim) {
-                    Some(email) if !email.is_empty() => email.to_owned(),
-                    _ => {
-                        return Err(unsent(
+                if let Some((account, _)) = sms {
+                    return match mobile(patient) {
+                        Some(number) => Ok(Recipient::Sms(account, number)),
+                        None => Err(unsent(
                             Verdict::Fail,
-                            "the patient has no e-mail address in Cliniko",
-                        ));
-                    }
+                            "the patient has no mobile number in Cliniko",
+                        )),
+                    };
+                }
+                match patient.email.as_deref().map(str::trim) {
+                    Some(email) if !email.is_empty() => Ok(Recipient::Email(email.to_owned())),
+                    _ => Err(unsent(
+                        Verdict::Fail,
+                        "the patient has no e-mail address in Cliniko",
+                    )),
                 }
             }
-            Audience::Staff => match self.service.staff_email(delivery.tenant_id).await {
-                Ok(Some(email)) => email,
-                Ok(None) => return Err(unsent(Verdict::Fail, "no staff address is set")),
-                Err(_) => return Err(self.held()),
+            Audience::Staff => match sms {
+                Some((account, Some(phone))) => Ok(Recipient::Sms(account, phone)),
+                Some((_, None)) => Err(unsent(Verdict::Fail, "no staff phone number is set")),
+                None => match self.service.staff_email(delivery.tenant_id).await {
+                    Ok(Some(email)) => Ok(Recipient::Email(email)),
+                    Ok(None) => Err(unsent(Verdict::Fail, "no staff address is set")),
+                    Err(_) => Err(self.held()),
+                },
             },
+        }
+    }
+
+    /// The message of `rule` about `appointment`, or what the delivery does instead.
+    async fn message(
+        &self,
+        delivery: &Delivery,
+        event: &EventMessage,
+        rule: Rule,
+        appointment: &EventAppointment,
+    ) -> std::result::Result<Outgoing, SendOutcome> {
+        let patient = match appointment.patient_id.as_deref().and_then(ClinikoId::parse) {
+            Some(id) => Some(self.patient(delivery, &id).await?),
+            None => None,
         };
+        let to = self.recipient(delivery, rule, patient.as_ref()).await?;
         let zone: Tz = appointment.time_zone.parse().unwrap_or(Tz::UTC);
         let data = SampleData {
             patient_name: patient.as_ref().map(Patient::name).unwrap_or_default(),
@@ -346,45 +433,78 @@ impl NotificationSender {
                 .to_string(),
             time_zone: zone.name().to_owned(),
             appointment_id: appointment.id.clone(),
+            queue: None,
         };
-        let mut rendered = self.rendered(delivery, rule, &data).await?;
-        let mut list_unsubscribe = None;
-        if rule.key.audience == Audience::Patient
-            && let Some(patient_id) = &patient_id
-        {
-            let link = match self
-                .unsubscribe
-                .link(delivery.tenant_id, patient_id, rule.key.channel)
-                .await
-            {
-                Ok(link) => link,
-                Err(err) => {
-                    tracing::warn!(error = %err, delivery_id = %delivery.id, "an unsubscribe link could not be made; the delivery waits");
-                    return Err(self.held());
-                }
-            };
-            rendered = with_unsubscribe(rendered, &link).map_err(|err| {
-                tracing::error!(error = %err, delivery_id = %delivery.id, "the unsubscribe footer could not be rendered");
-                unsent(Verdict::Fail, "the message could not be rendered")
-            })?;
-            list_unsubscribe = Some(link);
-        }
-        let mut attachments = Vec::new();
-        if matches!(rule.key.trigger, Trigger::Event(_))
-            && let Some(invitation) =
-                self.invitation(delivery, event, rule, appointment, zone, &data)
-        {
-            attachments.push(invitation);
-        }
-        Ok(OutgoingEmail {
+        let attachments = match &to {
+            Recipient::Email(_) if matches!(rule.key.trigger, Trigger::Event(_)) => self
+                .invitation(delivery, event, rule, appointment, zone, &data)
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let message_id = format!("{}@clinicgate", delivery.id);
+        self.outgoing(delivery, rule, patient.as_ref(), to, &data, attachments, message_id)
+            .await
+    }
+
+    /// The message of `rule` about `data` to `to`: rendered from the clinic's templates (or the
+    /// default) for its channel, and for a patient's e-mail with the unsubscribe footer and
+    /// headers.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one message's parts, gathered by its two callers"
+    )]
+    async fn outgoing(
+        &self,
+        delivery: &Delivery,
+        rule: Rule,
+        patient: Option<&Patient>,
+        to: Recipient,
+        data: &SampleData,
+        attachments: Vec<super::Attachment>,
+        message_id: String,
+    ) -> std::result::Result<Outgoing, SendOutcome> {
+        let rendered = self.rendered(delivery, rule, data).await?;
+        let to = match to {
+            Recipient::Sms(account, to) => {
+                return Ok(Outgoing::Sms(
+                    account,
+                    OutgoingSms {
+                        to,
+                        body: rendered.text,
+                    },
+                ));
+            }
+            Recipient::Email(to) => to,
+        };
+        let (rendered, list_unsubscribe) = match (rule.key.audience, patient) {
+            (Audience::Patient, Some(patient)) => {
+                let link = match self
+                    .unsubscribe
+                    .link(delivery.tenant_id, &patient.id, rule.key.channel)
+                    .await
+                {
+                    Ok(link) => link,
+                    Err(err) => {
+                        tracing::warn!(error = %err, delivery_id = %delivery.id, "an unsubscribe link could not be made; the delivery waits");
+                        return Err(self.held());
+                    }
+                };
+                let rendered =
+                    with_unsubscribe(rendered, &link).map_err(|err| unrendered(delivery, &err))?;
+                (rendered, Some(link))
+            }
+            _ => (rendered, None),
+        };
+        Ok(Outgoing::Email(OutgoingEmail {
             to,
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,
             attachments,
             list_unsubscribe,
-            message_id: format!("{}@clinicgate", delivery.id),
-        })
+            message_id,
+        }))
     }
 
     /// The message of `rule` about `data`: the clinic's templates when it saved some, else the
@@ -412,10 +532,169 @@ impl NotificationSender {
                 tracing::warn!(error = %err, delivery_id = %delivery.id, "a clinic's template did not render; the default is sent");
                 render(rule.key, data)
             })
-            .map_err(|err| {
-                tracing::error!(error = %err, delivery_id = %delivery.id, "a notification could not be rendered");
-                unsent(Verdict::Fail, "the message could not be rendered")
+            .map_err(|err| unrendered(delivery, &err))
+    }
+
+    /// Sends `outgoing` and judges the answer.
+    async fn deliver(&self, outgoing: &Outgoing) -> Answer {
+        match outgoing {
+            Outgoing::Email(email) => {
+                let outcome = self.mailer.send(email, self.timeout).await;
+                let (result, verdict) = judged(&outcome);
+                Answer {
+                    result,
+                    verdict,
+                    excerpt: excerpt(&email.to, &outcome),
+                }
+            }
+            Outgoing::Sms(account, sms) => {
+                let outcome = self.sms.send(account, sms, self.timeout).await;
+                let result = match &outcome {
+                    SmsOutcome::Accepted { status, .. } => AttemptResult::Answered {
+                        status: *status,
+                        retry_after: None,
+                    },
+                    SmsOutcome::Refused {
+                        status,
+                        retry_after,
+                        ..
+                    } => AttemptResult::Answered {
+                        status: *status,
+                        retry_after: *retry_after,
+                    },
+                    SmsOutcome::Unreachable(failure) => AttemptResult::Failed(*failure),
+                };
+                Answer {
+                    result,
+                    // 429 and 5xx again later; a 4xx (an invalid number) fails at once.
+                    verdict: result.verdict(),
+                    excerpt: sms_excerpt(&sms.to, &outcome),
+                }
+            }
+        }
+    }
+
+    /// The queue messages `event` calls for under `rule`: each waiting patient's new place, and
+    /// "running late"; each claimed before it goes, its claim given up when it could not go now.
+    async fn queue(&self, delivery: &Delivery, event: &EventMessage, rule: Rule) -> SendOutcome {
+        let Ok(queue) = serde_json::from_str::<QueueEvent>(event.data.expose_secret()) else {
+            tracing::error!(delivery_id = %delivery.id, "a queue notification carries no queue");
+            return SendOutcome::Gone;
+        };
+        if rule.key.audience != Audience::Patient {
+            return unsent(Verdict::Fail, "queue messages go to patients only");
+        }
+        let late_after = rule
+            .late_after_minutes
+            .unwrap_or(DEFAULT_LATE_AFTER_MINUTES);
+        let due = progress_of(&queue.entries, late_after);
+        if due.is_empty() {
+            return unsent(Verdict::Delivered, "nobody is waiting");
+        }
+        if let Some(outcome) = self.in_quiet_hours(delivery, &queue.time_zone).await {
+            return outcome;
+        }
+        let started = Instant::now();
+        let mut answers: Vec<Answer> = Vec::new();
+        let mut skipped = 0_usize;
+        for (appointment_id, progress) in due {
+            let key = QueueKey {
+                rule: rule.id,
+                appointment_id: appointment_id.clone(),
+                progress: progress.key(),
+            };
+            match self
+                .service
+                .claim_queue(delivery.tenant_id, &key, delivery.id)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    skipped += 1;
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, delivery_id = %delivery.id, "a queue message's idempotency key could not be written; the delivery waits");
+                    return self.held();
+                }
+            }
+            let answer = match self
+                .queue_message(delivery, rule, &queue, &appointment_id, progress)
+                .await
+            {
+                Ok(outgoing) => self.deliver(&outgoing).await,
+                Err(SendOutcome::Attempted(sent)) => Answer {
+                    result: sent.result,
+                    verdict: sent.verdict,
+                    excerpt: sent.response_excerpt.unwrap_or_default(),
+                },
+                Err(_) => Answer {
+                    result: AttemptResult::Failed(TransportFailure::Connection),
+                    verdict: Verdict::Retry { retry_after: None },
+                    excerpt: format!(
+                        "appointment {appointment_id}: not sent now, Cliniko or the settings could not be read"
+                    ),
+                },
+            };
+            if matches!(answer.verdict, Verdict::Retry { .. })
+                && let Err(err) = self.service.release_queue(delivery.tenant_id, &key).await
+            {
+                tracing::warn!(error = %err, delivery_id = %delivery.id, "a queue message's claim could not be given up; it will not be retried");
+            }
+            answers.push(answer);
+        }
+        summed(answers, skipped, started.elapsed())
+    }
+
+    /// The queue message about waiting appointment `appointment_id` to its patient.
+    async fn queue_message(
+        &self,
+        delivery: &Delivery,
+        rule: Rule,
+        queue: &QueueEvent,
+        appointment_id: &str,
+        progress: QueueProgress,
+    ) -> std::result::Result<Outgoing, SendOutcome> {
+        let Some(id) = ClinikoId::parse(appointment_id) else {
+            return Err(unsent(Verdict::Fail, "the appointment has no Cliniko id"));
+        };
+        let cliniko = self.cliniko.clone();
+        let found = self
+            .keys
+            .in_background(delivery.tenant_id, |account| async move {
+                cliniko.appointment(&account, Lane::Background, &id).await
             })
+            .await;
+        let appointment = match found {
+            Ok(Background::Done(appointment)) => appointment,
+            Err(Error::NotFound { .. }) => {
+                return Err(unsent(
+                    Verdict::Fail,
+                    "the appointment is no longer in Cliniko",
+                ));
+            }
+            Ok(Background::NotConnected | Background::Rejected) | Err(_) => return Err(self.held()),
+        };
+        let patient = match &appointment.patient_id {
+            Some(id) => Some(self.patient(delivery, id).await?),
+            None => None,
+        };
+        let to = self.recipient(delivery, rule, patient.as_ref()).await?;
+        let zone: Tz = queue.time_zone.parse().unwrap_or(Tz::UTC);
+        let data = SampleData {
+            patient_name: patient.as_ref().map(Patient::name).unwrap_or_default(),
+            when: appointment
+                .starts_at
+                .with_timezone(&zone)
+                .format("%-H:%M")
+                .to_string(),
+            time_zone: zone.name().to_owned(),
+            appointment_id: appointment_id.to_owned(),
+            queue: Some(progress),
+        };
+        let message_id = format!("{}.{}@clinicgate", delivery.id, appointment_id);
+        self.outgoing(delivery, rule, patient.as_ref(), to, &data, Vec::new(), message_id)
+            .await
     }
 
     /// The `.ics` invitation: a request for a booking or a change, a cancellation for a
@@ -539,6 +818,111 @@ fn without_addresses(reply: &str) -> String {
         .join(" ")
 }
 
+/// A message that did not render (the error names the template, never the data).
+fn unrendered(delivery: &Delivery, err: &Error) -> SendOutcome {
+    tracing::error!(error = %err, delivery_id = %delivery.id, "a notification could not be rendered");
+    unsent(Verdict::Fail, "the message could not be rendered")
+}
+
+/// The patient's mobile number in Cliniko, as it is sent.
+fn mobile(patient: &Patient) -> Option<String> {
+    patient
+        .phone_numbers
+        .iter()
+        .flatten()
+        .filter(|phone| phone.phone_type.as_deref() == Some(MOBILE))
+        .find_map(|phone| phone.number.as_deref().and_then(normalise_phone))
+}
+
+/// What the history shows of the provider's answer: the masked number, the status, and the
+/// message id and status, or the provider's error code and message (numbers in it masked).
+fn sms_excerpt(to: &str, outcome: &SmsOutcome) -> String {
+    let to = mask_phone(to);
+    match outcome {
+        SmsOutcome::Accepted {
+            status,
+            sid,
+            message_status,
+        } => format!("to {to}: {status} {message_status} {sid}"),
+        SmsOutcome::Refused {
+            status,
+            code,
+            message,
+            ..
+        } => {
+            let code = code.map(|code| format!(" code {code}")).unwrap_or_default();
+            format!("to {to}: {status}{code} {}", without_numbers(message))
+        }
+        SmsOutcome::Unreachable(failure) => format!(
+            "to {to}: the SMS provider could not be reached ({})",
+            failure.as_str()
+        ),
+    }
+}
+
+/// `message` with every word that holds a phone number masked: providers echo the recipient
+/// (`The 'To' number +61412345123 is not a valid phone number.`).
+fn without_numbers(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| {
+            if word.chars().filter(char::is_ascii_digit).count() >= 6 && !word.starts_with("http") {
+                mask_phone(word)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One attempt's result from the queue messages a delivery sent: retried when any could not go
+/// now (only those are sent again), failed when every one failed for good, delivered otherwise.
+fn summed(answers: Vec<Answer>, skipped: usize, latency: Duration) -> SendOutcome {
+    let mut retry = None;
+    let mut delivered = false;
+    let mut last = AttemptResult::NothingToSend;
+    let mut excerpts = Vec::new();
+    for answer in answers {
+        match answer.verdict {
+            Verdict::Retry { retry_after } => {
+                retry = Some(retry.flatten().or(retry_after));
+                last = answer.result;
+            }
+            Verdict::Delivered => {
+                delivered = true;
+                if retry.is_none() {
+                    last = answer.result;
+                }
+            }
+            Verdict::Fail => {
+                if retry.is_none() && !delivered {
+                    last = answer.result;
+                }
+            }
+        }
+        excerpts.push(answer.excerpt);
+    }
+    let sent = excerpts.len();
+    if sent == 0 {
+        return unsent(
+            Verdict::Delivered,
+            &format!("every waiting patient already had this news ({skipped})"),
+        );
+    }
+    let verdict = match retry {
+        Some(retry_after) => Verdict::Retry { retry_after },
+        None if delivered => Verdict::Delivered,
+        None => Verdict::Fail,
+    };
+    SendOutcome::Attempted(Sent {
+        result: last,
+        verdict,
+        latency,
+        response_excerpt: Some(excerpts.join("; ")),
+    })
+}
+
 #[async_trait]
 impl Sender for NotificationSender {
     async fn send(&self, delivery: &Delivery, event: &EventMessage) -> SendOutcome {
@@ -552,36 +936,39 @@ impl Sender for NotificationSender {
                 return self.held();
             }
         };
+        if rule.key.trigger == Trigger::Queue {
+            if !rule.key.trigger.hears(event.event_type) {
+                return SendOutcome::Gone;
+            }
+            return self.queue(delivery, event, rule).await;
+        }
         let Ok(appointment) = serde_json::from_str::<EventAppointment>(event.data.expose_secret())
         else {
             tracing::error!(delivery_id = %delivery.id, "a notification delivery carries no appointment");
             return SendOutcome::Gone;
         };
-        let email = match (rule.key.channel, rule.key.trigger) {
-            (Channel::Email, Trigger::Reminder) => {
-                self.reminder(delivery, event, rule, &appointment).await
-            }
-            (Channel::Email, Trigger::Event(_)) => {
-                self.email(delivery, event, rule, &appointment).await
+        let outgoing = match rule.key.trigger {
+            Trigger::Reminder => self.reminder(delivery, event, rule, &appointment).await,
+            Trigger::Event(_) | Trigger::Queue => {
+                self.message(delivery, event, rule, &appointment).await
             }
         };
-        let email = match email {
-            Ok(email) => email,
+        let outgoing = match outgoing {
+            Ok(outgoing) => outgoing,
             Err(outcome) => return outcome,
         };
         if rule.key.audience == Audience::Patient
-            && let Some(outcome) = self.in_quiet_hours(delivery, &appointment).await
+            && let Some(outcome) = self.in_quiet_hours(delivery, &appointment.time_zone).await
         {
             return outcome;
         }
         let started = Instant::now();
-        let outcome = self.mailer.send(&email, self.timeout).await;
-        let (result, verdict) = judged(&outcome);
+        let answer = self.deliver(&outgoing).await;
         SendOutcome::Attempted(Sent {
-            result,
-            verdict,
+            result: answer.result,
+            verdict: answer.verdict,
             latency: started.elapsed(),
-            response_excerpt: Some(excerpt(&email.to, &outcome)),
+            response_excerpt: Some(answer.excerpt),
         })
     }
 }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Audience, Channel, MAX_HOURS_BEFORE, NotificationRepository, NotificationRuleId, QuietHours,
-    Rule, RuleKey, RuleSpec, StoredSettings, Trigger,
+    Audience, Channel, MAX_HOURS_BEFORE, MAX_LATE_AFTER_MINUTES, NotificationRepository,
+    NotificationRuleId, QueueKey, QuietHours, Rule, RuleKey, RuleSpec, StoredSettings, Trigger,
 };
 use crate::Result;
 use crate::delivery::{AttemptRecord, Delivery, DeliveryQueue, OutboundKind, Target};
@@ -21,14 +21,17 @@ use crate::users::Email;
 /// One rule as a clinic sends it, before it is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleInput {
-    /// An event type's wire name (`appointment.created`), or `appointment.reminder`.
+    /// An event type's wire name (`appointment.created`), `appointment.reminder` or
+    /// `doctor.queue_updated`.
     pub event: String,
-    /// `email`.
+    /// `email` or `sms`.
     pub channel: String,
     /// `patient` or `staff`.
     pub audience: String,
     /// Hours before the appointment, for `appointment.reminder` (and only for it).
     pub hours_before: Option<u32>,
+    /// Minutes late before "running late" goes, for `doctor.queue_updated` (and only for it).
+    pub late_after_minutes: Option<u32>,
 }
 
 /// The settings as a clinic sends them, before they are read.
@@ -121,6 +124,15 @@ impl NotificationService {
                 parsed
             }
         };
+        let sms = if input
+            .rules
+            .iter()
+            .any(|rule| Channel::parse(rule.channel.trim()) == Some(Channel::Sms))
+        {
+            self.repo.sms_settings(ctx.tenant_id()).await?
+        } else {
+            None
+        };
         let mut rules = Vec::new();
         for (i, rule) in input.rules.iter().enumerate() {
             let field = |name: &str| format!("rules[{i}].{name}");
@@ -131,13 +143,55 @@ impl NotificationService {
                 errors.push(FieldError::new(
                     field("event"),
                     "invalid",
-                    "use appointment.created, appointment.updated, appointment.cancelled or \
-                     appointment.reminder",
+                    "use appointment.created, appointment.updated, appointment.cancelled, \
+                     appointment.reminder or doctor.queue_updated",
                 ));
             }
             if channel.is_none() {
-                errors.push(FieldError::new(field("channel"), "invalid", "use email"));
+                errors.push(FieldError::new(
+                    field("channel"),
+                    "invalid",
+                    "use email or sms",
+                ));
             }
+            if channel == Some(Channel::Sms) && sms.is_none() {
+                errors.push(FieldError::new(
+                    field("channel"),
+                    "sms_not_set_up",
+                    "save the clinic's SMS account first (PUT /api/tenant/notifications/sms)",
+                ));
+            }
+            if trigger == Some(Trigger::Queue) && audience == Some(Audience::Staff) {
+                errors.push(FieldError::new(
+                    field("audience"),
+                    "invalid",
+                    "queue progress goes to patients only",
+                ));
+            }
+            let late_after_minutes = match (trigger, rule.late_after_minutes) {
+                (Some(Trigger::Queue), None) | (_, None) => None,
+                (Some(Trigger::Queue), Some(minutes))
+                    if (1..=u32::from(MAX_LATE_AFTER_MINUTES)).contains(&minutes) =>
+                {
+                    u16::try_from(minutes).ok()
+                }
+                (Some(Trigger::Queue), Some(_)) => {
+                    errors.push(FieldError::new(
+                        field("late_after_minutes"),
+                        "invalid",
+                        format!("give 1 to {MAX_LATE_AFTER_MINUTES} minutes"),
+                    ));
+                    None
+                }
+                (_, Some(_)) => {
+                    errors.push(FieldError::new(
+                        field("late_after_minutes"),
+                        "invalid",
+                        "only doctor.queue_updated takes late_after_minutes",
+                    ));
+                    None
+                }
+            };
             if audience.is_none() {
                 errors.push(FieldError::new(
                     field("audience"),
@@ -161,7 +215,7 @@ impl NotificationService {
                     ));
                     None
                 }
-                (Some(Trigger::Event(_)), Some(_)) => {
+                (Some(Trigger::Event(_) | Trigger::Queue), Some(_)) => {
                     errors.push(FieldError::new(
                         field("hours_before"),
                         "invalid",
@@ -172,11 +226,25 @@ impl NotificationService {
                 _ => None,
             };
             if let (Some(trigger), Some(channel), Some(audience)) = (trigger, channel, audience) {
-                if audience == Audience::Staff && staff_email.is_none() && errors.is_empty() {
+                if audience == Audience::Staff
+                    && channel == Channel::Email
+                    && staff_email.is_none()
+                    && errors.is_empty()
+                {
                     errors.push(FieldError::new(
                         "staff_email",
                         "required",
                         "give the staff address that staff notifications go to",
+                    ));
+                }
+                if audience == Audience::Staff
+                    && channel == Channel::Sms
+                    && sms.as_ref().is_some_and(|sms| sms.staff_phone.is_none())
+                {
+                    errors.push(FieldError::new(
+                        field("audience"),
+                        "staff_phone_required",
+                        "give the staff phone in the SMS settings first",
                     ));
                 }
                 let key = RuleKey {
@@ -184,17 +252,26 @@ impl NotificationService {
                     channel,
                     audience,
                 };
-                if rules
-                    .iter()
-                    .any(|r: &RuleSpec| r.key == key && r.hours_before != hours_before)
-                {
+                if rules.iter().any(|r: &RuleSpec| {
+                    r.key == key
+                        && (r.hours_before != hours_before
+                            || r.late_after_minutes != late_after_minutes)
+                }) {
                     errors.push(FieldError::new(
-                        field("hours_before"),
+                        field(if trigger == Trigger::Queue {
+                            "late_after_minutes"
+                        } else {
+                            "hours_before"
+                        }),
                         "conflict",
-                        "one reminder per channel and audience: list it once",
+                        "one rule per event, channel and audience: list it once",
                     ));
                 }
-                rules.push(RuleSpec { key, hours_before });
+                rules.push(RuleSpec {
+                    key,
+                    hours_before,
+                    late_after_minutes,
+                });
             }
         }
         if !errors.is_empty() {
@@ -256,6 +333,28 @@ impl NotificationService {
         delivery: crate::delivery::DeliveryId,
     ) -> Result<bool> {
         self.repo.claim_reminder(tenant, key, delivery).await
+    }
+
+    /// Claims queue message `key` for `delivery`, for the sender (see
+    /// [`NotificationRepository::claim_queue`]).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn claim_queue(
+        &self,
+        tenant: TenantId,
+        key: &QueueKey,
+        delivery: crate::delivery::DeliveryId,
+    ) -> Result<bool> {
+        self.repo.claim_queue(tenant, key, delivery).await
+    }
+
+    /// Gives up queue message `key`'s claim, for the sender.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn release_queue(&self, tenant: TenantId, key: &QueueKey) -> Result<()> {
+        self.repo.release_queue(tenant, key).await
     }
 
     /// The clinic's staff address, for the sender.

@@ -15,7 +15,7 @@
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
 
-use super::{Audience, Channel, RuleKey, Trigger};
+use super::{Audience, Channel, QueueProgress, RuleKey, Trigger};
 use crate::Result;
 use crate::error::{Error, FieldError};
 use crate::events::EventType;
@@ -31,6 +31,8 @@ pub struct SampleData {
     pub time_zone: String,
     /// Cliniko's id of the appointment.
     pub appointment_id: String,
+    /// A queue message's news: the patient's place, or the doctor's delay (queue rules only).
+    pub queue: Option<QueueProgress>,
 }
 
 impl std::fmt::Debug for SampleData {
@@ -49,6 +51,15 @@ impl SampleData {
             when: "Mon 7 Dec 2026, 9:30".to_owned(),
             time_zone: "Australia/Sydney".to_owned(),
             appointment_id: "1000000000000000001".to_owned(),
+            queue: None,
+        }
+    }
+
+    /// Made-up data for a preview of `trigger`'s messages (place 2 for a queue rule).
+    pub fn sample_for(trigger: Trigger) -> Self {
+        Self {
+            queue: (trigger == Trigger::Queue).then_some(QueueProgress::Place(2)),
+            ..Self::sample()
         }
     }
 }
@@ -88,6 +99,7 @@ const fn defaults(trigger: Trigger) -> (&'static str, &'static str, &'static str
             "{% if audience == 'staff' %}The appointment of {{ patient_name }} changed: it is on {{ when }} ({{ time_zone }}).{% else %}Hello {{ patient_name }},\n\nyour appointment changed: it is now on {{ when }} ({{ time_zone }}).{% endif %}\n",
             "{% if audience == 'staff' %}<p>The appointment of {{ patient_name }} changed: it is on {{ when }} ({{ time_zone }}).</p>{% else %}<p>Hello {{ patient_name }},</p><p>your appointment changed: it is now on <strong>{{ when }}</strong> ({{ time_zone }}).</p>{% endif %}",
         ),
+        Trigger::Queue => QUEUE_EMAIL,
         _ => (
             "{% if audience == 'staff' %}Booked: {{ patient_name }}, {{ when }}{% else %}Your appointment on {{ when }} is booked{% endif %}",
             "{% if audience == 'staff' %}{{ patient_name }} booked an appointment on {{ when }} ({{ time_zone }}).{% else %}Hello {{ patient_name }},\n\nyour appointment is booked for {{ when }} ({{ time_zone }}). The attached invitation adds it to your calendar.{% endif %}\n",
@@ -105,6 +117,19 @@ pub const VARIABLES: [&str; 6] = [
     "time_zone",
     "appointment_id",
 ];
+
+/// The variables a queue template has besides [`VARIABLES`]: the patient's `place` (none when
+/// the message says the doctor is running late) and the delay in `late_minutes` (none otherwise).
+pub const QUEUE_VARIABLES: [&str; 2] = ["place", "late_minutes"];
+
+/// Every variable a template of `trigger` can use.
+pub fn variables(trigger: Trigger) -> Vec<&'static str> {
+    let mut names = VARIABLES.to_vec();
+    if trigger == Trigger::Queue {
+        names.extend(QUEUE_VARIABLES);
+    }
+    names
+}
 
 /// The longest subject template, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 1_000;
@@ -149,6 +174,11 @@ pub fn default_sources(trigger: Trigger, channel: Channel) -> TemplateSources {
                 html: Some(html.to_owned()),
             }
         }
+        Channel::Sms => TemplateSources {
+            subject: None,
+            text: sms_default(trigger).to_owned(),
+            html: None,
+        },
     }
 }
 
@@ -241,16 +271,25 @@ fn parts(
     }
 }
 
-/// The context of a message of `rule` about `data`.
+/// The context of a message of `rule` about `data`: [`variables`] of its trigger.
 fn context_of(rule: RuleKey, data: &SampleData) -> minijinja::Value {
-    context! {
+    let ctx = context! {
         event => rule.trigger.as_str(),
         audience => rule.audience.as_str(),
         patient_name => data.patient_name.as_str(),
         when => data.when.as_str(),
         time_zone => data.time_zone.as_str(),
         appointment_id => data.appointment_id.as_str(),
+    };
+    if rule.trigger != Trigger::Queue {
+        return ctx;
     }
+    let (place, late_minutes) = match data.queue {
+        Some(QueueProgress::Place(place)) => (Some(place), None),
+        Some(QueueProgress::Late { minutes }) => (None, Some(minutes)),
+        None => (None, None),
+    };
+    context! { place => place, late_minutes => late_minutes, ..ctx }
 }
 
 /// What went wrong in a template, for the clinic: the line and minijinja's description, never
@@ -310,6 +349,19 @@ pub fn validate(
     let parts = parts(channel, sources)?;
     let env = sandbox();
     let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+    let known = variables(trigger);
+    // A queue template renders for a place and for a delay; the others for their appointment.
+    let samples: Vec<SampleData> = if trigger == Trigger::Queue {
+        [QueueProgress::Place(2), QueueProgress::Late { minutes: 25 }]
+            .into_iter()
+            .map(|queue| SampleData {
+                queue: Some(queue),
+                ..SampleData::sample()
+            })
+            .collect()
+    } else {
+        vec![SampleData::sample()]
+    };
     let mut errors = Vec::new();
     for part in &parts {
         let template = match env.template_from_named_str(part.name, part.source) {
@@ -322,7 +374,7 @@ pub fn validate(
         let mut unknown: Vec<String> = template
             .undeclared_variables(false)
             .into_iter()
-            .filter(|name| !VARIABLES.contains(&name.as_str()) && !globals.contains(&name.as_str()))
+            .filter(|name| !known.contains(&name.as_str()) && !globals.contains(&name.as_str()))
             .collect();
         unknown.sort_unstable();
         if let Some(name) = unknown.first() {
@@ -332,20 +384,22 @@ pub fn validate(
                 format!(
                     "line {}: unknown variable `{name}`; use {}",
                     line_naming(part.source, name),
-                    VARIABLES.join(", ")
+                    known.join(", ")
                 ),
             ));
             continue;
         }
-        for audience in Audience::ALL {
+        'audiences: for audience in Audience::ALL {
             let rule = RuleKey {
                 trigger,
                 channel,
                 audience,
             };
-            if let Err(why) = render_part(&env, part, &context_of(rule, &SampleData::sample())) {
-                errors.push(FieldError::new(part.field, "render", why));
-                break;
+            for sample in &samples {
+                if let Err(why) = render_part(&env, part, &context_of(rule, sample)) {
+                    errors.push(FieldError::new(part.field, "render", why));
+                    break 'audiences;
+                }
             }
         }
     }
@@ -382,6 +436,10 @@ pub fn render_with(
             // A subject is one line: a newline in the data must not start a header.
             "subject" => rendered.subject = out.replace(['\r', '\n'], " "),
             "html" => rendered.html = out,
+            // A text message is one line.
+            _ if !has_subject_and_html(rule.channel) => {
+                rendered.text = out.replace(['\r', '\n'], " ").trim().to_owned();
+            }
             _ => rendered.text = out,
         }
     }
@@ -402,7 +460,7 @@ pub fn render(rule: RuleKey, data: &SampleData) -> Result<Rendered> {
 /// # Errors
 /// As [`render`].
 pub fn render_sample(rule: RuleKey) -> Result<Rendered> {
-    render(rule, &SampleData::sample())
+    render(rule, &SampleData::sample_for(rule.trigger))
 }
 
 /// `rendered` with the unsubscribe footer every patient e-mail carries: a line with the link in
@@ -631,5 +689,130 @@ mod tests {
             "{}",
             footed.html
         );
+    }
+}
+
+// ---- SMS texts and queue-progress messages -------------------------------------------------
+// Text messages are plain, short (one or two segments) and never HTML; queue messages carry a
+// place or a delay instead of a booking.
+
+/// The default SMS text of `trigger` (plain text, no escaping: an SMS is not markup).
+const fn sms_default(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::Reminder => {
+            "{% if audience == 'staff' %}Reminder: {{ patient_name }}, {{ when }}.{% else %}Reminder: your appointment is on {{ when }}.{% endif %}"
+        }
+        Trigger::Event(EventType::AppointmentCancelled) => {
+            "{% if audience == 'staff' %}Cancelled: {{ patient_name }}, {{ when }}.{% else %}Your appointment on {{ when }} is cancelled.{% endif %}"
+        }
+        Trigger::Event(EventType::AppointmentUpdated) => {
+            "{% if audience == 'staff' %}Changed: {{ patient_name }}, now {{ when }}.{% else %}Your appointment is now on {{ when }}.{% endif %}"
+        }
+        Trigger::Queue => QUEUE_SMS,
+        Trigger::Event(_) => {
+            "{% if audience == 'staff' %}Booked: {{ patient_name }}, {{ when }}.{% else %}Your appointment on {{ when }} is booked.{% endif %}"
+        }
+    }
+}
+
+/// The queue message as a text (`place`, or `late_minutes` for "running late").
+const QUEUE_SMS: &str = "{% if late_minutes %}The doctor is running about {{ late_minutes }} minutes late. Thank you for waiting.{% else %}You are number {{ place }} in the queue for your {{ when }} appointment.{% endif %}";
+
+/// The queue message's e-mail subject, text and HTML.
+const QUEUE_EMAIL: (&str, &str, &str) = (
+    "{% if late_minutes %}The doctor is running late{% else %}You are number {{ place }} in the queue{% endif %}",
+    "Hello {{ patient_name }},\n\n{% if late_minutes %}the doctor is running about {{ late_minutes }} minutes late. Thank you for waiting.{% else %}you are number {{ place }} in the queue for your {{ when }} appointment.{% endif %}\n",
+    "<p>Hello {{ patient_name }},</p><p>{% if late_minutes %}the doctor is running about <strong>{{ late_minutes }} minutes</strong> late. Thank you for waiting.{% else %}you are number <strong>{{ place }}</strong> in the queue for your {{ when }} appointment.{% endif %}</p>",
+);
+
+
+#[cfg(test)]
+mod sms_tests {
+    use super::*;
+    use crate::notifications::{Audience, Channel, QueueProgress};
+
+    fn sms(trigger: Trigger, audience: Audience) -> RuleKey {
+        RuleKey {
+            trigger,
+            channel: Channel::Sms,
+            audience,
+        }
+    }
+
+    #[test]
+    fn sms_texts_are_one_short_plain_line() {
+        let data = SampleData {
+            patient_name: "<b>Jo</b>\nBo".to_owned(),
+            ..SampleData::sample()
+        };
+        let staff = render(
+            sms(
+                Trigger::Event(EventType::AppointmentCreated),
+                Audience::Staff,
+            ),
+            &data,
+        )
+        .unwrap();
+        assert_eq!(staff.text, "Booked: <b>Jo</b> Bo, Mon 7 Dec 2026, 9:30.");
+        assert_eq!((staff.subject.as_str(), staff.html.as_str()), ("", ""));
+        let patient = render_sample(sms(Trigger::Reminder, Audience::Patient)).unwrap();
+        assert_eq!(
+            patient.text,
+            "Reminder: your appointment is on Mon 7 Dec 2026, 9:30."
+        );
+        assert!(patient.text.len() <= 160);
+    }
+
+    #[test]
+    fn queue_messages_give_the_place_or_the_delay() {
+        let rule = sms(Trigger::Queue, Audience::Patient);
+        let at = |queue| SampleData {
+            queue: Some(queue),
+            ..SampleData::sample()
+        };
+        let place = render(rule, &at(QueueProgress::Place(3))).unwrap();
+        assert_eq!(
+            place.text,
+            "You are number 3 in the queue for your Mon 7 Dec 2026, 9:30 appointment."
+        );
+        let late = render(rule, &at(QueueProgress::Late { minutes: 25 })).unwrap();
+        assert_eq!(
+            late.text,
+            "The doctor is running about 25 minutes late. Thank you for waiting."
+        );
+        let email = RuleKey {
+            channel: Channel::Email,
+            ..rule
+        };
+        let email = render(email, &at(QueueProgress::Late { minutes: 25 })).unwrap();
+        assert_eq!(email.subject, "The doctor is running late");
+        assert!(email.html.contains("<strong>25 minutes</strong>"));
+    }
+
+    #[test]
+    fn queue_variables_are_for_queue_templates_only() {
+        let text = |text: &str| TemplateSources {
+            subject: None,
+            text: text.to_owned(),
+            html: None,
+        };
+        assert!(validate(Trigger::Queue, Channel::Sms, &text("You are {{ place }}.")).is_ok());
+        let refused = validate(
+            Trigger::Reminder,
+            Channel::Sms,
+            &text("You are {{ place }}."),
+        )
+        .unwrap_err();
+        assert_eq!(refused[0].code, "unknown_variable", "{refused:?}");
+        let with_subject = validate(
+            Trigger::Reminder,
+            Channel::Sms,
+            &TemplateSources {
+                subject: Some("Hi".to_owned()),
+                ..text("ok")
+            },
+        )
+        .unwrap_err();
+        assert_eq!(with_subject[0].code, "not_allowed");
     }
 }

@@ -62,6 +62,8 @@ pub enum SecretPurpose {
     /// A notification's unsubscribe link (the patient's Cliniko id and the channel), sealed so
     /// the URL shows nothing of the patient and cannot be altered or used at another clinic.
     UnsubscribeLink,
+    /// A clinic's SMS provider auth token (Twilio), for notification text messages.
+    SmsAuthToken,
 }
 
 impl SecretPurpose {
@@ -81,6 +83,7 @@ impl SecretPurpose {
             Self::SsoClientSecret => "sso_client_secret",
             Self::SsoLoginState => "sso_login_state",
             Self::UnsubscribeLink => "unsubscribe_link",
+            Self::SmsAuthToken => "sms_auth_token",
         }
     }
 }

@@ -1,10 +1,13 @@
-//! Notifications (issue 20): the clinic's settings API, and e-mails sent through a local SMTP
-//! sink when appointments are booked through the API or cancelled in Cliniko.
+//! Notifications (issue 20): the clinic's settings API, e-mails sent through a local SMTP sink
+//! when appointments are booked through the API or cancelled in Cliniko, text messages through
+//! a wiremock Twilio, and queue progress when patients arrive in the sandbox.
 
 mod email;
+mod queue;
 mod quiet_hours;
 mod reminders;
 mod settings;
+mod sms;
 mod templates;
 mod unsubscribe;
 pub use crate::common::smtp_sink as sink;
