@@ -1,5 +1,6 @@
-//! The notifications tab: which appointment events e-mail the patient and/or the staff address,
-//! a preview of each message, and the history, through `/api/tenant/notifications`.
+//! The notifications tab: which appointment events e-mail or text the patient and/or staff,
+//! queue progress, the clinic's SMS account, a preview of each message, and the history, through
+//! `/api/tenant/notifications`.
 
 use actix_web::{HttpResponse, get, web};
 
@@ -15,7 +16,7 @@ const NOTIFICATIONS_TAB: ScriptedTab = ScriptedTab {
     script: "notifications-settings.js",
 };
 
-/// The clinic's notification e-mails.
+/// The clinic's notification e-mails and text messages.
 #[get("/settings/notifications")]
 pub async fn notifications_settings(
     state: web::Data<AppState>,

@@ -169,3 +169,102 @@ async fn an_arrival_tells_each_waiting_patient_their_place_once() {
         "{answers:?}"
     );
 }
+
+#[tokio::test]
+async fn waiting_patients_hear_the_doctor_is_running_late_once() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(created("SMl"))
+        .mount(&twilio)
+        .await;
+    let sandbox = roomy_sandbox();
+    let app = app_with_twilio(&sandbox, &twilio, |f| {
+        polling_on(f).merge(Serialized::default("polling.enabled", true))
+    })
+    .await;
+    let clinic = connected(&app, &sandbox, "harbour", "au1").await;
+    save_account(&app, &clinic.owner).await;
+    let (status, body) = call(
+        &app,
+        &clinic.owner,
+        Method::PUT,
+        "/api/tenant/notifications/settings",
+        Some(json!({"rules": [
+            {"event": "doctor.queue_updated", "channel": "sms", "audience": "patient"},
+        ]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    baseline(&app, clinic.tenant).await;
+
+    // The first patient's visit ended 15 minutes ago; the second, due 45 minutes ago, has been
+    // seen only since then: 30 minutes late. The third, due 44 minutes ago, waits behind them.
+    // (Their starts lie within six minutes, so all three are on one practice day.)
+    let desk = Reception::at(&sandbox, &clinic.key);
+    let now = Utc::now();
+    let mut booked = Vec::new();
+    for (first, mobile, from, until) in [
+        ("Aru", "+61 488 888 801", -50, -15),
+        ("Bea", "+61 488 888 802", -45, 20),
+        ("Cai", "+61 488 888 803", -44, 30),
+    ] {
+        let created = desk
+            .post(
+                "/patients",
+                json!({"first_name": first, "last_name": "Late", "email": format!("{first}@mail.example"),
+                       "patient_phone_numbers": [{"phone_type": "Mobile", "number": mobile}]}),
+            )
+            .await;
+        let patient = created["id"].as_str().unwrap().to_owned();
+        booked.push(
+            desk.book(
+                &patient,
+                now + Duration::minutes(from),
+                now + Duration::minutes(until),
+            )
+            .await,
+        );
+    }
+    for appointment in &booked {
+        desk.patch(
+            &format!("/individual_appointments/{appointment}"),
+            json!({"patient_arrived": true}),
+        )
+        .await;
+    }
+    // Cai hears their place and that the doctor runs late.
+    for _ in 0..300 {
+        if texts_to(&twilio, "+61488888803").await.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let texts = texts_to(&twilio, "+61488888803").await;
+    let late: Vec<&String> = texts
+        .iter()
+        .filter(|t| t.starts_with("The doctor is running about "))
+        .collect();
+    assert_eq!(late.len(), 1, "{texts:?}");
+    assert!(
+        late[0].starts_with("The doctor is running about 30 minutes late."),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.starts_with("You are number ")),
+        "{texts:?}"
+    );
+    // Aru was seen and Bea is being seen: neither is told anything.
+    assert!(texts_to(&twilio, "+61488888801").await.is_empty());
+    assert!(texts_to(&twilio, "+61488888802").await.is_empty());
+    a_few_polls().await;
+    let again = texts_to(&twilio, "+61488888803").await;
+    assert_eq!(
+        again
+            .iter()
+            .filter(|t| t.starts_with("The doctor is running about "))
+            .count(),
+        1,
+        "once: {again:?}"
+    );
+}
