@@ -13,6 +13,7 @@
   const authType = document.getElementById("dest-auth-type");
   const oauthFields = document.getElementById("dest-oauth");
   const secretField = document.getElementById("dest-secret-field");
+  const algorithmField = document.getElementById("dest-algorithm-field");
   const pushes = document.getElementById("pushes");
   const pushesName = document.getElementById("pushes-name");
   const pushesError = document.getElementById("pushes-error");
@@ -85,7 +86,7 @@
       act(() => api("DELETE", destPath(dest)), dest.name + " removed.");
     });
     const auth = { none: ["None"], client_credentials: ["OAuth client credentials"], smart_backend_services: ["SMART Backend Services"] }[dest.auth.type] || [dest.auth.type];
-    const authCell = [element("span", { text: auth[0] })];
+    const authCell = [element("span", { text: auth[0] + (dest.auth.algorithm ? " (" + dest.auth.algorithm + ")" : "") })];
     if (dest.auth.jwks_url) {
       authCell.push(element("br"), element("a", { href: dest.auth.jwks_url, className: "small", text: "Public key (JWKS)" }));
     }
@@ -167,6 +168,7 @@
   authType.addEventListener("change", () => {
     oauthFields.hidden = authType.value === "none";
     secretField.hidden = authType.value !== "client_credentials";
+    algorithmField.hidden = authType.value !== "smart_backend_services";
   });
 
   form.addEventListener("submit", async (event) => {
@@ -180,6 +182,7 @@
       const scope = field("scope").value.trim();
       if (scope) auth.scope = scope;
       if (auth.type === "client_credentials") auth.client_secret = field("client_secret").value;
+      if (auth.type === "smart_backend_services") auth.algorithm = field("algorithm").value;
     }
     const resources = [];
     if (field("res_patient").checked) resources.push("Patient");

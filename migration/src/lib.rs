@@ -42,6 +42,7 @@ mod m20261208_000031_create_clinic_settings;
 mod m20261209_000034_create_sso_configs;
 mod m20261209_000038_create_notification_reminders;
 mod m20261209_000039_add_notification_quiet_hours;
+mod m20261210_000040_add_fhir_destination_key_algorithm;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000034_create_sso_configs::Migration),
             Box::new(m20261209_000038_create_notification_reminders::Migration),
             Box::new(m20261209_000039_add_notification_quiet_hours::Migration),
+            Box::new(m20261210_000040_add_fhir_destination_key_algorithm::Migration),
         ]
     }
 }

@@ -29,8 +29,9 @@ pub enum DestinationAuthIn {
         /// Scopes to ask for, space-separated (e.g. `system/Patient.cu system/Appointment.cu`).
         scope: Option<String>,
     },
-    /// SMART Backend Services: ClinicGate makes an ES384 key pair for this destination and signs
-    /// a `client_assertion` with it; register the public key (`auth.jwks_url`) at the server.
+    /// SMART Backend Services: ClinicGate makes a key pair for this destination (ES384 unless
+    /// `algorithm` says RS384) and signs a `client_assertion` with it; register the public key
+    /// (`auth.jwks_url`) at the server.
     SmartBackendServices {
         /// The token endpoint (https; checked by the outbound guard).
         #[schema(example = "https://ehr.example.com/oauth/token")]
@@ -39,6 +40,11 @@ pub enum DestinationAuthIn {
         client_id: String,
         /// Scopes to ask for, space-separated.
         scope: Option<String>,
+        /// What the key pair signs with: `ES384` (P-384, the default) or `RS384` (RSA 2048).
+        /// Omit it on an update to keep the key pair; a different algorithm makes a new key pair
+        /// (register the new public key at the server).
+        #[schema(example = "ES384")]
+        algorithm: Option<String>,
     },
 }
 
@@ -100,10 +106,12 @@ impl From<FhirDestinationIn> for DestinationRequest {
                     token_url,
                     client_id,
                     scope,
+                    algorithm,
                 } => AuthRequest::SmartBackend {
                     token_url,
                     client_id,
                     scope,
+                    algorithm,
                 },
             },
             resources: body.resources,
@@ -130,6 +138,9 @@ pub struct DestinationAuthOut {
     /// SMART: the key id (`kid`) of ClinicGate's key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// SMART: what the key signs with, `ES384` or `RS384`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
     /// SMART: where the public key is published (a JWKS), for the server to register.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_url: Option<String>,
@@ -160,9 +171,11 @@ impl FhirDestinationOut {
     /// `d` as shown, its JWKS published under `clinic_url`.
     pub fn new(d: FhirDestination, clinic_url: &str) -> Self {
         let client = d.auth.token_client().cloned();
-        let key_id = match &d.auth {
-            DestinationAuth::SmartBackend { key_id, .. } => Some(key_id.clone()),
-            _ => None,
+        let (key_id, algorithm) = match &d.auth {
+            DestinationAuth::SmartBackend {
+                key_id, algorithm, ..
+            } => (Some(key_id.clone()), Some(algorithm.as_str().to_owned())),
+            _ => (None, None),
         };
         let jwks_url = key_id
             .as_ref()
@@ -177,6 +190,7 @@ impl FhirDestinationOut {
                 client_id: client.as_ref().map(|c| c.client_id.clone()),
                 scope: client.and_then(|c| c.scope),
                 key_id,
+                algorithm,
                 jwks_url,
             },
             resources: d.resources.iter().map(|r| r.as_str().to_owned()).collect(),

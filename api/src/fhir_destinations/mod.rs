@@ -28,7 +28,7 @@ route_problems!(
     /// What creating or changing a FHIR destination answers itself.
     PutDestinationProblems {
         404 => "No such FHIR destination in this clinic",
-        422 => "Invalid name, base URL or token URL (refused by the outbound guard, e.g. `address_not_allowed`), client id, secret, scope or resources, each named in `errors`; or JSON of the wrong shape (`invalid_body`)",
+        422 => "Invalid name, base URL or token URL (refused by the outbound guard, e.g. `address_not_allowed`), client id, secret, scope, signing algorithm or resources, each named in `errors`; or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
@@ -280,7 +280,7 @@ pub async fn retry_fhir_destination_delivery(
     tag = "clinic",
     params(("destination_id" = Uuid, Path, description = "The destination")),
     responses(
-        (status = 200, description = "The JWKS (one ES384 key)", body = Object),
+        (status = 200, description = "The JWKS (one key: ES384 EC P-384 or RS384 RSA)", body = Object),
         DestinationProblems,
     ),
 )]

@@ -5,8 +5,8 @@
 //! [`OutboundKind::FhirPush`] deliveries.
 //!
 //! - `input`: reading what the clinic sends (URL through the outbound guard, auth, resources);
-//! - `keys`: the ES384 key pair ClinicGate makes for SMART Backend Services, its public JWK and
-//!   the signed `client_assertion`;
+//! - `keys`: the key pair (ES384 or RS384) ClinicGate makes for SMART Backend Services, its
+//!   public JWK and the signed `client_assertion`;
 //! - `resource`: the event's data as the FHIR resource pushed (the facade's own mapping);
 //! - `service`: [`FhirDestinationService`], the clinic's management of its destinations, the
 //!   publisher's [`Subscribers`](crate::events::Subscribers) and the sender's lookup.
@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 pub use input::{MAX_CLIENT_TEXT_LEN, MAX_NAME_LEN, MAX_SECRET_LEN};
-pub use keys::{ASSERTION_TYPE, ClientAssertion, SigningKey, jwks};
+pub use keys::{ASSERTION_TYPE, ClientAssertion, SigningAlgorithm, SigningKey, jwks};
 pub use resource::{PushResource, resource_of};
 pub use service::{
     AuthRequest, DestinationRequest, FhirDestinationService, PushDelivery, PushTarget,
@@ -83,6 +83,8 @@ pub enum DestinationAuth {
     SmartBackend {
         /// Where and as whom tokens are asked for.
         client: TokenClient,
+        /// What the key signs with.
+        algorithm: SigningAlgorithm,
         /// The key's id (`kid`) in the published JWKS.
         key_id: String,
         /// The public key as a JWK (the published JWKS's only key).
