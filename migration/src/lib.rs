@@ -43,6 +43,7 @@ mod m20261209_000034_create_sso_configs;
 mod m20261209_000038_create_notification_reminders;
 mod m20261209_000039_add_notification_quiet_hours;
 mod m20261210_000040_add_fhir_destination_key_algorithm;
+mod m20261210_000041_create_fhir_backfills;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000038_create_notification_reminders::Migration),
             Box::new(m20261209_000039_add_notification_quiet_hours::Migration),
             Box::new(m20261210_000040_add_fhir_destination_key_algorithm::Migration),
+            Box::new(m20261210_000041_create_fhir_backfills::Migration),
         ]
     }
 }

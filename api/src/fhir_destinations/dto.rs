@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use clinicgate_adapters::fhir_push::{CheckReport, ConnectionReport};
 use clinicgate_core::fhir_push::{
-    AuthRequest, DestinationAuth, DestinationRequest, FhirDestination,
+    AuthRequest, DestinationAuth, DestinationRequest, FhirBackfill, FhirDestination,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -252,4 +252,81 @@ impl From<ConnectionReport> for ConnectionReportOut {
             fhir_version: report.fhir_version,
         }
     }
+}
+
+/// One resource's part of a backfill.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackfillCountOut {
+    /// Records queued to the destination so far.
+    pub queued: u64,
+    /// Records Cliniko counted; `null` until their first page is read.
+    pub total: Option<u64>,
+}
+
+/// "Send existing records" to a FHIR destination: where its latest run stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirBackfillOut {
+    /// `running` (going, or about to resume), `done` or `failed`.
+    #[schema(example = "running")]
+    pub state: String,
+    /// The resource being read now: `Patient`, then `Appointment`.
+    pub phase: String,
+    /// The clinic's current patients.
+    pub patients: BackfillCountOut,
+    /// Appointments starting in `[window_start, window_end]`; absent when the destination does
+    /// not take appointments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointments: Option<BackfillCountOut>,
+    /// The appointments sent start from (30 days before the run started)…
+    pub window_start: DateTime<Utc>,
+    /// …to (90 days after).
+    pub window_end: DateTime<Utc>,
+    /// Why it stopped (`failed`: `cliniko_not_connected`, `cliniko_key_rejected`, `internal`) or
+    /// waits (`running`: `cliniko_rate_limited`, `cliniko_unavailable`, `storage_unavailable`).
+    pub last_error: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it last moved.
+    pub updated_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<FhirBackfill> for FhirBackfillOut {
+    fn from(b: FhirBackfill) -> Self {
+        Self {
+            state: b.state.as_str().to_owned(),
+            phase: b.phase.as_str().to_owned(),
+            patients: BackfillCountOut {
+                queued: b.patients_queued,
+                total: b.patients_total,
+            },
+            appointments: b.with_appointments.then_some(BackfillCountOut {
+                queued: b.appointments_queued,
+                total: b.appointments_total,
+            }),
+            window_start: b.window_start,
+            window_end: b.window_end,
+            last_error: b.last_error,
+            started_at: b.started_at,
+            updated_at: b.updated_at,
+            finished_at: b.finished_at,
+        }
+    }
+}
+
+/// A destination's backfill status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirBackfillStatusOut {
+    /// The latest run; `null` when records were never sent this way.
+    pub backfill: Option<FhirBackfillOut>,
+}
+
+/// What starting a backfill did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirBackfillStartOut {
+    /// `true`: this request started a run; `false`: one was going already, and this is it.
+    pub started: bool,
+    /// The run.
+    pub backfill: FhirBackfillOut,
 }

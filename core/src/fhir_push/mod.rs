@@ -4,6 +4,8 @@
 //! the shared delivery machinery (outbox, retry schedule, SSRF guard, attempt log) as
 //! [`OutboundKind::FhirPush`] deliveries.
 //!
+//! - `backfill`: "send existing records", a durable run queueing the clinic's current
+//!   patients (and appointments in a window) to one destination;
 //! - `input`: reading what the clinic sends (URL through the outbound guard, auth, resources);
 //! - `keys`: the key pair (ES384 or RS384) ClinicGate makes for SMART Backend Services, its
 //!   public JWK and the signed `client_assertion`;
@@ -16,6 +18,7 @@
 //!
 //! [`OutboundKind::FhirPush`]: crate::delivery::OutboundKind::FhirPush
 
+mod backfill;
 mod input;
 mod keys;
 mod resource;
@@ -27,6 +30,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
+pub use backfill::{
+    BackfillState, FhirBackfill, FhirBackfillRepository, FhirBackfillService, WINDOW_AHEAD_DAYS,
+    WINDOW_PAST_DAYS,
+};
 pub use input::{MAX_CLIENT_TEXT_LEN, MAX_NAME_LEN, MAX_SECRET_LEN};
 pub use keys::{ASSERTION_TYPE, ClientAssertion, SigningAlgorithm, SigningKey, jwks};
 pub use resource::{PushResource, resource_of};
