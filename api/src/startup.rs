@@ -869,8 +869,9 @@ const BACKFILL_UPKEEP_EVERY: Duration = Duration::from_secs(15);
 const BACKFILL_RESUME_LIMIT: u64 = 8;
 
 /// Resumes FHIR backfills whose instance stopped (at start-up, then every
-/// [`BACKFILL_UPKEEP_EVERY`]); a failed look is logged and tried at the next tick. A run in
-/// progress when shutdown comes is dropped with the runtime and resumed by the next instance.
+/// [`BACKFILL_UPKEEP_EVERY`]), each run its own task; a failed look is logged and tried at the
+/// next tick. A run in progress when shutdown comes is dropped with the runtime, its lease lapses
+/// and the next instance resumes it.
 async fn backfill_upkeep(backfill: FhirBackfillService, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(BACKFILL_UPKEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -432,21 +432,23 @@ impl FhirBackfillService {
         Ok(())
     }
 
-    /// Runs every backfill whose instance stopped or whose pause is over (at most `limit`,
-    /// side by side); how many were found.
+    /// Starts every backfill whose instance stopped or whose pause is over (at most `limit`),
+    /// each as its own task so a long run does not hold up the next look; how many were found.
+    /// A run another instance claims first is left to it.
     ///
     /// # Errors
     /// The store's errors finding them (each run's own errors are logged).
     pub async fn resume_lapsed(&self, limit: u64) -> Result<usize> {
         let lapsed = self.backfills.lapsed(Utc::now(), limit).await?;
-        let found = lapsed.len();
-        futures::future::join_all(lapsed.into_iter().map(|(tenant, id)| async move {
-            if let Err(err) = self.run(tenant, id).await {
-                tracing::warn!(tenant_id = %tenant, fhir_destination_id = %id, error = %err, "a FHIR backfill could not be resumed; the upkeep tries again");
-            }
-        }))
-        .await;
-        Ok(found)
+        for (tenant, id) in &lapsed {
+            let (service, tenant, id) = (self.clone(), *tenant, *id);
+            tokio::spawn(async move {
+                if let Err(err) = service.run(tenant, id).await {
+                    tracing::warn!(tenant_id = %tenant, fhir_destination_id = %id, error = %err, "a FHIR backfill could not be resumed; the upkeep tries again");
+                }
+            });
+        }
+        Ok(lapsed.len())
     }
 }
 
