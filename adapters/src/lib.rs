@@ -32,6 +32,7 @@ pub mod db;
 pub mod deliveries;
 pub(crate) mod delivery_attempts;
 pub(crate) mod events;
+pub mod fhir_backfills;
 pub mod fhir_destinations;
 pub mod fhir_push;
 pub mod idempotency;

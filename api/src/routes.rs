@@ -139,6 +139,8 @@ pub fn configure(cfg: &mut impl Routes) {
         .route(fhir_destinations::test_fhir_destination)
         .route(fhir_destinations::list_fhir_destination_deliveries)
         .route(fhir_destinations::retry_fhir_destination_delivery)
+        .route(fhir_destinations::start_fhir_destination_backfill)
+        .route(fhir_destinations::get_fhir_destination_backfill)
         .route(fhir_destinations::fhir_destination_jwks)
         .route(notifications::get_notification_settings)
         .route(notifications::put_notification_settings)

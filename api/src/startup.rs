@@ -23,6 +23,7 @@ use clinicgate_adapters::cliniko::HttpClinikoClient;
 use clinicgate_adapters::cliniko_key::SeaClinikoKeyRepository;
 use clinicgate_adapters::db::{self, DatabaseOptions, Db, private_files};
 use clinicgate_adapters::deliveries::SeaDeliveryQueue;
+use clinicgate_adapters::fhir_backfills::SeaFhirBackfillRepository;
 use clinicgate_adapters::fhir_destinations::SeaFhirDestinationRepository;
 use clinicgate_adapters::fhir_push::FhirPushSender;
 use clinicgate_adapters::idempotency::SeaIdempotencyRepository;
@@ -60,7 +61,7 @@ use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::{DeliveryQueue, DeliveryWorker, OutboundKind, RetrySchedule};
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::events::EventPublisher;
-use clinicgate_core::fhir_push::FhirDestinationService;
+use clinicgate_core::fhir_push::{FhirBackfillService, FhirDestinationService};
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
@@ -336,6 +337,13 @@ impl Application {
             partner_links.clone(),
             events.clone(),
         );
+        let fhir_backfill = FhirBackfillService::new(
+            fhir_destinations.clone(),
+            Arc::new(SeaFhirBackfillRepository::new(db.clone())),
+            cliniko.clone(),
+            cliniko_keys.clone(),
+            events.clone(),
+        );
         let idempotency = IdempotencyService::new(
             Arc::new(SeaIdempotencyRepository::new(db.clone())),
             vault.clone(),
@@ -406,6 +414,7 @@ impl Application {
             patient_backfill,
             fhir_destinations,
             fhir_push,
+            fhir_backfill,
             partner_links,
             idempotency,
             events,
@@ -469,6 +478,10 @@ impl Application {
             self.shutdown.clone(),
         ));
         let token_upkeep = tokio::spawn(token_upkeep(self.state.clone(), self.shutdown.clone()));
+        let backfill_upkeep = tokio::spawn(backfill_upkeep(
+            self.state.fhir_backfill.clone(),
+            self.shutdown.clone(),
+        ));
         let usage_flush = tokio::spawn({
             let (recorder, shutdown) = (self.state.usage_recorder.clone(), self.shutdown.clone());
             async move {
@@ -511,6 +524,9 @@ impl Application {
         }
         if let Err(err) = token_upkeep.await {
             tracing::warn!(error = %err, "token upkeep task ended abnormally");
+        }
+        if let Err(err) = backfill_upkeep.await {
+            tracing::warn!(error = %err, "FHIR backfill upkeep task ended abnormally");
         }
         if let Err(err) = usage_flush.await {
             tracing::warn!(error = %err, "usage counter task ended abnormally");
@@ -868,6 +884,37 @@ async fn token_upkeep(state: AppState, shutdown: CancellationToken) {
             _ = tick.tick() => {
                 if let Err(err) = state.tokens.maintain().await {
                     tracing::warn!(error = %err, "token upkeep failed; retrying at the next run");
+                }
+            }
+        }
+    }
+}
+
+/// How often an instance looks for FHIR backfills to resume (one whose instance stopped is
+/// resumed within its lease plus this).
+const BACKFILL_UPKEEP_EVERY: Duration = Duration::from_secs(15);
+
+/// The most FHIR backfills one instance resumes at a time.
+const BACKFILL_RESUME_LIMIT: u64 = 8;
+
+/// Resumes FHIR backfills whose instance stopped (at start-up, then every
+/// [`BACKFILL_UPKEEP_EVERY`]), each run its own task; a failed look is logged and tried at the
+/// next tick. A run in progress when shutdown comes is dropped with the runtime, its lease lapses
+/// and the next instance resumes it.
+async fn backfill_upkeep(backfill: FhirBackfillService, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(BACKFILL_UPKEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    resumed = backfill.resume_lapsed(BACKFILL_RESUME_LIMIT) => {
+                        if let Err(err) = resumed {
+                            tracing::warn!(error = %err, "looking for FHIR backfills to resume failed; retrying at the next run");
+                        }
+                    }
                 }
             }
         }

@@ -11,6 +11,9 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::{Digest as _, Sha256};
+use tracing::Instrument as _;
+
+use crate::Error;
 
 /// Length of the master key in bytes (AES-256).
 pub const MASTER_KEY_LEN: usize = 32;
@@ -152,6 +155,21 @@ impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MasterKey([REDACTED])")
     }
+}
+
+/// Runs `work` (CPU-heavy: password hashing, key generation) on the blocking pool inside the
+/// caller's span, so it never stalls the async workers.
+///
+/// # Errors
+/// `Internal` when the blocking task panicked or was cancelled.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> crate::Result<T> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
+        .instrument(tracing::Span::current())
+        .await
+        .map_err(Error::internal)
 }
 
 #[cfg(test)]

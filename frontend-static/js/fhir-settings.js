@@ -1,7 +1,9 @@
 // Settings → FHIR: the clinic's FHIR destinations (where patients and appointments are pushed
 // as FHIR R4 resources), through /api/tenant/fhir-destinations. Secrets are write-only: the API
 // never returns them, so the page never shows one. "Pushes" shows one destination's recent
-// deliveries with the server's answers ("Retry now" for one that failed).
+// deliveries with the server's answers ("Retry now" for one that failed). "Send existing
+// records" queues the clinic's current patients (and appointments near today) to a destination;
+// its progress is shown in the row and refreshed while it runs.
 "use strict";
 
 (function () {
@@ -13,6 +15,7 @@
   const authType = document.getElementById("dest-auth-type");
   const oauthFields = document.getElementById("dest-oauth");
   const secretField = document.getElementById("dest-secret-field");
+  const algorithmField = document.getElementById("dest-algorithm-field");
   const pushes = document.getElementById("pushes");
   const pushesName = document.getElementById("pushes-name");
   const pushesError = document.getElementById("pushes-error");
@@ -20,6 +23,7 @@
   const pushesDeliveries = document.getElementById("pushes-deliveries");
   const base = "/api/tenant/fhir-destinations";
   let watched = null;
+  let refresh = null;
 
   function problemText(result) {
     const problem = result.body || {};
@@ -72,11 +76,28 @@
     return "The connection failed (" + parts.join("; ") + ").";
   }
 
-  function row(dest) {
+  function sent(part, noun) {
+    return part.queued + (part.total === null || part.total === undefined ? "" : " of " + part.total) + " " + noun;
+  }
+
+  // The latest "send existing records" run, in words.
+  function backfillText(run) {
+    if (!run) return "";
+    const parts = [sent(run.patients, "patients")];
+    if (run.appointments) parts.push(sent(run.appointments, "appointments"));
+    if (run.state === "running") return "Sending existing records: " + parts.join(", ") + (run.last_error ? " (waiting: " + run.last_error + ")" : "") + "…";
+    if (run.state === "done") return "Existing records sent: " + parts.join(", ") + ".";
+    return "Sending existing records stopped (" + (run.last_error || "failed") + ") after " + parts.join(", ") + ".";
+  }
+
+  function row(dest, run) {
     const toggle = button(dest.enabled ? "Disable" : "Enable", (dest.enabled ? "Disable " : "Enable ") + dest.name);
     toggle.addEventListener("click", () => act(() => api("PUT", destPath(dest), sameWith(dest, { enabled: !dest.enabled })), dest.name + (dest.enabled ? " is off." : " is on.")));
     const test = button("Test connection", "Test the connection to " + dest.name);
     test.addEventListener("click", () => act(() => api("POST", destPath(dest) + "/test"), testSummary));
+    const backfill = button("Send existing records", "Send the existing patients and appointments to " + dest.name);
+    backfill.disabled = !dest.enabled || (run && run.state === "running");
+    backfill.addEventListener("click", () => act(() => api("POST", destPath(dest) + "/backfill"), (result) => (result.body.started ? "Sending existing records to " : "Already sending existing records to ") + dest.name + "."));
     const view = button("Pushes", "Show the pushes to " + dest.name);
     view.addEventListener("click", () => showPushes(dest));
     const remove = button("Remove", "Remove " + dest.name, "button-danger");
@@ -85,7 +106,7 @@
       act(() => api("DELETE", destPath(dest)), dest.name + " removed.");
     });
     const auth = { none: ["None"], client_credentials: ["OAuth client credentials"], smart_backend_services: ["SMART Backend Services"] }[dest.auth.type] || [dest.auth.type];
-    const authCell = [element("span", { text: auth[0] })];
+    const authCell = [element("span", { text: auth[0] + (dest.auth.algorithm ? " (" + dest.auth.algorithm + ")" : "") })];
     if (dest.auth.jwks_url) {
       authCell.push(element("br"), element("a", { href: dest.auth.jwks_url, className: "small", text: "Public key (JWKS)" }));
     }
@@ -94,8 +115,11 @@
       element("td", {}, [element("code", { className: "wrap", text: dest.base_url })]),
       element("td", {}, authCell),
       element("td", { text: dest.resources.join(", ") }),
-      element("td", {}, [element("span", { className: dest.enabled ? "pill pill-on" : "pill pill-off", text: dest.enabled ? "On" : "Off" })]),
-      element("td", {}, [view, test, toggle, remove]),
+      element("td", {}, [
+        element("span", { className: dest.enabled ? "pill pill-on" : "pill pill-off", text: dest.enabled ? "On" : "Off" }),
+        element("p", { className: "small muted backfill-status", text: backfillText(run) }),
+      ]),
+      element("td", {}, [view, test, backfill, toggle, remove]),
     ]);
   }
 
@@ -152,7 +176,15 @@
       show(tableError, problemText(listed));
       return;
     }
-    const rows = listed.body.data.map(row);
+    // A handful of destinations per clinic: one status read each.
+    const runs = await Promise.all(listed.body.data.map(async (dest) => {
+      const status = await api("GET", destPath(dest) + "/backfill");
+      return status.ok ? status.body.backfill : null;
+    }));
+    const rows = listed.body.data.map((dest, at) => row(dest, runs[at]));
+    // Progress moves on its own while a run goes: read it again shortly.
+    window.clearTimeout(refresh);
+    if (runs.some((run) => run && run.state === "running")) refresh = window.setTimeout(load, 2000);
     if (rows.length === 0) {
       rows.push(element("tr", {}, [element("td", { colSpan: 6, className: "muted", text: "No FHIR destination yet." })]));
     }
@@ -167,6 +199,7 @@
   authType.addEventListener("change", () => {
     oauthFields.hidden = authType.value === "none";
     secretField.hidden = authType.value !== "client_credentials";
+    algorithmField.hidden = authType.value !== "smart_backend_services";
   });
 
   form.addEventListener("submit", async (event) => {
@@ -180,6 +213,7 @@
       const scope = field("scope").value.trim();
       if (scope) auth.scope = scope;
       if (auth.type === "client_credentials") auth.client_secret = field("client_secret").value;
+      if (auth.type === "smart_backend_services") auth.algorithm = field("algorithm").value;
     }
     const resources = [];
     if (field("res_patient").checked) resources.push("Patient");

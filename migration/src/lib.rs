@@ -42,6 +42,8 @@ mod m20261208_000031_create_clinic_settings;
 mod m20261209_000034_create_sso_configs;
 mod m20261209_000038_create_notification_reminders;
 mod m20261209_000039_add_notification_quiet_hours;
+mod m20261210_000040_add_fhir_destination_key_algorithm;
+mod m20261210_000041_create_fhir_backfills;
 mod m20261210_000043_create_notification_sms;
 mod m20261210_000044_create_notification_queue_sends;
 mod m20261210_000046_create_notification_templates;
@@ -85,6 +87,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000034_create_sso_configs::Migration),
             Box::new(m20261209_000038_create_notification_reminders::Migration),
             Box::new(m20261209_000039_add_notification_quiet_hours::Migration),
+            Box::new(m20261210_000040_add_fhir_destination_key_algorithm::Migration),
+            Box::new(m20261210_000041_create_fhir_backfills::Migration),
             Box::new(m20261210_000043_create_notification_sms::Migration),
             Box::new(m20261210_000044_create_notification_queue_sends::Migration),
             Box::new(m20261210_000046_create_notification_templates::Migration),

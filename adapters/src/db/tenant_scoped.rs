@@ -57,6 +57,7 @@ tenant_owned! {
     crate::deliveries => TenantId,
     crate::delivery_attempts => TenantId,
     crate::events => TenantId,
+    crate::fhir_backfills => TenantId,
     crate::fhir_destinations => TenantId,
     crate::idempotency => TenantId,
     crate::ledger => TenantId,
@@ -131,6 +132,9 @@ pub(crate) enum Across {
     /// schedule is filled from every connected clinic, and the operator's metrics read every
     /// clinic's poll lag.
     Polling,
+    /// A FHIR backfill whose instance stopped is resumed by whichever instance's upkeep finds
+    /// its lease lapsed, in any clinic.
+    Backfill,
 }
 
 /// The documented way across clinics. The reason does not change the query; it is written at

@@ -20,6 +20,8 @@ pub struct Model {
     pub client_id: Option<String>,
     pub scope: Option<String>,
     pub key_id: Option<String>,
+    /// `ES384` or `RS384` (SMART).
+    pub key_algorithm: Option<String>,
     /// The public JWK (SMART), as JSON text.
     pub public_jwk: Option<String>,
     /// Sealed with the clinic's data key.

@@ -6,7 +6,7 @@ pub(crate) mod entity;
 use async_trait::async_trait;
 use clinicgate_core::fhir_push::{
     DestinationAuth, DestinationView, FhirDestination, FhirDestinationId,
-    FhirDestinationRepository, FhirResource, StoredDestination, TokenClient,
+    FhirDestinationRepository, FhirResource, SigningAlgorithm, StoredDestination, TokenClient,
 };
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::secrets::SealedSecret;
@@ -49,11 +49,18 @@ fn malformed(what: &str) -> Error {
 fn to_row(tenant: TenantId, stored: &StoredDestination) -> Result<entity::Model> {
     let d = &stored.destination;
     let client = d.auth.token_client();
-    let (key_id, public_jwk) = match &d.auth {
+    let (key_id, key_algorithm, public_jwk) = match &d.auth {
         DestinationAuth::SmartBackend {
-            key_id, public_jwk, ..
-        } => (Some(key_id.clone()), Some(public_jwk.to_string())),
-        _ => (None, None),
+            key_id,
+            algorithm,
+            public_jwk,
+            ..
+        } => (
+            Some(key_id.clone()),
+            Some(algorithm.as_str().to_owned()),
+            Some(public_jwk.to_string()),
+        ),
+        _ => (None, None, None),
     };
     Ok(entity::Model {
         id: d.id.as_uuid(),
@@ -72,6 +79,7 @@ fn to_row(tenant: TenantId, stored: &StoredDestination) -> Result<entity::Model>
         client_id: client.map(|c| c.client_id.clone()),
         scope: client.and_then(|c| c.scope.clone()),
         key_id,
+        key_algorithm,
         public_jwk,
         secret: stored.secret.as_ref().map(|s| s.ciphertext.clone()),
         secret_key_version: stored.secret.as_ref().map(|s| s.key_version),
@@ -99,6 +107,11 @@ fn to_domain(row: &entity::Model) -> Result<FhirDestination> {
         "client_credentials" => DestinationAuth::ClientCredentials(client()?),
         "smart_backend_services" => DestinationAuth::SmartBackend {
             client: client()?,
+            algorithm: row
+                .key_algorithm
+                .as_deref()
+                .and_then(SigningAlgorithm::parse)
+                .ok_or_else(|| malformed("key algorithm"))?,
             key_id: row.key_id.clone().ok_or_else(|| malformed("key id"))?,
             public_jwk: row
                 .public_jwk
@@ -150,6 +163,7 @@ impl FhirDestinationRepository for SeaFhirDestinationRepository {
         active.client_id = Set(row.client_id);
         active.scope = Set(row.scope);
         active.key_id = Set(row.key_id);
+        active.key_algorithm = Set(row.key_algorithm);
         active.public_jwk = Set(row.public_jwk);
         active.secret = Set(row.secret);
         active.secret_key_version = Set(row.secret_key_version);

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use clinicgate_adapters::fhir_push::{CheckReport, ConnectionReport};
 use clinicgate_core::fhir_push::{
-    AuthRequest, DestinationAuth, DestinationRequest, FhirDestination,
+    AuthRequest, DestinationAuth, DestinationRequest, FhirBackfill, FhirDestination,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -29,8 +29,9 @@ pub enum DestinationAuthIn {
         /// Scopes to ask for, space-separated (e.g. `system/Patient.cu system/Appointment.cu`).
         scope: Option<String>,
     },
-    /// SMART Backend Services: ClinicGate makes an ES384 key pair for this destination and signs
-    /// a `client_assertion` with it; register the public key (`auth.jwks_url`) at the server.
+    /// SMART Backend Services: ClinicGate makes a key pair for this destination (ES384 unless
+    /// `algorithm` says RS384) and signs a `client_assertion` with it; register the public key
+    /// (`auth.jwks_url`) at the server.
     SmartBackendServices {
         /// The token endpoint (https; checked by the outbound guard).
         #[schema(example = "https://ehr.example.com/oauth/token")]
@@ -39,6 +40,11 @@ pub enum DestinationAuthIn {
         client_id: String,
         /// Scopes to ask for, space-separated.
         scope: Option<String>,
+        /// What the key pair signs with: `ES384` (P-384, the default) or `RS384` (RSA 2048).
+        /// Omit it on an update to keep the key pair; a different algorithm makes a new key pair
+        /// (register the new public key at the server).
+        #[schema(example = "ES384")]
+        algorithm: Option<String>,
     },
 }
 
@@ -100,10 +106,12 @@ impl From<FhirDestinationIn> for DestinationRequest {
                     token_url,
                     client_id,
                     scope,
+                    algorithm,
                 } => AuthRequest::SmartBackend {
                     token_url,
                     client_id,
                     scope,
+                    algorithm,
                 },
             },
             resources: body.resources,
@@ -130,6 +138,9 @@ pub struct DestinationAuthOut {
     /// SMART: the key id (`kid`) of ClinicGate's key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// SMART: what the key signs with, `ES384` or `RS384`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
     /// SMART: where the public key is published (a JWKS), for the server to register.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_url: Option<String>,
@@ -160,9 +171,11 @@ impl FhirDestinationOut {
     /// `d` as shown, its JWKS published under `clinic_url`.
     pub fn new(d: FhirDestination, clinic_url: &str) -> Self {
         let client = d.auth.token_client().cloned();
-        let key_id = match &d.auth {
-            DestinationAuth::SmartBackend { key_id, .. } => Some(key_id.clone()),
-            _ => None,
+        let (key_id, algorithm) = match &d.auth {
+            DestinationAuth::SmartBackend {
+                key_id, algorithm, ..
+            } => (Some(key_id.clone()), Some(algorithm.as_str().to_owned())),
+            _ => (None, None),
         };
         let jwks_url = key_id
             .as_ref()
@@ -177,6 +190,7 @@ impl FhirDestinationOut {
                 client_id: client.as_ref().map(|c| c.client_id.clone()),
                 scope: client.and_then(|c| c.scope),
                 key_id,
+                algorithm,
                 jwks_url,
             },
             resources: d.resources.iter().map(|r| r.as_str().to_owned()).collect(),
@@ -238,4 +252,81 @@ impl From<ConnectionReport> for ConnectionReportOut {
             fhir_version: report.fhir_version,
         }
     }
+}
+
+/// One resource's part of a backfill.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackfillCountOut {
+    /// Records queued to the destination so far.
+    pub queued: u64,
+    /// Records Cliniko counted; `null` until their first page is read.
+    pub total: Option<u64>,
+}
+
+/// "Send existing records" to a FHIR destination: where its latest run stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirBackfillOut {
+    /// `running` (going, or about to resume), `done` or `failed`.
+    #[schema(example = "running")]
+    pub state: String,
+    /// The resource being read now: `Patient`, then `Appointment`.
+    pub phase: String,
+    /// The clinic's current patients.
+    pub patients: BackfillCountOut,
+    /// Appointments starting in `[window_start, window_end]`; absent when the destination does
+    /// not take appointments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointments: Option<BackfillCountOut>,
+    /// The appointments sent start from (30 days before the run started)…
+    pub window_start: DateTime<Utc>,
+    /// …to (90 days after).
+    pub window_end: DateTime<Utc>,
+    /// Why it stopped (`failed`: `cliniko_not_connected`, `cliniko_key_rejected`, `internal`) or
+    /// waits (`running`: `cliniko_rate_limited`, `cliniko_unavailable`, `storage_unavailable`).
+    pub last_error: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it last moved.
+    pub updated_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<FhirBackfill> for FhirBackfillOut {
+    fn from(b: FhirBackfill) -> Self {
+        Self {
+            state: b.state.as_str().to_owned(),
+            phase: b.phase.as_str().to_owned(),
+            patients: BackfillCountOut {
+                queued: b.patients_queued,
+                total: b.patients_total,
+            },
+            appointments: b.with_appointments.then_some(BackfillCountOut {
+                queued: b.appointments_queued,
+                total: b.appointments_total,
+            }),
+            window_start: b.window_start,
+            window_end: b.window_end,
+            last_error: b.last_error,
+            started_at: b.started_at,
+            updated_at: b.updated_at,
+            finished_at: b.finished_at,
+        }
+    }
+}
+
+/// A destination's backfill status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirBackfillStatusOut {
+    /// The latest run; `null` when records were never sent this way.
+    pub backfill: Option<FhirBackfillOut>,
+}
+
+/// What starting a backfill did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirBackfillStartOut {
+    /// `true`: this request started a run; `false`: one was going already, and this is it.
+    pub started: bool,
+    /// The run.
+    pub backfill: FhirBackfillOut,
 }

@@ -2,7 +2,8 @@
 //! appointments are pushed to (owners and admins, on the clinic's host); "test connection";
 //! each destination's deliveries and "retry now"; and the public JWKS of a SMART destination's
 //! key pair (`GET /fhir-destinations/{destination_id}/jwks.json`, no session: the FHIR server
-//! fetches it). Secrets and private keys are write-only or never leave the server.
+//! fetches it); and "send existing records" (`…/backfill`). Secrets and private keys are
+//! write-only or never leave the server.
 
 mod dto;
 
@@ -11,8 +12,9 @@ use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::fhir_push::FhirDestinationId;
 
 pub use dto::{
-    ConnectionReportOut, DestinationAuthIn, DestinationAuthOut, FhirDestinationIn,
-    FhirDestinationOut, FhirDestinationsOut,
+    BackfillCountOut, ConnectionReportOut, DestinationAuthIn, DestinationAuthOut, FhirBackfillOut,
+    FhirBackfillStartOut, FhirBackfillStatusOut, FhirDestinationIn, FhirDestinationOut,
+    FhirDestinationsOut,
 };
 
 use crate::http::host::TenantHost;
@@ -28,7 +30,7 @@ route_problems!(
     /// What creating or changing a FHIR destination answers itself.
     PutDestinationProblems {
         404 => "No such FHIR destination in this clinic",
-        422 => "Invalid name, base URL or token URL (refused by the outbound guard, e.g. `address_not_allowed`), client id, secret, scope or resources, each named in `errors`; or JSON of the wrong shape (`invalid_body`)",
+        422 => "Invalid name, base URL or token URL (refused by the outbound guard, e.g. `address_not_allowed`), client id, secret, scope, signing algorithm or resources, each named in `errors`; or JSON of the wrong shape (`invalid_body`)",
     }
 );
 
@@ -36,6 +38,14 @@ route_problems!(
     /// What the routes of one FHIR destination answer themselves.
     DestinationProblems {
         404 => "No such FHIR destination in this clinic",
+    }
+);
+
+route_problems!(
+    /// What starting a destination's backfill answers itself.
+    BackfillProblems {
+        404 => "No such FHIR destination in this clinic",
+        409 => "The destination is switched off (`fhir_destination_disabled`)",
     }
 );
 
@@ -280,7 +290,7 @@ pub async fn retry_fhir_destination_delivery(
     tag = "clinic",
     params(("destination_id" = Uuid, Path, description = "The destination")),
     responses(
-        (status = 200, description = "The JWKS (one ES384 key)", body = Object),
+        (status = 200, description = "The JWKS (one key: ES384 EC P-384 or RS384 RSA)", body = Object),
         DestinationProblems,
     ),
 )]
@@ -296,4 +306,69 @@ pub async fn fhir_destination_jwks(
         .insert_header(("cache-control", "public, max-age=300"))
         .content_type("application/jwk-set+json")
         .body(jwks.to_string()))
+}
+
+/// "Send existing records": queues the clinic's current Cliniko patients (and, when the
+/// destination takes appointments, those starting from 30 days ago to 90 days ahead) to the
+/// destination, through the same deliveries as new records. Cliniko is read in the background
+/// within the clinic's budget; progress is kept in the database, so a run survives a restart and
+/// any instance resumes it. Pressed while a run goes, nothing new starts (`started: false`); a
+/// finished run can be started again.
+#[utoipa::path(
+    tag = "clinic",
+    params(("destination_id" = Uuid, Path, description = "The destination")),
+    responses(
+        (status = 202, description = "Started, or already running", body = FhirBackfillStartOut),
+        SessionErrors,
+        BackfillProblems,
+    ),
+    security(("session" = []))
+)]
+#[post("/api/tenant/fhir-destinations/{destination_id}/backfill")]
+pub async fn start_fhir_destination_backfill(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<FhirDestinationId>,
+) -> Result<HttpResponse, ApiError> {
+    let (backfill, started) = state.fhir_backfill.start(auth.ctx(), *id).await?;
+    if started {
+        let (runner, tenant, id) = (state.fhir_backfill.clone(), auth.ctx().tenant_id(), *id);
+        // The request answers at once; the run pages through Cliniko at the background lane's
+        // pace. Should this instance stop, the upkeep of any instance resumes it.
+        actix_web::rt::spawn(async move {
+            if let Err(err) = runner.run(tenant, id).await {
+                tracing::warn!(error = %err, fhir_destination_id = %id, "a FHIR backfill stopped; the upkeep resumes it");
+            }
+        });
+    }
+    Ok(HttpResponse::Accepted()
+        .insert_header(("cache-control", "no-store"))
+        .json(FhirBackfillStartOut {
+            started,
+            backfill: backfill.into(),
+        }))
+}
+
+/// Where the destination's latest "send existing records" run stands (`backfill` is `null`
+/// when there was none).
+#[utoipa::path(
+    tag = "clinic",
+    params(("destination_id" = Uuid, Path, description = "The destination")),
+    responses(
+        (status = 200, description = "The latest run", body = FhirBackfillStatusOut),
+        SessionErrors,
+        DestinationProblems,
+    ),
+    security(("session" = []))
+)]
+#[get("/api/tenant/fhir-destinations/{destination_id}/backfill")]
+pub async fn get_fhir_destination_backfill(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<FhirDestinationId>,
+) -> Result<HttpResponse, ApiError> {
+    let backfill = state.fhir_backfill.status(auth.ctx(), *id).await?;
+    Ok(ok_json(&FhirBackfillStatusOut {
+        backfill: backfill.map(Into::into),
+    }))
 }

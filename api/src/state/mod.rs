@@ -20,7 +20,7 @@ use clinicgate_core::dashboard::DashboardService;
 use clinicgate_core::delivery::DeliveryQueue;
 use clinicgate_core::directory::DirectoryService;
 use clinicgate_core::events::EventPublisher;
-use clinicgate_core::fhir_push::FhirDestinationService;
+use clinicgate_core::fhir_push::{FhirBackfillService, FhirDestinationService};
 use clinicgate_core::idempotency::IdempotencyService;
 use clinicgate_core::ledger::LedgerService;
 use clinicgate_core::mfa::MfaService;
@@ -136,6 +136,8 @@ pub struct Inner {
     /// Pushes to FHIR destinations, holding their OAuth tokens: the delivery worker's sender,
     /// and "test connection".
     pub fhir_push: FhirPushSender,
+    /// "Send existing records" to FHIR destinations: durable runs, resumed by the upkeep.
+    pub fhir_backfill: FhirBackfillService,
     /// The links of partner ids to Cliniko patients, which patient sync reads and writes.
     pub partner_links: Arc<dyn PartnerLinks>,
     /// Serialised directory lists, reused until the directory is reloaded.

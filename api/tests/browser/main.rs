@@ -20,6 +20,7 @@ mod cleanup;
 mod clients;
 mod dashboard;
 mod docs;
+mod fhir;
 mod notifications;
 mod onboarding;
 mod partners;

@@ -210,6 +210,15 @@ impl ListQuery {
         Self::default()
     }
 
+    /// Everything, oldest first with ids breaking ties: the order to page through a whole list
+    /// by page number (a backfill), since a record created meanwhile lands on a later page
+    /// instead of shifting the pages still to read.
+    pub fn oldest_first() -> Self {
+        Self::new()
+            .sort_by("created_at", Direction::Asc)
+            .sort_by("id", Direction::Asc)
+    }
+
     /// Adds a condition (conditions are ANDed).
     #[must_use]
     pub fn filter(mut self, filter: Filter) -> Self {
@@ -309,9 +318,34 @@ pub struct ListPage<T> {
     pub total: usize,
 }
 
+impl<T> ListPage<T> {
+    /// Whether this page, read as `page`, is the list's last: a short page, or the pages read so
+    /// far hold every record matching.
+    pub fn is_last(&self, page: PageRequest) -> bool {
+        let size = usize::try_from(page.size()).unwrap_or(usize::MAX);
+        let read = usize::try_from(page.number())
+            .unwrap_or(usize::MAX)
+            .saturating_mul(size);
+        self.items.len() < size || read >= self.total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_page_is_a_short_one_or_the_one_reaching_the_total() {
+        let page = |items: usize, total: usize| ListPage {
+            items: vec![(); items],
+            total,
+        };
+        assert!(!page(100, 250).is_last(PageRequest::new(1, 100)));
+        assert!(!page(100, 250).is_last(PageRequest::new(2, 100)));
+        assert!(page(50, 250).is_last(PageRequest::new(3, 100)));
+        assert!(page(100, 200).is_last(PageRequest::new(2, 100)));
+        assert!(page(0, 0).is_last(PageRequest::new(1, 100)));
+    }
 
     #[test]
     fn contains_ignores_case_and_never_matches_a_missing_value() {

@@ -4,9 +4,11 @@
 //! the shared delivery machinery (outbox, retry schedule, SSRF guard, attempt log) as
 //! [`OutboundKind::FhirPush`] deliveries.
 //!
+//! - `backfill`: "send existing records", a durable run queueing the clinic's current
+//!   patients (and appointments in a window) to one destination;
 //! - `input`: reading what the clinic sends (URL through the outbound guard, auth, resources);
-//! - `keys`: the ES384 key pair ClinicGate makes for SMART Backend Services, its public JWK and
-//!   the signed `client_assertion`;
+//! - `keys`: the key pair (ES384 or RS384) ClinicGate makes for SMART Backend Services, its
+//!   public JWK and the signed `client_assertion`;
 //! - `resource`: the event's data as the FHIR resource pushed (the facade's own mapping);
 //! - `service`: [`FhirDestinationService`], the clinic's management of its destinations, the
 //!   publisher's [`Subscribers`](crate::events::Subscribers) and the sender's lookup.
@@ -16,6 +18,7 @@
 //!
 //! [`OutboundKind::FhirPush`]: crate::delivery::OutboundKind::FhirPush
 
+mod backfill;
 mod input;
 mod keys;
 mod resource;
@@ -27,8 +30,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
+pub use backfill::{
+    BackfillState, FhirBackfill, FhirBackfillRepository, FhirBackfillService, WINDOW_AHEAD_DAYS,
+    WINDOW_PAST_DAYS,
+};
 pub use input::{MAX_CLIENT_TEXT_LEN, MAX_NAME_LEN, MAX_SECRET_LEN};
-pub use keys::{ASSERTION_TYPE, ClientAssertion, SigningKey, jwks};
+pub use keys::{ASSERTION_TYPE, ClientAssertion, SigningAlgorithm, SigningKey, jwks};
 pub use resource::{PushResource, resource_of};
 pub use service::{
     AuthRequest, DestinationRequest, FhirDestinationService, PushDelivery, PushTarget,
@@ -83,6 +90,8 @@ pub enum DestinationAuth {
     SmartBackend {
         /// Where and as whom tokens are asked for.
         client: TokenClient,
+        /// What the key signs with.
+        algorithm: SigningAlgorithm,
         /// The key's id (`kid`) in the published JWKS.
         key_id: String,
         /// The public key as a JWK (the published JWKS's only key).

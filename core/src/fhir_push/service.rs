@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::input::{client_secret, client_text, name, resources};
-use super::keys::{SigningKey, jwks};
+use super::keys::{SigningAlgorithm, SigningKey, jwks};
 use super::resource::resource_type_of;
 use super::{
     DestinationAuth, DestinationCredential, FhirDestination, FhirDestinationId,
@@ -42,7 +42,8 @@ pub enum AuthRequest {
         /// The scopes to ask for.
         scope: Option<String>,
     },
-    /// SMART Backend Services with a key pair ClinicGate makes (kept across updates).
+    /// SMART Backend Services with a key pair ClinicGate makes (kept across updates unless the
+    /// algorithm changes).
     SmartBackend {
         /// The token endpoint.
         token_url: String,
@@ -50,6 +51,8 @@ pub enum AuthRequest {
         client_id: String,
         /// The scopes to ask for.
         scope: Option<String>,
+        /// `ES384` or `RS384`; `None` keeps the stored key's (ES384 for a new destination).
+        algorithm: Option<String>,
     },
 }
 
@@ -208,25 +211,53 @@ impl FhirDestinationService {
                 token_url,
                 client_id,
                 scope,
+                algorithm,
             } => {
+                let current = match current {
+                    Some(DestinationAuth::SmartBackend {
+                        algorithm,
+                        key_id,
+                        public_jwk,
+                        ..
+                    }) => Some((*algorithm, key_id, public_jwk)),
+                    _ => None,
+                };
+                let algorithm = match algorithm.as_deref().map(str::trim) {
+                    None | Some("") => {
+                        Some(current.map_or_else(SigningAlgorithm::default, |c| c.0))
+                    }
+                    Some(raw) => SigningAlgorithm::parse(raw).or_else(|| {
+                        errors.push(FieldError::new(
+                            "auth.algorithm",
+                            "invalid",
+                            "the signing algorithm is ES384 or RS384",
+                        ));
+                        None
+                    }),
+                };
                 let client = self
                     .token_client(token_url, client_id, scope.as_deref(), errors)
-                    .await?;
-                // The key pair stays across updates: the server has registered its public key.
-                if let Some(DestinationAuth::SmartBackend {
-                    key_id, public_jwk, ..
-                }) = current
+                    .await;
+                let (client, algorithm) = (client?, algorithm?);
+                // The key pair stays across updates (the server has registered its public key)
+                // unless the clinic asks for another algorithm, which needs a new one.
+                if let Some((stored, key_id, public_jwk)) = current
+                    && stored == algorithm
                 {
                     return Some(ReadAuth {
                         auth: DestinationAuth::SmartBackend {
                             client,
+                            algorithm,
                             key_id: key_id.clone(),
                             public_jwk: public_jwk.clone(),
                         },
                         secret: Some(None),
                     });
                 }
-                let key = match SigningKey::generate().and_then(|k| Ok((k.to_sealable()?, k))) {
+                let key = match SigningKey::generate_for(algorithm)
+                    .await
+                    .and_then(|k| Ok((k.to_sealable()?, k)))
+                {
                     Ok(key) => key,
                     Err(err) => {
                         tracing::error!(error = %err, "a SMART key pair could not be made");
@@ -242,6 +273,7 @@ impl FhirDestinationService {
                 Some(ReadAuth {
                     auth: DestinationAuth::SmartBackend {
                         client,
+                        algorithm,
                         key_id: key.key_id(),
                         public_jwk: key.public_jwk(),
                     },
@@ -455,9 +487,14 @@ impl FhirDestinationService {
                 client: client.clone(),
                 secret: self.open_secret(tenant, &stored).await?,
             },
-            DestinationAuth::SmartBackend { client, .. } => DestinationCredential::Smart {
+            DestinationAuth::SmartBackend {
+                client, algorithm, ..
+            } => DestinationCredential::Smart {
                 client: client.clone(),
-                key: SigningKey::from_sealed(&self.open_secret(tenant, &stored).await?)?,
+                key: SigningKey::from_sealed(
+                    *algorithm,
+                    &self.open_secret(tenant, &stored).await?,
+                )?,
             },
         };
         let destination = stored.destination;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::Utc;
 
 use super::PatientSyncService;
-use crate::cliniko::{ClinikoClient, Direction, Lane, ListQuery, PageRequest};
+use crate::cliniko::{ClinikoClient, Lane, ListQuery, PageRequest};
 use crate::cliniko_key::ClinikoKeyService;
 use crate::delivery::{OutboundKind, Target};
 use crate::events::{EventData, EventPublisher, EventType, NewEvent, PatientRecord};
@@ -137,11 +137,7 @@ impl PatientBackfill {
             .keys
             .with_account(&run.ctx, |account| async move {
                 let mut report = BackfillReport::default();
-                // Oldest first, ids breaking ties: a patient created meanwhile lands on a later
-                // page instead of shifting the pages still to read.
-                let query = ListQuery::new()
-                    .sort_by("created_at", Direction::Asc)
-                    .sort_by("id", Direction::Asc);
+                let query = ListQuery::oldest_first();
                 for number in 1.. {
                     let page = PageRequest::new(number, PageRequest::MAX_SIZE);
                     let patients = cliniko
@@ -165,11 +161,7 @@ impl PatientBackfill {
                         self.events.publish_to(tenant, event, &[target]).await?;
                         report.queued += 1;
                     }
-                    let size = usize::try_from(page.size()).unwrap_or(usize::MAX);
-                    let read = usize::try_from(number)
-                        .unwrap_or(usize::MAX)
-                        .saturating_mul(size);
-                    if patients.items.len() < size || read >= patients.total {
+                    if patients.is_last(page) {
                         break;
                     }
                 }

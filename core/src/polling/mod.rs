@@ -28,6 +28,8 @@ mod prior;
 pub mod queue;
 pub mod store;
 
+/// Clinics' time zones, for the FHIR backfill's appointment events (as the poller's).
+pub(crate) use detector::zones::Zones;
 pub use detector::{ChangeDetector, PollOutcome, PollSettings};
 pub use fingerprint::{Fingerprint, Fingerprints};
 pub use prior::Prior;

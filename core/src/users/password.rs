@@ -8,8 +8,8 @@ use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
-use tracing::Instrument as _;
 
+use crate::crypto::blocking;
 use crate::{Error, FieldError, Result};
 
 /// Shortest acceptable password, in characters (NIST SP 800-63B allows 8; clinics hold PHI).
@@ -105,15 +105,6 @@ impl fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PasswordHash([REDACTED])")
     }
-}
-
-/// Runs `work` on the blocking pool inside the caller's span.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
-        .instrument(tracing::Span::current())
-        .await
-        .map_err(Error::internal)
 }
 
 /// Hashes a new password with a fresh random salt.

@@ -244,3 +244,84 @@ async fn clinicians_are_refused_and_another_clinics_destination_is_not_found() {
         .await;
     assert_eq!(mine.status(), 200);
 }
+
+#[tokio::test]
+async fn a_smart_key_pair_is_kept_across_updates_and_replaced_when_the_algorithm_changes() {
+    let scene = Scene::start("harbour", false).await;
+    let auth = |algorithm: Option<&str>| {
+        let mut auth = json!({"type": "smart_backend_services", "token_url": scene.token_url(), "client_id": "cg"});
+        if let Some(algorithm) = algorithm {
+            auth["algorithm"] = json!(algorithm);
+        }
+        auth
+    };
+    let refused = scene
+        .call(
+            scene.owner(),
+            Method::POST,
+            "",
+            Some(json!({
+                "name": "EHR", "base_url": scene.base_url(), "auth": auth(Some("HS256")),
+                "resources": ["Patient"], "enabled": true,
+            })),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "auth.algorithm", "{problem}");
+
+    let created = scene.add(auth(None)).await;
+    assert_eq!(created["auth"]["algorithm"], "ES384");
+    let id = created["id"].as_str().unwrap();
+    let update = |auth: Value| {
+        let scene = &scene;
+        async move {
+            let response = scene
+                .call(
+                    scene.owner(),
+                    Method::PUT,
+                    &format!("/{id}"),
+                    Some(json!({
+                        "name": "EHR", "base_url": scene.base_url(), "auth": auth,
+                        "resources": ["Patient"], "enabled": true,
+                    })),
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    // Unchanged (or the same algorithm named): the registered key stays.
+    let kept = update(auth(None)).await;
+    assert_eq!(kept["auth"]["key_id"], created["auth"]["key_id"]);
+    let kept = update(auth(Some("ES384"))).await;
+    assert_eq!(kept["auth"]["key_id"], created["auth"]["key_id"]);
+    // Another algorithm: a new RSA key pair, published in place of the old one.
+    let rsa = update(auth(Some("RS384"))).await;
+    assert_eq!(rsa["auth"]["algorithm"], "RS384");
+    assert_ne!(rsa["auth"]["key_id"], created["auth"]["key_id"]);
+    let jwks: Value = scene
+        .app
+        .on(
+            Method::GET,
+            scene.owner().sub(),
+            &format!("/fhir-destinations/{id}/jwks.json"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS384");
+    assert_eq!(key["kid"], rsa["auth"]["key_id"]);
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(key.get(private).is_none(), "no private part: {key}");
+    }
+    // And it stays while the algorithm does.
+    let again = update(auth(None)).await;
+    assert_eq!(again["auth"]["key_id"], rsa["auth"]["key_id"]);
+}

@@ -2,8 +2,8 @@
 //! valid R4 Patient with a bearer token; a token past its lifetime is replaced; a 5xx is retried
 //! and the patient delivered once; a revoked token is replaced once, and a fresh token refused
 //! too fails the delivery without a loop; a 400 fails at once and is shown with the server's answer;
-//! SMART Backend Services assertions verify against the published JWKS with a JWT library
-//! nobody here wrote.
+//! SMART Backend Services assertions (ES384 and RS384 key pairs) verify against the published
+//! JWKS with a JWT library nobody here wrote.
 
 use std::time::Duration;
 
@@ -285,20 +285,70 @@ async fn a_400_fails_at_once_and_is_shown_with_the_servers_answer_and_can_be_ret
     .await;
 }
 
-#[tokio::test]
-async fn a_smart_assertion_verifies_against_the_published_jwks() {
+/// The claims of `assertion`, verified by jwt-simple with the one key of the published `jwks`
+/// (as `alg` says), accepting only `client_id` as issuer and `token_url` as audience.
+fn verified_with_jwks(
+    jwks: &Value,
+    assertion: &str,
+    client_id: &str,
+    token_url: &str,
+) -> JWTClaims<NoCustomClaims> {
+    let jwk = &jwks["keys"][0];
+    let bytes = |member: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[member].as_str().unwrap())
+            .unwrap()
+    };
+    let options = VerificationOptions {
+        allowed_issuers: Some(HashSet::from_strings(&[client_id])),
+        allowed_audiences: Some(HashSet::from_strings(&[token_url])),
+        ..Default::default()
+    };
+    match jwk["alg"].as_str().unwrap() {
+        "ES384" => {
+            assert_eq!(jwk["crv"], "P-384");
+            let mut point = vec![0x04];
+            point.extend(bytes("x"));
+            point.extend(bytes("y"));
+            ES384PublicKey::from_bytes(&point)
+                .unwrap()
+                .verify_token::<NoCustomClaims>(assertion, Some(options))
+                .unwrap()
+        }
+        "RS384" => {
+            assert_eq!(jwk["kty"], "RSA");
+            assert!(
+                bytes("n").len() * 8 >= 2048,
+                "an RSA key of 2048 bits or more"
+            );
+            RS384PublicKey::from_components(&bytes("n"), &bytes("e"))
+                .unwrap()
+                .verify_token::<NoCustomClaims>(assertion, Some(options))
+                .unwrap()
+        }
+        other => panic!("unexpected alg {other}"),
+    }
+}
+
+/// A SMART destination signing with `algorithm` (`None`: the default) pushes a patient; its
+/// `client_assertion`, as the wiremock token endpoint received it, verifies against the JWKS it
+/// publishes.
+async fn smart_assertion_verifies(algorithm: Option<&str>, expected: &str) {
     let scene = Scene::start("harbour", true).await;
     issue_tokens(&scene.fhir, "tok-smart", 3600).await;
     accept_patients(&scene.fhir, 201).await;
     let token_url = scene.token_url();
-    let destination = scene
-        .add(json!({
-            "type": "smart_backend_services",
-            "token_url": token_url,
-            "client_id": "cg-smart",
-            "scope": "system/Patient.cu",
-        }))
-        .await;
+    let mut auth = json!({
+        "type": "smart_backend_services",
+        "token_url": token_url,
+        "client_id": "cg-smart",
+        "scope": "system/Patient.cu",
+    });
+    if let Some(algorithm) = algorithm {
+        auth["algorithm"] = json!(algorithm);
+    }
+    let destination = scene.add(auth).await;
+    assert_eq!(destination["auth"]["algorithm"], expected);
     let jwks_path = format!(
         "/fhir-destinations/{}/jwks.json",
         destination["id"].as_str().unwrap()
@@ -312,6 +362,8 @@ async fn a_smart_assertion_verifies_against_the_published_jwks() {
         .json()
         .await
         .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], expected);
+    assert_eq!(jwks["keys"][0]["kid"], destination["auth"]["key_id"]);
 
     scene.desk.new_patient("Tama", "Rangi").await;
     eventually("the patient is delivered", async || {
@@ -334,24 +386,15 @@ async fn a_smart_assertion_verifies_against_the_published_jwks() {
         field("client_assertion_type"),
         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     );
-    let jwk = &jwks["keys"][0];
-    let mut point = vec![0x04];
-    for coordinate in ["x", "y"] {
-        point.extend(
-            URL_SAFE_NO_PAD
-                .decode(jwk[coordinate].as_str().unwrap())
-                .unwrap(),
-        );
-    }
-    let key = ES384PublicKey::from_bytes(&point).unwrap();
-    let options = VerificationOptions {
-        allowed_issuers: Some(HashSet::from_strings(&["cg-smart"])),
-        allowed_audiences: Some(HashSet::from_strings(&[token_url.as_str()])),
-        ..Default::default()
-    };
-    let claims = key
-        .verify_token::<NoCustomClaims>(&field("client_assertion"), Some(options))
-        .unwrap();
+    let assertion = field("client_assertion");
+    let header = Token::decode_metadata(&assertion).unwrap();
+    assert_eq!(header.algorithm(), expected);
+    assert_eq!(
+        header.key_id(),
+        destination["auth"]["key_id"].as_str(),
+        "the assertion names the published key"
+    );
+    let claims = verified_with_jwks(&jwks, &assertion, "cg-smart", &token_url);
     assert_eq!(claims.subject.as_deref(), Some("cg-smart"));
     assert!(claims.jwt_id.is_some());
     let expires = claims.expires_at.unwrap().as_secs();
@@ -359,4 +402,14 @@ async fn a_smart_assertion_verifies_against_the_published_jwks() {
     assert!(expires > issued && expires - issued <= 300);
     let puts = scene.received("PUT", "/Patient").await;
     assert_eq!(puts[0].headers["authorization"], "Bearer tok-smart");
+}
+
+#[tokio::test]
+async fn a_smart_assertion_verifies_against_the_published_jwks() {
+    smart_assertion_verifies(None, "ES384").await;
+}
+
+#[tokio::test]
+async fn an_rs384_smart_assertion_verifies_against_the_published_rsa_jwks() {
+    smart_assertion_verifies(Some("RS384"), "RS384").await;
 }

@@ -3,8 +3,10 @@
 //! through the app's own poller and delivery worker as conditional updates of valid R4
 //! resources; tokens are cached and refreshed; 5xx retried; 4xx failed and shown; SMART
 //! assertions verified by an independent JWT library against the published JWKS; secrets never
-//! shown or stored in the clear; clinicians refused; other clinics' destinations 404.
+//! shown or stored in the clear; clinicians refused; other clinics' destinations 404; "send
+//! existing records" durable and idempotent.
 
+mod backfill;
 mod config;
 mod delivery;
 

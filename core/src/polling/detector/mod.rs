@@ -21,7 +21,7 @@
 
 mod batch;
 mod body;
-mod zones;
+pub(super) mod zones;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use crate::cliniko::{ClinikoAccount, ClinikoClient, ClinikoId, Lane};
 
 /// Time zones by business.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Zones {
+pub(crate) struct Zones {
     by_business: HashMap<ClinikoId, Tz>,
     fallback: Option<Tz>,
 }
@@ -28,7 +28,7 @@ impl Zones {
     }
 
     /// Every business's zone, from Cliniko's (cached) businesses and settings.
-    pub(super) async fn load(
+    pub(crate) async fn load(
         cliniko: &dyn ClinikoClient,
         account: &ClinikoAccount,
     ) -> Result<Self> {
@@ -61,7 +61,7 @@ impl Zones {
     }
 
     /// The zone of `business`.
-    pub(super) fn of(&self, business: Option<&ClinikoId>) -> Tz {
+    pub(crate) fn of(&self, business: Option<&ClinikoId>) -> Tz {
         business
             .and_then(|id| self.by_business.get(id).copied())
             .or(self.fallback)
