@@ -17,8 +17,8 @@ use clinicgate_core::delivery::DeliveryId;
 use clinicgate_core::ids::{TenantId, UserId};
 use clinicgate_core::notifications::{
     Audience, Channel, ClinicTemplate, NotificationRepository, NotificationRuleId, OptOut,
-    QueueKey, QuietHours, ReminderKey, Rule, RuleKey, RuleSpec, SmsFrom, StoredSettings,
-    StoredSms, Trigger,
+    QueueKey, QuietHours, ReminderKey, Rule, RuleKey, RuleSpec, SmsFrom, StoredSettings, StoredSms,
+    Trigger,
 };
 use clinicgate_core::secrets::SealedSecret;
 use clinicgate_core::{Error, Result};

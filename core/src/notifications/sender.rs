@@ -443,8 +443,16 @@ impl NotificationSender {
             _ => Vec::new(),
         };
         let message_id = format!("{}@clinicgate", delivery.id);
-        self.outgoing(delivery, rule, patient.as_ref(), to, &data, attachments, message_id)
-            .await
+        self.outgoing(
+            delivery,
+            rule,
+            patient.as_ref(),
+            to,
+            &data,
+            attachments,
+            message_id,
+        )
+        .await
     }
 
     /// The message of `rule` about `data` to `to`: rendered from the clinic's templates (or the
@@ -693,8 +701,16 @@ impl NotificationSender {
             queue: Some(progress),
         };
         let message_id = format!("{}.{}@clinicgate", delivery.id, appointment_id);
-        self.outgoing(delivery, rule, patient.as_ref(), to, &data, Vec::new(), message_id)
-            .await
+        self.outgoing(
+            delivery,
+            rule,
+            patient.as_ref(),
+            to,
+            &data,
+            Vec::new(),
+            message_id,
+        )
+        .await
     }
 
     /// The `.ics` invitation: a request for a booking or a change, a cancellation for a

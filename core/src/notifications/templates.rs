@@ -725,7 +725,6 @@ const QUEUE_EMAIL: (&str, &str, &str) = (
     "<p>Hello {{ patient_name }},</p><p>{% if late_minutes %}the doctor is running about <strong>{{ late_minutes }} minutes</strong> late. Thank you for waiting.{% else %}you are number <strong>{{ place }}</strong> in the queue for your {{ when }} appointment.{% endif %}</p>",
 );
 
-
 #[cfg(test)]
 mod sms_tests {
     use super::*;
