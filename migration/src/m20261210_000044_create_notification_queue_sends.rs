@@ -6,7 +6,9 @@
 //! - `notification_queue_sends`: the idempotency key of each queue message, one row per clinic ×
 //!   rule × appointment × progress (`place:3`, `late`), naming the delivery that sent it: a
 //!   waiting patient hears each place once, and the "running late" message once. No PHI:
-//!   Cliniko's appointment id and the place only. Removed with the clinic.
+//!   Cliniko's appointment id and the place only. Removed with the clinic, and with the delivery
+//!   that sent it (so with its event, at the end of the event retention): a queue is one day's,
+//!   and a key outliving it would only grow the table.
 
 use sea_orm_migration::prelude::*;
 
@@ -19,6 +21,12 @@ pub struct Migration;
 enum NotificationRules {
     Table,
     LateAfterMinutes,
+}
+
+#[derive(DeriveIden)]
+enum Deliveries {
+    Table,
+    Id,
 }
 
 #[derive(DeriveIden)]
@@ -84,6 +92,16 @@ impl MigrationTrait for Migration {
                         "fk_notification_queue_sends_tenant",
                         NotificationQueueSends::Table,
                     ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_notification_queue_sends_delivery")
+                            .from(
+                                NotificationQueueSends::Table,
+                                NotificationQueueSends::DeliveryId,
+                            )
+                            .to(Deliveries::Table, Deliveries::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await

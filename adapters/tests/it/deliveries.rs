@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use clinicgate_adapters::deliveries::SeaDeliveryQueue;
+use clinicgate_adapters::notifications::SeaNotificationRepository;
 use clinicgate_core::delivery::{
     AttemptRecord, AttemptResult, Attempted, DeliveryQueue as _, DeliveryStatus, EventId, Next,
     OutboundKind, StoredEvent, Target, TransportFailure,
 };
 use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
+use clinicgate_core::notifications::{NotificationRepository as _, NotificationRuleId, QueueKey};
 use clinicgate_core::secrets::SealedSecret;
 
 use crate::backends::{clinic, migrated_database};
@@ -341,4 +343,76 @@ async fn events_past_their_retention_go_with_their_deliveries_and_the_rest_stay(
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].event_id, kept.id);
     assert_eq!(queue.stats().await.unwrap().pending, 1);
+}
+
+#[tokio::test]
+async fn a_queue_messages_idempotency_key_goes_with_the_delivery_that_sent_it() {
+    let (_database, db) = migrated_database().await;
+    let tenant = clinic(&db, "queue-keys").await;
+    let queue = SeaDeliveryQueue::new(db.clone());
+    let notifications = SeaNotificationRepository::new(db.clone());
+    let rule = NotificationRuleId::new();
+    let target = Target {
+        kind: OutboundKind::Notification,
+        id: rule.as_uuid(),
+    };
+    let kept = event(tenant);
+    let mut expired = event(tenant);
+    expired.expires_at = Utc::now() - chrono::Duration::minutes(1);
+    queue.append(&kept, &[target]).await.unwrap();
+    queue.append(&expired, &[target]).await.unwrap();
+    let delivery_of = |event_id| {
+        let queue = queue.clone();
+        async move {
+            queue
+                .deliveries(tenant, target, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|d| d.event_id == event_id)
+                .unwrap()
+                .id
+        }
+    };
+    let key = |appointment: &str| QueueKey {
+        rule,
+        appointment_id: appointment.to_owned(),
+        progress: "place:1".to_owned(),
+    };
+    let (kept_delivery, expired_delivery) =
+        (delivery_of(kept.id).await, delivery_of(expired.id).await);
+    assert!(
+        notifications
+            .claim_queue(tenant, &key("1"), kept_delivery)
+            .await
+            .unwrap()
+    );
+    assert!(
+        notifications
+            .claim_queue(tenant, &key("2"), expired_delivery)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !notifications
+            .claim_queue(tenant, &key("2"), kept_delivery)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(queue.prune(Utc::now(), 100).await.unwrap(), 1);
+
+    // The expired delivery's key went with it; the kept one's still holds.
+    assert!(
+        notifications
+            .claim_queue(tenant, &key("2"), kept_delivery)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !notifications
+            .claim_queue(tenant, &key("1"), kept_delivery)
+            .await
+            .unwrap()
+    );
 }

@@ -410,6 +410,22 @@ impl NotificationSender {
         }
     }
 
+    /// The patient `patient_id` names, as Cliniko holds them now, and where `rule`'s message
+    /// about their appointment goes; or what the delivery does instead.
+    async fn addressee(
+        &self,
+        delivery: &Delivery,
+        rule: Rule,
+        patient_id: Option<&ClinikoId>,
+    ) -> std::result::Result<(Option<Patient>, Recipient), SendOutcome> {
+        let patient = match patient_id {
+            Some(id) => Some(self.patient(delivery, id).await?),
+            None => None,
+        };
+        let to = self.recipient(delivery, rule, patient.as_ref()).await?;
+        Ok((patient, to))
+    }
+
     /// The message of `rule` about `appointment`, or what the delivery does instead.
     async fn message(
         &self,
@@ -418,11 +434,8 @@ impl NotificationSender {
         rule: Rule,
         appointment: &EventAppointment,
     ) -> std::result::Result<Outgoing, SendOutcome> {
-        let patient = match appointment.patient_id.as_deref().and_then(ClinikoId::parse) {
-            Some(id) => Some(self.patient(delivery, &id).await?),
-            None => None,
-        };
-        let to = self.recipient(delivery, rule, patient.as_ref()).await?;
+        let patient_id = appointment.patient_id.as_deref().and_then(ClinikoId::parse);
+        let (patient, to) = self.addressee(delivery, rule, patient_id.as_ref()).await?;
         let zone: Tz = appointment.time_zone.parse().unwrap_or(Tz::UTC);
         let data = SampleData {
             patient_name: patient.as_ref().map(Patient::name).unwrap_or_default(),
@@ -683,11 +696,9 @@ impl NotificationSender {
             }
             Ok(Background::NotConnected | Background::Rejected) | Err(_) => return Err(self.held()),
         };
-        let patient = match &appointment.patient_id {
-            Some(id) => Some(self.patient(delivery, id).await?),
-            None => None,
-        };
-        let to = self.recipient(delivery, rule, patient.as_ref()).await?;
+        let (patient, to) = self
+            .addressee(delivery, rule, appointment.patient_id.as_ref())
+            .await?;
         let zone: Tz = queue.time_zone.parse().unwrap_or(Tz::UTC);
         let data = SampleData {
             patient_name: patient.as_ref().map(Patient::name).unwrap_or_default(),
