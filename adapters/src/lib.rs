@@ -55,6 +55,7 @@ pub mod patient_syncs;
 pub(crate) mod poll_clinics;
 pub(crate) mod poll_cursors;
 pub(crate) mod poll_marks;
+pub(crate) mod poll_phone_keys;
 pub mod polling;
 pub(crate) mod retry_after;
 pub mod revocations;

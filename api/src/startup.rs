@@ -72,6 +72,7 @@ use clinicgate_core::notifications::{
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService, PartnerPolicy};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
+use clinicgate_core::polling::{PhoneIndex, PollStore};
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::{LoginThrottle, SessionService};
 use clinicgate_core::sso::{Providers, SsoService};
@@ -357,10 +358,12 @@ impl Application {
             stores.state.rate_limiter.clone(),
             settings.calendar_feeds.policy(),
         );
+        let poll_store: Arc<dyn PollStore> = Arc::new(SeaPollStore::new(db.clone()));
+        let phone_index = PhoneIndex::new(poll_store.clone(), vault.clone());
         let dashboard = DashboardService::new(
             usage_store.clone(),
             Arc::new(SeaDeliveryQueue::new(db.clone())),
-            Arc::new(SeaPollStore::new(db.clone())),
+            poll_store,
             cliniko_keys.clone(),
             clients.clone(),
             webhooks.clone(),
@@ -385,6 +388,7 @@ impl Application {
         );
         let sms = twilio_sender(&settings, &outbound)?;
         let state = AppState::new(Inner {
+            phone_index,
             sms_settings,
             sms,
             dashboard,

@@ -48,6 +48,7 @@ mod m20261210_000043_create_notification_sms;
 mod m20261210_000044_create_notification_queue_sends;
 mod m20261210_000046_create_notification_templates;
 mod m20261210_000047_create_notification_opt_outs;
+mod m20261211_000048_create_poll_phone_keys;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -93,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000044_create_notification_queue_sends::Migration),
             Box::new(m20261210_000046_create_notification_templates::Migration),
             Box::new(m20261210_000047_create_notification_opt_outs::Migration),
+            Box::new(m20261211_000048_create_poll_phone_keys::Migration),
         ]
     }
 }

@@ -77,6 +77,7 @@ tenant_owned! {
     crate::poll_clinics => TenantId,
     crate::poll_cursors => TenantId,
     crate::poll_marks => TenantId,
+    crate::poll_phone_keys => TenantId,
     crate::polling => TenantId,
     crate::revocations => TenantId,
     crate::secrets => TenantId,

@@ -15,6 +15,8 @@ pub struct Model {
     pub watching_since: ChronoDateTimeUtc,
     pub baseline_done: bool,
     pub updated_at: ChronoDateTimeUtc,
+    /// Patients: every patient Cliniko lists is in the phone index.
+    pub phones_indexed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

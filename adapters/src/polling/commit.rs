@@ -3,11 +3,12 @@
 
 use chrono::Utc;
 use clinicgate_core::Result;
+use clinicgate_core::cliniko::ClinikoId;
 use clinicgate_core::ids::TenantId;
-use clinicgate_core::polling::{Committed, Expect, PollCommit};
+use clinicgate_core::polling::{Committed, Expect, Fingerprint, PollCommit};
 use sea_orm::{
     ColumnTrait as _, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait as _,
-    QueryFilter as _, SqlErr, TransactionTrait as _,
+    QueryFilter as _, Set, SqlErr, TransactionTrait as _,
 };
 
 use super::{entity, rows, schedule};
@@ -16,6 +17,7 @@ use crate::db::tenant_scoped::InTenant as _;
 use crate::deliveries::insert_event;
 use crate::poll_cursors::entity as cursors;
 use crate::poll_marks::entity as marks;
+use crate::poll_phone_keys::entity as phone_keys;
 
 /// Why a commit stopped without storing anything.
 enum Stop {
@@ -101,6 +103,11 @@ async fn write(
             }
         }
     }
+    for (snapshot, _) in &commit.snapshots {
+        if let Some(keys) = &snapshot.phone_keys {
+            write_phone_keys(txn, tenant, &snapshot.record_id, keys).await?;
+        }
+    }
     for cursor in &commit.cursors {
         let updated = cursors::Entity::update_many_in_tenant(tenant)
             .set(rows::cursor_row(tenant, cursor))
@@ -136,6 +143,30 @@ async fn write(
     }
     for prepared in &commit.events {
         insert_event(txn, &prepared.event, &prepared.targets).await?;
+    }
+    Ok(())
+}
+
+/// Replaces a patient's phone keys with `keys`.
+async fn write_phone_keys(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    patient: &ClinikoId,
+    keys: &[Fingerprint],
+) -> Result<(), Stop> {
+    phone_keys::Entity::delete_many_in_tenant(tenant)
+        .filter(phone_keys::Column::RecordId.eq(patient.as_str()))
+        .exec(txn)
+        .await?;
+    if !keys.is_empty() {
+        let rows = keys.iter().map(|key| phone_keys::ActiveModel {
+            tenant_id: Set(tenant.as_uuid()),
+            record_id: Set(patient.as_str().to_owned()),
+            phone_key: Set(key.as_bytes().to_vec()),
+        });
+        phone_keys::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }

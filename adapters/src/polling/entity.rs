@@ -30,6 +30,8 @@ pub struct Model {
     pub seen_at: ChronoDateTimeUtc,
     /// When the row is forgotten (`None`: kept).
     pub expires_at: Option<ChronoDateTimeUtc>,
+    /// A patient's phone keys are in `poll_phone_keys`.
+    pub phones_indexed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

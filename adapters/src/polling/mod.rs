@@ -20,8 +20,8 @@ use clinicgate_core::Result;
 use clinicgate_core::cliniko::ClinikoId;
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::polling::{
-    Committed, Cursor, Mark, MarkKind, PollClaim, PollCommit, PollStore, Release, Resource,
-    Snapshot,
+    Committed, Cursor, Fingerprint, Mark, MarkKind, PhoneLookup, PollClaim, PollCommit, PollStore,
+    Release, Resource, Snapshot,
 };
 use sea_orm::{
     ColumnTrait as _, DatabaseConnection, EntityTrait, QueryFilter as _, QueryOrder as _,
@@ -30,8 +30,10 @@ use sea_orm::{
 
 use crate::db::tenant_scoped::{Across, AcrossTenants as _, InTenant as _};
 use crate::db::{all_to_domain, db_error};
+use crate::poll_clinics::entity as clinics;
 use crate::poll_cursors::entity as cursors;
 use crate::poll_marks::entity as marks;
+use crate::poll_phone_keys::entity as phone_keys;
 
 /// Ids asked for per query: far below every backend's limit on bound parameters.
 const IDS_PER_QUERY: usize = 500;
@@ -155,6 +157,49 @@ impl PollStore for SeaPollStore {
             .order_by_asc(marks::Column::DueAt)
             .limit(limit);
         all_to_domain(select, &self.db, rows::mark_to_domain).await
+    }
+
+    async fn patients_by_phone(
+        &self,
+        tenant: TenantId,
+        keys: &[Fingerprint],
+        fresh_since: DateTime<Utc>,
+    ) -> Result<PhoneLookup> {
+        let polled = clinics::Entity::find_in_tenant(tenant)
+            .one(&self.db)
+            .await
+            .map_err(db_error)?;
+        match polled {
+            // Not scheduled yet, or scheduled and never polled: a clinic connected moments ago.
+            None => return Ok(PhoneLookup::Indexing),
+            Some(c) if c.enabled && c.last_success_at.is_none() => {
+                return Ok(PhoneLookup::Indexing);
+            }
+            Some(c) if !c.enabled || c.last_success_at < Some(fresh_since) => {
+                return Ok(PhoneLookup::Stale);
+            }
+            Some(_) => {}
+        }
+        let patients = cursors::Entity::find_in_tenant(tenant)
+            .filter(cursors::Column::Resource.eq(Resource::Patients.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_error)?;
+        if !patients.is_some_and(|cursor| cursor.phones_indexed) {
+            return Ok(PhoneLookup::Indexing);
+        }
+        let select = |chunk: &[Fingerprint]| {
+            phone_keys::Entity::find_in_tenant(tenant).filter(
+                phone_keys::Column::PhoneKey.is_in(chunk.iter().map(|k| k.as_bytes().to_vec())),
+            )
+        };
+        let mut ids: Vec<ClinikoId> = in_chunks(&self.db, keys, select, |row| {
+            rows::cliniko_id(&row.record_id)
+        })
+        .await?;
+        ids.sort();
+        ids.dedup();
+        Ok(PhoneLookup::Ready(ids))
     }
 
     async fn commit(&self, tenant: TenantId, commit: PollCommit) -> Result<Committed> {

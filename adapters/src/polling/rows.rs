@@ -28,7 +28,7 @@ fn fingerprint(bytes: &[u8]) -> Result<Fingerprint> {
     Fingerprint::from_bytes(bytes).ok_or_else(|| malformed("fingerprint"))
 }
 
-fn cliniko_id(raw: &str) -> Result<ClinikoId> {
+pub(super) fn cliniko_id(raw: &str) -> Result<ClinikoId> {
     ClinikoId::parse(raw).ok_or_else(|| malformed("Cliniko id"))
 }
 
@@ -62,6 +62,8 @@ pub(super) fn snapshot_to_domain(row: entity::Model) -> Result<Snapshot> {
         due_at: row.due_at,
         revision: row.revision,
         expires_at: row.expires_at,
+        phone_keys: None,
+        phones_indexed: row.phones_indexed,
     })
 }
 
@@ -92,6 +94,7 @@ pub(super) fn snapshot_row(
         revision: Set(revision),
         seen_at: Set(Utc::now()),
         expires_at: Set(snapshot.expires_at),
+        phones_indexed: Set(snapshot.phone_keys.is_some() || snapshot.phones_indexed),
     })
 }
 
@@ -102,6 +105,7 @@ pub(super) fn cursor_to_domain(row: cursors::Model) -> Result<Cursor> {
         watching_since: row.watching_since,
         baseline_done: row.baseline_done,
         read_at: row.updated_at,
+        phones_indexed: row.phones_indexed,
     })
 }
 
@@ -113,6 +117,7 @@ pub(super) fn cursor_row(tenant: TenantId, cursor: &Cursor) -> cursors::ActiveMo
         watching_since: Set(cursor.watching_since),
         baseline_done: Set(cursor.baseline_done),
         updated_at: Set(cursor.read_at),
+        phones_indexed: Set(cursor.phones_indexed),
     }
 }
 

@@ -14,8 +14,8 @@ use clinicgate_core::events::{EventType, PreparedEvent};
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::polling::appointments::AppointmentState;
 use clinicgate_core::polling::{
-    Committed, Cursor, Expect, Fingerprint, Mark, MarkKind, PollCommit, PollStore as _, Release,
-    Resource, Snapshot,
+    Committed, Cursor, Expect, Fingerprint, Mark, MarkKind, PhoneLookup, PollCommit,
+    PollStore as _, Release, Resource, Snapshot,
 };
 use clinicgate_core::secrets::SealedSecret;
 
@@ -60,6 +60,8 @@ fn arrived(doctor: &str, day: NaiveDate, due: DateTime<Utc>) -> Snapshot {
         due_at: Some(due),
         revision: 0,
         expires_at: None,
+        phone_keys: None,
+        phones_indexed: false,
     }
 }
 
@@ -76,6 +78,8 @@ fn patient(record: &str, fingerprint: u8) -> Snapshot {
         due_at: None,
         revision: 0,
         expires_at: None,
+        phone_keys: None,
+        phones_indexed: false,
     }
 }
 
@@ -86,6 +90,7 @@ fn cursor(at: DateTime<Utc>) -> Cursor {
         watching_since: at - chrono::Duration::days(1),
         baseline_done: true,
         read_at: at,
+        phones_indexed: false,
     }
 }
 
@@ -398,4 +403,122 @@ async fn expired_snapshots_and_marks_are_forgotten_and_the_rest_kept() {
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn phone_keys_go_with_their_patients_snapshot_and_answer_only_once_complete_and_fresh() {
+    let (_guard, db) = migrated_database().await;
+    let (a, b) = (clinic(&db, "harbour").await, clinic(&db, "thames").await);
+    let store = SeaPollStore::new(db);
+    let key = |n: u8| Fingerprint::from_bytes(&[n; 32]).unwrap();
+    let fresh_since = now() - chrono::Duration::minutes(10);
+    // Not scheduled, or scheduled and never polled: being indexed.
+    let lookup = |tenant| {
+        let store = store.clone();
+        async move {
+            store
+                .patients_by_phone(tenant, &[key(1)], fresh_since)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(lookup(a).await, PhoneLookup::Indexing);
+    store.schedule(&[a, b], now()).await.unwrap();
+    assert_eq!(lookup(a).await, PhoneLookup::Indexing);
+    let polled = |tenant, patient: &str, keys: Vec<Fingerprint>, complete: bool| {
+        let store = store.clone();
+        let patient = patient.to_owned();
+        async move {
+            let mut claim = None;
+            for held in store.claim("one", now(), LEASE, 2).await.unwrap() {
+                if held.tenant_id == tenant {
+                    claim = Some(held);
+                } else {
+                    let release = Release {
+                        next_poll_at: now(),
+                        outcome: "idle",
+                        failed: false,
+                        disable: false,
+                    };
+                    assert!(store.release(&held, release).await.unwrap());
+                }
+            }
+            let claim = claim.expect("due");
+            let kept = store
+                .snapshots(tenant, Resource::Patients, &[id(&patient)])
+                .await
+                .unwrap();
+            let snapshot = Snapshot {
+                phone_keys: Some(keys),
+                ..patient_snapshot(&patient)
+            };
+            let commit = PollCommit {
+                lease: Some(claim.lease),
+                next_poll_at: Some(now()),
+                snapshots: vec![(snapshot, Expect::of(kept.first().map(|k| k.revision)))],
+                cursors: vec![Cursor {
+                    phones_indexed: complete,
+                    ..cursor(now())
+                }],
+                ..PollCommit::default()
+            };
+            assert_eq!(store.commit(tenant, commit).await.unwrap(), Committed::Done);
+        }
+    };
+    // A's baseline under way: the index is not complete.
+    polled(a, "5", vec![key(1), key(2)], false).await;
+    assert_eq!(
+        store
+            .patients_by_phone(a, &[key(1)], fresh_since)
+            .await
+            .unwrap(),
+        PhoneLookup::Indexing
+    );
+    let kept = store
+        .snapshots(a, Resource::Patients, &[id("5")])
+        .await
+        .unwrap();
+    assert!(kept[0].phones_indexed, "written with its keys");
+    polled(a, "6", vec![key(2)], true).await;
+    polled(b, "7", vec![key(1)], true).await;
+    let found = |tenant, keys: Vec<Fingerprint>| {
+        let store = store.clone();
+        async move {
+            store
+                .patients_by_phone(tenant, &keys, fresh_since)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        found(a, vec![key(1)]).await,
+        PhoneLookup::Ready(vec![id("5")])
+    );
+    assert_eq!(
+        found(a, vec![key(2), key(1)]).await,
+        PhoneLookup::Ready(vec![id("5"), id("6")])
+    );
+    assert_eq!(
+        found(b, vec![key(1)]).await,
+        PhoneLookup::Ready(vec![id("7")])
+    );
+    assert_eq!(found(a, vec![key(9)]).await, PhoneLookup::Ready(vec![]));
+    // A patient's new numbers replace the old ones.
+    polled(a, "5", vec![key(3)], true).await;
+    assert_eq!(found(a, vec![key(1)]).await, PhoneLookup::Ready(vec![]));
+    assert_eq!(
+        found(a, vec![key(3)]).await,
+        PhoneLookup::Ready(vec![id("5")])
+    );
+    // Nobody polled since: stale.
+    let later = now() + chrono::Duration::minutes(1);
+    assert_eq!(
+        store.patients_by_phone(a, &[key(3)], later).await.unwrap(),
+        PhoneLookup::Stale
+    );
+}
+
+/// A patient's snapshot with a fingerprint of its own.
+fn patient_snapshot(record: &str) -> Snapshot {
+    patient(record, record.as_bytes()[0])
 }

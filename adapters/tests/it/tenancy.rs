@@ -326,6 +326,8 @@ async fn another_clinic_neither_reads_nor_overwrites_a_clinics_poll_state() {
         due_at: Some(due),
         revision: 0,
         expires_at: None,
+        phone_keys: None,
+        phones_indexed: false,
     };
     let mark = Mark {
         due_at: Some(due),
@@ -337,6 +339,7 @@ async fn another_clinic_neither_reads_nor_overwrites_a_clinics_poll_state() {
         watching_since: due,
         baseline_done: false,
         read_at: due,
+        phones_indexed: false,
     };
     let write = |fingerprint, expect| PollCommit {
         snapshots: vec![(snapshot(fingerprint), expect)],

@@ -1,6 +1,6 @@
 //! `Appointment` from Cliniko individual appointments (`appointments:read`): read, and search by
 //! `patient`, `practitioner`, `location`, `date`, `status` and `_lastUpdated` (each a Cliniko
-//! filter: one Cliniko call a page), with `_include` of the patients (`patients:read` too),
+//! filter — but `booked` from `arrived`, see [`appointment_status`] — one Cliniko call a page), with `_include` of the patients (`patients:read` too),
 //! practitioners and locations — each kind fetched in one call for the whole page. Every
 //! appointment shown is recorded in the access ledger against its patient.
 
@@ -16,6 +16,7 @@ use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::tokens::Scope;
 use serde_json::Value;
 
+use super::appointment_status::{self, Residual};
 use super::search::{Search, invalid, reference_ids, time_filters};
 use super::{disclose, path_id, read_response, with_cliniko};
 use crate::http::problem::ApiError;
@@ -48,8 +49,8 @@ pub(super) fn categories() -> Categories {
 /// A Cliniko appointment as a FHIR `Appointment`.
 pub use clinicgate_core::fhir::appointment as to_fhir;
 
-/// The Cliniko query of an Appointment search.
-pub(super) fn query(search: &Search) -> Result<ListQuery, Error> {
+/// The Cliniko query of an Appointment search, and what of its `status` is left to each page.
+pub(super) fn query(search: &Search) -> Result<(ListQuery, Option<Residual>), Error> {
     let mut query = ListQuery::new();
     let references = [
         ("_id", "id", "Appointment"),
@@ -72,21 +73,7 @@ pub(super) fn query(search: &Search) -> Result<ListQuery, Error> {
             query = query.filter(filter);
         }
     }
-    for raw in search.all("status") {
-        // Only the statuses Cliniko can filter exactly; `booked` and `arrived` differ by a flag
-        // Cliniko cannot filter on (`patient_arrived`).
-        query = match raw.trim() {
-            "cancelled" => query.filter(Filter::present("cancelled_at")),
-            "noshow" => query.filter(Filter::eq("did_not_arrive", &true)),
-            _ => {
-                return Err(invalid(
-                    "status",
-                    "status supports cancelled and noshow (Cliniko cannot tell booked from arrived in a search)",
-                ));
-            }
-        };
-    }
-    Ok(query)
+    appointment_status::filter(search, query)
 }
 
 /// `GET /fhir/r4/Appointment/{id}`.
@@ -204,16 +191,29 @@ pub async fn search_appointments(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = caller.ctx();
     let search = Search::read(&req, &state, ctx, "Appointment", PARAMS).await?;
-    let query = query(&search)?;
+    let (query, residual) = query(&search)?;
+    if let Some(residual) = residual.as_ref().filter(|_| search.summary_count) {
+        let total = appointment_status::count(&state, ctx, &query, residual).await?;
+        let mut response = search
+            .bundle(&state, ctx, Vec::new(), Vec::new(), total)
+            .await?;
+        crate::http::phi::phi_headers(&mut response);
+        return Ok(response);
+    }
     let cliniko = &state.cliniko;
+    let query = &query;
     let found = search
         .list(&state, ctx, |account, page| async move {
             cliniko
-                .appointments_page(&account, Lane::Api, &query, page)
+                .appointments_page(&account, Lane::Api, query, page)
                 .await
         })
         .await?;
-    let items = found.items;
+    let more = !found.is_last(search.page_request());
+    let mut items = found.items;
+    if let Some(residual) = &residual {
+        items.retain(|a| residual.admits(a));
+    }
     let included = included(&state, &req, ctx, &search, &items).await?;
     let patients: Vec<_> = items
         .iter()
@@ -223,8 +223,10 @@ pub async fn search_appointments(
         .collect();
     disclose(&state, &req, ctx, categories(), &patients).await?;
     let matches = items.iter().map(to_fhir).collect();
+    // Kept here, the page's appointments are no longer Cliniko's count of them.
+    let total = residual.is_none().then_some(found.total);
     let mut response = search
-        .bundle(&state, ctx, matches, included, found.total)
+        .bundle_of(&state, ctx, matches, included, total, more)
         .await?;
     crate::http::phi::phi_headers(&mut response);
     Ok(response)

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::appointment::{PARAMS, categories, query, to_fhir};
 use super::outcome::FHIR_JSON;
-use super::search::{Search, base_url};
+use super::search::{Search, base_url, invalid};
 use super::slot::SlotRef;
 use super::{disclose, path_id, system, with_cliniko};
 use crate::http::phi::phi_headers;
@@ -329,6 +329,15 @@ async fn existing(
     // Criteria that cannot be read are a bad request (400), not a business rule.
     let query = Search::criteria("Appointment", criteria, PARAMS)
         .and_then(|search| query(&search))
+        .and_then(|(query, residual)| match residual {
+            None => Ok(query),
+            // Cliniko's count would include appointments these criteria do not match.
+            Some(_) => Err(invalid(
+                "status",
+                "a status that tells booked from arrived cannot be a condition (Cliniko cannot \
+                 filter on arrival); use cancelled, noshow or no status",
+            )),
+        })
         .map_err(|err| match err {
             Error::Validation(found) => {
                 let why: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();

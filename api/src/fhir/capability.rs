@@ -97,14 +97,14 @@ fn statement() -> &'static Value {
                         (Practitioner, PractitionerRole, Organization, Location, Schedule), slots:read (Slot).",
                 },
                 "resource": [
-                    resource("Patient", true, patient::PARAMS, &[], "Cliniko patients. name matches patients whose last or first name contains the value (ignoring case); a name search's Bundle has a total only when it is known exactly, and its pages can hold fewer than _count. phone is not searchable: Cliniko has no phone filter, so it would mean reading every patient."),
+                    resource("Patient", true, patient::PARAMS, &[], "Cliniko patients. name matches patients whose last or first name contains the value (ignoring case); a name search's Bundle has a total only when it is known exactly, and its pages can hold fewer than _count. phone (Cliniko has no phone filter) finds candidates in an index ClinicGate's change detection keeps of keyed hashes of each patient's numbers and checks them on Cliniko's answer: digits compared, a trunk 0 or a country code in front ignored; a number added in Cliniko is found after the next poll, and the search answers 503 while a newly connected clinic is first read."),
                     resource("Practitioner", true, practitioner::PRACTITIONER_PARAMS, &[], "Cliniko's active practitioners."),
                     resource("PractitionerRole", true, practitioner::ROLE_PARAMS, &[], "One per practitioner: specialty from the designation, locations where they take online bookings, availableTime from Cliniko's weekly hours at those locations (each location's local clock)."),
                     resource("Organization", true, location::ORGANIZATION_PARAMS, &[], "The clinic (its Cliniko account)."),
                     resource("Location", true, location::LOCATION_PARAMS, &[], "Cliniko businesses."),
                     resource("Schedule", true, slot::SCHEDULE_PARAMS, &[], "One per practitioner and location taking online bookings; id {practitioner}-{location}."),
                     resource("Slot", true, slot::SLOT_PARAMS, &[], "Free slots from Cliniko's available times; schedule and service-type are required. A slot read by id is found while it is free."),
-                    writable(resource("Appointment", true, appointment::PARAMS, appointment::INCLUDES, "Cliniko individual appointments. status searches support cancelled and noshow. \
+                    writable(resource("Appointment", true, appointment::PARAMS, appointment::INCLUDES, "Cliniko individual appointments. status searches take booked, arrived, noshow and cancelled (a comma list is OR); Cliniko cannot filter arrival, so booked and arrived are told apart on each page: those Bundles have no total and their pages can hold fewer than _count. \
                         create (appointments:write) books through ClinicGate's booking guard: status booked, a Patient participant, and \
                         one slot reference or start with Practitioner and Location participants and a serviceType; If-None-Exist and \
                         Idempotency-Key make retries safe. update cancels (status cancelled, cancelationReason coded with Cliniko's \

@@ -8,6 +8,7 @@
 //! The routes are kept out of the OpenAPI document: FHIR clients read `GET /fhir/r4/metadata`.
 
 mod appointment;
+mod appointment_status;
 mod booking;
 mod capability;
 mod cursor;
@@ -16,6 +17,7 @@ mod location;
 mod outcome;
 mod patient;
 mod patient_name;
+mod patient_phone;
 mod practitioner;
 mod search;
 mod slot;

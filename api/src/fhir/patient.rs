@@ -1,9 +1,9 @@
 //! `Patient` from Cliniko patients (`patients:read`): read, and search by `_id`, `identifier`,
 //! `family`, `given`, `birthdate`, `email` and `_lastUpdated` — each a Cliniko filter, so a page
 //! is one Cliniko call — and `name` (any name part: two Cliniko lists walked one after the
-//! other, see [`patient_name`]). Every patient shown is recorded in the access ledger first.
-//! `phone` is not offered: Cliniko cannot filter by phone number, so it would mean reading
-//! every patient of the clinic.
+//! other, see [`patient_name`]) and `phone` (Cliniko has no phone filter: candidates from the
+//! poller's index, checked on Cliniko's answer, see [`patient_phone`]). Every patient shown is
+//! recorded in the access ledger first.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use clinicgate_core::Error;
@@ -11,7 +11,7 @@ use clinicgate_core::cliniko::{Filter, FilterOp, Lane, ListQuery};
 use clinicgate_core::ledger::{Categories, Category};
 
 use super::search::{Search, date_filter, invalid, reference_ids, time_filters};
-use super::{disclose, path_id, patient_name, read_response, system, with_cliniko};
+use super::{disclose, path_id, patient_name, patient_phone, read_response, system, with_cliniko};
 use crate::http::problem::ApiError;
 use crate::public::{ApiCaller, PatientsRead};
 use crate::state::AppState;
@@ -25,6 +25,7 @@ pub const PARAMS: &[&str] = &[
     "given",
     "birthdate",
     "email",
+    "phone",
     "_lastUpdated",
 ];
 
@@ -125,23 +126,23 @@ pub async fn search_patients(
     let ctx = caller.ctx();
     let mut search = Search::read(&req, &state, ctx, "Patient", PARAMS).await?;
     let query = query(&search)?;
-    let (items, total, more) = match patient_name::value(&search)? {
-        Some(name) => {
-            let found = patient_name::page(&state, ctx, &mut search, query, &name).await?;
-            (found.patients, found.total, found.more)
-        }
-        None => {
-            let cliniko = &state.cliniko;
-            let found = search
-                .list(&state, ctx, |account, page| async move {
-                    cliniko
-                        .patients_page(&account, Lane::Api, &query, page)
-                        .await
-                })
-                .await?;
-            let more = search.offset().saturating_add(found.items.len()) < found.total;
-            (found.items, Some(found.total), more)
-        }
+    let (items, total, more) = if let Some(numbers) = patient_phone::numbers(&search)? {
+        let found = patient_phone::page(&state, ctx, &search, query, &numbers).await?;
+        (found.patients, Some(found.total), found.more)
+    } else if let Some(name) = patient_name::value(&search)? {
+        let found = patient_name::page(&state, ctx, &mut search, query, &name).await?;
+        (found.patients, found.total, found.more)
+    } else {
+        let cliniko = &state.cliniko;
+        let found = search
+            .list(&state, ctx, |account, page| async move {
+                cliniko
+                    .patients_page(&account, Lane::Api, &query, page)
+                    .await
+            })
+            .await?;
+        let more = search.offset().saturating_add(found.items.len()) < found.total;
+        (found.items, Some(found.total), more)
     };
     let ids: Vec<_> = items.iter().map(|p| p.id.clone()).collect();
     disclose(&state, &req, ctx, categories(), &ids).await?;

@@ -93,7 +93,9 @@ impl Search {
         Self::parse(resource, pairs, known, true)
     }
 
-    fn parse(
+    /// Reads `pairs` as a search of `resource` with the parameters `known` (`strict`: an
+    /// unknown one is refused).
+    pub(super) fn parse(
         resource: &'static str,
         pairs: Vec<(String, String)>,
         known: &[&str],
@@ -175,6 +177,11 @@ impl Search {
         &items[start..end]
     }
 
+    /// This search's page as Cliniko's page of the same size.
+    pub fn page_request(&self) -> PageRequest {
+        PageRequest::new(self.page, self.count)
+    }
+
     /// This search's page of a list Cliniko pages itself: one Cliniko call through `list`,
     /// given the clinic's account and the page to ask for. Under `_summary=count` the records
     /// are dropped (Cliniko still counts them) so only the total reaches the Bundle.
@@ -188,7 +195,7 @@ impl Search {
         F: FnOnce(ClinikoAccount, PageRequest) -> Fut,
         Fut: Future<Output = Result<ListPage<T>, Error>>,
     {
-        let page = PageRequest::new(self.page, self.count);
+        let page = self.page_request();
         let mut found = super::with_cliniko(state, ctx, |account| list(account, page)).await?;
         if self.summary_count {
             found.items.clear();

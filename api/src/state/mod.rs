@@ -29,6 +29,7 @@ use clinicgate_core::notifications::{NotificationService, SmsSender, SmsSettings
 use clinicgate_core::partner_links::{PartnerLinks, PartnerPatientService};
 use clinicgate_core::patient_sync::{PatientBackfill, PatientSyncService};
 use clinicgate_core::patients::PatientService;
+use clinicgate_core::polling::PhoneIndex;
 use clinicgate_core::ports::SharedState;
 use clinicgate_core::secrets::Vault;
 use clinicgate_core::sessions::SessionService;
@@ -104,6 +105,8 @@ pub struct Inner {
     pub usage: UsageService,
     /// The clinics' dashboards.
     pub dashboard: DashboardService,
+    /// Patients by phone number, from the poller's index (FHIR `Patient?phone=`).
+    pub phone_index: PhoneIndex,
     /// The PHI access ledger.
     pub ledger: LedgerService,
     /// The one client for URLs users give (webhooks, partner sync, FHIR push), behind the SSRF

@@ -5,8 +5,11 @@ use serde_json::{Value, json};
 use super::{identifier, instant, meta, prune, system, text};
 use crate::cliniko::{Appointment, CancellationReason, ClinikoId};
 
-/// FHIR's status of a Cliniko appointment.
-fn status(a: &Appointment) -> &'static str {
+/// The statuses a Cliniko appointment can have in FHIR, each once.
+pub const STATUSES: [&str; 4] = ["booked", "arrived", "noshow", "cancelled"];
+
+/// FHIR's status of a Cliniko appointment (one of [`STATUSES`]).
+pub fn status(a: &Appointment) -> &'static str {
     if a.cancelled_at.is_some() {
         "cancelled"
     } else if a.did_not_arrive == Some(true) {

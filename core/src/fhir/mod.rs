@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::cliniko::ClinikoId;
 
-pub use appointment::appointment;
+pub use appointment::{
+    STATUSES as APPOINTMENT_STATUSES, appointment, status as appointment_status,
+};
 pub use patient::patient;
 
 /// The identifier system of a kind of Cliniko record (`patient`, `practitioner`, …): stable

@@ -10,6 +10,7 @@
 //! - [`queue`]: `doctor.queue_updated`, a doctor's day rebuilt from arrival flags;
 //! - [`fingerprint`]: keyed hashes of what a subscriber sees, so no patient data is kept to
 //!   diff;
+//! - [`phones`]: keyed hashes of patients' numbers, so FHIR can search patients by phone;
 //! - [`store`]: the port the database implements (schedule and leases, cursors, snapshots,
 //!   marks, and the one transaction a poll commits).
 //!
@@ -24,6 +25,7 @@ pub mod fingerprint;
 pub mod hours;
 mod own_writes;
 pub mod patients;
+pub mod phones;
 mod prior;
 pub mod queue;
 pub mod store;
@@ -32,6 +34,7 @@ pub mod store;
 pub(crate) use detector::zones::Zones;
 pub use detector::{ChangeDetector, PollOutcome, PollSettings};
 pub use fingerprint::{Fingerprint, Fingerprints};
+pub use phones::{PhoneIndex, PhoneLookup};
 pub use prior::Prior;
 pub use store::{
     Committed, Cursor, Expect, Mark, MarkKind, PollClaim, PollCommit, PollLease, PollStore,

@@ -85,6 +85,9 @@ pub struct Cursor {
     pub baseline_done: bool,
     /// When the resource was last read (working hours are read less often than the rest).
     pub read_at: DateTime<Utc>,
+    /// Patients: a read from the start of the list reached its end since the phone index began,
+    /// so every patient Cliniko lists is in it ([`super::phones`]).
+    pub phones_indexed: bool,
 }
 
 /// What is kept of one record.
@@ -114,6 +117,12 @@ pub struct Snapshot {
     pub revision: i64,
     /// When it is forgotten (past appointments); `None`: kept.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Patients: the index keys of their phone numbers ([`super::phones`]), written with this
+    /// snapshot in place of the ones kept (`None`: left as they are).
+    pub phone_keys: Option<Vec<Fingerprint>>,
+    /// Patients, as read: their phone numbers are in the index (rows kept from before the index
+    /// existed are not, until the patient is read again).
+    pub phones_indexed: bool,
 }
 
 /// What a write expects to find.
@@ -293,6 +302,16 @@ pub trait PollStore: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<Mark>>;
+
+    /// The clinic's patients with a phone number under one of `keys` (see [`super::phones`]);
+    /// or that the index is not complete yet, or stale: no poll of the clinic succeeded since
+    /// `fresh_since`.
+    async fn patients_by_phone(
+        &self,
+        tenant: TenantId,
+        keys: &[Fingerprint],
+        fresh_since: DateTime<Utc>,
+    ) -> Result<super::PhoneLookup>;
 
     /// Stores `commit` for `tenant` in one transaction, or nothing.
     async fn commit(&self, tenant: TenantId, commit: PollCommit) -> Result<Committed>;

@@ -10,6 +10,7 @@ mod name_search;
 mod paging;
 mod resources;
 mod smart;
+mod status_search;
 
 use std::collections::HashMap;
 use std::io::Read as _;

@@ -158,7 +158,7 @@ async fn a_changed_name_cursor_and_unusable_name_values_are_refused() {
 }
 
 #[tokio::test]
-async fn the_capability_statement_offers_name_and_explains_why_not_phone() {
+async fn the_capability_statement_offers_name_and_phone_and_says_how_phone_works() {
     let sandbox = sandbox();
     let app = app_on(&sandbox, |f| f).await;
     let (_, token) = fhir_client(&app, &sandbox, "harbour", "au1", FHIR_SCOPES).await;
@@ -184,7 +184,7 @@ async fn the_capability_statement_offers_name_and_explains_why_not_phone() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert!(params.contains(&"name"), "{params:?}");
-    assert!(!params.contains(&"phone"), "{params:?}");
+    assert!(params.contains(&"phone"), "{params:?}");
     assert!(
         patient["documentation"]
             .as_str()
@@ -192,19 +192,26 @@ async fn the_capability_statement_offers_name_and_explains_why_not_phone() {
             .contains("no phone filter")
     );
 
-    // phone is an unknown parameter: ignored and reported, or refused when strict.
-    let (status, page) = fhir_json(&app, "/fhir/r4/Patient?phone=0400&_count=1", &token).await;
+    // This app never polls the clinic: no index to answer from, said so (503, not an empty
+    // result that would pass for "no such patient").
+    let (status, outcome) = fhir_json(&app, "/fhir/r4/Patient?phone=0412345678", &token).await;
+    assert_eq!(status, 503, "{outcome}");
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_valid(&outcome);
+
+    // An unknown parameter: ignored and reported, or refused when strict.
+    let (status, page) = fhir_json(&app, "/fhir/r4/Patient?telecom=x&_count=1", &token).await;
     assert_eq!(status, 200);
     let outcome = entries(&page, "outcome").next().unwrap();
     assert!(
         outcome["issue"][0]["diagnostics"]
             .as_str()
             .unwrap()
-            .contains("phone")
+            .contains("telecom")
     );
     let strict = app
         .client
-        .get(format!("{}/fhir/r4/Patient?phone=0400", app.address))
+        .get(format!("{}/fhir/r4/Patient?telecom=x", app.address))
         .bearer_auth(&token)
         .header("prefer", "handling=strict")
         .send()

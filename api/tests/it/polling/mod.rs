@@ -8,6 +8,7 @@
 mod changes;
 mod faults;
 mod instances;
+mod phone_search;
 
 use std::sync::Arc;
 use std::time::Duration;

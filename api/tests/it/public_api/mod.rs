@@ -242,6 +242,11 @@ pub async fn cliniko_post(sandbox: &Sandbox, key: &SandboxKey, path: &str, body:
     cliniko_call(sandbox, key, Method::POST, path, Some(body)).await
 }
 
+/// A raw `PATCH` to the sandbox as Cliniko, with `key` (a change made at the clinic's desk).
+pub async fn cliniko_patch(sandbox: &Sandbox, key: &SandboxKey, path: &str, body: &Value) -> Value {
+    cliniko_call(sandbox, key, Method::PATCH, path, Some(body)).await
+}
+
 async fn cliniko_call(
     sandbox: &Sandbox,
     key: &SandboxKey,

@@ -20,7 +20,7 @@ use crate::polling::appointments::{self, AppointmentState};
 use crate::polling::queue::{self, QueueMember};
 use crate::polling::{
     Expect, Fingerprint, Fingerprints, Mark, MarkKind, PollStore, Prior, Resource, Snapshot,
-    availability, hours, patients,
+    availability, hours, patients, phones,
 };
 use crate::secrets::Vault;
 
@@ -115,6 +115,8 @@ fn snapshot_of(resource: Resource, id: &ClinikoId, fingerprint: Fingerprint) -> 
         due_at: None,
         revision: 0,
         expires_at: None,
+        phone_keys: None,
+        phones_indexed: false,
     }
 }
 
@@ -267,11 +269,24 @@ impl<'a> Batch<'a> {
             updated_at: patient.updated_at,
             doctor_id: None,
         };
-        if let Some(prior) = self.refingerprint(&version, visible, kept, first)
-            && let Some(event_type) = patients::diff(prior, visible)
-        {
-            let occurred_at = patient.updated_at.unwrap_or(self.now);
-            self.event(event_type, occurred_at, EventData::Patient(record));
+        let phone_keys = phones::keys_of(self.services.fingerprints, patient)?;
+        match self.refingerprint(&version, visible, kept, first, Some(phone_keys.clone())) {
+            Some(prior) => {
+                if let Some(event_type) = patients::diff(prior, visible) {
+                    let occurred_at = patient.updated_at.unwrap_or(self.now);
+                    self.event(event_type, occurred_at, EventData::Patient(record));
+                }
+            }
+            // Unchanged, but kept from before the phone index: indexed now, silently.
+            None => {
+                if let Some(kept) = kept.filter(|k| !k.phones_indexed) {
+                    let snapshot = Snapshot {
+                        phone_keys: Some(phone_keys),
+                        ..kept.clone()
+                    };
+                    self.write(snapshot, Some(kept));
+                }
+            }
         }
         Ok(())
     }
@@ -291,20 +306,22 @@ impl<'a> Batch<'a> {
             updated_at: day.updated_at,
             doctor_id: day.practitioner_id.clone(),
         };
-        if let Some(prior) = self.refingerprint(&version, visible, kept, first) {
+        if let Some(prior) = self.refingerprint(&version, visible, kept, first, None) {
             self.availability.extend(hours::diff(prior, day, visible));
         }
         Ok(())
     }
 
     /// For a record kept only as a fingerprint: `None` when what a subscriber sees did not
-    /// change; else the new snapshot is queued and what was known before is returned.
+    /// change; else the new snapshot (with `phone_keys`, for a patient) is queued and what was
+    /// known before is returned.
     fn refingerprint<'k>(
         &mut self,
         version: &Version<'_>,
         visible: Fingerprint,
         kept: Option<&'k Snapshot>,
         first: FirstSight,
+        phone_keys: Option<Vec<Fingerprint>>,
     ) -> Option<Prior<'k, Fingerprint>> {
         if kept.is_some_and(|k| k.fingerprint == visible) {
             return None;
@@ -312,6 +329,7 @@ impl<'a> Batch<'a> {
         let snapshot = Snapshot {
             source_updated_at: version.updated_at,
             doctor_id: version.doctor_id.clone(),
+            phone_keys,
             ..snapshot_of(version.resource, version.id, visible)
         };
         self.write(snapshot, kept);

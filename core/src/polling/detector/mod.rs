@@ -340,6 +340,7 @@ impl ChangeDetector {
                 watching_since: now,
                 baseline_done: false,
                 read_at: now,
+                phones_indexed: false,
             });
             if resource == Resource::Hours
                 && existed
@@ -514,14 +515,20 @@ impl ChangeDetector {
             read_at: now,
             ..before.clone()
         };
+        if before.resource == Resource::Patients && read.complete {
+            // The list is read from its start whenever the index is not complete (a new
+            // clinic's baseline; the migration that began the index reset the cursor).
+            cursor.phones_indexed = true;
+        }
         if !before.baseline_done && read.complete {
             cursor.baseline_done = true;
             // Everything that could matter before this was in the baseline read.
             let start = before.watching_since - chrono_duration(self.inner.settings.overlap);
             cursor.cursor_at = cursor.cursor_at.max(Some(start));
         }
-        let moved =
-            cursor.cursor_at != before.cursor_at || cursor.baseline_done != before.baseline_done;
+        let moved = cursor.cursor_at != before.cursor_at
+            || cursor.baseline_done != before.baseline_done
+            || cursor.phones_indexed != before.phones_indexed;
         (moved || !read.existed || read.cursor.resource == Resource::Hours).then_some(cursor)
     }
 
