@@ -26,7 +26,6 @@ enum PollPhoneKeys {
 #[derive(DeriveIden)]
 enum PollSnapshots {
     Table,
-    PhonesIndexed,
 }
 
 #[derive(DeriveIden)]
@@ -34,8 +33,11 @@ enum PollCursors {
     Table,
     Resource,
     CursorAt,
-    PhonesIndexed,
 }
+
+/// The flag both tables gain.
+#[derive(DeriveIden)]
+struct PhonesIndexed;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -75,32 +77,24 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(PollSnapshots::Table)
-                    .add_column(
-                        ColumnDef::new(PollSnapshots::PhonesIndexed)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(PollCursors::Table)
-                    .add_column(
-                        ColumnDef::new(PollCursors::PhonesIndexed)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        for table in [
+            PollSnapshots::Table.into_iden(),
+            PollCursors::Table.into_iden(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(
+                            ColumnDef::new(PhonesIndexed)
+                                .boolean()
+                                .not_null()
+                                .default(false),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .exec_stmt(
                 Query::update()
@@ -114,22 +108,19 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(PollCursors::Table)
-                    .drop_column(PollCursors::PhonesIndexed)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(PollSnapshots::Table)
-                    .drop_column(PollSnapshots::PhonesIndexed)
-                    .to_owned(),
-            )
-            .await?;
+        for table in [
+            PollCursors::Table.into_iden(),
+            PollSnapshots::Table.into_iden(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .drop_column(PhonesIndexed)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .drop_table(Table::drop().table(PollPhoneKeys::Table).to_owned())
             .await

@@ -143,9 +143,12 @@ impl HttpClinikoClient {
         url.query_pairs_mut()
             .append_pair("page", &page.number().to_string())
             .append_pair("per_page", &page.size().to_string());
-        let (items, total) = self.transport.counted_page(&call, url, envelope).await?;
+        let (items, total) = self
+            .transport
+            .counted_page::<Wire<T>>(&call, url, envelope)
+            .await?;
         Ok(ListPage {
-            items: records(Value::Array(items), call.operation)?,
+            items: items.into_iter().map(|Wire(record)| record).collect(),
             total,
         })
     }

@@ -4,6 +4,7 @@
 //! The API key goes only into the `Authorization` header: never into a URL, a log line, a span,
 //! an error or a metric label (the budget uses [`KeyId`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,9 @@ use clinicgate_core::{Error, Result, UpstreamFailure};
 use rand::Rng as _;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::budget::Budget;
@@ -169,31 +172,35 @@ impl Transport {
         ))))
     }
 
-    /// The page of a list `url` names (with its `page` and `per_page`): its records and
-    /// Cliniko's `total_entries`.
-    pub(crate) async fn counted_page(
+    /// The page of a list `url` names (with its `page` and `per_page`): its records under
+    /// `envelope`, parsed as `T`, and `total_entries`. The envelope is read with its values left
+    /// as raw JSON text and the records are then parsed straight into `T`: no
+    /// `serde_json::Value` tree of the page is built, which for a page of patients is thousands
+    /// of small allocations (the FHIR benchmark's profile found a fifth of the server's time in
+    /// the allocator).
+    pub(crate) async fn counted_page<T: DeserializeOwned>(
         &self,
         call: &Call<'_>,
         url: Url,
         envelope: &'static str,
-    ) -> Result<(Vec<Value>, usize)> {
-        let mut page: serde_json::Map<String, Value> = self.get_json(call, url).await?;
-        let Some(Value::Array(items)) = page.remove(envelope) else {
-            return Err(upstream(UpstreamFailure::BadResponse(format!(
-                "{}: the answer has no `{envelope}` list",
+    ) -> Result<(Vec<T>, usize)> {
+        let answer = self.send(call, Method::GET, url, None).await?;
+        let page: HashMap<String, &RawValue> = serde_json::from_slice(&answer.body)
+            .map_err(|err| responses::bad_json(call.operation, &err))?;
+        let missing = |what: &str| {
+            upstream(UpstreamFailure::BadResponse(format!(
+                "{}: the answer has no `{what}`",
                 call.operation
-            ))));
+            )))
         };
+        let items = page.get(envelope).ok_or_else(|| missing(envelope))?;
+        let items: Vec<T> = serde_json::from_str(items.get())
+            .map_err(|err| responses::bad_json(call.operation, &err))?;
         let total = page
             .get("total_entries")
-            .and_then(Value::as_u64)
+            .and_then(|raw| serde_json::from_str::<u64>(raw.get()).ok())
             .and_then(|total| usize::try_from(total).ok())
-            .ok_or_else(|| {
-                upstream(UpstreamFailure::BadResponse(format!(
-                    "{}: the answer has no `total_entries`",
-                    call.operation
-                )))
-            })?;
+            .ok_or_else(|| missing("total_entries"))?;
         Ok((items, total))
     }
 

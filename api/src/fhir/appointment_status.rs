@@ -36,16 +36,13 @@ impl Residual {
 
 /// The statuses the search's `status` parameter names, if it has one.
 fn wanted(search: &Search) -> Result<Option<BTreeSet<&'static str>>, Error> {
-    let mut values = search.all("status");
-    let Some(raw) = values.next() else {
+    let Some(raw) = search.once(
+        "status",
+        "; several statuses are a comma list (status=booked,arrived)",
+    )?
+    else {
         return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(invalid(
-            "status",
-            "status may be given once; several statuses are a comma list (status=booked,arrived)",
-        ));
-    }
     let mut wanted = BTreeSet::new();
     for value in raw.split(',').map(str::trim) {
         let known = APPOINTMENT_STATUSES

@@ -41,13 +41,9 @@ pub struct NamePage {
 /// `Validation` on `name` when it is empty, given twice, or a comma-separated list (FHIR's
 /// OR of several names, which would need one more list per name).
 pub fn value(search: &Search) -> Result<Option<String>, Error> {
-    let mut values = search.all("name");
-    let Some(raw) = values.next() else {
+    let Some(raw) = search.once("name", "")? else {
         return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(invalid("name", "name may be given once"));
-    }
     let value = raw.trim();
     if value.is_empty() {
         return Err(invalid("name", "name needs a value"));

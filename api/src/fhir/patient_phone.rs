@@ -40,16 +40,9 @@ const INDEXING_RETRY: Duration = Duration::from_secs(10);
 /// `Validation` on `phone` when it is repeated, lists too many numbers, or a number has fewer
 /// than [`KEY_DIGITS`] digits; on `name` when both are given (two walks cannot be combined).
 pub fn numbers(search: &Search) -> Result<Option<Vec<String>>, Error> {
-    let mut values = search.all("phone");
-    let Some(raw) = values.next() else {
+    let Some(raw) = search.once("phone", "; several numbers are a comma list")? else {
         return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(invalid(
-            "phone",
-            "phone may be given once; several numbers are a comma list",
-        ));
-    }
     if search.get("name").is_some() {
         return Err(invalid(
             "phone",

@@ -158,6 +158,20 @@ impl Search {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The value of a parameter that may be given once (several values of it are FHIR's comma
+    /// OR, within the one parameter), if it is given; `instead` ends the refusal's message.
+    ///
+    /// # Errors
+    /// `Validation` on `name` when it is repeated.
+    pub fn once<'a>(&'a self, name: &'a str, instead: &str) -> Result<Option<&'a str>, Error> {
+        let mut values = self.all(name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(invalid(name, format!("{name} may be given once{instead}")));
+        }
+        Ok(first)
+    }
+
     /// The first value of a parameter.
     pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.all(name).next()
