@@ -27,4 +27,5 @@ mod partners;
 mod patients;
 mod sandbox;
 mod sign_in;
+mod two_step;
 mod webhooks;

@@ -13,6 +13,7 @@
 pub mod deliveries;
 pub mod oidc_provider;
 pub mod smtp_sink;
+pub mod totp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
