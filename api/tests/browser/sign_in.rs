@@ -16,7 +16,7 @@ use crate::sandbox::SandboxClinic;
 const SAM: &str = "sam@harbour.example.com";
 
 /// Asserts the page is no wider than the window (no sideways scrolling).
-async fn assert_no_sideways_scroll(client: &Client, what: &str) {
+pub(crate) async fn assert_no_sideways_scroll(client: &Client, what: &str) {
     let widths = client
         .execute(
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",

@@ -11,6 +11,7 @@ use crate::common::PASSWORD;
 use crate::common::totp::{code_at, current_step};
 use crate::onboarding::{WAIT, click_button, fill, log_in, wait_for_path, wait_for_text};
 use crate::sandbox::SandboxClinic;
+use crate::sign_in::assert_no_sideways_scroll;
 
 const SAM: &str = "sam@harbour.example.com";
 
@@ -79,17 +80,7 @@ async fn a_clinician_turns_on_two_step_login_and_the_button_url_asks_for_the_cod
         .await
         .expect("the code step follows the password");
     client.set_window_size(390, 844).await.unwrap();
-    let widths = client
-        .execute(
-            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        widths[0].as_u64().unwrap() <= widths[1].as_u64().unwrap(),
-        "the code page scrolls sideways on a phone: {widths}"
-    );
+    assert_no_sideways_scroll(client, "the code page on a phone").await;
     fill(client, "Code", &code_at(&secret, step + 1)).await;
     click_button(client, "Continue").await;
     wait_for_path(client, &origin, &button).await;
