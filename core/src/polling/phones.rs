@@ -8,7 +8,6 @@
 //! shown is always Cliniko's live data. Its staleness is the poller's: a number added in
 //! Cliniko is found once the next poll read it (seconds; `doctor`-busy clinics sooner).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,18 +132,15 @@ pub fn key(fingerprints: &Fingerprints, raw: &str) -> Result<Option<Fingerprint>
 /// # Errors
 /// `Internal` when one cannot be hashed.
 pub fn keys_of(fingerprints: &Fingerprints, patient: &Patient) -> Result<Vec<Fingerprint>> {
-    let mut keys = BTreeSet::new();
+    let mut keys = Vec::new();
     for phone in patient.phones() {
-        if let Some(number) = &phone.number
-            && let Some(key) = key(fingerprints, number)?
-        {
-            keys.insert(*key.as_bytes());
+        if let Some(number) = &phone.number {
+            keys.extend(key(fingerprints, number)?);
         }
     }
-    Ok(keys
-        .into_iter()
-        .filter_map(|bytes| Fingerprint::from_bytes(&bytes))
-        .collect())
+    keys.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    keys.dedup();
+    Ok(keys)
 }
 
 #[cfg(test)]
