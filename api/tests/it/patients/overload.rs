@@ -69,38 +69,55 @@ async fn under_overload_served_views_use_the_budget_and_refused_ones_cost_nothin
             .unwrap();
         let client = instance.client.clone();
         let (served, refused) = (served.clone(), refused.clone());
+        // Anything but a view or a refusal ends this browser and is reported with the counts,
+        // so a failure says what the budget did.
         browsers.spawn(async move {
             while started.elapsed() < run_for {
-                let response = client.execute(request.try_clone().unwrap()).await.unwrap();
+                let response = client
+                    .execute(request.try_clone().unwrap())
+                    .await
+                    .map_err(|err| format!("a view failed: {err}"))?;
                 match response.status().as_u16() {
                     200 => served.fetch_add(1, Ordering::SeqCst),
                     429 => refused.fetch_add(1, Ordering::SeqCst),
-                    other => panic!("a view answered {other}"),
+                    other => {
+                        let body = response.text().await.unwrap_or_default();
+                        return Err(format!("a view answered {other}: {body}"));
+                    }
                 };
             }
+            Ok(())
         });
     }
+    let mut unexpected = Vec::new();
     while let Some(finished) = browsers.join_next().await {
-        finished.unwrap();
+        if let Err(answer) = finished.unwrap() {
+            unexpected.push(answer);
+        }
     }
     let elapsed = started.elapsed();
     let calls = cliniko_calls(&app) - before;
     let served = served.load(Ordering::SeqCst);
     let refused = refused.load(Ordering::SeqCst);
     let useful = served * CALLS_PER_VIEW;
-    eprintln!(
-        "overload over {elapsed:?}: {served} views served, {refused} refused, {calls} Cliniko calls ({useful} useful)"
+    let counts = format!(
+        "over {elapsed:?}: {served} views served, {refused} refused, {calls} Cliniko calls \
+         ({useful} useful), other answers: {unexpected:?}"
     );
-    assert!(refused > 0, "the test did not overload the budget");
+    eprintln!("overload {counts}");
+    assert!(unexpected.is_empty(), "{counts}");
+    assert!(refused > 0, "the test did not overload the budget {counts}");
     // Every call spent went into a view that was served.
     assert_eq!(
         calls, useful,
-        "Cliniko calls spent on views that were then refused"
+        "Cliniko calls spent on views that were then refused {counts}"
     );
-    // And the budget was used: 5 + 2 per second, less a view's worth at either end.
-    let possible = 5 + elapsed.as_secs() * 2;
+    // And the budget was used: 5 + 2 per second while views were asked for, less a view's worth
+    // at either end. The views still in flight when asking stopped may only add to it, so a
+    // slow machine's long tail does not count as budget left unused.
+    let possible = 5 + run_for.as_secs() * 2;
     assert!(
         useful + 2 * CALLS_PER_VIEW >= possible,
-        "only {useful} of about {possible} calls were used"
+        "only {useful} of about {possible} calls were used {counts}"
     );
 }
