@@ -4,6 +4,7 @@ against the Cliniko call it makes, `GET /patients?per_page=50` on the in-repo Cl
 measured in one run, alternating, on the same machine.
 
   python3 bench/fhir_patients.py [--requests 2000] [--warmup 200] [--count 50]
+                                 [--database-url postgres://…] [--env NAME=VALUE …]
 
 Set-up: the release `clinicgate` binary (built once if missing) with SQLite and in-process
 state, 2 HTTP workers, JSON request log at info to /dev/null; its Cliniko sandbox
@@ -105,6 +106,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--database-url", default=None,
+                        help="a database for ClinicGate instead of its embedded SQLite "
+                             "(e.g. an empty PostgreSQL database)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the ClinicGate instance (repeatable), for trying one")
     args = parser.parse_args()
     if not BINARY.exists():
         subprocess.run(["cargo", "build", "--release", "--locked", "-p", "clinicgate-api",
@@ -137,6 +143,9 @@ def main() -> int:
             "CLINICGATE_LOG__FORMAT": "json",
             "RUST_LOG": "info",
         })
+        if args.database_url:
+            env["CLINICGATE_DATABASE_URL"] = args.database_url
+        env.update(setting.split("=", 1) for setting in args.env)
         clinicgate = subprocess.Popen([str(BINARY), "serve"], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(clinicgate)

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::appointment_status::{self, Residual};
 use super::search::{Search, invalid, reference_ids, time_filters};
-use super::{disclose, path_id, read_response, with_cliniko};
+use super::{disclose, disclosed, path_id, read_response, with_cliniko};
 use crate::http::problem::ApiError;
 use crate::public::{ApiCaller, AppointmentsRead};
 use crate::state::AppState;
@@ -143,7 +143,9 @@ async fn included(
             .await?;
             let shown: Vec<_> = found.items.iter().map(|p| p.id.clone()).collect();
             disclose(state, req, ctx, super::patient::categories(), &shown).await?;
-            resources.extend(found.items.iter().map(super::patient::to_fhir));
+            for patient in &found.items {
+                resources.push(super::patient::to_fhir(patient)?);
+            }
         }
     }
     if kinds.contains("Appointment:practitioner") {
@@ -195,7 +197,7 @@ pub async fn search_appointments(
     if let Some(residual) = residual.as_ref().filter(|_| search.summary_count) {
         let total = appointment_status::count(&state, ctx, &query, residual).await?;
         let mut response = search
-            .bundle(&state, ctx, Vec::new(), Vec::new(), total)
+            .bundle(&state, ctx, Vec::<Value>::new(), Vec::new(), total)
             .await?;
         crate::http::phi::phi_headers(&mut response);
         return Ok(response);
@@ -221,13 +223,15 @@ pub async fn search_appointments(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    disclose(&state, &req, ctx, categories(), &patients).await?;
-    let matches = items.iter().map(to_fhir).collect();
     // Kept here, the page's appointments are no longer Cliniko's count of them.
     let total = residual.is_none().then_some(found.total);
-    let mut response = search
-        .bundle_of(&state, ctx, matches, included, total, more)
-        .await?;
+    let page = async {
+        let matches: Vec<_> = items.iter().map(to_fhir).collect();
+        search
+            .bundle_of(&state, ctx, matches, included, total, more)
+            .await
+    };
+    let mut response = disclosed(&state, &req, ctx, categories(), &patients, page).await?;
     crate::http::phi::phi_headers(&mut response);
     Ok(response)
 }

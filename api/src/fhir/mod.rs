@@ -148,3 +148,21 @@ async fn disclose(
         )
         .await
 }
+
+/// Records `patients` in the ledger as [`disclose`] does while `response` is built (a page's
+/// resources mapped and serialised), and gives the response only once the record is stored:
+/// the ledger write runs on the database's side while this thread builds the body, so a page
+/// waits for the longer of the two rather than both. A failed record fails the request.
+async fn disclosed<T>(
+    state: &AppState,
+    req: &HttpRequest,
+    ctx: &TenantContext,
+    categories: Categories,
+    patients: &[ClinikoId],
+    response: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    // The record is polled first, so its statement is on its way before the body is built.
+    let ((), response) =
+        futures::try_join!(disclose(state, req, ctx, categories, patients), response)?;
+    Ok(response)
+}

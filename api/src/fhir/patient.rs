@@ -8,10 +8,13 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use clinicgate_core::Error;
 use clinicgate_core::cliniko::{Filter, FilterOp, Lane, ListQuery};
+use clinicgate_core::fhir::PatientResource;
 use clinicgate_core::ledger::{Categories, Category};
 
 use super::search::{Search, date_filter, invalid, reference_ids, time_filters};
-use super::{disclose, path_id, patient_name, patient_phone, read_response, system, with_cliniko};
+use super::{
+    disclose, disclosed, path_id, patient_name, patient_phone, read_response, system, with_cliniko,
+};
 use crate::http::problem::ApiError;
 use crate::public::{ApiCaller, PatientsRead};
 use crate::state::AppState;
@@ -113,7 +116,7 @@ pub async fn read_patient(
         std::slice::from_ref(&patient.id),
     )
     .await?;
-    Ok(read_response(&to_fhir(&patient), true))
+    Ok(read_response(&to_fhir(&patient)?, true))
 }
 
 /// `GET /fhir/r4/Patient?…`.
@@ -145,11 +148,13 @@ pub async fn search_patients(
         (found.items, Some(found.total), more)
     };
     let ids: Vec<_> = items.iter().map(|p| p.id.clone()).collect();
-    disclose(&state, &req, ctx, categories(), &ids).await?;
-    let matches = items.iter().map(to_fhir).collect();
-    let mut response = search
-        .bundle_of(&state, ctx, matches, Vec::new(), total, more)
-        .await?;
+    let page = async {
+        let matches: Vec<_> = items.iter().map(PatientResource::of).collect();
+        search
+            .bundle_of(&state, ctx, matches, Vec::new(), total, more)
+            .await
+    };
+    let mut response = disclosed(&state, &req, ctx, categories(), &ids, page).await?;
     crate::http::phi::phi_headers(&mut response);
     Ok(response)
 }

@@ -8,8 +8,11 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clinicgate_core::cliniko::{
     ClinikoAccount, ClinikoId, Filter, FilterOp, ListPage, PageRequest,
 };
+use clinicgate_core::fhir::Resource;
 use clinicgate_core::tenancy::TenantContext;
 use clinicgate_core::{Error, FieldError};
+use serde::Serialize;
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 
 use super::cursor::Cursor;
@@ -242,11 +245,11 @@ impl Search {
 
     /// The `searchset` Bundle of this page: `matches` (this page's resources), `included`
     /// resources, and the `total` over every page.
-    pub async fn bundle(
+    pub async fn bundle<R: Resource>(
         &self,
         state: &AppState,
         ctx: &TenantContext,
-        matches: Vec<Value>,
+        matches: Vec<R>,
         included: Vec<Value>,
         total: usize,
     ) -> Result<HttpResponse, Error> {
@@ -258,64 +261,118 @@ impl Search {
     /// The `searchset` Bundle of a page whose search knows its total only sometimes: `total`
     /// is left out when it is `None` (FHIR allows that) and `more` says whether a `next` page
     /// exists.
-    pub async fn bundle_of(
+    ///
+    /// Serialised straight from structs (each entry written once, as raw JSON), not built as a
+    /// `Value` tree first: a page holds up to 100 resources.
+    pub async fn bundle_of<R: Resource>(
         &self,
         state: &AppState,
         ctx: &TenantContext,
-        matches: Vec<Value>,
+        matches: Vec<R>,
         included: Vec<Value>,
         total: Option<usize>,
         more: bool,
     ) -> Result<HttpResponse, Error> {
-        let mut links =
-            vec![json!({"relation": "self", "url": self.link(state, ctx, self.page).await?})];
+        let mut link = vec![Link {
+            relation: "self",
+            url: self.link(state, ctx, self.page).await?,
+        }];
         if !self.summary_count && more {
-            links.push(
-                json!({"relation": "next", "url": self.link(state, ctx, self.page + 1).await?}),
-            );
+            link.push(Link {
+                relation: "next",
+                url: self.link(state, ctx, self.page + 1).await?,
+            });
         }
         if !self.summary_count && self.page > 1 {
-            links.push(
-                json!({"relation": "previous", "url": self.link(state, ctx, self.page - 1).await?}),
-            );
+            link.push(Link {
+                relation: "previous",
+                url: self.link(state, ctx, self.page - 1).await?,
+            });
         }
-        let mut entries: Vec<Value> = Vec::new();
+        let mut entry = Vec::new();
         if !self.summary_count {
-            let entry = |resource: Value, mode: &str| {
-                json!({
-                    "fullUrl": full_url(state, &resource),
-                    "resource": resource,
-                    "search": {"mode": mode}
-                })
-            };
-            entries.extend(matches.into_iter().map(|r| entry(r, "match")));
-            entries.extend(included.into_iter().map(|r| entry(r, "include")));
+            entry.reserve(matches.len() + included.len());
+            for resource in &matches {
+                entry.push(Entry::of(state, resource, "match")?);
+            }
+            for resource in &included {
+                entry.push(Entry::of(state, resource, "include")?);
+            }
         }
         if !self.ignored.is_empty() {
             let text = format!(
                 "search parameters not supported and ignored: {}",
                 self.ignored.join(", ")
             );
-            entries.push(json!({
+            let outcome = json!({
                 "resource": {"resourceType": "OperationOutcome", "issue": [issue("warning", "not-supported", &text)]},
                 "search": {"mode": "outcome"}
-            }));
+            });
+            entry.push(to_raw_value(&outcome).map_err(Error::internal)?);
         }
-        let mut bundle = json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "link": links,
-        });
-        if let Some(total) = total {
-            bundle["total"] = json!(total);
-        }
-        if !entries.is_empty() {
-            bundle["entry"] = Value::Array(entries);
-        }
+        let bundle = Bundle {
+            resource_type: "Bundle",
+            kind: "searchset",
+            total,
+            link,
+            entry,
+        };
+        let body = serde_json::to_string(&bundle).map_err(Error::internal)?;
         Ok(HttpResponse::Ok()
             .content_type(FHIR_JSON)
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(bundle.to_string()))
+            .body(body))
+    }
+}
+
+/// A `searchset` Bundle as it is written.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Bundle {
+    resource_type: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<usize>,
+    link: Vec<Link>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    entry: Vec<Box<RawValue>>,
+}
+
+/// One of a Bundle's paging links.
+#[derive(Serialize)]
+struct Link {
+    relation: &'static str,
+    url: String,
+}
+
+/// A Bundle entry holding a resource.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry<'a, R> {
+    full_url: String,
+    resource: &'a R,
+    search: SearchMode,
+}
+
+#[derive(Serialize)]
+struct SearchMode {
+    mode: &'static str,
+}
+
+impl<R: Resource> Entry<'_, R> {
+    /// The entry of `resource` found as `mode` (`match`, `include`), as JSON.
+    fn of(state: &AppState, resource: &R, mode: &'static str) -> Result<Box<RawValue>, Error> {
+        to_raw_value(&Entry {
+            full_url: format!(
+                "{}/{}",
+                base_url(state, resource.resource_type()),
+                resource.id()
+            ),
+            resource,
+            search: SearchMode { mode },
+        })
+        .map_err(Error::internal)
     }
 }
 
@@ -324,15 +381,6 @@ pub fn base_url(state: &AppState, resource: &str) -> String {
     format!(
         "{}/fhir/r4/{resource}",
         state.settings.public_url.as_str().trim_end_matches('/')
-    )
-}
-
-/// A resource's absolute URL.
-fn full_url(state: &AppState, resource: &Value) -> String {
-    format!(
-        "{}/{}",
-        base_url(state, resource["resourceType"].as_str().unwrap_or("")),
-        resource["id"].as_str().unwrap_or("")
     )
 }
 

@@ -13,7 +13,27 @@ use crate::cliniko::ClinikoId;
 pub use appointment::{
     STATUSES as APPOINTMENT_STATUSES, appointment, status as appointment_status,
 };
-pub use patient::patient;
+pub use patient::{PatientResource, patient};
+
+/// A FHIR resource as a Bundle entry needs it: serialisable, with the type and id its
+/// `fullUrl` is made of. Resources built as JSON trees and typed ones (the searchset's
+/// patients) share one Bundle this way.
+pub trait Resource: serde::Serialize {
+    /// `resourceType`.
+    fn resource_type(&self) -> &str;
+    /// The resource's logical id.
+    fn id(&self) -> &str;
+}
+
+impl Resource for Value {
+    fn resource_type(&self) -> &str {
+        self["resourceType"].as_str().unwrap_or("")
+    }
+
+    fn id(&self) -> &str {
+        self["id"].as_str().unwrap_or("")
+    }
+}
 
 /// The identifier system of a kind of Cliniko record (`patient`, `practitioner`, …): stable
 /// across installations, so a partner can match records however it reached them.

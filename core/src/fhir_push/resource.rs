@@ -193,7 +193,7 @@ pub fn resource_of(event_type: EventType, data: &str) -> Option<PushResource> {
             Some(PushResource {
                 resource: FhirResource::Patient,
                 system: fhir::system("patient"),
-                body: foreign(fhir::patient(&patient)),
+                body: foreign(fhir::patient(&patient).ok()?),
                 cliniko_id: patient.id,
             })
         }
