@@ -1,11 +1,13 @@
 //! Passwords: the rules a new password must meet, and argon2id hashing and verification on the
 //! runtime's blocking pool (a hash takes tens of milliseconds of CPU and must not stall the async
-//! workers).
+//! workers), one per core at a time in a working memory kept for reuse.
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use argon2::password_hash::phc;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -109,13 +111,122 @@ impl fmt::Debug for PasswordHash {
 
 /// Hashes a new password with a fresh random salt.
 pub async fn hash(password: Password) -> Result<PasswordHash> {
-    blocking(move || {
-        argon2()?
-            .hash_password(password.0.expose_secret().as_bytes())
-            .map(|hash| PasswordHash(hash.to_string()))
-            .map_err(|e| Error::internal(format!("argon2 hashing failed: {e}")))
+    let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
+    rand::rng().fill_bytes(&mut salt);
+    with_workspace(move |memory| {
+        let argon2 = argon2()?;
+        let hash = compute(
+            &argon2,
+            password.0.expose_secret().as_bytes(),
+            &salt,
+            Params::DEFAULT_OUTPUT_LEN,
+            memory,
+        )?;
+        let phc = phc::PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: phc::ParamsString::try_from(argon2.params()).map_err(hash_error)?,
+            salt: Some(phc::Salt::new(&salt).map_err(hash_error)?),
+            hash: Some(hash),
+        };
+        Ok(PasswordHash(phc.to_string()))
     })
     .await?
+}
+
+/// argon2's working memory (19 MiB a hash) is allocated once per concurrent hash and kept,
+/// and as many hashes run at once as there are cores (more would only queue for the CPU).
+///
+/// Allocating it per hash, as `PasswordHasher` does, made the process keep it for good:
+/// glibc raises its mmap threshold after the first 19 MiB block is freed, so later ones come
+/// from per-thread arenas that are never given back. An instance that served 1 000 sign-ups
+/// held 939 MiB more than one that did not (BENCHMARKS.md). With reuse, the memory is at most
+/// one block per core, whatever the number of hashes.
+struct Workspaces {
+    running: tokio::sync::Semaphore,
+    free: Mutex<Vec<Vec<Block>>>,
+}
+
+static WORKSPACES: LazyLock<Workspaces> = LazyLock::new(|| Workspaces {
+    running: tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+    ),
+    free: Mutex::new(Vec::new()),
+});
+
+/// Runs `work` on the blocking pool with a working memory of the hashing parameters' size,
+/// waiting for a core's turn first.
+async fn with_workspace<T: Send + 'static>(
+    work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
+) -> Result<T> {
+    let _turn = WORKSPACES
+        .running
+        .acquire()
+        .await
+        .map_err(Error::internal)?;
+    blocking(move || {
+        let blocks = Params::new(M_COST_KIB, T_COST, P_COST, None)
+            .map(|params| params.block_count())
+            .unwrap_or_default();
+        let kept = WORKSPACES
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut memory = kept.unwrap_or_else(|| vec![Block::default(); blocks]);
+        let result = work(&mut memory);
+        WORKSPACES
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(memory);
+        result
+    })
+    .await
+}
+
+/// argon2 of `password` and `salt` into an output of `len` bytes, in `memory` when it has the
+/// size `argon2`'s parameters need (a hash stored with other parameters gets its own).
+fn compute(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    len: usize,
+    memory: &mut [Block],
+) -> Result<phc::Output> {
+    let mut out = vec![0u8; len];
+    let needed = argon2.params().block_count();
+    let result = if memory.len() == needed {
+        argon2.hash_password_into_with_memory(password, salt, &mut out, &mut *memory)
+    } else {
+        argon2.hash_password_into_with_memory(
+            password,
+            salt,
+            &mut out,
+            vec![Block::default(); needed],
+        )
+    };
+    result.map_err(hash_error)?;
+    phc::Output::new(&out).map_err(hash_error)
+}
+
+fn hash_error(err: impl fmt::Display) -> Error {
+    Error::internal(format!("argon2 hashing failed: {err}"))
+}
+
+/// Whether `candidate` hashes to `stored` (a PHC argon2 hash), compared in constant time.
+fn matches(candidate: &[u8], stored: &phc::PasswordHash, memory: &mut [Block]) -> Result<bool> {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return Ok(false);
+    };
+    let algorithm = Algorithm::try_from(stored.algorithm.as_str()).map_err(hash_error)?;
+    let version =
+        Version::try_from(stored.version.unwrap_or(Version::V0x13.into())).map_err(hash_error)?;
+    let params = Params::try_from(stored).map_err(hash_error)?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = compute(&argon2, candidate, salt.as_ref(), expected.len(), memory)?;
+    // `Output`'s equality is constant-time.
+    Ok(computed == *expected)
 }
 
 /// A hash of 256 random bits nobody ever sees: the password of a staff member invited to
@@ -131,16 +242,16 @@ pub async fn unusable() -> Result<PasswordHash> {
 /// verified instead, so the answer takes as long either way. Candidates longer than
 /// [`MAX_CHARS`] never match (they cannot have been set), but are still timed like the rest.
 pub async fn verify(candidate: SecretString, stored: Option<PasswordHash>) -> Result<bool> {
-    blocking(move || {
+    with_workspace(move |memory| {
         let known = stored.is_some();
         let phc = stored.map_or_else(|| DUMMY_HASH.to_owned(), |h| h.0);
-        let parsed = argon2::PasswordHash::new(&phc)
+        let parsed = phc::PasswordHash::new(&phc)
             .map_err(|e| Error::internal(format!("a stored password hash is malformed: {e}")))?;
         let value = candidate.expose_secret();
         let length_ok = value.chars().count() <= MAX_CHARS;
         // Bounded by bytes too, so a huge candidate costs no more than a long real one.
         let input = &value.as_bytes()[..value.len().min(MAX_CHARS * 4)];
-        let matches = argon2()?.verify_password(input, &parsed).is_ok();
+        let matches = matches(input, &parsed, memory)?;
         Ok(known && length_ok && matches)
     })
     .await?
@@ -196,6 +307,69 @@ mod tests {
         // The dummy hash must parse with the real parameters, or the timing would differ.
         assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
         assert!(DUMMY_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_hasher_and_verifier() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let ours = hash(Password::parse_new(secret("correct horse battery")).unwrap())
+            .await
+            .unwrap();
+        let parsed = argon2::PasswordHash::new(ours.as_str()).unwrap();
+        let crate_argon2 = argon2().unwrap();
+        assert!(
+            crate_argon2
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        assert!(
+            crate_argon2
+                .verify_password(b"wrong horse", &parsed)
+                .is_err()
+        );
+        // A hash made by the crate (as stored before working memory was kept) still verifies,
+        // and so does one with other parameters (its own memory, not the kept one).
+        for theirs in [
+            crate_argon2.hash_password(b"another long secret").unwrap(),
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(8 * 1024, 1, 1, None).unwrap(),
+            )
+            .hash_password(b"another long secret")
+            .unwrap(),
+        ] {
+            let stored = PasswordHash::from_stored(theirs.to_string());
+            assert!(
+                verify(secret("another long secret"), Some(stored.clone()))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !verify(secret("another long secreT"), Some(stored))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_hashes_at_once_keep_at_most_one_working_memory_per_core() {
+        let hashes = (0..12).map(|i| {
+            tokio::spawn(hash(
+                Password::parse_new(secret(&format!("correct horse battery {i}"))).unwrap(),
+            ))
+        });
+        for done in futures::future::join_all(hashes).await {
+            done.unwrap().unwrap();
+        }
+        // Other tests hash at the same time and may hold some of them right now.
+        let kept = WORKSPACES.free.lock().unwrap().len();
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert!(
+            kept <= cores,
+            "{kept} working memories kept for {cores} cores"
+        );
     }
 
     #[test]
