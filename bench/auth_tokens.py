@@ -53,7 +53,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BINARY = Path(os.environ.get("CLINICGATE_BENCH_BINARY", ROOT / "target" / "release" / "clinicgate"))
+BINARY = Path(os.environ.get(
+    "CLINICGATE_BENCH_BINARY",
+    Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve() / "release" / "clinicgate"))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 

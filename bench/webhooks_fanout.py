@@ -46,7 +46,9 @@ import auth_tokens  # noqa: E402
 from auth_tokens import PASSWORD, call, free_port, host_summary, wait_ready  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATOR = ROOT / "target" / "release" / "examples" / "webhooks_fanout"
+# Where `cargo build` below puts it, CARGO_TARGET_DIR included.
+GENERATOR = (Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve()
+             / "release" / "examples" / "webhooks_fanout")
 
 
 def psql(database_url: str, sql: str) -> str:
