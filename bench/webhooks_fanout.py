@@ -4,7 +4,7 @@ events to 50 endpoints on a local receiver (nginx `return 204`), against the rat
 same signed body to the same receiver, in one run; then one instance is SIGKILLed mid-run.
 
   python3 bench/webhooks_fanout.py [--endpoints 50] [--seconds 30] [--throughput-rate 80]
-                                   [--latency-rate 10] [--kill-rate 20]
+                                   [--latency-rate 10] [--kill-rate 20] [--drain 180]
                                    [--database postgres://postgres@127.0.0.1:5432]
                                    [--redis redis://127.0.0.1:6379]
 
@@ -160,7 +160,7 @@ def generate(env: dict, rate: float, seconds: int) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def drain(database_url: str, limit: float = 60.0) -> None:
+def drain(database_url: str, limit: float) -> None:
     started = time.time()
     while time.time() - started < limit:
         if psql(database_url, "SELECT count(*) FROM deliveries WHERE status = 'pending'") == "0":
@@ -224,6 +224,8 @@ def main() -> int:
     parser.add_argument("--kill-rate", type=float, default=20)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser.add_argument("--drain", type=float, default=180,
+                        help="seconds a phase's backlog may take to drain before the run fails")
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "psql"):
         if not shutil.which(tool):
@@ -270,7 +272,7 @@ def main() -> int:
                     processes.append(b)
             else:
                 generated = generate(env_a, rate, args.seconds)
-            drain(database_url)
+            drain(database_url, args.drain)
             stats = phase_stats(database_url, since)
             counts, offset = received(log, offset)
             expected = generated["published"] * args.endpoints
