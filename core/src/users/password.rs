@@ -159,12 +159,15 @@ static WORKSPACES: LazyLock<Workspaces> = LazyLock::new(|| Workspaces {
 async fn with_workspace<T: Send + 'static>(
     work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
 ) -> Result<T> {
-    let _turn = WORKSPACES
+    let turn = WORKSPACES
         .running
         .acquire()
         .await
         .map_err(Error::internal)?;
     blocking(move || {
+        // The turn ends with the hash, not with the request: a caller that goes away mid-hash
+        // (a dropped connection) must not let another hash, and another memory, start beside it.
+        let _turn = turn;
         let blocks = Params::new(M_COST_KIB, T_COST, P_COST, None)
             .map(|params| params.block_count())
             .unwrap_or_default();
@@ -366,6 +369,33 @@ mod tests {
         // Other tests hash at the same time and may hold some of them right now.
         let kept = WORKSPACES.free.lock().unwrap().len();
         let cores = std::thread::available_parallelism().unwrap().get();
+        assert!(
+            kept <= cores,
+            "{kept} working memories kept for {cores} cores"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_hash_whose_caller_went_away_still_holds_its_turn_until_it_ends() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let start = |i: usize| {
+            tokio::spawn(hash(
+                Password::parse_new(secret(&format!("correct horse battery {i}"))).unwrap(),
+            ))
+        };
+        // Callers that go away while their hashes run (a dropped connection)…
+        let abandoned: Vec<_> = (0..cores).map(start).collect();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        for task in &abandoned {
+            task.abort();
+        }
+        // …while others keep asking.
+        for done in futures::future::join_all((0..cores).map(start)).await {
+            done.unwrap().unwrap();
+        }
+        // Once the abandoned hashes have ended too, no more memories exist than cores.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let kept = WORKSPACES.free.lock().unwrap().len();
         assert!(
             kept <= cores,
             "{kept} working memories kept for {cores} cores"
