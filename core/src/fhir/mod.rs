@@ -6,6 +6,7 @@ mod appointment;
 mod patient;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cliniko::ClinikoId;
@@ -43,7 +44,28 @@ pub fn system(kind: &str) -> String {
 
 /// The identifier carrying a record's Cliniko id.
 pub fn identifier(kind: &str, id: &ClinikoId) -> Value {
-    json!([{"use": "official", "system": system(kind), "value": id.as_str()}])
+    json!([Identifier::of(kind, id)])
+}
+
+/// A record's Cliniko id as a FHIR `Identifier`: the one shape [`identifier`] and the typed
+/// resources both write.
+#[derive(Debug, Serialize)]
+pub(crate) struct Identifier<'a> {
+    #[serde(rename = "use")]
+    purpose: &'static str,
+    system: String,
+    value: &'a str,
+}
+
+impl<'a> Identifier<'a> {
+    /// The identifier of the Cliniko record of `kind` with `id`.
+    pub(crate) fn of(kind: &str, id: &'a ClinikoId) -> Self {
+        Self {
+            purpose: "official",
+            system: system(kind),
+            value: id.as_str(),
+        }
+    }
 }
 
 /// FHIR's `instant`: UTC, whole seconds, `Z`.
@@ -54,18 +76,38 @@ pub fn instant(at: DateTime<Utc>) -> String {
 /// `meta` from Cliniko's `updated_at`: the version is the change time, so an `ETag` changes
 /// whenever Cliniko's record does.
 pub fn meta(updated_at: Option<DateTime<Utc>>) -> Value {
-    match updated_at {
-        Some(at) => json!({"versionId": at.timestamp().to_string(), "lastUpdated": instant(at)}),
+    match Meta::of(updated_at) {
+        Some(meta) => json!(meta),
         None => json!({}),
+    }
+}
+
+/// `meta` as [`meta`] and the typed resources write it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Meta {
+    version_id: String,
+    last_updated: String,
+}
+
+impl Meta {
+    /// The `meta` of a record changed at `updated_at`; none without a change time.
+    pub(crate) fn of(updated_at: Option<DateTime<Utc>>) -> Option<Self> {
+        updated_at.map(|at| Self {
+            version_id: at.timestamp().to_string(),
+            last_updated: instant(at),
+        })
     }
 }
 
 /// A non-empty string, or nothing (FHIR strings may not be empty).
 pub fn text(value: Option<&str>) -> Option<String> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+    trimmed(value).map(str::to_owned)
+}
+
+/// [`text`] borrowed from `value`.
+pub fn trimmed(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Drops `null`s and empty arrays and objects from a resource (FHIR allows none of them).

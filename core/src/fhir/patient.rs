@@ -5,11 +5,10 @@
 //! object, then pruned into another) was most of the page's allocations. Empty parts are left
 //! out by `skip_serializing_if`, as FHIR allows no empty strings, arrays or objects.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Resource, instant, system};
+use super::{Identifier, Meta, Resource, trimmed};
 use crate::cliniko::Patient;
 use crate::{Error, Result};
 
@@ -34,11 +33,6 @@ fn phone_use(kind: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// A non-empty, trimmed string, or nothing (FHIR strings may not be empty).
-fn text(value: Option<&String>) -> Option<&str> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 /// A Cliniko patient as a FHIR `Patient`, ready to serialise.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,31 +52,6 @@ pub struct PatientResource<'a> {
     birth_date: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     address: Vec<Address<'a>>,
-}
-
-/// `meta` from Cliniko's `updated_at` (see [`super::meta`]).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Meta {
-    version_id: String,
-    last_updated: String,
-}
-
-impl Meta {
-    fn of(updated_at: Option<DateTime<Utc>>) -> Option<Self> {
-        updated_at.map(|at| Self {
-            version_id: at.timestamp().to_string(),
-            last_updated: instant(at),
-        })
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct Identifier<'a> {
-    #[serde(rename = "use")]
-    purpose: &'static str,
-    system: String,
-    value: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,14 +102,14 @@ impl Address<'_> {
 impl<'a> PatientResource<'a> {
     /// The resource of `p`.
     pub fn of(p: &'a Patient) -> Self {
-        let family = text(p.last_name.as_ref());
+        let family = trimmed(p.last_name.as_deref());
         let mut name = vec![HumanName {
             purpose: "official",
             family,
-            given: text(p.first_name.as_ref()).map(|given| [given]),
-            prefix: text(p.title.as_ref()).map(|title| [title]),
+            given: trimmed(p.first_name.as_deref()).map(|given| [given]),
+            prefix: trimmed(p.title.as_deref()).map(|title| [title]),
         }];
-        if let Some(preferred) = text(p.preferred_first_name.as_ref()) {
+        if let Some(preferred) = trimmed(p.preferred_first_name.as_deref()) {
             name.push(HumanName {
                 purpose: "usual",
                 family,
@@ -152,14 +121,14 @@ impl<'a> PatientResource<'a> {
             .phones()
             .iter()
             .filter_map(|phone| {
-                text(phone.number.as_ref()).map(|value| ContactPoint {
+                trimmed(phone.number.as_deref()).map(|value| ContactPoint {
                     system: "phone",
                     value,
                     purpose: phone_use(phone.phone_type.as_deref()),
                 })
             })
             .collect();
-        if let Some(email) = text(p.email.as_ref()) {
+        if let Some(email) = trimmed(p.email.as_deref()) {
             telecom.push(ContactPoint {
                 system: "email",
                 value: email,
@@ -169,22 +138,18 @@ impl<'a> PatientResource<'a> {
         let address = Address {
             line: [&p.address_1, &p.address_2, &p.address_3]
                 .into_iter()
-                .filter_map(|line| text(line.as_ref()))
+                .filter_map(|line| trimmed(line.as_deref()))
                 .collect(),
-            city: text(p.city.as_ref()),
-            state: text(p.state.as_ref()),
-            postal_code: text(p.post_code.as_ref()),
-            country: text(p.country_code.as_ref()).or_else(|| text(p.country.as_ref())),
+            city: trimmed(p.city.as_deref()),
+            state: trimmed(p.state.as_deref()),
+            postal_code: trimmed(p.post_code.as_deref()),
+            country: trimmed(p.country_code.as_deref()).or_else(|| trimmed(p.country.as_deref())),
         };
         Self {
             resource_type: "Patient",
             id: p.id.as_str(),
             meta: Meta::of(p.updated_at),
-            identifier: [Identifier {
-                purpose: "official",
-                system: system("patient"),
-                value: p.id.as_str(),
-            }],
+            identifier: [Identifier::of("patient", &p.id)],
             active: p.archived_at.is_none() && p.deleted_at.is_none(),
             name,
             telecom,

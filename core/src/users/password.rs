@@ -154,10 +154,10 @@ static WORKSPACES: LazyLock<Workspaces> = LazyLock::new(|| Workspaces {
     free: Mutex::new(Vec::new()),
 });
 
-/// Runs `work` on the blocking pool with a working memory of the hashing parameters' size,
+/// Runs `work` on the blocking pool with a kept working memory (empty on its first use),
 /// waiting for a core's turn first.
 async fn with_workspace<T: Send + 'static>(
-    work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
+    work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
 ) -> Result<T> {
     let turn = WORKSPACES
         .running
@@ -168,15 +168,12 @@ async fn with_workspace<T: Send + 'static>(
         // The turn ends with the hash, not with the request: a caller that goes away mid-hash
         // (a dropped connection) must not let another hash, and another memory, start beside it.
         let _turn = turn;
-        let blocks = Params::new(M_COST_KIB, T_COST, P_COST, None)
-            .map(|params| params.block_count())
-            .unwrap_or_default();
         let kept = WORKSPACES
             .free
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let mut memory = kept.unwrap_or_else(|| vec![Block::default(); blocks]);
+        let mut memory = kept.unwrap_or_default();
         let result = work(&mut memory);
         WORKSPACES
             .free
@@ -188,28 +185,20 @@ async fn with_workspace<T: Send + 'static>(
     .await
 }
 
-/// argon2 of `password` and `salt` into an output of `len` bytes, in `memory` when it has the
-/// size `argon2`'s parameters need (a hash stored with other parameters gets its own).
+/// argon2 of `password` and `salt` into an output of `len` bytes, in `memory` (sized here to
+/// what `argon2`'s parameters need: allocated on a workspace's first hash, then reused).
 fn compute(
     argon2: &Argon2<'_>,
     password: &[u8],
     salt: &[u8],
     len: usize,
-    memory: &mut [Block],
+    memory: &mut Vec<Block>,
 ) -> Result<phc::Output> {
     let mut out = vec![0u8; len];
-    let needed = argon2.params().block_count();
-    let result = if memory.len() == needed {
-        argon2.hash_password_into_with_memory(password, salt, &mut out, &mut *memory)
-    } else {
-        argon2.hash_password_into_with_memory(
-            password,
-            salt,
-            &mut out,
-            vec![Block::default(); needed],
-        )
-    };
-    result.map_err(hash_error)?;
+    memory.resize(argon2.params().block_count(), Block::default());
+    argon2
+        .hash_password_into_with_memory(password, salt, &mut out, memory.as_mut_slice())
+        .map_err(hash_error)?;
     phc::Output::new(&out).map_err(hash_error)
 }
 
@@ -218,7 +207,7 @@ fn hash_error(err: impl fmt::Display) -> Error {
 }
 
 /// Whether `candidate` hashes to `stored` (a PHC argon2 hash), compared in constant time.
-fn matches(candidate: &[u8], stored: &phc::PasswordHash, memory: &mut [Block]) -> Result<bool> {
+fn matches(candidate: &[u8], stored: &phc::PasswordHash, memory: &mut Vec<Block>) -> Result<bool> {
     let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
         return Ok(false);
     };
@@ -331,7 +320,7 @@ mod tests {
                 .is_err()
         );
         // A hash made by the crate (as stored before working memory was kept) still verifies,
-        // and so does one with other parameters (its own memory, not the kept one).
+        // and so does one with other parameters (the kept memory resized to them).
         for theirs in [
             crate_argon2.hash_password(b"another long secret").unwrap(),
             Argon2::new(
