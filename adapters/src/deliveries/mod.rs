@@ -13,6 +13,7 @@
 pub(crate) mod entity;
 mod history;
 
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,7 +27,9 @@ use clinicgate_core::events::EventType;
 use clinicgate_core::ids::TenantId;
 use clinicgate_core::secrets::SealedSecret;
 use clinicgate_core::{Error, Result};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait as _, LockBehavior, LockType, Query};
+use sea_orm::sea_query::{
+    CaseStatement, Condition, Expr, ExprTrait as _, LockBehavior, LockType, Query,
+};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait as _,
     Order, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set, TransactionTrait as _,
@@ -150,6 +153,80 @@ fn settle(claimed: &Claimed, next: Next, at: DateTime<Utc>) -> UpdateMany<entity
         Some(due) => update.col_expr(entity::Column::NextAttemptAt, Expr::value(due)),
         None => update,
     }
+}
+
+/// The one update that settles `rows`, attempts of deliveries of clinic `tenant` claimed under
+/// `lease`, each as its `next` says, counting the attempt; a row whose claim is no longer held
+/// is left alone (and not returned).
+fn settle_claim(
+    rows: &[&Attempted],
+    tenant: TenantId,
+    lease: uuid::Uuid,
+) -> UpdateMany<entity::Entity> {
+    // Each column's new value per row, picked by the row's id (`CASE id WHEN …`): the values
+    // differ per attempt, and one statement is what makes the batch cheap.
+    let per_row = |column: entity::Column, value: &dyn Fn(&Attempted) -> Option<sea_orm::Value>| {
+        let mut case: Option<CaseStatement> = None;
+        for a in rows {
+            if let Some(value) = value(a) {
+                let when = entity::Column::Id.eq(a.claimed.delivery.id.as_uuid());
+                case = Some(match case {
+                    None => Expr::case(when, Expr::val(value)),
+                    Some(case) => case.case(when, Expr::val(value)),
+                });
+            }
+        }
+        case.map_or_else(
+            || Expr::col(column),
+            |case| case.finally(Expr::col(column)).into(),
+        )
+    };
+    let status = |a: &Attempted| {
+        let status = match a.next {
+            Next::Delivered => DeliveryStatus::Delivered,
+            Next::Failed => DeliveryStatus::Failed,
+            Next::RetryAt(_) => DeliveryStatus::Pending,
+        };
+        Some(status.as_str().into())
+    };
+    let finished_at = |a: &Attempted| {
+        let at = match a.next {
+            Next::Delivered | Next::Failed => Some(a.attempt.attempted_at),
+            Next::RetryAt(_) => None,
+        };
+        Some(at.into())
+    };
+    let next_attempt_at = |a: &Attempted| match a.next {
+        Next::RetryAt(due) => Some(due.into()),
+        Next::Delivered | Next::Failed => None,
+    };
+    entity::Entity::update_many_in_tenant(tenant)
+        .col_expr(
+            entity::Column::Status,
+            per_row(entity::Column::Status, &status),
+        )
+        .col_expr(
+            entity::Column::FinishedAt,
+            per_row(entity::Column::FinishedAt, &finished_at),
+        )
+        .col_expr(
+            entity::Column::NextAttemptAt,
+            per_row(entity::Column::NextAttemptAt, &next_attempt_at),
+        )
+        .col_expr(
+            entity::Column::Attempts,
+            Expr::col(entity::Column::Attempts).add(1),
+        )
+        .col_expr(
+            entity::Column::LeaseId,
+            Expr::value(Option::<uuid::Uuid>::None),
+        )
+        .col_expr(
+            entity::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(entity::Column::Id.is_in(rows.iter().map(|a| a.claimed.delivery.id.as_uuid())))
+        .filter(entity::Column::LeaseId.eq(lease))
 }
 
 /// Writes `event` and one pending delivery per target, due at once, on `conn`: the caller's
@@ -302,25 +379,37 @@ impl DeliveryQueue for SeaDeliveryQueue {
     }
 
     async fn record_all(&self, attempted: &[Attempted]) -> Result<Vec<bool>> {
-        // Settled in delivery-id order: two workers settling overlapping batches (one of them
-        // holding a lease that ran out) take the row locks in one order and cannot deadlock.
-        let mut order: Vec<usize> = (0..attempted.len()).collect();
-        order.sort_by_key(|&i| attempted[i].claimed.delivery.id.as_uuid());
+        // One update per claim (a clinic's deliveries under one lease) rather than one per
+        // attempt: a round trip per delivery was most of the database's work for a webhook
+        // (see BENCHMARKS.md). Claims are settled in lease order and each update names its rows
+        // in id order, so two workers settling overlapping claims (one holding a lease that ran
+        // out) lock rows in one order.
+        let mut claims: BTreeMap<(uuid::Uuid, uuid::Uuid), Vec<usize>> = BTreeMap::new();
+        for (i, a) in attempted.iter().enumerate() {
+            let key = (
+                a.claimed.lease.as_uuid(),
+                a.claimed.delivery.tenant_id.as_uuid(),
+            );
+            claims.entry(key).or_default().push(i);
+        }
         let mut recorded = vec![false; attempted.len()];
         let txn = self.db.begin().await.map_err(db_error)?;
-        for i in order {
-            let Attempted {
-                claimed,
-                attempt,
-                next,
-            } = &attempted[i];
-            let update = settle(claimed, *next, attempt.attempted_at).col_expr(
-                entity::Column::Attempts,
-                Expr::col(entity::Column::Attempts).add(1),
-            );
-            // 0 rows: the lease ran out and another worker holds the delivery now; its attempt
+        for ((lease, tenant), mut members) in claims {
+            members.sort_by_key(|&i| attempted[i].claimed.delivery.id.as_uuid());
+            let rows: Vec<&Attempted> = members.iter().map(|&i| &attempted[i]).collect();
+            let settled: HashSet<uuid::Uuid> =
+                settle_claim(&rows, TenantId::from_uuid(tenant), lease)
+                    .exec_with_returning(&txn)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(|row| row.id)
+                    .collect();
+            // Missing: the lease ran out and another worker holds the delivery now; its attempt
             // counts.
-            recorded[i] = update.exec(&txn).await.map_err(db_error)?.rows_affected == 1;
+            for i in members {
+                recorded[i] = settled.contains(&attempted[i].claimed.delivery.id.as_uuid());
+            }
         }
         let rows: Vec<attempts::ActiveModel> = attempted
             .iter()

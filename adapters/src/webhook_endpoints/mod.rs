@@ -342,25 +342,43 @@ impl WebhookEndpointRepository for SeaWebhookEndpointRepository {
         tenant: TenantId,
         id: WebhookEndpointId,
     ) -> Result<Option<DeliveryView>> {
+        Ok(self
+            .delivery_views(tenant, &[id])
+            .await?
+            .pop()
+            .map(|(_, view)| view))
+    }
+
+    async fn delivery_views(
+        &self,
+        tenant: TenantId,
+        ids: &[WebhookEndpointId],
+    ) -> Result<Vec<(WebhookEndpointId, DeliveryView)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let found = entity::Entity::find_in_tenant(tenant)
-            .filter(entity::Column::Id.eq(id.as_uuid()))
+            .filter(entity::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
             .find_also_related(clients::Entity)
             .and_also_related(clinics::Entity)
-            .one(&self.db)
+            .all(&self.db)
             .await
             .map_err(db_error)?;
-        let Some((row, client, clinic)) = found else {
-            return Ok(None);
-        };
-        let endpoint = to_domain(&row, client.as_ref())?;
-        let client = client.ok_or_else(|| malformed("client"))?;
-        Ok(Some(DeliveryView {
-            endpoint,
-            secrets: sealed_secrets(row),
-            client_scopes: scopes(&client.scopes)?,
-            clinic_active: clinic_active(clinic.as_ref()),
-            client_suspended: suspended(&client, clinic.as_ref()),
-        }))
+        found
+            .into_iter()
+            .map(|(row, client, clinic)| {
+                let endpoint = to_domain(&row, client.as_ref())?;
+                let client = client.ok_or_else(|| malformed("client"))?;
+                let view = DeliveryView {
+                    endpoint,
+                    secrets: sealed_secrets(row),
+                    client_scopes: scopes(&client.scopes)?,
+                    clinic_active: clinic_active(clinic.as_ref()),
+                    client_suspended: suspended(&client, clinic.as_ref()),
+                };
+                Ok((view.endpoint.id, view))
+            })
+            .collect()
     }
 
     async fn subscriptions_in_tenant(&self, tenant: TenantId) -> Result<Vec<Subscription>> {

@@ -4,14 +4,17 @@
 //! connection and redirects are not followed), within [`REQUEST_TIMEOUT`]. The answer's status
 //! and the first KiB of its body are kept; the body is never parsed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clinicgate_core::delivery::{
-    AttemptResult, Delivery, EventMessage, SendOutcome, Sender, Sent, Verdict, response_excerpt,
+    AttemptResult, Claimed, Delivery, DeliveryId, EventMessage, Prepared, SendOutcome, Sender,
+    Sent, Verdict, response_excerpt,
 };
+use clinicgate_core::ids::TenantId;
 use clinicgate_core::webhooks::{
     Deliverable, DeliveryEndpoint, DeliveryEndpoints, ID_HEADER, SIGNATURE_HEADER,
     TIMESTAMP_HEADER, WebhookEndpointId, signature_header,
@@ -161,15 +164,77 @@ impl WebhookSender {
     }
 }
 
+/// The endpoints of a claimed batch, read at once: what each delivery of it may do.
+#[derive(Debug)]
+struct BatchEndpoints(HashMap<DeliveryId, Deliverable>);
+
 #[async_trait]
 impl Sender for WebhookSender {
     async fn send(&self, delivery: &Delivery, event: &EventMessage) -> SendOutcome {
         let id = WebhookEndpointId::from_uuid(delivery.target.id);
-        let endpoint = match self
+        let deliverable = self
             .endpoints
             .deliverable(delivery.tenant_id, id, event.event_type)
-            .await
-        {
+            .await;
+        self.send_to(delivery, event, deliverable).await
+    }
+
+    async fn prepare(&self, batch: &[&Claimed]) -> Prepared {
+        let mut tenants: HashMap<TenantId, Vec<&Claimed>> = HashMap::new();
+        for claimed in batch {
+            tenants
+                .entry(claimed.delivery.tenant_id)
+                .or_default()
+                .push(claimed);
+        }
+        let mut prepared = HashMap::with_capacity(batch.len());
+        for (tenant, claimed) in tenants {
+            let wanted: Vec<_> = claimed
+                .iter()
+                .map(|c| {
+                    let id = WebhookEndpointId::from_uuid(c.delivery.target.id);
+                    (id, c.event.event_type)
+                })
+                .collect();
+            match self.endpoints.deliverables(tenant, &wanted).await {
+                Ok(deliverables) => {
+                    prepared.extend(claimed.iter().map(|c| c.delivery.id).zip(deliverables))
+                }
+                // Each of these reads its endpoint itself when it is sent.
+                Err(err) => {
+                    tracing::warn!(error = %err, "a batch's webhook endpoints could not be read");
+                }
+            }
+        }
+        Prepared::new(BatchEndpoints(prepared))
+    }
+
+    async fn send_prepared(
+        &self,
+        delivery: &Delivery,
+        event: &EventMessage,
+        prepared: &Prepared,
+    ) -> SendOutcome {
+        let found = prepared
+            .get::<BatchEndpoints>()
+            .and_then(|batch| batch.0.get(&delivery.id));
+        match found {
+            Some(deliverable) => self.send_to(delivery, event, Ok(deliverable.clone())).await,
+            None => self.send(delivery, event).await,
+        }
+    }
+}
+
+impl WebhookSender {
+    /// Sends `delivery` as `deliverable` says.
+    async fn send_to(
+        &self,
+        delivery: &Delivery,
+        event: &EventMessage,
+        deliverable: clinicgate_core::Result<Deliverable>,
+    ) -> SendOutcome {
+        let id = WebhookEndpointId::from_uuid(delivery.target.id);
+        let endpoint = match deliverable {
             Ok(Deliverable::Send(endpoint)) => endpoint,
             Ok(Deliverable::Held) => {
                 return SendOutcome::Held {

@@ -267,6 +267,88 @@ async fn a_batch_of_attempts_is_recorded_together_except_the_one_whose_claim_was
 }
 
 #[tokio::test]
+async fn a_batch_spanning_two_clinics_and_two_claims_settles_each_delivery_as_its_attempt_says() {
+    let (_guard, db) = migrated_database().await;
+    let harbour = clinic(&db, "harbour").await;
+    let ridge = clinic(&db, "ridge").await;
+    let queue = SeaDeliveryQueue::new(db);
+    for tenant in [harbour, ridge] {
+        let targets: Vec<Target> = (0..3).map(|_| webhook()).collect();
+        queue.append(&event(tenant), &targets).await.unwrap();
+    }
+    // Two claims (two leases), each holding deliveries of both clinics.
+    let now = soon();
+    let mut claimed = queue.claim(now, LEASE, 3).await.unwrap();
+    claimed.extend(queue.claim(now, LEASE, 3).await.unwrap());
+    assert_eq!(claimed.len(), 6);
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|c| c.lease)
+            .collect::<HashSet<_>>()
+            .len(),
+        2
+    );
+    let at = Utc::now().trunc_subsecs(6);
+    let due = at + chrono::Duration::minutes(5);
+    let next_of = |i: usize| match i % 3 {
+        0 => Next::Delivered,
+        1 => Next::RetryAt(due + chrono::Duration::seconds(i as i64)),
+        _ => Next::Failed,
+    };
+    let attempted: Vec<Attempted> = claimed
+        .into_iter()
+        .enumerate()
+        .map(|(i, claimed)| Attempted {
+            claimed,
+            attempt: answered(
+                [204, 503, 410][i % 3],
+                at - chrono::Duration::seconds(i as i64),
+            ),
+            next: next_of(i),
+        })
+        .collect();
+
+    assert_eq!(queue.record_all(&attempted).await.unwrap(), vec![true; 6]);
+
+    for (i, a) in attempted.iter().enumerate() {
+        let tenant = a.claimed.delivery.tenant_id;
+        let stored = queue
+            .deliveries(tenant, a.claimed.delivery.target, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(stored.attempts, 1, "delivery {i}");
+        let attempted_at = a.attempt.attempted_at;
+        match next_of(i) {
+            Next::Delivered => {
+                assert_eq!(stored.status, DeliveryStatus::Delivered, "delivery {i}");
+                assert_eq!(stored.finished_at, Some(attempted_at), "delivery {i}");
+            }
+            Next::RetryAt(due) => {
+                assert_eq!(stored.status, DeliveryStatus::Pending, "delivery {i}");
+                assert_eq!(stored.next_attempt_at, due, "delivery {i}");
+                assert_eq!(stored.finished_at, None, "delivery {i}");
+            }
+            Next::Failed => {
+                assert_eq!(stored.status, DeliveryStatus::Failed, "delivery {i}");
+                assert_eq!(stored.finished_at, Some(attempted_at), "delivery {i}");
+            }
+        }
+        let log = queue.attempts(tenant, a.claimed.delivery.id).await.unwrap();
+        assert_eq!(log.len(), 1, "delivery {i}");
+        assert_eq!(log[0].result, a.attempt.result, "delivery {i}");
+    }
+    // Settled and released: nothing is claimable until the retries fall due, then only they.
+    assert!(queue.claim(now, LEASE, 10).await.unwrap().is_empty());
+    let retried = queue
+        .claim(due + chrono::Duration::minutes(1), LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 2);
+}
+
+#[tokio::test]
 async fn concurrent_workers_never_claim_the_same_delivery() {
     let (_guard, db) = migrated_database().await;
     let tenant = clinic(&db, "harbour").await;

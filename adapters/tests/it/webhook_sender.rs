@@ -65,14 +65,14 @@ impl DeliveryEndpoints for Endpoints {
                 url,
                 secrets,
                 failing_since,
-            } => Deliverable::Send(DeliveryEndpoint {
+            } => Deliverable::Send(std::sync::Arc::new(DeliveryEndpoint {
                 url,
                 secrets: secrets
                     .iter()
                     .map(|s| WebhookSecret::parse(s).unwrap())
                     .collect(),
                 failing_since,
-            }),
+            })),
             State::Held => Deliverable::Held,
             State::Gone => Deliverable::Gone,
         })

@@ -20,4 +20,6 @@ pub use queue::{
     response_excerpt,
 };
 pub use schedule::{MAX_RETRY_AFTER, RetrySchedule, STANDARD_DELAYS};
-pub use worker::{DeliveryWorker, EventMessage, SendOutcome, Sender, Sent, WorkerSettings};
+pub use worker::{
+    DeliveryWorker, EventMessage, Prepared, SendOutcome, Sender, Sent, WorkerSettings,
+};

@@ -67,12 +67,74 @@ pub enum SendOutcome {
     Gone,
 }
 
+/// What a [`Sender`] read once for a claimed batch of its deliveries, handed back to it for
+/// each of them ([`Sender::send_prepared`]). Only the sender that made it knows its type, so
+/// it is kept as `Any` and the sender downcasts it; an empty one (the default) means each send
+/// reads for itself.
+#[derive(Default)]
+pub struct Prepared(Option<Box<dyn std::any::Any + Send + Sync>>);
+
+impl Prepared {
+    /// Holds `value`.
+    pub fn new<T: std::any::Any + Send + Sync>(value: T) -> Self {
+        Self(Some(Box::new(value)))
+    }
+
+    /// What was prepared, if it is a `T`.
+    pub fn get<T: std::any::Any>(&self) -> Option<&T> {
+        self.0.as_ref()?.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Prepared").field(&self.0.is_some()).finish()
+    }
+}
+
 /// Sends one delivery of one outbound kind: builds the request for the delivery's target and
 /// reports the result. Retries, leases and the attempt log are the worker's.
 #[async_trait]
 pub trait Sender: Send + Sync + std::fmt::Debug {
     /// One attempt of `delivery`, carrying `event`, or why none was made.
     async fn send(&self, delivery: &Delivery, event: &EventMessage) -> SendOutcome;
+
+    /// Reads at once what sending each of `batch` (deliveries of this kind claimed together)
+    /// would otherwise read on its own, such as their targets: one query for a batch instead of
+    /// one per delivery. The default reads nothing.
+    async fn prepare(&self, _batch: &[&Claimed]) -> Prepared {
+        Prepared::default()
+    }
+
+    /// [`Self::send`] with what [`Self::prepare`] read for the delivery's batch; the default
+    /// ignores it.
+    async fn send_prepared(
+        &self,
+        delivery: &Delivery,
+        event: &EventMessage,
+        _prepared: &Prepared,
+    ) -> SendOutcome {
+        self.send(delivery, event).await
+    }
+}
+
+/// What each kind's sender prepared for one claimed batch.
+#[derive(Debug)]
+struct PreparedBatch {
+    kinds: Vec<(OutboundKind, Prepared)>,
+}
+
+/// Nothing prepared: what a kind without a sender in the batch gets.
+static NOTHING_PREPARED: Prepared = Prepared(None);
+
+impl PreparedBatch {
+    /// What was prepared for deliveries of `kind`.
+    fn of(&self, kind: OutboundKind) -> &Prepared {
+        self.kinds
+            .iter()
+            .find_map(|(k, prepared)| (*k == kind).then_some(prepared))
+            .unwrap_or(&NOTHING_PREPARED)
+    }
 }
 
 /// How a worker claims.
@@ -160,12 +222,15 @@ impl DeliveryWorker {
             .claim(self.clock.now(), self.settings.lease, self.settings.batch)
             .await?;
         let count = claimed.len();
-        let attempted: Vec<Attempted> =
-            futures::future::join_all(claimed.into_iter().map(|claimed| self.attempt(claimed)))
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
+        let prepared = self.prepare(&claimed).await;
+        let attempted: Vec<Attempted> = futures::future::join_all(claimed.into_iter().map(|c| {
+            let prepared = prepared.of(c.delivery.target.kind);
+            self.attempt(c, prepared)
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
         self.record(&attempted).await;
         Ok(count)
     }
@@ -209,11 +274,14 @@ impl DeliveryWorker {
                 {
                     Ok(claimed) => {
                         let full = claimed.len() == limit as usize;
+                        let prepared = Arc::new(self.prepare(&claimed).await);
                         for claimed in claimed {
                             let this = Arc::clone(&this);
+                            let prepared = Arc::clone(&prepared);
                             let finished = finished.clone();
                             in_flight.spawn(async move {
-                                if let Some(attempted) = this.attempt(claimed).await {
+                                let prepared = prepared.of(claimed.delivery.target.kind);
+                                if let Some(attempted) = this.attempt(claimed, prepared).await {
                                     // Fails only once the recorder is gone (it never ends
                                     // before the senders): then the lease makes it due again.
                                     let _ = finished.send(attempted).await;
@@ -291,9 +359,24 @@ impl DeliveryWorker {
         }
     }
 
+    /// Has each kind's sender prepare its part of `claimed`.
+    async fn prepare(&self, claimed: &[Claimed]) -> PreparedBatch {
+        let mut kinds = Vec::new();
+        for (kind, sender) in &self.senders {
+            let batch: Vec<&Claimed> = claimed
+                .iter()
+                .filter(|c| c.delivery.target.kind == *kind)
+                .collect();
+            if !batch.is_empty() {
+                kinds.push((*kind, sender.prepare(&batch).await));
+            }
+        }
+        PreparedBatch { kinds }
+    }
+
     /// Makes one attempt of `claimed`: what to record, or nothing when no attempt was made (the
     /// delivery is released here, or left to its lease).
-    async fn attempt(&self, claimed: Claimed) -> Option<Attempted> {
+    async fn attempt(&self, claimed: Claimed, prepared: &Prepared) -> Option<Attempted> {
         let delivery = &claimed.delivery;
         let Some(sender) = self.sender(delivery.target.kind) else {
             // A kind this build does not send (an older instance beside a newer one): leave it
@@ -313,7 +396,7 @@ impl DeliveryWorker {
             }
         };
         let attempted_at = Utc::now();
-        let sent = match sender.send(delivery, &message).await {
+        let sent = match sender.send_prepared(delivery, &message, prepared).await {
             SendOutcome::Attempted(sent) => sent,
             SendOutcome::Held { until } => {
                 self.release(&claimed, Next::RetryAt(until)).await;
@@ -658,6 +741,78 @@ mod tests {
             "the log keeps what the receiver answered"
         );
         assert_eq!(*next, Next::Delivered, "a webhook's 409 would be retried");
+    }
+
+    /// Reads its targets once per batch and answers from what it read: 204 for a prepared
+    /// delivery, 500 for one sent without it.
+    #[derive(Debug, Default)]
+    struct Batched {
+        prepared: Mutex<Vec<usize>>,
+    }
+
+    #[async_trait]
+    impl Sender for Batched {
+        async fn send(&self, _: &Delivery, _: &EventMessage) -> SendOutcome {
+            SendOutcome::Gone
+        }
+        async fn prepare(&self, batch: &[&Claimed]) -> Prepared {
+            self.prepared.lock().unwrap().push(batch.len());
+            Prepared::new(batch.iter().map(|c| c.delivery.id).collect::<Vec<_>>())
+        }
+        async fn send_prepared(
+            &self,
+            delivery: &Delivery,
+            _: &EventMessage,
+            prepared: &Prepared,
+        ) -> SendOutcome {
+            let known = prepared
+                .get::<Vec<DeliveryId>>()
+                .is_some_and(|ids| ids.contains(&delivery.id));
+            let status = if known { 204 } else { 500 };
+            let result = AttemptResult::Answered {
+                status,
+                retry_after: None,
+            };
+            SendOutcome::Attempted(Sent {
+                result,
+                verdict: result.verdict(),
+                latency: Duration::ZERO,
+                response_excerpt: None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sender_prepares_each_claimed_batch_once_and_sends_each_delivery_with_it() {
+        let vault = vault();
+        let tenant = TenantId::new();
+        let queue = Arc::new(Queue::default());
+        for _ in 0..7 {
+            let claimed = claimed(&vault, tenant, 0).await;
+            queue.due.lock().unwrap().push(claimed);
+        }
+        let sender = Arc::new(Batched::default());
+        let worker = DeliveryWorker::new(
+            queue.clone(),
+            vault,
+            RetrySchedule::default(),
+            WorkerSettings {
+                batch: 4,
+                ..WorkerSettings::default()
+            },
+        )
+        .with_sender(OutboundKind::Webhook, sender.clone());
+
+        assert_eq!(worker.run_once().await.unwrap(), 4);
+        assert_eq!(worker.run_once().await.unwrap(), 3);
+
+        assert_eq!(*sender.prepared.lock().unwrap(), vec![4, 3]);
+        let recorded = queue.recorded.lock().unwrap();
+        assert_eq!(recorded.len(), 7);
+        assert!(
+            recorded.iter().all(|(_, _, next)| *next == Next::Delivered),
+            "every delivery was sent with its batch's preparation"
+        );
     }
 
     #[tokio::test]

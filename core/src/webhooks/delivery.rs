@@ -5,6 +5,9 @@
 //! An endpoint hears only events of its clinic whose data its client may read *now*: a client
 //! that lost a scope is not sent events already queued for it (they fail without an attempt).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -25,23 +28,54 @@ impl DeliveryEndpoints for WebhookEndpointService {
         endpoint: WebhookEndpointId,
         event_type: EventType,
     ) -> Result<Deliverable> {
-        let Some(view) = self.endpoints.delivery_view(tenant, endpoint).await? else {
-            return Ok(Deliverable::Gone);
-        };
-        if !view.client_scopes.contains(event_type.scope()) {
-            return Ok(Deliverable::Gone);
+        let mut one = self.deliverables(tenant, &[(endpoint, event_type)]).await?;
+        Ok(one.pop().unwrap_or(Deliverable::Gone))
+    }
+
+    async fn deliverables(
+        &self,
+        tenant: TenantId,
+        wanted: &[(WebhookEndpointId, EventType)],
+    ) -> Result<Vec<Deliverable>> {
+        let mut ids: Vec<WebhookEndpointId> = wanted.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable_by_key(|id| id.as_uuid());
+        ids.dedup();
+        let views = self.endpoints.delivery_views(tenant, &ids).await?;
+        // Each endpoint's secrets are opened once, however many of the deliveries go to it.
+        let now = Utc::now();
+        let mut ready: HashMap<WebhookEndpointId, Arc<DeliveryEndpoint>> = HashMap::new();
+        let mut out = Vec::with_capacity(wanted.len());
+        for (id, event_type) in wanted {
+            let Some((_, view)) = views.iter().find(|(found, _)| found == id) else {
+                out.push(Deliverable::Gone);
+                continue;
+            };
+            if !view.client_scopes.contains(event_type.scope()) {
+                out.push(Deliverable::Gone);
+                continue;
+            }
+            // Paused, not gone: the deliveries wait and go once the endpoint (or its clinic, or
+            // its suspended client) is back. The claim already skips suspended clients'
+            // deliveries; this catches one claimed just before the suspension.
+            if !view.endpoint.enabled() || !view.clinic_active || view.client_suspended {
+                out.push(Deliverable::Held);
+                continue;
+            }
+            let endpoint = match ready.get(id) {
+                Some(endpoint) => Arc::clone(endpoint),
+                None => {
+                    let endpoint = Arc::new(DeliveryEndpoint {
+                        secrets: self.open(tenant, &view.secrets, now).await?,
+                        url: view.endpoint.url.clone(),
+                        failing_since: view.endpoint.failing_since,
+                    });
+                    ready.insert(*id, Arc::clone(&endpoint));
+                    endpoint
+                }
+            };
+            out.push(Deliverable::Send(endpoint));
         }
-        // Paused, not gone: the deliveries wait and go once the endpoint (or its clinic, or its
-        // suspended client) is back. The claim already skips suspended clients' deliveries;
-        // this catches one claimed just before the suspension.
-        if !view.endpoint.enabled() || !view.clinic_active || view.client_suspended {
-            return Ok(Deliverable::Held);
-        }
-        Ok(Deliverable::Send(DeliveryEndpoint {
-            secrets: self.open(tenant, &view.secrets, Utc::now()).await?,
-            url: view.endpoint.url,
-            failing_since: view.endpoint.failing_since,
-        }))
+        Ok(out)
     }
 
     async fn note_outcome(

@@ -6,6 +6,7 @@
 //! webhook endpoint service; the delivery side needs only [`DeliveryEndpoints`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -70,10 +71,10 @@ impl fmt::Debug for DeliveryEndpoint {
 }
 
 /// Whether a delivery can go to its endpoint now.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Deliverable {
-    /// Send it here.
-    Send(DeliveryEndpoint),
+    /// Send it here (shared by the deliveries of a batch that go to one endpoint).
+    Send(Arc<DeliveryEndpoint>),
     /// The endpoint is disabled (or its client suspended): keep the delivery pending and look
     /// again later; nothing is dropped while an endpoint is paused.
     Held,
@@ -92,6 +93,21 @@ pub trait DeliveryEndpoints: Send + Sync + fmt::Debug {
         endpoint: WebhookEndpointId,
         event_type: crate::events::EventType,
     ) -> Result<Deliverable>;
+
+    /// [`Self::deliverable`] for each of `wanted`, deliveries of clinic `tenant` (a claimed
+    /// batch), in order. The default asks one by one; a store that can read the endpoints at
+    /// once should.
+    async fn deliverables(
+        &self,
+        tenant: TenantId,
+        wanted: &[(WebhookEndpointId, crate::events::EventType)],
+    ) -> Result<Vec<Deliverable>> {
+        let mut out = Vec::with_capacity(wanted.len());
+        for (endpoint, event_type) in wanted {
+            out.push(self.deliverable(tenant, *endpoint, *event_type).await?);
+        }
+        Ok(out)
+    }
 
     /// Notes an attempt's outcome: a delivery clears the endpoint's failing streak; a failure
     /// starts one (at `at`) or, once it has lasted [`DISABLE_AFTER_FAILING_FOR`], disables the

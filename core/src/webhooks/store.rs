@@ -223,6 +223,14 @@ pub trait WebhookEndpointRepository: Send + Sync + fmt::Debug {
         id: WebhookEndpointId,
     ) -> Result<Option<DeliveryView>>;
 
+    /// The clinic's endpoints `ids` with what deliveries to them need, in one read (a claimed
+    /// batch's endpoints); deleted ones are absent.
+    async fn delivery_views(
+        &self,
+        tenant: TenantId,
+        ids: &[WebhookEndpointId],
+    ) -> Result<Vec<(WebhookEndpointId, DeliveryView)>>;
+
     /// The clinic's enabled endpoints and what each is sent.
     async fn subscriptions_in_tenant(&self, tenant: TenantId) -> Result<Vec<Subscription>>;
 
