@@ -5,6 +5,7 @@ same signed body to the same receiver, in one run; then one instance is SIGKILLe
 
   python3 bench/webhooks_fanout.py [--endpoints 50] [--seconds 30] [--throughput-rate 80]
                                    [--latency-rate 10] [--kill-rate 20] [--drain 180]
+                                   [--env NAME=VALUE …]
                                    [--database postgres://postgres@127.0.0.1:5432]
                                    [--redis redis://127.0.0.1:6379]
 
@@ -224,6 +225,8 @@ def main() -> int:
     parser.add_argument("--kill-rate", type=float, default=20)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for both instances (repeatable), for trying one")
     parser.add_argument("--drain", type=float, default=180,
                         help="seconds a phase's backlog may take to drain before the run fails")
     args = parser.parse_args()
@@ -246,6 +249,9 @@ def main() -> int:
         processes.append(nginx)
         env_a = instance_env(workdir, database_url, args.redis, prefix, master_key, free_port())
         env_b = instance_env(workdir, database_url, args.redis, prefix, master_key, free_port())
+        for setting in args.env:
+            key, _, value = setting.partition("=")
+            env_a[key] = env_b[key] = value
         a = start_instance(env_a)
         processes.append(a)
         b = start_instance(env_b)
