@@ -127,17 +127,22 @@ fn attempt_row(delivery: &Delivery, attempt: &AttemptRecord) -> attempts::Active
     }
 }
 
-/// The update that settles a claimed delivery as `next` says (at `at`) and releases its lease;
-/// it changes nothing unless the claim is still held.
-fn settle(claimed: &Claimed, next: Next, at: DateTime<Utc>) -> UpdateMany<entity::Entity> {
-    let delivery = &claimed.delivery;
-    let (status, next_attempt_at, finished_at) = match next {
+/// What `next` makes of a delivery attempted at `at`: its status, when it is due again (a
+/// retry) and when it finished (delivered or given up).
+fn settled(
+    next: Next,
+    at: DateTime<Utc>,
+) -> (DeliveryStatus, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    match next {
         Next::Delivered => (DeliveryStatus::Delivered, None, Some(at)),
         Next::Failed => (DeliveryStatus::Failed, None, Some(at)),
         Next::RetryAt(due) => (DeliveryStatus::Pending, Some(due), None),
-    };
-    let update = entity::Entity::update_many_in_tenant(delivery.tenant_id)
-        .col_expr(entity::Column::Status, Expr::value(status.as_str()))
+    }
+}
+
+/// `update` with the lease released.
+fn without_lease(update: UpdateMany<entity::Entity>) -> UpdateMany<entity::Entity> {
+    update
         .col_expr(
             entity::Column::LeaseId,
             Expr::value(Option::<uuid::Uuid>::None),
@@ -146,6 +151,15 @@ fn settle(claimed: &Claimed, next: Next, at: DateTime<Utc>) -> UpdateMany<entity
             entity::Column::LeaseUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
+}
+
+/// The update that settles a claimed delivery as `next` says (at `at`) and releases its lease;
+/// it changes nothing unless the claim is still held.
+fn settle(claimed: &Claimed, next: Next, at: DateTime<Utc>) -> UpdateMany<entity::Entity> {
+    let delivery = &claimed.delivery;
+    let (status, next_attempt_at, finished_at) = settled(next, at);
+    let update = without_lease(entity::Entity::update_many_in_tenant(delivery.tenant_id))
+        .col_expr(entity::Column::Status, Expr::value(status.as_str()))
         .col_expr(entity::Column::FinishedAt, Expr::value(finished_at))
         .filter(entity::Column::Id.eq(delivery.id.as_uuid()))
         .filter(entity::Column::LeaseId.eq(claimed.lease.as_uuid()));
@@ -181,26 +195,11 @@ fn settle_claim(
             |case| case.finally(Expr::col(column)).into(),
         )
     };
-    let status = |a: &Attempted| {
-        let status = match a.next {
-            Next::Delivered => DeliveryStatus::Delivered,
-            Next::Failed => DeliveryStatus::Failed,
-            Next::RetryAt(_) => DeliveryStatus::Pending,
-        };
-        Some(status.as_str().into())
-    };
-    let finished_at = |a: &Attempted| {
-        let at = match a.next {
-            Next::Delivered | Next::Failed => Some(a.attempt.attempted_at),
-            Next::RetryAt(_) => None,
-        };
-        Some(at.into())
-    };
-    let next_attempt_at = |a: &Attempted| match a.next {
-        Next::RetryAt(due) => Some(due.into()),
-        Next::Delivered | Next::Failed => None,
-    };
-    entity::Entity::update_many_in_tenant(tenant)
+    let of = |a: &Attempted| settled(a.next, a.attempt.attempted_at);
+    let status = |a: &Attempted| Some(of(a).0.as_str().into());
+    let next_attempt_at = |a: &Attempted| of(a).1.map(Into::into);
+    let finished_at = |a: &Attempted| Some(of(a).2.into());
+    without_lease(entity::Entity::update_many_in_tenant(tenant))
         .col_expr(
             entity::Column::Status,
             per_row(entity::Column::Status, &status),
@@ -216,14 +215,6 @@ fn settle_claim(
         .col_expr(
             entity::Column::Attempts,
             Expr::col(entity::Column::Attempts).add(1),
-        )
-        .col_expr(
-            entity::Column::LeaseId,
-            Expr::value(Option::<uuid::Uuid>::None),
-        )
-        .col_expr(
-            entity::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(entity::Column::Id.is_in(rows.iter().map(|a| a.claimed.delivery.id.as_uuid())))
         .filter(entity::Column::LeaseId.eq(lease))
