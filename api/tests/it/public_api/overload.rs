@@ -67,19 +67,33 @@ async fn under_overload_every_cliniko_call_goes_into_a_slot_search_that_is_answe
         let url = format!("{}{path}", instance.address);
         let (client, token) = (instance.client.clone(), token.clone());
         let (served, refused) = (served.clone(), refused.clone());
+        // Anything but an answer or a refusal ends this partner and is reported with the
+        // counts and the problem's body, so a failure says what happened.
         partners.spawn(async move {
             while started.elapsed() < Duration::from_secs(6) {
-                let response = client.get(&url).bearer_auth(&token).send().await.unwrap();
+                let response = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .map_err(|err| format!("a slot search failed: {err}"))?;
                 match response.status().as_u16() {
                     200 => served.fetch_add(1, Ordering::SeqCst),
                     429 => refused.fetch_add(1, Ordering::SeqCst),
-                    other => panic!("a slot search answered {other}"),
+                    other => {
+                        let body = response.text().await.unwrap_or_default();
+                        return Err(format!("a slot search answered {other}: {body}"));
+                    }
                 };
             }
+            Ok(())
         });
     }
+    let mut unexpected = Vec::new();
     while let Some(finished) = partners.join_next().await {
-        finished.unwrap();
+        if let Err(answer) = finished.unwrap() {
+            unexpected.push(answer);
+        }
     }
     let calls = cliniko_calls(&sandbox) - before;
     let (served, refused) = (
@@ -89,6 +103,10 @@ async fn under_overload_every_cliniko_call_goes_into_a_slot_search_that_is_answe
     eprintln!(
         "slot searches under overload over {:?}: {served} answered, {refused} refused, {calls} Cliniko calls ({per_search} per search)",
         started.elapsed()
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{served} answered, {refused} refused, {calls} Cliniko calls; other answers: {unexpected:?}"
     );
     assert!(refused > 0, "the test did not overload the budget");
     assert!(served > 0, "no search was answered");
