@@ -109,9 +109,13 @@ pub(crate) fn classify_transport(err: &reqwest::Error) -> Failure {
             ..Failure::new(upstream(UpstreamFailure::Unreachable), "unreachable")
         }
     } else {
-        // The connection broke mid-answer or the answer was malformed HTTP: not safe to assume
-        // the request had no effect, so no retry.
-        Failure::new(upstream(UpstreamFailure::Unreachable), "unreachable")
+        // The connection broke before or during the answer (a kept-alive connection the server
+        // closed just as it was reused, say), or the answer was malformed HTTP. Cliniko may have
+        // acted on the request, so only a read is repeated: the send loop retries GETs alone.
+        Failure {
+            retryable: true,
+            ..Failure::new(upstream(UpstreamFailure::Unreachable), "unreachable")
+        }
     }
 }
 

@@ -55,6 +55,13 @@ pub(crate) struct Answer {
     pub body: Vec<u8>,
 }
 
+/// How long an idle kept-alive connection to Cliniko is kept for reuse: under the 5 s many
+/// servers keep one open (actix-web's default, the sandbox's; Node's), so a connection is not
+/// reused at the moment the server closes it. That race ended a call with a broken connection
+/// when the budget spaced calls about 5 s apart (seen in CI's overload test). Busy clinics reuse
+/// connections long before this; an idle one opens a new connection per call.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// Sends calls to Cliniko; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
@@ -87,6 +94,7 @@ impl Transport {
             // A redirect would carry the key to wherever it points; Cliniko's sharded hosts do
             // not redirect, so one is treated as a bad answer instead.
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(Error::internal)?;
         Ok(Self {

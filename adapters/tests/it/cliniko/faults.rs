@@ -457,3 +457,90 @@ async fn an_unreachable_cliniko_is_reported_as_unreachable() {
         "{err:?}"
     );
 }
+
+/// A server that closes each of its first `drops` requests' connections without answering, then
+/// answers every request with the current user. Returns its base URL and the requests it read.
+async fn dropping_server(drops: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/{{shard}}/v1", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0_u8; 4096];
+                loop {
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    head.clear();
+                    if counter.fetch_add(1, Ordering::SeqCst) < drops {
+                        return; // closed without an answer
+                    }
+                    let body = user().to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn a_read_whose_connection_closes_before_the_answer_is_retried_and_a_write_is_not() {
+    use std::sync::atomic::Ordering;
+
+    let instances = instances(1).await;
+    let (base, seen) = dropping_server(1).await;
+    let reads = client(config(&base), &instances.states[0]);
+    reads
+        .current_user(&clinic(), Lane::Interactive)
+        .await
+        .expect("the read was repeated on a new connection");
+    assert_eq!(seen.load(Ordering::SeqCst), 2, "one retry");
+
+    let (base, seen) = dropping_server(usize::MAX).await;
+    let writes = client(config(&base), &instances.states[0]);
+    let err = writes
+        .create_patient(
+            &clinic(),
+            Lane::Interactive,
+            &PatientFields {
+                first_name: Some("A".into()),
+                last_name: Some("B".into()),
+                ..PatientFields::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Upstream {
+                failure: UpstreamFailure::Unreachable,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "a write Cliniko may have applied is never repeated"
+    );
+}
