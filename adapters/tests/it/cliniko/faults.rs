@@ -48,6 +48,36 @@ fn epoch_in(seconds: u64) -> String {
         .to_string()
 }
 
+/// How a write (a new patient, A B) that Cliniko does not answer well fails.
+async fn failed_write(client: &clinicgate_adapters::cliniko::HttpClinikoClient) -> Error {
+    client
+        .create_patient(
+            &clinic(),
+            Lane::Interactive,
+            &PatientFields {
+                first_name: Some("A".into()),
+                last_name: Some("B".into()),
+                ..PatientFields::default()
+            },
+        )
+        .await
+        .unwrap_err()
+}
+
+/// Asserts Cliniko is reported unreachable.
+fn assert_unreachable(err: &Error) {
+    assert!(
+        matches!(
+            err,
+            Error::Upstream {
+                failure: UpstreamFailure::Unreachable,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 /// Asserts the error says nothing of the key.
 fn assert_no_key(err: &Error) {
     let printed = format!("{err:?} {err}");
@@ -178,18 +208,7 @@ async fn gateway_errors_are_retried_for_reads_but_never_for_writes() {
         .respond_with(ResponseTemplate::new(502))
         .mount(&server)
         .await;
-    let err = client
-        .create_patient(
-            &clinic(),
-            Lane::Interactive,
-            &PatientFields {
-                first_name: Some("A".into()),
-                last_name: Some("B".into()),
-                ..PatientFields::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let err = failed_write(&client).await;
     assert!(
         matches!(
             err,
@@ -446,16 +465,7 @@ async fn an_unreachable_cliniko_is_reported_as_unreachable() {
         &instances.states[0],
     );
     let err = client.current_user(&clinic(), Lane::Api).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Upstream {
-                failure: UpstreamFailure::Unreachable,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_unreachable(&err);
 }
 
 /// A server that closes each of its first `drops` requests' connections without answering, then
@@ -516,28 +526,8 @@ async fn a_read_whose_connection_closes_before_the_answer_is_retried_and_a_write
 
     let (base, seen) = dropping_server(usize::MAX).await;
     let writes = client(config(&base), &instances.states[0]);
-    let err = writes
-        .create_patient(
-            &clinic(),
-            Lane::Interactive,
-            &PatientFields {
-                first_name: Some("A".into()),
-                last_name: Some("B".into()),
-                ..PatientFields::default()
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Upstream {
-                failure: UpstreamFailure::Unreachable,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = failed_write(&writes).await;
+    assert_unreachable(&err);
     assert_eq!(
         seen.load(Ordering::SeqCst),
         1,
