@@ -40,13 +40,18 @@ impl DeliveryEndpoints for WebhookEndpointService {
         let mut ids: Vec<WebhookEndpointId> = wanted.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable_by_key(|id| id.as_uuid());
         ids.dedup();
-        let views = self.endpoints.delivery_views(tenant, &ids).await?;
+        let views: HashMap<WebhookEndpointId, _> = self
+            .endpoints
+            .delivery_views(tenant, &ids)
+            .await?
+            .into_iter()
+            .collect();
         // Each endpoint's secrets are opened once, however many of the deliveries go to it.
         let now = Utc::now();
         let mut ready: HashMap<WebhookEndpointId, Arc<DeliveryEndpoint>> = HashMap::new();
         let mut out = Vec::with_capacity(wanted.len());
         for (id, event_type) in wanted {
-            let Some((_, view)) = views.iter().find(|(found, _)| found == id) else {
+            let Some(view) = views.get(id) else {
                 out.push(Deliverable::Gone);
                 continue;
             };
